@@ -1,0 +1,169 @@
+// Package eventbridge builds AWS Marketplace EventBridge events in the exact
+// envelopes and detail shapes AWS documents, for the emulator and for tests.
+package eventbridge
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Agreement describes the agreement an event is about.
+type Agreement struct {
+	ID                    string
+	Intent                string // NEW, RENEW, REPLACE, AMEND
+	Status                string // ACTIVE, or an ended status for Ended events
+	AcceptanceTime        time.Time
+	StartTime             time.Time
+	EndTime               time.Time // zero for pay-as-you-go
+	PreviousAgreementID   string
+	AutoRenewal           *bool
+	ResaleAuthorizationID string // CPPO
+	AcceptorAccountID     string
+	ProposerAccountID     string
+	OfferID               string
+	ProductID             string
+	ProductCode           string
+	ProductTitle          string
+}
+
+// NewID returns a random UUID-shaped id, as AWS uses for event ids and requestIds.
+func NewID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func ts(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func envelope(detailType, source, account string, at time.Time, resources []string, detail map[string]any) []byte {
+	if resources == nil {
+		resources = []string{}
+	}
+	b, err := json.Marshal(map[string]any{
+		"version":     "0",
+		"id":          NewID(),
+		"detail-type": detailType,
+		"source":      source,
+		"account":     account,
+		"time":        at.UTC().Format(time.RFC3339),
+		"region":      "us-east-1",
+		"resources":   resources,
+		"detail":      detail,
+	})
+	if err != nil {
+		panic(err) // only plain maps and strings: cannot fail
+	}
+	return b
+}
+
+func agreementARN(id string) string { return "arn:aws:aws-marketplace::aws:agreement:" + id }
+
+func resale(a Agreement) map[string]any {
+	if a.ResaleAuthorizationID == "" {
+		return map[string]any{"id": nil}
+	}
+	return map[string]any{"id": a.ResaleAuthorizationID}
+}
+
+// Role is the suffix AWS puts on Purchase Agreement detail-types: the ISV selling
+// direct gets Proposer events; an ISV whose product a partner resells (CPPO) gets
+// Manufacturer events.
+func Role(a Agreement) string {
+	if a.ResaleAuthorizationID != "" {
+		return "Manufacturer"
+	}
+	return "Proposer"
+}
+
+// Created builds "Purchase Agreement Created - <role>" as received by account.
+func Created(account string, a Agreement, at time.Time) []byte {
+	ag := map[string]any{"id": a.ID, "intent": a.Intent, "status": "ACTIVE",
+		"acceptanceTime": ts(a.AcceptanceTime), "startTime": ts(a.StartTime)}
+	if !a.EndTime.IsZero() {
+		ag["endTime"] = ts(a.EndTime)
+	}
+	if a.PreviousAgreementID != "" {
+		ag["previousAgreementId"] = a.PreviousAgreementID
+	}
+	d := map[string]any{"requestId": NewID(), "catalog": "AWSMarketplace", "agreement": ag, "resaleAuthorization": resale(a),
+		"acceptor": map[string]any{"accountId": a.AcceptorAccountID}, "proposer": map[string]any{"accountId": a.ProposerAccountID},
+		"offer": map[string]any{"id": a.OfferID}}
+	if a.ProductID != "" {
+		d["product"] = map[string]any{"id": a.ProductID, "title": a.ProductTitle}
+	}
+	return envelope("Purchase Agreement Created - "+Role(a), "aws.agreement-marketplace", account, at, []string{agreementARN(a.ID)}, d)
+}
+
+// Amended builds "Purchase Agreement Amended - <role>".
+func Amended(account string, a Agreement, at time.Time) []byte {
+	ag := map[string]any{"id": a.ID, "intent": "AMEND", "status": "ACTIVE",
+		"acceptanceTime": ts(a.AcceptanceTime), "startTime": ts(a.StartTime)}
+	if !a.EndTime.IsZero() {
+		ag["endTime"] = ts(a.EndTime)
+	}
+	if a.PreviousAgreementID != "" {
+		ag["previousAgreementId"] = a.PreviousAgreementID
+	}
+	if a.AutoRenewal != nil {
+		ag["autoRenewalEnabled"] = *a.AutoRenewal
+	}
+	d := map[string]any{"requestId": NewID(), "catalog": "AWSMarketplace", "agreement": ag, "resaleAuthorization": resale(a),
+		"acceptor": map[string]any{"accountId": a.AcceptorAccountID}, "proposer": map[string]any{"accountId": a.ProposerAccountID},
+		"offer": map[string]any{"id": a.OfferID}, "renewalSummary": map[string]any{"lockoutStartTime": nil, "disabledBy": nil}}
+	if a.ProductID != "" {
+		d["product"] = map[string]any{"id": a.ProductID, "title": a.ProductTitle}
+	}
+	return envelope("Purchase Agreement Amended - "+Role(a), "aws.agreement-marketplace", account, at, []string{agreementARN(a.ID)}, d)
+}
+
+// Ended builds "Purchase Agreement Ended - <role>" with an ended status. As AWS
+// documents, it carries no license, product or times.
+func Ended(account string, a Agreement, status string, at time.Time) []byte {
+	d := map[string]any{"requestId": NewID(), "catalog": "AWSMarketplace", "agreement": map[string]any{"id": a.ID, "status": status},
+		"resaleAuthorization": resale(a), "acceptor": map[string]any{"accountId": a.AcceptorAccountID},
+		"proposer": map[string]any{"accountId": a.ProposerAccountID}, "offer": map[string]any{"id": a.OfferID}}
+	return envelope("Purchase Agreement Ended - "+Role(a), "aws.agreement-marketplace", account, at, []string{agreementARN(a.ID)}, d)
+}
+
+func licenseDetail(a Agreement, licenseArn string) map[string]any {
+	return map[string]any{"requestId": NewID(), "catalog": "AWSMarketplace", "agreement": map[string]any{"id": a.ID},
+		"product": map[string]any{"code": a.ProductCode, "id": a.ProductID}, "license": map[string]any{"arn": licenseArn},
+		"acceptor": map[string]any{"accountId": a.AcceptorAccountID}, "proposer": map[string]any{"accountId": a.ProposerAccountID},
+		"offer": map[string]any{"id": a.OfferID}}
+}
+
+// LicenseUpdated builds "License Updated - Manufacturer": the only event, with
+// License Deprovisioned, that carries the LicenseArn.
+func LicenseUpdated(account string, a Agreement, licenseArn string, at time.Time) []byte {
+	return envelope("License Updated - Manufacturer", "aws.agreement-marketplace", account, at, []string{agreementARN(a.ID)}, licenseDetail(a, licenseArn))
+}
+
+// LicenseDeprovisioned builds "License Deprovisioned - Manufacturer".
+func LicenseDeprovisioned(account string, a Agreement, licenseArn string, at time.Time) []byte {
+	return envelope("License Deprovisioned - Manufacturer", "aws.agreement-marketplace", account, at, []string{agreementARN(a.ID)}, licenseDetail(a, licenseArn))
+}
+
+// Custom builds an event of any detail-type, for informational and unknown types.
+func Custom(detailType, source, account string, at time.Time, detail map[string]any) []byte {
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	if _, ok := detail["requestId"]; !ok {
+		detail["requestId"] = NewID()
+	}
+	return envelope(detailType, source, account, at, nil, detail)
+}
+
+// LicenseArn returns a LicenseArn in the form ResolveCustomer returns.
+func LicenseArn(account, licenseID string) string {
+	return "arn:aws:license-manager::" + account + ":license:" + licenseID
+}

@@ -1,0 +1,488 @@
+// Package inbox is where every marketplace message lands first, whichever door it
+// came through (EventBridge over HTTP or SQS, legacy SNS, Concord's own enrichment),
+// and where it is folded into the ledger of buyers, agreements, licenses and legacy
+// subscriptions. The ledger is a projection of the inbox: duplicates are dropped on
+// the event id and on detail.requestId, and each affected agreement or license is
+// re-folded from all of its facts, so delivery order never matters and a replay
+// ends in the same state.
+package inbox
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/concordmp/concord/internal/job"
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/store"
+)
+
+// Doors through which events arrive.
+const (
+	DoorHTTP       = "http"
+	DoorSQS        = "sqs"
+	DoorSNS        = "sns"
+	DoorEnrichment = "enrichment"
+)
+
+// Inbox statuses.
+const (
+	StatusApplied  = "applied"  // folded into the ledger
+	StatusDeferred = "deferred" // waits for what it refers to
+	StatusStored   = "stored"   // informational: kept, no ledger effect
+	StatusFlagged  = "flagged"  // unknown detail-type: kept for an operator
+)
+
+// Job kinds the ledger enqueues.
+const (
+	JobEnrichAgreement = "agreement.enrich"
+	JobRefreshLicense  = "license.refresh"
+)
+
+// EnrichDelay is how long a License or Ended event for an unknown agreement waits
+// before Concord asks the Agreement API about it: usually the Created event is just
+// late, and an agreement that predates Concord is learnt this way.
+const EnrichDelay = 5 * time.Minute
+
+// Ledger applies events to the database.
+type Ledger struct {
+	DB     *store.DB
+	Now    func() time.Time
+	Logger *slog.Logger
+	// OnApplied, when set, is called after each commit with the ids of the
+	// licenses whose state the commit recomputed (entitlements, webhooks, metering).
+	OnApplied func(licenseIDs []string)
+}
+
+// Result says what Ingest did with one event.
+type Result struct {
+	EventID   string `json:"eventId"`
+	Status    string `json:"status"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// Ingest stores ev in the inbox and folds it into the ledger in one transaction.
+// A duplicate (same id or same detail.requestId) changes nothing.
+func (l *Ledger) Ingest(ctx context.Context, door string, ev marketplace.Event) (Result, error) {
+	var res Result
+	var touched []string
+	err := l.DB.Write(ctx, func(tx *store.Tx) error {
+		res, touched = Result{EventID: ev.ID}, nil
+		now := l.Now()
+		status := initialStatus(ev.Kind)
+		note := ""
+		if status == StatusFlagged {
+			note = "unknown detail-type: stored, not applied"
+		}
+		ins, err := insertEvent(ctx, tx, door, ev, status, note, now)
+		if err != nil {
+			return err
+		}
+		if !ins {
+			res.Duplicate, res.Status = true, "duplicate"
+			return nil
+		}
+		p := &projector{tx: tx, now: now, seenAgreement: map[string]bool{}, seenLicense: map[string]bool{}}
+		if err := p.apply(ctx, ev.Fact); err != nil {
+			return err
+		}
+		touched = p.licenses
+		return tx.QueryRow(ctx, `SELECT status FROM inbox_events WHERE id = ?`, ev.ID).Scan(&res.Status)
+	})
+	if err != nil {
+		return Result{}, fmt.Errorf("ingest event %s: %w", ev.ID, err)
+	}
+	if l.OnApplied != nil && len(touched) > 0 {
+		l.OnApplied(touched)
+	}
+	return res, nil
+}
+
+func initialStatus(k marketplace.EventKind) string {
+	switch {
+	case k == marketplace.KindUnknown:
+		return StatusFlagged
+	case marketplace.IsLedgerKind(k), marketplace.IsSubscriptionKind(k):
+		return StatusDeferred
+	}
+	return StatusStored
+}
+
+func insertEvent(ctx context.Context, tx *store.Tx, door string, ev marketplace.Event, status, note string, now time.Time) (bool, error) {
+	fact, err := json.Marshal(ev.Fact)
+	if err != nil {
+		return false, fmt.Errorf("encode fact: %w", err)
+	}
+	f := ev.Fact
+	customerKey := ""
+	if marketplace.IsSubscriptionKind(ev.Kind) {
+		customerKey = f.CustomerIdentifier + "|" + f.ProductCode
+	}
+	licenseID := ""
+	if f.LicenseArn != "" {
+		licenseID = marketplace.LicenseID(f.LicenseArn)
+	}
+	res, err := tx.Exec(ctx, `INSERT INTO inbox_events (id, request_id, door, source, detail_type, kind, event_time, received_at,
+		agreement_id, previous_agreement_id, license_id, customer_key, fact, body, status, note)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		ev.ID, store.NullString(ev.RequestID), door, ev.Source, ev.DetailType, string(ev.Kind), store.Millis(ev.Time), store.Millis(now),
+		store.NullString(f.AgreementID), store.NullString(f.PreviousAgreementID), store.NullString(licenseID), store.NullString(customerKey),
+		string(fact), string(ev.Body), status, store.NullString(note))
+	if err != nil {
+		return false, fmt.Errorf("insert inbox event: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	return n > 0, nil
+}
+
+// projector re-folds what one transaction touches.
+type projector struct {
+	tx            *store.Tx
+	now           time.Time
+	seenAgreement map[string]bool
+	seenLicense   map[string]bool
+	licenses      []string
+}
+
+func (p *projector) apply(ctx context.Context, f marketplace.Fact) error {
+	switch {
+	case marketplace.IsLedgerKind(f.Kind):
+		for _, id := range []string{f.PreviousAgreementID, f.AgreementID} {
+			if id != "" {
+				if err := p.agreement(ctx, id); err != nil {
+					return err
+				}
+			}
+		}
+		if f.LicenseArn != "" {
+			return p.license(ctx, marketplace.LicenseID(f.LicenseArn))
+		}
+	case marketplace.IsSubscriptionKind(f.Kind):
+		return p.subscription(ctx, f.CustomerIdentifier+"|"+f.ProductCode)
+	}
+	return nil
+}
+
+func (p *projector) facts(ctx context.Context, where string, args ...any) ([]marketplace.Fact, error) {
+	rows, err := p.tx.Query(ctx, `SELECT fact FROM inbox_events WHERE `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("load facts: %w", err)
+	}
+	defer rows.Close()
+	var out []marketplace.Fact
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		var f marketplace.Fact
+		if err := json.Unmarshal([]byte(s), &f); err != nil {
+			return nil, fmt.Errorf("decode stored fact: %w", err)
+		}
+		if marketplace.IsLedgerKind(f.Kind) || marketplace.IsSubscriptionKind(f.Kind) {
+			out = append(out, f)
+		}
+	}
+	return out, rows.Err()
+}
+
+// agreement re-folds agreement id, then the licenses hanging off it and the
+// agreements that follow it in its lineage.
+func (p *projector) agreement(ctx context.Context, id string) error {
+	if p.seenAgreement[id] {
+		return nil
+	}
+	p.seenAgreement[id] = true
+	facts, err := p.facts(ctx, `agreement_id = ? OR previous_agreement_id = ?`, id, id)
+	if err != nil {
+		return err
+	}
+	a, ok := marketplace.FoldAgreement(id, facts)
+	licenseIDs := map[string]bool{}
+	for _, f := range facts {
+		if f.AgreementID == id && f.LicenseArn != "" {
+			licenseIDs[marketplace.LicenseID(f.LicenseArn)] = true
+		}
+	}
+	if !ok {
+		if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'deferred', note = ? WHERE agreement_id = ? AND status <> 'deferred'
+			AND kind IN ('agreement_ended', 'license_updated', 'license_deprovisioned')`, "waiting for agreement "+id, id); err != nil {
+			return err
+		}
+		if len(facts) > 0 {
+			// Learn about the agreement from the Agreement API if its Created event
+			// does not turn up (for example, it predates Concord).
+			if _, _, err := job.Enqueue(ctx, p.tx, p.now, JobEnrichAgreement, EnrichArgs{AgreementID: id},
+				job.Options{UniqueKey: "enrich:" + id, RunAt: p.now.Add(EnrichDelay)}); err != nil {
+				return err
+			}
+		}
+		for lid := range licenseIDs {
+			if err := p.license(ctx, lid); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if a.InitialAgreementID == "" {
+		a.InitialAgreementID = id
+		if a.PreviousAgreementID != "" {
+			a.InitialAgreementID = a.PreviousAgreementID
+			var root string
+			err := p.tx.QueryRow(ctx, `SELECT initial_agreement_id FROM agreements WHERE agreement_id = ?`, a.PreviousAgreementID).Scan(&root)
+			if err == nil && root != "" {
+				a.InitialAgreementID = root
+			} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+	}
+	var existed bool
+	var termsFetched sql.NullInt64
+	err = p.tx.QueryRow(ctx, `SELECT terms_fetched_at FROM agreements WHERE agreement_id = ?`, id).Scan(&termsFetched)
+	switch {
+	case err == nil:
+		existed = true
+	case !errors.Is(err, sql.ErrNoRows):
+		return err
+	}
+	now := store.Millis(p.now)
+	if _, err := p.tx.Exec(ctx, `INSERT INTO agreements (agreement_id, initial_agreement_id, previous_agreement_id, next_agreement_id, intent, status,
+		acceptance_time, start_time, end_time, ended_at, acceptor_account_id, proposer_account_id, manufacturer_account_id,
+		resale_authorization_id, offer_id, product_id, auto_renewal, last_event_time, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (agreement_id) DO UPDATE SET initial_agreement_id = excluded.initial_agreement_id,
+		previous_agreement_id = excluded.previous_agreement_id, next_agreement_id = excluded.next_agreement_id,
+		intent = excluded.intent, status = excluded.status, acceptance_time = excluded.acceptance_time,
+		start_time = excluded.start_time, end_time = excluded.end_time, ended_at = excluded.ended_at,
+		acceptor_account_id = excluded.acceptor_account_id, proposer_account_id = excluded.proposer_account_id,
+		manufacturer_account_id = excluded.manufacturer_account_id, resale_authorization_id = excluded.resale_authorization_id,
+		offer_id = excluded.offer_id, product_id = excluded.product_id, auto_renewal = excluded.auto_renewal,
+		last_event_time = excluded.last_event_time, updated_at = excluded.updated_at`,
+		a.AgreementID, a.InitialAgreementID, store.NullString(a.PreviousAgreementID), store.NullString(a.NextAgreementID), a.Intent, a.Status,
+		store.NullMillis(a.AcceptanceTime), store.NullMillis(a.StartTime), store.NullMillis(a.EndTime), store.NullMillis(a.EndedAt),
+		a.AcceptorAccountID, a.ProposerAccountID, a.ManufacturerAccountID, a.ResaleAuthorizationID, a.OfferID, a.ProductID,
+		nullBool(a.AutoRenewal), store.Millis(a.LastEventTime), now); err != nil {
+		return fmt.Errorf("upsert agreement %s: %w", id, err)
+	}
+	if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', note = NULL, applied_at = ? WHERE agreement_id = ? AND status <> 'applied'
+		AND kind IN ('agreement_created', 'agreement_amended', 'agreement_ended', 'agreement_described')`, now, id); err != nil {
+		return err
+	}
+	if err := upsertBuyer(ctx, p.tx, a.AcceptorAccountID, now); err != nil {
+		return err
+	}
+	if err := upsertProduct(ctx, p.tx, a.ProductID, "", "", now); err != nil {
+		return err
+	}
+	if !existed || !termsFetched.Valid {
+		if _, _, err := job.Enqueue(ctx, p.tx, p.now, JobEnrichAgreement, EnrichArgs{AgreementID: id}, job.Options{UniqueKey: "enrich:" + id}); err != nil {
+			return err
+		}
+	}
+	// Licenses of this agreement, including those whose latest License event names
+	// another agreement (the fold decides which agreement a license belongs to).
+	rows, err := p.tx.Query(ctx, `SELECT license_id FROM licenses WHERE agreement_id = ?`, id)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var lid string
+		if err := rows.Scan(&lid); err != nil {
+			rows.Close()
+			return err
+		}
+		licenseIDs[lid] = true
+	}
+	rows.Close()
+	for lid := range licenseIDs {
+		if err := p.license(ctx, lid); err != nil {
+			return err
+		}
+	}
+	// Agreements that follow this one inherit its lineage root.
+	rows, err = p.tx.Query(ctx, `SELECT agreement_id FROM agreements WHERE previous_agreement_id = ? AND initial_agreement_id <> ?`, id, a.InitialAgreementID)
+	if err != nil {
+		return err
+	}
+	var next []string
+	for rows.Next() {
+		var nid string
+		if err := rows.Scan(&nid); err != nil {
+			rows.Close()
+			return err
+		}
+		next = append(next, nid)
+	}
+	rows.Close()
+	for _, nid := range next {
+		delete(p.seenAgreement, nid)
+		if err := p.agreement(ctx, nid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadAgreement reads the folded state the license fold needs.
+func loadAgreement(ctx context.Context, tx *store.Tx, id string) (marketplace.Agreement, bool, error) {
+	var a marketplace.Agreement
+	var start, ended sql.NullInt64
+	err := tx.QueryRow(ctx, `SELECT agreement_id, status, start_time, ended_at, acceptor_account_id, product_id FROM agreements WHERE agreement_id = ?`, id).
+		Scan(&a.AgreementID, &a.Status, &start, &ended, &a.AcceptorAccountID, &a.ProductID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, false, nil
+	} else if err != nil {
+		return a, false, fmt.Errorf("load agreement %s: %w", id, err)
+	}
+	a.StartTime, a.EndedAt = store.FromNullMillis(start), store.FromNullMillis(ended)
+	return a, true, nil
+}
+
+func (p *projector) license(ctx context.Context, licenseID string) error {
+	if p.seenLicense[licenseID] {
+		return nil
+	}
+	p.seenLicense[licenseID] = true
+	facts, err := p.facts(ctx, `license_id = ?`, licenseID)
+	if err != nil {
+		return err
+	}
+	var loadErr error
+	l, ok := marketplace.FoldLicense(facts, func(id string) (marketplace.Agreement, bool) {
+		a, found, err := loadAgreement(ctx, p.tx, id)
+		if err != nil {
+			loadErr = err
+		}
+		return a, found
+	}, p.now)
+	if loadErr != nil {
+		return loadErr
+	}
+	if !ok {
+		_, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'deferred', note = 'waiting for the agreement of this license' WHERE license_id = ? AND status <> 'deferred'`, licenseID)
+		return err
+	}
+	now := store.Millis(p.now)
+	if _, err := p.tx.Exec(ctx, `INSERT INTO licenses (license_id, license_arn, agreement_id, product_id, product_code, account_id, state,
+		activated_at, starts_at, ending_at, deprovisioned_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (license_id) DO UPDATE SET license_arn = excluded.license_arn, agreement_id = excluded.agreement_id,
+		product_id = excluded.product_id, product_code = excluded.product_code, account_id = excluded.account_id, state = excluded.state,
+		activated_at = excluded.activated_at, starts_at = excluded.starts_at, ending_at = excluded.ending_at,
+		deprovisioned_at = excluded.deprovisioned_at, updated_at = excluded.updated_at`,
+		l.LicenseID, l.LicenseArn, l.AgreementID, l.ProductID, l.ProductCode, l.AccountID, l.State,
+		store.NullMillis(l.ActivatedAt), store.NullMillis(l.StartsAt), store.NullMillis(l.EndingAt), store.NullMillis(l.DeprovisionedAt), now); err != nil {
+		return fmt.Errorf("upsert license %s: %w", licenseID, err)
+	}
+	if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', note = NULL, applied_at = ? WHERE license_id = ? AND status <> 'applied'`, now, licenseID); err != nil {
+		return err
+	}
+	if err := upsertBuyer(ctx, p.tx, l.AccountID, now); err != nil {
+		return err
+	}
+	if err := upsertProduct(ctx, p.tx, l.ProductID, l.ProductCode, "", now); err != nil {
+		return err
+	}
+	if l.State == marketplace.LicensePending && l.StartsAt != nil {
+		// Future-dated: fold again when the agreement starts.
+		if _, _, err := job.Enqueue(ctx, p.tx, p.now, JobRefreshLicense, RefreshArgs{LicenseID: l.LicenseID},
+			job.Options{UniqueKey: fmt.Sprintf("refresh:%s:%d", l.LicenseID, l.StartsAt.UnixMilli()), RunAt: *l.StartsAt}); err != nil {
+			return err
+		}
+	}
+	p.licenses = append(p.licenses, licenseID)
+	return nil
+}
+
+func (p *projector) subscription(ctx context.Context, key string) error {
+	facts, err := p.facts(ctx, `customer_key = ?`, key)
+	if err != nil {
+		return err
+	}
+	s, ok := marketplace.FoldSubscription(facts)
+	if !ok {
+		return nil
+	}
+	now := store.Millis(p.now)
+	if _, err := p.tx.Exec(ctx, `INSERT INTO subscriptions (customer_key, customer_identifier, product_code, state, offer_id, free_trial,
+		entitlement_updated_at, last_event_time, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (customer_key) DO UPDATE SET state = excluded.state, offer_id = excluded.offer_id, free_trial = excluded.free_trial,
+		entitlement_updated_at = excluded.entitlement_updated_at, last_event_time = excluded.last_event_time, updated_at = excluded.updated_at`,
+		key, s.CustomerIdentifier, s.ProductCode, s.State, s.OfferID, s.FreeTrial, store.NullMillis(s.EntitlementUpdatedAt),
+		store.Millis(s.LastEventTime), now); err != nil {
+		return fmt.Errorf("upsert subscription: %w", err)
+	}
+	_, err = p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', applied_at = ? WHERE customer_key = ? AND status <> 'applied'`, now, key)
+	return err
+}
+
+func upsertBuyer(ctx context.Context, tx *store.Tx, account string, now int64) error {
+	if account == "" {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO buyers (account_id, first_seen_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (account_id) DO NOTHING`, account, now, now)
+	if err != nil {
+		return fmt.Errorf("upsert buyer: %w", err)
+	}
+	return nil
+}
+
+// upsertProduct records a product id (and code) learnt from events without
+// touching what the vendor configured.
+func upsertProduct(ctx context.Context, tx *store.Tx, productID, code, title string, now int64) error {
+	if productID == "" {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO products (product_id, product_code, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (product_id) DO NOTHING`, productID, store.NullString(code), title, now, now); err != nil {
+		return fmt.Errorf("upsert product: %w", err)
+	}
+	if code != "" {
+		if _, err := tx.Exec(ctx, `UPDATE products SET product_code = ?, updated_at = ? WHERE product_id = ? AND product_code IS NULL
+			AND NOT EXISTS (SELECT 1 FROM products p2 WHERE p2.product_code = ?)`, code, now, productID, code); err != nil {
+			return fmt.Errorf("set product code: %w", err)
+		}
+	}
+	return nil
+}
+
+func nullBool(b *bool) sql.NullBool {
+	if b == nil {
+		return sql.NullBool{}
+	}
+	return sql.NullBool{Bool: *b, Valid: true}
+}
+
+// EnrichArgs are the arguments of an agreement.enrich job.
+type EnrichArgs struct {
+	AgreementID string `json:"agreementId"`
+}
+
+// RefreshArgs are the arguments of a license.refresh job.
+type RefreshArgs struct {
+	LicenseID string `json:"licenseId"`
+}
+
+// RefreshLicense folds a license again (a future-dated agreement has started).
+func (l *Ledger) RefreshLicense(ctx context.Context, licenseID string) error {
+	var touched []string
+	err := l.DB.Write(ctx, func(tx *store.Tx) error {
+		p := &projector{tx: tx, now: l.Now(), seenAgreement: map[string]bool{}, seenLicense: map[string]bool{}}
+		if err := p.license(ctx, licenseID); err != nil {
+			return err
+		}
+		touched = p.licenses
+		return nil
+	})
+	if err == nil && l.OnApplied != nil && len(touched) > 0 {
+		l.OnApplied(touched)
+	}
+	return err
+}

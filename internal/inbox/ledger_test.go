@@ -1,0 +1,281 @@
+package inbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/concordmp/concord/internal/emulator/eventbridge"
+	"github.com/concordmp/concord/internal/inbox"
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/store"
+	"github.com/concordmp/concord/internal/store/storetest"
+)
+
+const (
+	seller  = "111122223333"
+	partner = "999988887777"
+)
+
+var t0 = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+func newLedger(db *store.DB, now time.Time) *inbox.Ledger {
+	return &inbox.Ledger{DB: db, Now: func() time.Time { return now }}
+}
+
+func ingest(t *testing.T, l *inbox.Ledger, body []byte) inbox.Result {
+	t.Helper()
+	ev, err := marketplace.ParseEventBridge(body)
+	if err != nil {
+		t.Fatalf("parse: %v\n%s", err, body)
+	}
+	res, err := l.Ingest(context.Background(), inbox.DoorHTTP, ev)
+	if err != nil {
+		t.Fatalf("ingest: %v", err)
+	}
+	return res
+}
+
+func agreementFixture(id, buyer string) eventbridge.Agreement {
+	return eventbridge.Agreement{ID: id, Intent: "NEW", AcceptanceTime: t0.Add(-time.Hour), StartTime: t0.Add(-time.Hour),
+		EndTime: t0.AddDate(1, 0, 0), AcceptorAccountID: buyer, ProposerAccountID: seller, OfferID: "offer-" + id,
+		ProductID: "prod-aaa", ProductCode: "code-aaa"}
+}
+
+func TestLedger(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := newLedger(db, t0)
+		buyer := "444455556666"
+
+		t.Run("ConcurrentAgreementsForOneProduct", func(t *testing.T) {
+			a1, a2 := agreementFixture("agmt-c1", buyer), agreementFixture("agmt-c2", buyer)
+			for _, a := range []eventbridge.Agreement{a1, a2} {
+				ingest(t, l, eventbridge.Created(seller, a, t0.Add(-time.Hour)))
+				ingest(t, l, eventbridge.LicenseUpdated(seller, a, eventbridge.LicenseArn(buyer, "l-"+a.ID), t0.Add(-time.Hour)))
+			}
+			d, err := l.GetBuyer(ctx, buyer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Products) != 1 || d.Products[0].ConcurrentActive != 2 || len(d.Products[0].Licenses) != 2 {
+				t.Fatalf("want one product with 2 active agreements and 2 licenses, got %+v", d.Products)
+			}
+			for _, lic := range d.Products[0].Licenses {
+				if lic.State != marketplace.LicenseActive || lic.ProductCode != "code-aaa" {
+					t.Errorf("license %s: state %s code %s", lic.LicenseID, lic.State, lic.ProductCode)
+				}
+			}
+		})
+
+		t.Run("LicenseBeforeAgreementIsDeferredThenApplied", func(t *testing.T) {
+			a := agreementFixture("agmt-late", "555566667777")
+			arn := eventbridge.LicenseArn(a.AcceptorAccountID, "l-late")
+			res := ingest(t, l, eventbridge.LicenseUpdated(seller, a, arn, t0))
+			if res.Status != inbox.StatusDeferred {
+				t.Fatalf("license before agreement: status %q, want deferred", res.Status)
+			}
+			if _, err := l.GetLicense(ctx, arn); marketplace.ErrorCode(err) != marketplace.ENotFound {
+				t.Fatalf("license visible before its agreement: %v", err)
+			}
+			ingest(t, l, eventbridge.Created(seller, a, t0.Add(-time.Minute)))
+			lic, err := l.GetLicense(ctx, arn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lic.State != marketplace.LicenseActive || lic.AgreementID != a.ID {
+				t.Fatalf("got %+v", lic)
+			}
+			evs, err := l.ListEvents(ctx, inbox.EventFilter{AgreementID: a.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range evs {
+				if e.Status != inbox.StatusApplied {
+					t.Errorf("event %s %s is %s after its agreement arrived", e.ID, e.Kind, e.Status)
+				}
+			}
+		})
+
+		t.Run("EndedOpensFinalWindowDeprovisionedClosesIt", func(t *testing.T) {
+			a := agreementFixture("agmt-end", "666677778888")
+			arn := eventbridge.LicenseArn(a.AcceptorAccountID, "l-end")
+			ingest(t, l, eventbridge.Created(seller, a, t0.Add(-time.Hour)))
+			ingest(t, l, eventbridge.LicenseUpdated(seller, a, arn, t0.Add(-time.Hour)))
+			ingest(t, l, eventbridge.Ended(seller, a, "CANCELLED", t0))
+			lic, _ := l.GetLicense(ctx, arn)
+			if lic.State != marketplace.LicenseEnding {
+				t.Fatalf("after Ended: %s, want ending", lic.State)
+			}
+			ingest(t, l, eventbridge.LicenseDeprovisioned(seller, a, arn, t0.Add(time.Hour)))
+			lic, _ = l.GetLicense(ctx, arn)
+			if lic.State != marketplace.LicenseDeprovisioned {
+				t.Fatalf("after Deprovisioned: %s", lic.State)
+			}
+			// A stale Created arriving late changes nothing.
+			ingest(t, l, eventbridge.Created(seller, a, t0.Add(-2*time.Hour)))
+			ag, _ := l.GetAgreement(ctx, a.ID)
+			if ag.Status != marketplace.StatusCancelled {
+				t.Fatalf("stale Created overwrote status: %s", ag.Status)
+			}
+		})
+
+		t.Run("AmendmentReplacesAndKeepsLineage", func(t *testing.T) {
+			buyer := "777788889999"
+			old := agreementFixture("agmt-old", buyer)
+			ingest(t, l, eventbridge.Created(seller, old, t0.Add(-48*time.Hour)))
+			ingest(t, l, eventbridge.LicenseUpdated(seller, old, eventbridge.LicenseArn(buyer, "l-old"), t0.Add(-48*time.Hour)))
+			nu := agreementFixture("agmt-new", buyer)
+			nu.Intent, nu.PreviousAgreementID = "REPLACE", old.ID
+			ingest(t, l, eventbridge.Created(seller, nu, t0))
+			ingest(t, l, eventbridge.LicenseUpdated(seller, nu, eventbridge.LicenseArn(buyer, "l-new"), t0))
+			o, _ := l.GetAgreement(ctx, old.ID)
+			if o.Status != marketplace.StatusReplaced || o.NextAgreementID != nu.ID {
+				t.Fatalf("old agreement: status %s next %s", o.Status, o.NextAgreementID)
+			}
+			n, _ := l.GetAgreement(ctx, nu.ID)
+			if n.Status != marketplace.StatusActive || n.InitialAgreementID != old.ID || len(n.Lineage) != 2 {
+				t.Fatalf("new agreement: %+v lineage %+v", n.Agreement, n.Lineage)
+			}
+			oldLic, _ := l.GetLicense(ctx, "l-old")
+			if oldLic.State != marketplace.LicenseEnding {
+				t.Fatalf("old license %s, want ending", oldLic.State)
+			}
+		})
+
+		t.Run("FutureDatedLicenseIsPending", func(t *testing.T) {
+			a := agreementFixture("agmt-fda", "888899990000")
+			a.StartTime = t0.Add(72 * time.Hour)
+			ingest(t, l, eventbridge.Created(seller, a, t0))
+			ingest(t, l, eventbridge.LicenseUpdated(seller, a, eventbridge.LicenseArn(a.AcceptorAccountID, "l-fda"), t0))
+			lic, _ := l.GetLicense(ctx, "l-fda")
+			if lic.State != marketplace.LicensePending {
+				t.Fatalf("got %s, want pending", lic.State)
+			}
+			later := newLedger(db, a.StartTime.Add(time.Second))
+			if err := later.RefreshLicense(ctx, "l-fda"); err != nil {
+				t.Fatal(err)
+			}
+			lic, _ = l.GetLicense(ctx, "l-fda")
+			if lic.State != marketplace.LicenseActive {
+				t.Fatalf("after start: %s, want active", lic.State)
+			}
+		})
+
+		t.Run("DuplicateByRequestIDWithNewEnvelopeID", func(t *testing.T) {
+			a := agreementFixture("agmt-dup", "123412341234")
+			body := eventbridge.Created(seller, a, t0)
+			first := ingest(t, l, body)
+			var m map[string]any
+			json.Unmarshal(body, &m)
+			m["id"] = "another-envelope-id"
+			again, _ := json.Marshal(m)
+			res := ingest(t, l, again)
+			if first.Duplicate || !res.Duplicate {
+				t.Fatalf("first %+v second %+v", first, res)
+			}
+			if res := ingest(t, l, body); !res.Duplicate {
+				t.Fatalf("same envelope twice not a duplicate")
+			}
+		})
+
+		t.Run("UnknownDetailTypeIsFlagged", func(t *testing.T) {
+			res := ingest(t, l, eventbridge.Custom("Something New - Proposer", "aws.agreement-marketplace", seller, t0, map[string]any{"agreement": map[string]any{"id": "agmt-x"}}))
+			if res.Status != inbox.StatusFlagged {
+				t.Fatalf("got %s", res.Status)
+			}
+			if _, err := l.GetAgreement(ctx, "agmt-x"); marketplace.ErrorCode(err) != marketplace.ENotFound {
+				t.Fatalf("unknown event was applied: %v", err)
+			}
+		})
+	})
+}
+
+// snapshot is the ledger as a comparable string, without the columns that record
+// when Concord did something (rather than what the events say).
+func snapshot(t *testing.T, db *store.DB) string {
+	t.Helper()
+	var b strings.Builder
+	err := db.Read(context.Background(), func(tx *store.Tx) error {
+		for _, q := range []string{
+			`SELECT agreement_id, initial_agreement_id, COALESCE(previous_agreement_id, ''), COALESCE(next_agreement_id, ''), intent, status,
+				COALESCE(acceptance_time, 0), COALESCE(start_time, 0), COALESCE(end_time, 0), COALESCE(ended_at, 0), acceptor_account_id,
+				proposer_account_id, manufacturer_account_id, resale_authorization_id, offer_id, product_id, last_event_time FROM agreements ORDER BY agreement_id`,
+			`SELECT license_id, license_arn, agreement_id, product_id, product_code, account_id, state, COALESCE(activated_at, 0),
+				COALESCE(starts_at, 0), COALESCE(ending_at, 0), COALESCE(deprovisioned_at, 0) FROM licenses ORDER BY license_id`,
+			`SELECT account_id FROM buyers ORDER BY account_id`,
+			`SELECT product_id, COALESCE(product_code, '') FROM products ORDER BY product_id`,
+			`SELECT kind, status FROM inbox_events WHERE status = 'deferred' ORDER BY kind`,
+		} {
+			rows, err := tx.Query(context.Background(), q)
+			if err != nil {
+				return err
+			}
+			cols, _ := rows.Columns()
+			for rows.Next() {
+				vals := make([]any, len(cols))
+				ptrs := make([]any, len(cols))
+				for i := range vals {
+					ptrs[i] = &vals[i]
+				}
+				if err := rows.Scan(ptrs...); err != nil {
+					rows.Close()
+					return err
+				}
+				fmt.Fprintln(&b, vals...)
+			}
+			rows.Close()
+			b.WriteString("--\n")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func TestReplayEndsInSameLedger(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		l := newLedger(db, t0)
+		for _, body := range scenarioStream(t0, 3, 42) {
+			ingest(t, l, body)
+		}
+		before := snapshot(t, db)
+		st, err := l.Replay(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Reparsed == 0 || st.Agreements == 0 {
+			t.Fatalf("replay did nothing: %+v", st)
+		}
+		if after := snapshot(t, db); after != before {
+			t.Fatalf("replay changed the ledger:\nbefore\n%s\nafter\n%s", before, after)
+		}
+	})
+}
+
+// scenarioStream is a deterministic stream used by replay and benchmarks.
+func scenarioStream(now time.Time, buyers int, seed int) [][]byte {
+	var out [][]byte
+	for i := range buyers {
+		buyer := fmt.Sprintf("%012d", 100000000000+seed*1000+i)
+		a := agreementFixture(fmt.Sprintf("agmt-s%d-%d", seed, i), buyer)
+		arn := eventbridge.LicenseArn(buyer, fmt.Sprintf("l-s%d-%d", seed, i))
+		out = append(out, eventbridge.Created(seller, a, now.Add(-3*time.Hour)), eventbridge.LicenseUpdated(seller, a, arn, now.Add(-3*time.Hour)))
+		r := a
+		r.ID, r.Intent, r.PreviousAgreementID = a.ID+"-r", "RENEW", a.ID
+		out = append(out, eventbridge.Created(seller, r, now.Add(-2*time.Hour)), eventbridge.Ended(seller, a, "RENEWED", now.Add(-2*time.Hour)),
+			eventbridge.LicenseUpdated(seller, r, eventbridge.LicenseArn(buyer, fmt.Sprintf("l-s%d-%d-r", seed, i)), now.Add(-2*time.Hour)),
+			eventbridge.LicenseDeprovisioned(seller, a, arn, now.Add(-time.Hour)))
+	}
+	return out
+}
+
+var _ = slices.Sort[[]string]

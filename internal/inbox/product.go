@@ -1,0 +1,114 @@
+package inbox
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/store"
+)
+
+const productColumns = `product_id, product_code, title, type, concurrent_agreements, dimensions, created_at, updated_at`
+
+func scanProduct(r interface{ Scan(...any) error }) (marketplace.Product, error) {
+	var p marketplace.Product
+	var code sql.NullString
+	var dims string
+	var created, upd int64
+	if err := r.Scan(&p.ProductID, &code, &p.Title, &p.Type, &p.ConcurrentAgreements, &dims, &created, &upd); err != nil {
+		return p, err
+	}
+	p.ProductCode = code.String
+	p.Dimensions = []marketplace.Dimension{}
+	if err := json.Unmarshal([]byte(dims), &p.Dimensions); err != nil {
+		return p, fmt.Errorf("decode dimensions of %s: %w", p.ProductID, err)
+	}
+	p.CreatedAt, p.UpdatedAt = store.FromMillis(created), store.FromMillis(upd)
+	return p, nil
+}
+
+// PutProduct creates or replaces the vendor's configuration of a product.
+func (l *Ledger) PutProduct(ctx context.Context, p marketplace.Product) (marketplace.Product, error) {
+	if err := p.Validate(); err != nil {
+		return p, err
+	}
+	if p.Dimensions == nil {
+		p.Dimensions = []marketplace.Dimension{}
+	}
+	dims, err := json.Marshal(p.Dimensions)
+	if err != nil {
+		return p, err
+	}
+	var out marketplace.Product
+	err = l.DB.Write(ctx, func(tx *store.Tx) error {
+		if p.ProductCode != "" {
+			var other string
+			err := tx.QueryRow(ctx, `SELECT product_id FROM products WHERE product_code = ? AND product_id <> ?`, p.ProductCode, p.ProductID).Scan(&other)
+			if err == nil {
+				return marketplace.Errorf(marketplace.EConflict, "product code %s already belongs to product %s", p.ProductCode, other)
+			} else if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		now := store.Millis(l.Now())
+		if _, err := tx.Exec(ctx, `INSERT INTO products (`+productColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (product_id) DO UPDATE SET product_code = excluded.product_code, title = excluded.title, type = excluded.type,
+			concurrent_agreements = excluded.concurrent_agreements, dimensions = excluded.dimensions, updated_at = excluded.updated_at`,
+			p.ProductID, store.NullString(p.ProductCode), p.Title, p.Type, p.ConcurrentAgreements, string(dims), now, now); err != nil {
+			return fmt.Errorf("upsert product: %w", err)
+		}
+		var err error
+		out, err = scanProduct(tx.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE product_id = ?`, p.ProductID))
+		return err
+	})
+	if err != nil && marketplace.ErrorCode(err) == marketplace.EInternal {
+		return out, fmt.Errorf("put product: %w", err)
+	}
+	return out, err
+}
+
+// GetProduct returns one product.
+func (l *Ledger) GetProduct(ctx context.Context, id string) (marketplace.Product, error) {
+	var p marketplace.Product
+	err := l.DB.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		p, err = scanProduct(tx.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE product_id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return marketplace.Errorf(marketplace.ENotFound, "product %s not found", id)
+		}
+		return err
+	})
+	if err != nil && marketplace.ErrorCode(err) == marketplace.EInternal {
+		return p, fmt.Errorf("get product: %w", err)
+	}
+	return p, err
+}
+
+// ListProducts lists products by id.
+func (l *Ledger) ListProducts(ctx context.Context, pg Page) ([]marketplace.Product, error) {
+	w := &where{}
+	w.add("product_id > ?", pg.Cursor)
+	out := []marketplace.Product{}
+	err := l.DB.Read(ctx, func(tx *store.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT `+productColumns+` FROM products`+w.sql()+` ORDER BY product_id LIMIT ?`, append(w.args, pg.limit())...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			p, err := scanProduct(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, p)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list products: %w", err)
+	}
+	return out, nil
+}

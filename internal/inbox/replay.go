@@ -1,0 +1,146 @@
+package inbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/store"
+)
+
+// ReplayStats summarises a replay.
+type ReplayStats struct {
+	Events        int `json:"events"`
+	Reparsed      int `json:"reparsed"`
+	Agreements    int `json:"agreements"`
+	Licenses      int `json:"licenses"`
+	Subscriptions int `json:"subscriptions"`
+	Deferred      int `json:"deferred"`
+	Flagged       int `json:"flagged"`
+}
+
+type storedEvent struct {
+	id, door, source, kind, body string
+	eventTime                    int64
+}
+
+// Replay re-parses every event in the inbox with the current parser and folds the
+// whole ledger again, in one transaction. Because the ledger is a function of the
+// inbox, a replay on an unchanged parser ends in the same ledger.
+func (l *Ledger) Replay(ctx context.Context) (ReplayStats, error) {
+	var st ReplayStats
+	err := l.DB.Write(ctx, func(tx *store.Tx) error {
+		st = ReplayStats{}
+		now := l.Now()
+		var evs []storedEvent
+		rows, err := tx.Query(ctx, `SELECT id, door, source, kind, body, event_time FROM inbox_events ORDER BY received_at, id`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var e storedEvent
+			if err := rows.Scan(&e.id, &e.door, &e.source, &e.kind, &e.body, &e.eventTime); err != nil {
+				rows.Close()
+				return err
+			}
+			evs = append(evs, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, e := range evs {
+			st.Events++
+			ev, err := reparse(e)
+			if err != nil {
+				if _, err := tx.Exec(ctx, `UPDATE inbox_events SET status = 'flagged', note = ? WHERE id = ?`, "replay: "+marketplace.ErrorMessage(err), e.id); err != nil {
+					return err
+				}
+				continue
+			}
+			if ev == nil {
+				continue
+			}
+			fact, err := json.Marshal(ev.Fact)
+			if err != nil {
+				return err
+			}
+			licenseID := ""
+			if ev.Fact.LicenseArn != "" {
+				licenseID = marketplace.LicenseID(ev.Fact.LicenseArn)
+			}
+			customerKey := ""
+			if marketplace.IsSubscriptionKind(ev.Kind) {
+				customerKey = ev.Fact.CustomerIdentifier + "|" + ev.Fact.ProductCode
+			}
+			if _, err := tx.Exec(ctx, `UPDATE inbox_events SET kind = ?, fact = ?, agreement_id = ?, previous_agreement_id = ?, license_id = ?,
+				customer_key = ?, status = ?, note = NULL WHERE id = ?`, string(ev.Kind), string(fact), store.NullString(ev.Fact.AgreementID),
+				store.NullString(ev.Fact.PreviousAgreementID), store.NullString(licenseID), store.NullString(customerKey), initialStatus(ev.Kind), e.id); err != nil {
+				return err
+			}
+			st.Reparsed++
+		}
+		p := &projector{tx: tx, now: now, seenAgreement: map[string]bool{}, seenLicense: map[string]bool{}}
+		for _, q := range []struct {
+			sql string
+			fn  func(context.Context, string) error
+			n   *int
+		}{
+			{`SELECT DISTINCT agreement_id FROM inbox_events WHERE agreement_id IS NOT NULL ORDER BY agreement_id`, p.agreement, &st.Agreements},
+			{`SELECT DISTINCT license_id FROM inbox_events WHERE license_id IS NOT NULL ORDER BY license_id`, p.license, &st.Licenses},
+			{`SELECT DISTINCT customer_key FROM inbox_events WHERE customer_key IS NOT NULL ORDER BY customer_key`, p.subscription, &st.Subscriptions},
+		} {
+			ids, err := strings1(ctx, tx, q.sql)
+			if err != nil {
+				return err
+			}
+			for _, id := range ids {
+				if err := q.fn(ctx, id); err != nil {
+					return err
+				}
+			}
+			*q.n = len(ids)
+		}
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM inbox_events WHERE status = 'deferred'`).Scan(&st.Deferred); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT COUNT(*) FROM inbox_events WHERE status = 'flagged'`).Scan(&st.Flagged)
+	})
+	if err != nil {
+		return st, fmt.Errorf("replay: %w", err)
+	}
+	return st, nil
+}
+
+func strings1(ctx context.Context, tx *store.Tx, q string) ([]string, error) {
+	rows, err := tx.Query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// reparse parses a stored body again; nil means keep the stored fact (enrichment).
+func reparse(e storedEvent) (*marketplace.Event, error) {
+	switch e.door {
+	case DoorHTTP, DoorSQS:
+		ev, err := marketplace.ParseEventBridge([]byte(e.body))
+		return &ev, err
+	case DoorSNS:
+		ev, err := marketplace.ParseSNSAction(e.id, strings.TrimPrefix(e.source, "aws.sns:"), e.body, time.UnixMilli(e.eventTime))
+		return &ev, err
+	}
+	return nil, nil
+}

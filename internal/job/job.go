@@ -1,0 +1,496 @@
+// Package job runs durable background work on the store: jobs are enqueued inside
+// the caller's transaction (so follow-up work commits atomically with the change
+// that causes it), claimed with leases (so replicas sharing one PostgreSQL never
+// run a job at the same time), retried with exponential backoff, deduplicated by
+// unique keys, and parked as dead after their last attempt for an operator to see.
+package job
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/store"
+	"github.com/google/uuid"
+)
+
+// Job states.
+const (
+	StateAvailable = "available"
+	StateRunning   = "running"
+	StateCompleted = "completed"
+	StateDead      = "dead"
+)
+
+// DefaultMaxAttempts is how often a job runs before it is parked as dead.
+const DefaultMaxAttempts = 10
+
+// Job is one unit of durable work.
+type Job struct {
+	ID          string          `json:"id"`
+	Kind        string          `json:"kind"`
+	Args        json.RawMessage `json:"args"`
+	State       string          `json:"state"`
+	Attempt     int             `json:"attempt"`
+	MaxAttempts int             `json:"maxAttempts"`
+	RunAt       time.Time       `json:"runAt"`
+	UniqueKey   string          `json:"uniqueKey,omitempty"`
+	LastError   string          `json:"lastError,omitempty"`
+	CreatedAt   time.Time       `json:"createdAt"`
+	UpdatedAt   time.Time       `json:"updatedAt"`
+	FinalizedAt *time.Time      `json:"finalizedAt,omitempty"`
+}
+
+// Options tune one enqueue.
+type Options struct {
+	// RunAt delays the job; zero means now.
+	RunAt time.Time
+	// UniqueKey makes the enqueue a no-op while another job with the same key is
+	// still available or running. Once that job completes or dies the key is free.
+	UniqueKey string
+	// MaxAttempts defaults to DefaultMaxAttempts.
+	MaxAttempts int
+}
+
+// Enqueue adds a job inside tx. inserted is false when a job with the same unique
+// key is already pending.
+func Enqueue(ctx context.Context, tx *store.Tx, now time.Time, kind string, args any, o Options) (id string, inserted bool, err error) {
+	b, err := json.Marshal(args)
+	if err != nil {
+		return "", false, fmt.Errorf("encode %s job args: %w", kind, err)
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = DefaultMaxAttempts
+	}
+	if o.RunAt.IsZero() {
+		o.RunAt = now
+	}
+	id = uuid.Must(uuid.NewV7()).String()
+	res, err := tx.Exec(ctx, `INSERT INTO jobs (id, kind, args, state, max_attempts, run_at, unique_key, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		id, kind, string(b), StateAvailable, o.MaxAttempts, store.Millis(o.RunAt), store.NullString(o.UniqueKey), store.Millis(now), store.Millis(now))
+	if err != nil {
+		return "", false, fmt.Errorf("enqueue %s job: %w", kind, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return "", false, fmt.Errorf("enqueue %s job: %w", kind, err)
+	}
+	if n == 0 {
+		return "", false, nil
+	}
+	if w := wakers.get(tx); w != nil {
+		tx.AfterCommit(w)
+	}
+	return id, true, nil
+}
+
+// wakers lets a Runner in this process learn of jobs enqueued in its database
+// without polling delay.
+var wakers = &wakerSet{m: map[string]func(){}}
+
+type wakerSet struct {
+	mu sync.Mutex
+	m  map[string]func()
+}
+
+func (w *wakerSet) get(_ *store.Tx) func() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.m) == 0 {
+		return nil
+	}
+	fns := make([]func(), 0, len(w.m))
+	for _, f := range w.m {
+		fns = append(fns, f)
+	}
+	return func() {
+		for _, f := range fns {
+			f()
+		}
+	}
+}
+
+// permanentError marks an error that retrying cannot fix.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent wraps err so the job is parked as dead at once instead of retried.
+func Permanent(err error) error { return &permanentError{err} }
+
+// Handler does the work of one job kind. Returning nil completes the job; an error
+// schedules a retry (or parks it as dead after its last attempt).
+type Handler func(ctx context.Context, j *Job) error
+
+// RunnerOptions configure a Runner.
+type RunnerOptions struct {
+	Logger  *slog.Logger
+	Now     func() time.Time
+	Workers int
+	// Lease is how long a claim is valid without a heartbeat; a crashed replica's
+	// jobs become claimable again after it.
+	Lease time.Duration
+	// Poll is how often idle workers look for due jobs.
+	Poll time.Duration
+	// Backoff returns the delay before attempt+1; nil is exponential from 1 s to 1 h.
+	Backoff func(attempt int) time.Duration
+}
+
+// Runner claims and runs jobs.
+type Runner struct {
+	db       *store.DB
+	o        RunnerOptions
+	owner    string
+	handlers map[string]Handler
+	wake     chan struct{}
+	key      string
+}
+
+// NewRunner builds a runner; register handlers with Handle before Run.
+func NewRunner(db *store.DB, o RunnerOptions) *Runner {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.Lease <= 0 {
+		o.Lease = 5 * time.Minute
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if o.Backoff == nil {
+		o.Backoff = DefaultBackoff
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	return &Runner{db: db, o: o, owner: "runner-" + hex.EncodeToString(b[:]), handlers: map[string]Handler{}, wake: make(chan struct{}, 1)}
+}
+
+// DefaultBackoff doubles from one second and caps at one hour.
+func DefaultBackoff(attempt int) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	if attempt > 12 {
+		return time.Hour
+	}
+	return min(time.Second<<(attempt-1), time.Hour)
+}
+
+// Handle registers the handler for a kind.
+func (r *Runner) Handle(kind string, h Handler) { r.handlers[kind] = h }
+
+// Wake makes an idle worker look for jobs now.
+func (r *Runner) Wake() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run works until ctx is cancelled, then waits for running jobs to finish.
+func (r *Runner) Run(ctx context.Context) {
+	r.key = r.owner
+	wakers.mu.Lock()
+	wakers.m[r.key] = r.Wake
+	wakers.mu.Unlock()
+	defer func() {
+		wakers.mu.Lock()
+		delete(wakers.m, r.key)
+		wakers.mu.Unlock()
+	}()
+	var wg sync.WaitGroup
+	for range r.o.Workers {
+		wg.Go(func() {
+			t := time.NewTicker(r.o.Poll)
+			defer t.Stop()
+			for ctx.Err() == nil {
+				worked, err := r.WorkOne(ctx)
+				if err != nil && ctx.Err() == nil {
+					r.o.Logger.Error("job runner", "err", err)
+				}
+				if worked {
+					continue
+				}
+				select {
+				case <-ctx.Done():
+				case <-r.wake:
+				case <-t.C:
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// WorkOne claims one due job and runs it. worked is false when none was due.
+func (r *Runner) WorkOne(ctx context.Context) (worked bool, err error) {
+	j, err := r.claim(ctx)
+	if err != nil || j == nil {
+		return false, err
+	}
+	h := r.handlers[j.Kind]
+	var runErr error
+	if h == nil {
+		runErr = Permanent(fmt.Errorf("no handler for job kind %q", j.Kind))
+	} else {
+		runErr = r.runWithHeartbeat(ctx, j, h)
+	}
+	if ctx.Err() != nil && runErr != nil {
+		// Shutting down: leave the job to lease expiry rather than count a failure.
+		return true, nil
+	}
+	return true, r.finish(context.WithoutCancel(ctx), j, runErr)
+}
+
+func (r *Runner) runWithHeartbeat(ctx context.Context, j *Job, h Handler) (err error) {
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(r.o.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = r.db.WriteCommitted(hctx, func(tx *store.Tx) error {
+					_, err := tx.Exec(hctx, `UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND attempt = ?`,
+						store.Millis(r.o.Now().Add(r.o.Lease)), j.ID, r.owner, j.Attempt)
+					return err
+				})
+			}
+		}
+	}()
+	defer close(done)
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("job panicked: %v", p)
+		}
+	}()
+	return h(hctx, j)
+}
+
+func (r *Runner) claim(ctx context.Context) (*Job, error) {
+	now := store.Millis(r.o.Now())
+	var j *Job
+	err := r.db.WriteCommitted(ctx, func(tx *store.Tx) error {
+		j = nil
+		lock := ""
+		if tx.Dialect() == store.Postgres {
+			lock = " FOR UPDATE SKIP LOCKED"
+		}
+		due := `((state = 'available' AND run_at <= ?) OR (state = 'running' AND lease_until < ?))`
+		row := tx.QueryRow(ctx, `UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, attempt = attempt + 1, updated_at = ?
+			WHERE id = (SELECT id FROM jobs WHERE `+due+` ORDER BY run_at, id LIMIT 1`+lock+`) AND `+due+`
+			RETURNING id, kind, args, attempt, max_attempts, run_at, unique_key, created_at`,
+			r.owner, now+r.o.Lease.Milliseconds(), now, now, now, now, now)
+		var c Job
+		var args string
+		var uk sql.NullString
+		var runAt, created int64
+		if err := row.Scan(&c.ID, &c.Kind, &args, &c.Attempt, &c.MaxAttempts, &runAt, &uk, &created); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			return err
+		}
+		c.Args, c.UniqueKey, c.State = json.RawMessage(args), uk.String, StateRunning
+		c.RunAt, c.CreatedAt = store.FromMillis(runAt), store.FromMillis(created)
+		j = &c
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim job: %w", err)
+	}
+	if j != nil && j.Attempt > j.MaxAttempts {
+		// Its last holder vanished mid-run on the final attempt.
+		return nil, r.finish(ctx, j, Permanent(errors.New("lease expired on the final attempt")))
+	}
+	return j, nil
+}
+
+func (r *Runner) finish(ctx context.Context, j *Job, runErr error) error {
+	now := r.o.Now()
+	var pe *permanentError
+	return r.db.WriteCommitted(ctx, func(tx *store.Tx) error {
+		var err error
+		switch {
+		case runErr == nil:
+			_, err = tx.Exec(ctx, `UPDATE jobs SET state = 'completed', lease_owner = NULL, done_key = unique_key, unique_key = NULL,
+				finalized_at = ?, updated_at = ?, last_error = NULL WHERE id = ? AND lease_owner = ? AND attempt = ?`,
+				store.Millis(now), store.Millis(now), j.ID, r.owner, j.Attempt)
+		case errors.As(runErr, &pe) || j.Attempt >= j.MaxAttempts:
+			r.o.Logger.Error("job dead", "job", j.ID, "kind", j.Kind, "attempt", j.Attempt, "err", runErr)
+			_, err = tx.Exec(ctx, `UPDATE jobs SET state = 'dead', lease_owner = NULL, done_key = unique_key, unique_key = NULL,
+				finalized_at = ?, updated_at = ?, last_error = ? WHERE id = ? AND lease_owner = ? AND attempt = ?`,
+				store.Millis(now), store.Millis(now), truncate(runErr.Error()), j.ID, r.owner, j.Attempt)
+		default:
+			r.o.Logger.Warn("job failed, will retry", "job", j.ID, "kind", j.Kind, "attempt", j.Attempt, "err", runErr)
+			_, err = tx.Exec(ctx, `UPDATE jobs SET state = 'available', lease_owner = NULL, lease_until = 0, run_at = ?,
+				updated_at = ?, last_error = ? WHERE id = ? AND lease_owner = ? AND attempt = ?`,
+				store.Millis(now.Add(r.o.Backoff(j.Attempt))), store.Millis(now), truncate(runErr.Error()), j.ID, r.owner, j.Attempt)
+		}
+		if err != nil {
+			return fmt.Errorf("finish job %s: %w", j.ID, err)
+		}
+		return nil
+	})
+}
+
+func truncate(s string) string {
+	if len(s) > 4000 {
+		return s[:4000] + "…"
+	}
+	return s
+}
+
+const columns = `id, kind, args, state, attempt, max_attempts, run_at, unique_key, done_key, last_error, created_at, updated_at, finalized_at`
+
+func scan(rows interface{ Scan(...any) error }) (Job, error) {
+	var j Job
+	var args string
+	var uk, dk, le sql.NullString
+	var runAt, created, updated int64
+	var fin sql.NullInt64
+	if err := rows.Scan(&j.ID, &j.Kind, &args, &j.State, &j.Attempt, &j.MaxAttempts, &runAt, &uk, &dk, &le, &created, &updated, &fin); err != nil {
+		return j, err
+	}
+	j.Args = json.RawMessage(args)
+	j.UniqueKey = uk.String
+	if j.UniqueKey == "" {
+		j.UniqueKey = dk.String
+	}
+	j.LastError = le.String
+	j.RunAt, j.CreatedAt, j.UpdatedAt, j.FinalizedAt = store.FromMillis(runAt), store.FromMillis(created), store.FromMillis(updated), store.FromNullMillis(fin)
+	return j, nil
+}
+
+// Filter selects jobs to list.
+type Filter struct {
+	State string
+	Kind  string
+	Limit int
+}
+
+// List returns jobs, newest first.
+func List(ctx context.Context, db *store.DB, f Filter) ([]Job, error) {
+	if f.State != "" && !validState(f.State) {
+		return nil, marketplace.Errorf(marketplace.EInvalid, "state %q is invalid: use available, running, completed or dead", f.State)
+	}
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	var where []string
+	var args []any
+	if f.State != "" {
+		where, args = append(where, "state = ?"), append(args, f.State)
+	}
+	if f.Kind != "" {
+		where, args = append(where, "kind = ?"), append(args, f.Kind)
+	}
+	q := `SELECT ` + columns + ` FROM jobs`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY created_at DESC, id DESC LIMIT ?"
+	args = append(args, f.Limit)
+	out := []Job{}
+	err := db.Read(ctx, func(tx *store.Tx) error {
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			j, err := scan(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, j)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns one job.
+func Get(ctx context.Context, db *store.DB, id string) (Job, error) {
+	var j Job
+	err := db.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		j, err = scan(tx.QueryRow(ctx, `SELECT `+columns+` FROM jobs WHERE id = ?`, id))
+		return err
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return j, marketplace.Errorf(marketplace.ENotFound, "job %s not found", id)
+	} else if err != nil {
+		return j, fmt.Errorf("get job: %w", err)
+	}
+	return j, nil
+}
+
+// Retry makes a dead job available again with a fresh set of attempts.
+func Retry(ctx context.Context, db *store.DB, id string, now time.Time) error {
+	err := db.Write(ctx, func(tx *store.Tx) error {
+		var state string
+		var dk sql.NullString
+		if err := tx.QueryRow(ctx, `SELECT state, done_key FROM jobs WHERE id = ?`, id).Scan(&state, &dk); errors.Is(err, sql.ErrNoRows) {
+			return marketplace.Errorf(marketplace.ENotFound, "job %s not found", id)
+		} else if err != nil {
+			return err
+		}
+		if state != StateDead {
+			return marketplace.Errorf(marketplace.EConflict, "job %s is %s; only dead jobs can be retried", id, state)
+		}
+		if dk.Valid {
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM jobs WHERE unique_key = ?`, dk.String).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return marketplace.Errorf(marketplace.EConflict, "job %s has the same unique key as a pending job", id)
+			}
+		}
+		_, err := tx.Exec(ctx, `UPDATE jobs SET state = 'available', attempt = 0, run_at = ?, updated_at = ?, finalized_at = NULL,
+			unique_key = done_key, done_key = NULL WHERE id = ?`, store.Millis(now), store.Millis(now), id)
+		if err == nil {
+			if w := wakers.get(tx); w != nil {
+				tx.AfterCommit(w)
+			}
+		}
+		return err
+	})
+	if marketplace.ErrorCode(err) == marketplace.EInternal {
+		return fmt.Errorf("retry job: %w", err)
+	}
+	return err
+}
+
+func validState(s string) bool {
+	switch s {
+	case StateAvailable, StateRunning, StateCompleted, StateDead:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,356 @@
+// Package store opens Concord's database, SQLite (embedded, the default) or
+// PostgreSQL (several replicas), applies the embedded migrations, and runs
+// transactions with one portable SQL dialect. Queries are written once with `?`
+// placeholders; on PostgreSQL they are rebound to `$n`.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Dialects Concord runs on.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// Config says where the database is. An empty URL means SQLite in DataDir.
+type Config struct {
+	URL     string
+	DataDir string
+}
+
+// DB is an open Concord database. On SQLite writes go through one connection (SQLite
+// has one writer; one connection avoids SQLITE_BUSY between our own goroutines) and
+// reads through a small pool; on PostgreSQL both use one pool.
+type DB struct {
+	dialect string
+	w       *sql.DB
+	r       *sql.DB
+	// Path is the SQLite file, empty on PostgreSQL.
+	Path string
+}
+
+// Open opens the database described by cfg. It does not migrate; see Migrate.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	if cfg.URL != "" {
+		if !strings.HasPrefix(cfg.URL, "postgres://") && !strings.HasPrefix(cfg.URL, "postgresql://") {
+			return nil, fmt.Errorf("database URL must start with postgres:// or postgresql:// (leave it empty for SQLite in the data directory)")
+		}
+		pool, err := sql.Open("pgx", cfg.URL)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		pool.SetMaxOpenConns(16)
+		pool.SetMaxIdleConns(16)
+		pool.SetConnMaxIdleTime(5 * time.Minute)
+		db := &DB{dialect: Postgres, w: pool, r: pool}
+		if err := db.Ping(ctx); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("connect to postgres: %w", err)
+		}
+		return db, nil
+	}
+	dir := cfg.DataDir
+	if dir == "" {
+		dir = "."
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	path := filepath.Join(dir, "concord.db")
+	// busy_timeout first so the other pragmas wait for locks too; WAL lets readers
+	// run beside the writer; synchronous FULL because a 2xx must mean committed;
+	// _txlock=immediate takes the write lock at BEGIN instead of failing on upgrade.
+	base := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	r.SetMaxOpenConns(4)
+	r.SetMaxIdleConns(4)
+	db := &DB{dialect: SQLite, w: w, r: r, Path: path}
+	// Touch the writer so the file and WAL mode exist before readers connect.
+	if _, err := w.ExecContext(ctx, "PRAGMA user_version"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Dialect is SQLite or Postgres.
+func (db *DB) Dialect() string { return db.dialect }
+
+// Close closes the pools.
+func (db *DB) Close() error {
+	err := db.w.Close()
+	if db.r != db.w {
+		err = errors.Join(err, db.r.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers; /readyz uses it.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("ping %s: %w", db.dialect, err)
+	}
+	return nil
+}
+
+func (db *DB) gooseProvider() (*goose.Provider, error) {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	d := goose.DialectSQLite3
+	if db.dialect == Postgres {
+		d = goose.DialectPostgres
+	}
+	return goose.NewProvider(d, db.w, sub)
+}
+
+// Migrate applies every pending embedded migration.
+func (db *DB) Migrate(ctx context.Context) error {
+	p, err := db.gooseProvider()
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	return nil
+}
+
+// Pending reports how many migrations are not applied yet, so `serve` on
+// PostgreSQL can refuse to start against an old schema with a clear message.
+func (db *DB) Pending(ctx context.Context) (int, error) {
+	p, err := db.gooseProvider()
+	if err != nil {
+		return 0, fmt.Errorf("migrations: %w", err)
+	}
+	st, err := p.Status(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("migration status: %w", err)
+	}
+	n := 0
+	for _, s := range st {
+		if s.State == goose.StatePending {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Tx is a transaction that speaks the portable dialect.
+type Tx struct {
+	tx      *sql.Tx
+	dialect string
+	// afterCommit runs after a successful commit (e.g. to wake job workers).
+	afterCommit []func()
+}
+
+// Dialect is SQLite or Postgres.
+func (tx *Tx) Dialect() string { return tx.dialect }
+
+// Exec runs a statement with `?` placeholders.
+func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return tx.tx.ExecContext(ctx, tx.rebind(query), args...)
+}
+
+// Query runs a query with `?` placeholders.
+func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return tx.tx.QueryContext(ctx, tx.rebind(query), args...)
+}
+
+// QueryRow runs a query that returns at most one row.
+func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(ctx, tx.rebind(query), args...)
+}
+
+// AfterCommit registers fn to run once the transaction has committed.
+func (tx *Tx) AfterCommit(fn func()) { tx.afterCommit = append(tx.afterCommit, fn) }
+
+func (tx *Tx) rebind(q string) string {
+	if tx.dialect != Postgres {
+		return q
+	}
+	return Rebind(q)
+}
+
+// Rebind turns `?` placeholders into PostgreSQL's `$1, $2, …`, leaving question
+// marks inside quoted strings and identifiers alone.
+func Rebind(q string) string {
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	var quote byte
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// Write runs fn in a read-write transaction and commits it. On PostgreSQL the
+// transaction is SERIALIZABLE, so concurrent replicas folding the same events
+// cannot interleave into a state neither would reach alone; a serialization failure
+// is retried with jittered backoff. fn must therefore be safe to run again.
+func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
+	opts := &sql.TxOptions{}
+	if db.dialect == Postgres {
+		opts.Isolation = sql.LevelSerializable
+	}
+	var err error
+	for attempt := 0; attempt < 30; attempt++ {
+		err = db.run(ctx, db.w, opts, fn)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		d := time.Duration(1+attempt) * time.Millisecond * time.Duration(1+rand.IntN(10))
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(d):
+		}
+	}
+	return fmt.Errorf("transaction kept conflicting: %w", err)
+}
+
+// WriteCommitted runs fn in a READ COMMITTED transaction on PostgreSQL (SQLite is
+// always serial). It suits self-contained atomic statements, such as a job claim,
+// that must not fail with serialization errors under contention.
+func (db *DB) WriteCommitted(ctx context.Context, fn func(tx *Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 30; attempt++ {
+		err = db.run(ctx, db.w, &sql.TxOptions{}, fn)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		time.Sleep(time.Duration(1+rand.IntN(5)) * time.Millisecond)
+	}
+	return err
+}
+
+// Read runs fn in a read-only transaction (a consistent snapshot).
+func (db *DB) Read(ctx context.Context, fn func(tx *Tx) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if db.dialect == Postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	} else {
+		opts.ReadOnly = false // modernc rejects ReadOnly; the pool is query_only
+	}
+	return db.run(ctx, db.r, opts, fn)
+}
+
+func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(tx *Tx) error) error {
+	stx, err := pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{tx: stx, dialect: db.dialect}
+	if err := fn(tx); err != nil {
+		stx.Rollback()
+		return err
+	}
+	if err := stx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, f := range tx.afterCommit {
+		f()
+	}
+	return nil
+}
+
+// retryable reports whether err is a transient conflict worth running again.
+func retryable(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "40001" || pg.Code == "40P01"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		c := se.Code() & 0xff
+		return c == sqlite3.SQLITE_BUSY || c == sqlite3.SQLITE_LOCKED
+	}
+	return false
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint violation.
+func IsUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// Millis converts a time to the epoch milliseconds the schema stores.
+func Millis(t time.Time) int64 { return t.UnixMilli() }
+
+// NullMillis converts an optional time to a nullable column value.
+func NullMillis(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}
+
+// FromMillis converts a stored epoch-millisecond value back to UTC time.
+func FromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// FromNullMillis converts a nullable column back to an optional time.
+func FromNullMillis(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := FromMillis(v.Int64)
+	return &t
+}
+
+// NullString stores "" as NULL, for unique columns where "unknown" must not collide.
+func NullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
