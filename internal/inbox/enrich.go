@@ -53,8 +53,11 @@ func (l *Ledger) Enrich(ctx context.Context, api AgreementAPI, agreementID strin
 			ms, ms, agreementID, string(fact), string(fact), StatusDeferred); err != nil {
 			return fmt.Errorf("store described agreement: %w", err)
 		}
-		p := &projector{tx: tx, now: now, seenAgreement: map[string]bool{}, seenLicense: map[string]bool{}}
+		p := newProjector(tx, now)
 		if err := p.agreement(ctx, agreementID); err != nil {
+			return err
+		}
+		if err := p.flush(ctx); err != nil {
 			return err
 		}
 		touched = p.licenses

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/concordmp/concord/internal/job"
@@ -86,7 +87,7 @@ func (l *Ledger) Ingest(ctx context.Context, door string, ev marketplace.Event) 
 			res.Duplicate, res.Status = true, "duplicate"
 			return nil
 		}
-		p := &projector{tx: tx, now: now, seenAgreement: map[string]bool{}, seenLicense: map[string]bool{}}
+		p := newProjector(tx, now)
 		if err := p.apply(ctx, ev.Fact); err != nil {
 			return err
 		}
@@ -142,13 +143,36 @@ func insertEvent(ctx context.Context, tx *store.Tx, door string, ev marketplace.
 	return n > 0, nil
 }
 
-// projector re-folds what one transaction touches.
+// projector re-folds what one transaction touches. Agreements are folded first;
+// the licenses they touch are only marked dirty and folded once at the end, since a
+// license's state depends on agreements that may be folded later in the same
+// transaction.
 type projector struct {
 	tx            *store.Tx
 	now           time.Time
 	seenAgreement map[string]bool
-	seenLicense   map[string]bool
+	dirty         map[string]bool
 	licenses      []string
+}
+
+func newProjector(tx *store.Tx, now time.Time) *projector {
+	return &projector{tx: tx, now: now, seenAgreement: map[string]bool{}, dirty: map[string]bool{}}
+}
+
+// flush folds every dirty license, in a stable order.
+func (p *projector) flush(ctx context.Context) error {
+	ids := make([]string, 0, len(p.dirty))
+	for id := range p.dirty {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if err := p.license(ctx, id); err != nil {
+			return err
+		}
+	}
+	clear(p.dirty)
+	return nil
 }
 
 func (p *projector) apply(ctx context.Context, f marketplace.Fact) error {
@@ -162,8 +186,9 @@ func (p *projector) apply(ctx context.Context, f marketplace.Fact) error {
 			}
 		}
 		if f.LicenseArn != "" {
-			return p.license(ctx, marketplace.LicenseID(f.LicenseArn))
+			p.dirty[marketplace.LicenseID(f.LicenseArn)] = true
 		}
+		return p.flush(ctx)
 	case marketplace.IsSubscriptionKind(f.Kind):
 		return p.subscription(ctx, f.CustomerIdentifier+"|"+f.ProductCode)
 	}
@@ -225,9 +250,7 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 			}
 		}
 		for lid := range licenseIDs {
-			if err := p.license(ctx, lid); err != nil {
-				return err
-			}
+			p.dirty[lid] = true
 		}
 		return nil
 	}
@@ -303,9 +326,7 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 	}
 	rows.Close()
 	for lid := range licenseIDs {
-		if err := p.license(ctx, lid); err != nil {
-			return err
-		}
+		p.dirty[lid] = true
 	}
 	// Agreements that follow this one inherit its lineage root.
 	rows, err = p.tx.Query(ctx, `SELECT agreement_id FROM agreements WHERE previous_agreement_id = ? AND initial_agreement_id <> ?`, id, a.InitialAgreementID)
@@ -347,10 +368,6 @@ func loadAgreement(ctx context.Context, tx *store.Tx, id string) (marketplace.Ag
 }
 
 func (p *projector) license(ctx context.Context, licenseID string) error {
-	if p.seenLicense[licenseID] {
-		return nil
-	}
-	p.seenLicense[licenseID] = true
 	facts, err := p.facts(ctx, `license_id = ?`, licenseID)
 	if err != nil {
 		return err
@@ -474,7 +491,7 @@ type RefreshArgs struct {
 func (l *Ledger) RefreshLicense(ctx context.Context, licenseID string) error {
 	var touched []string
 	err := l.DB.Write(ctx, func(tx *store.Tx) error {
-		p := &projector{tx: tx, now: l.Now(), seenAgreement: map[string]bool{}, seenLicense: map[string]bool{}}
+		p := newProjector(tx, l.Now())
 		if err := p.license(ctx, licenseID); err != nil {
 			return err
 		}

@@ -118,7 +118,7 @@ func (l *Ledger) ListAgreements(ctx context.Context, f AgreementFilter) ([]marke
 type AgreementDetail struct {
 	marketplace.Agreement
 	// Lineage is the whole chain from the initial agreement, oldest first.
-	Lineage  []LineageLink        `json:"lineage"`
+	Lineage  []LineageLink         `json:"lineage"`
 	Licenses []marketplace.License `json:"licenses"`
 }
 

@@ -83,14 +83,14 @@ func (l *Ledger) Replay(ctx context.Context) (ReplayStats, error) {
 			}
 			st.Reparsed++
 		}
-		p := &projector{tx: tx, now: now, seenAgreement: map[string]bool{}, seenLicense: map[string]bool{}}
+		p := newProjector(tx, now)
 		for _, q := range []struct {
 			sql string
 			fn  func(context.Context, string) error
 			n   *int
 		}{
 			{`SELECT DISTINCT agreement_id FROM inbox_events WHERE agreement_id IS NOT NULL ORDER BY agreement_id`, p.agreement, &st.Agreements},
-			{`SELECT DISTINCT license_id FROM inbox_events WHERE license_id IS NOT NULL ORDER BY license_id`, p.license, &st.Licenses},
+			{`SELECT DISTINCT license_id FROM inbox_events WHERE license_id IS NOT NULL ORDER BY license_id`, func(_ context.Context, id string) error { p.dirty[id] = true; return nil }, &st.Licenses},
 			{`SELECT DISTINCT customer_key FROM inbox_events WHERE customer_key IS NOT NULL ORDER BY customer_key`, p.subscription, &st.Subscriptions},
 		} {
 			ids, err := strings1(ctx, tx, q.sql)
@@ -103,6 +103,9 @@ func (l *Ledger) Replay(ctx context.Context) (ReplayStats, error) {
 				}
 			}
 			*q.n = len(ids)
+		}
+		if err := p.flush(ctx); err != nil {
+			return err
 		}
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM inbox_events WHERE status = 'deferred'`).Scan(&st.Deferred); err != nil {
 			return err
