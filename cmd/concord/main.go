@@ -1,0 +1,339 @@
+// Command concord is the AWS Marketplace seller platform: one binary that serves
+// the API, ingests marketplace events, runs background jobs and (by default) the
+// built-in marketplace emulator. main only parses flags, handles signals and sets
+// the exit code; internal/app does the wiring.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/concordmp/concord/internal/apikey"
+	"github.com/concordmp/concord/internal/app"
+	"github.com/concordmp/concord/internal/inbox"
+	"github.com/concordmp/concord/internal/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `concord: a self-hosted AWS Marketplace seller platform
+
+Usage: concord <command> [flags]
+
+Commands:
+  serve            run Concord (SQLite and the built-in marketplace emulator by default)
+  migrate          apply database migrations (required before serve on PostgreSQL)
+  apikey create    create an API key for the /v1 API (printed once)
+  apikey list      list API keys
+  apikey revoke    revoke an API key
+  events replay    re-parse the event inbox and rebuild the ledger from it
+  version          print the version
+
+Run "concord <command> -h" for a command's flags. Every flag defaults from a
+CONCORD_* environment variable (shown in each command's help).
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, rest := args[0], args[1:]
+	if (cmd == "apikey" || cmd == "events") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		cmd, rest = cmd+" "+rest[0], rest[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve(ctx, rest, stdout, stderr)
+	case "migrate":
+		err = migrate(ctx, rest, stdout, stderr)
+	case "apikey create":
+		err = apikeyCreate(ctx, rest, stdout, stderr)
+	case "apikey list":
+		err = apikeyList(ctx, rest, stdout, stderr)
+	case "apikey revoke":
+		err = apikeyRevoke(ctx, rest, stdout, stderr)
+	case "events replay":
+		err = eventsReplay(ctx, rest, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "concord", app.Version)
+		return 0
+	case "apikey", "events":
+		fmt.Fprintf(stderr, "concord %s: missing subcommand\n\n%s", cmd, usage)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "concord: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "concord %s: %v\n", cmd, err)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "concord %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ error }
+
+// env returns the CONCORD_* variable or a default.
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, ok := os.LookupEnv(name); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
+// common holds the flags every database command shares.
+type common struct {
+	dataDir   string
+	database  string
+	logFormat string
+	logLevel  string
+}
+
+func newFlags(name, summary string, stderr io.Writer) (*flag.FlagSet, *common) {
+	fs := flag.NewFlagSet("concord "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &common{}
+	fs.StringVar(&c.dataDir, "data-dir", env("CONCORD_DATA_DIR", "data"), "data directory; the SQLite database lives here (CONCORD_DATA_DIR)")
+	fs.StringVar(&c.database, "database", env("CONCORD_DATABASE", ""), "PostgreSQL URL (postgres://...); empty means SQLite in the data directory (CONCORD_DATABASE)")
+	fs.StringVar(&c.logFormat, "log-format", env("CONCORD_LOG_FORMAT", "text"), "log format: text or json (CONCORD_LOG_FORMAT)")
+	fs.StringVar(&c.logLevel, "log-level", env("CONCORD_LOG_LEVEL", "info"), "log level: debug, info, warn or error (CONCORD_LOG_LEVEL)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: concord %s [flags]\n\n%s\n\nFlags:\n", name, summary)
+		fs.PrintDefaults()
+	}
+	return fs, c
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))}
+	}
+	return nil
+}
+
+func (c *common) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level: %w", err)}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.logFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, usageError{fmt.Errorf("--log-format must be text or json")}
+}
+
+func (c *common) open(ctx context.Context) (*store.DB, error) {
+	return store.Open(ctx, store.Config{URL: c.database, DataDir: c.dataDir})
+}
+
+// openMigrated opens the database for a one-off command: on SQLite it migrates
+// (the file may be new); on PostgreSQL it requires `concord migrate` first.
+func (c *common) openMigrated(ctx context.Context) (*store.DB, error) {
+	db, err := c.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if db.Dialect() == store.SQLite {
+		err = db.Migrate(ctx)
+	} else if n, perr := db.Pending(ctx); perr != nil {
+		err = perr
+	} else if n > 0 {
+		err = fmt.Errorf("the PostgreSQL schema is %d migration(s) behind: run `concord migrate` first", n)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("serve", "Run Concord: the API, the event doors, background jobs and, by default, the built-in\nAWS Marketplace emulator (sandbox mode). Stops gracefully on SIGINT/SIGTERM.", stderr)
+	var cfg app.Config
+	fs.StringVar(&cfg.Addr, "addr", env("CONCORD_ADDR", "127.0.0.1:8080"), "listen address HOST:PORT (CONCORD_ADDR)")
+	fs.StringVar(&cfg.Marketplace, "marketplace", env("CONCORD_MARKETPLACE", "emulator"), "emulator (built-in sandbox) or aws (CONCORD_MARKETPLACE)")
+	fs.StringVar(&cfg.AWSEndpoint, "aws-endpoint", env("CONCORD_AWS_ENDPOINT", ""), "base URL for every AWS client, e.g. a standalone emulator (CONCORD_AWS_ENDPOINT)")
+	fs.StringVar(&cfg.AWSRegion, "aws-region", env("CONCORD_AWS_REGION", "us-east-1"), "AWS region (CONCORD_AWS_REGION)")
+	fs.StringVar(&cfg.EventBridgeSecret, "eventbridge-secret", env("CONCORD_EVENTBRIDGE_SECRET", ""), "shared secret the EventBridge API destination sends; sandbox mode generates one in the data directory (CONCORD_EVENTBRIDGE_SECRET)")
+	fs.StringVar(&cfg.EventBridgeHeader, "eventbridge-header", env("CONCORD_EVENTBRIDGE_HEADER", inbox.DefaultSecretHeader), "header carrying that secret (CONCORD_EVENTBRIDGE_HEADER)")
+	fs.StringVar(&cfg.SQSQueueURL, "sqs-queue-url", env("CONCORD_SQS_QUEUE_URL", ""), "SQS queue the EventBridge rule targets; empty disables the poller outside sandbox mode (CONCORD_SQS_QUEUE_URL)")
+	topics := fs.String("sns-topics", env("CONCORD_SNS_TOPICS", ""), "comma-separated SNS topic ARNs accepted at /events/sns; empty accepts aws-mp-*-notification-* topics (CONCORD_SNS_TOPICS)")
+	fs.IntVar(&cfg.Workers, "workers", envInt("CONCORD_WORKERS", 4), "background job workers (CONCORD_WORKERS)")
+	shutdown := fs.Duration("shutdown-timeout", 20*time.Second, "how long to wait for in-flight work on shutdown")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	logger, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	cfg.DataDir, cfg.Database = c.dataDir, c.database
+	if *topics != "" {
+		cfg.SNSTopics = strings.Split(*topics, ",")
+	}
+	a, err := app.Start(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)
+	defer cancel()
+	return a.Close(sctx)
+}
+
+func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("migrate", "Apply the embedded database migrations. Run it once per release before starting\nreplicas on PostgreSQL; on SQLite, serve migrates by itself.", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	db, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	before, err := db.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "applied %d migration(s) on %s; schema is up to date\n", before, db.Dialect())
+	return nil
+}
+
+func apikeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("apikey create", "Create an API key for the /v1 API. The key is printed once; only its hash is stored.", stderr)
+	name := fs.String("name", "", "what the key is for, e.g. the app that uses it (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *name == "" {
+		return usageError{errors.New("--name is required")}
+	}
+	db, err := c.openMigrated(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	secret, k, err := apikey.Create(ctx, db, *name, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, secret)
+	fmt.Fprintf(stderr, "created API key %s (%s). Store it now: it cannot be shown again.\n", k.ID, k.Name)
+	return nil
+}
+
+func apikeyList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("apikey list", "List API keys (never their secrets).", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	db, err := c.openMigrated(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	keys, err := apikey.List(ctx, db)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		state := "active"
+		if k.RevokedAt != nil {
+			state = "revoked"
+		}
+		fmt.Fprintf(stdout, "%s\t%s…\t%s\t%s\t%s\n", k.ID, k.Prefix, state, k.CreatedAt.Format(time.RFC3339), k.Name)
+	}
+	return nil
+}
+
+func apikeyRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("apikey revoke", "Revoke an API key by id (see apikey list).", stderr)
+	id := fs.String("id", "", "key id (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *id == "" {
+		return usageError{errors.New("--id is required")}
+	}
+	db, err := c.openMigrated(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := apikey.Revoke(ctx, db, *id, time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "revoked %s\n", *id)
+	return nil
+}
+
+func eventsReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("events replay", "Re-parse every event in the inbox and fold the whole ledger again, in one\ntransaction. Safe while serve runs; the ledger ends the same unless the parser changed.", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	db, err := c.openMigrated(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	l := &inbox.Ledger{DB: db, Now: time.Now}
+	st, err := l.Replay(ctx)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(st)
+}

@@ -1,0 +1,141 @@
+// Package apikey issues and checks the API keys that guard Concord's /v1 API.
+// Keys are 32 random bytes shown once at creation; only their SHA-256 is stored,
+// which is enough for a key of that entropy (no slow hash is needed) and keeps the
+// per-request check cheap.
+package apikey
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/store"
+)
+
+// Prefix starts every key so they are easy to recognise in logs and secret scanners.
+const Prefix = "ck_"
+
+// Key is an API key's record; the secret itself is never stored.
+type Key struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Prefix     string     `json:"prefix"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
+}
+
+func hash(secret string) string {
+	h := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(h[:])
+}
+
+// Create makes a new key and returns its secret, which cannot be shown again.
+func Create(ctx context.Context, db *store.DB, name string, now time.Time) (secret string, k Key, err error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 {
+		return "", k, marketplace.Errorf(marketplace.EInvalid, "name is required (1-100 characters)")
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", k, fmt.Errorf("generate key: %w", err)
+	}
+	secret = Prefix + base64.RawURLEncoding.EncodeToString(b[:])
+	k = Key{ID: uuid.Must(uuid.NewV7()).String(), Name: name, Prefix: secret[:10], CreatedAt: now.UTC().Truncate(time.Millisecond)}
+	err = db.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO api_keys (id, name, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+			k.ID, k.Name, k.Prefix, hash(secret), store.Millis(k.CreatedAt))
+		return err
+	})
+	if err != nil {
+		return "", k, fmt.Errorf("store key: %w", err)
+	}
+	return secret, k, nil
+}
+
+// Verify returns the key a secret belongs to, or an EUnauthorized error.
+func Verify(ctx context.Context, db *store.DB, secret string) (Key, error) {
+	var k Key
+	if !strings.HasPrefix(secret, Prefix) || len(secret) > 100 {
+		return k, marketplace.Errorf(marketplace.EUnauthorized, "invalid API key")
+	}
+	var created int64
+	var used, revoked sql.NullInt64
+	err := db.Read(ctx, func(tx *store.Tx) error {
+		return tx.QueryRow(ctx, `SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys WHERE hash = ?`, hash(secret)).
+			Scan(&k.ID, &k.Name, &k.Prefix, &created, &used, &revoked)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, marketplace.Errorf(marketplace.EUnauthorized, "invalid API key")
+	} else if err != nil {
+		return k, fmt.Errorf("verify key: %w", err)
+	}
+	k.CreatedAt, k.LastUsedAt, k.RevokedAt = store.FromMillis(created), store.FromNullMillis(used), store.FromNullMillis(revoked)
+	if k.RevokedAt != nil {
+		return k, marketplace.Errorf(marketplace.EUnauthorized, "API key %s… was revoked", k.Prefix)
+	}
+	return k, nil
+}
+
+// Touch records that a key was used, at most once a minute per key, so reads do
+// not turn into a write per request.
+func Touch(ctx context.Context, db *store.DB, k Key, now time.Time) error {
+	if k.LastUsedAt != nil && now.Sub(*k.LastUsedAt) < time.Minute {
+		return nil
+	}
+	return db.WriteCommitted(ctx, func(tx *store.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, store.Millis(now), k.ID)
+		return err
+	})
+}
+
+// List returns every key, newest first.
+func List(ctx context.Context, db *store.DB) ([]Key, error) {
+	out := []Key{}
+	err := db.Read(ctx, func(tx *store.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys ORDER BY created_at DESC, id DESC`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k Key
+			var created int64
+			var used, revoked sql.NullInt64
+			if err := rows.Scan(&k.ID, &k.Name, &k.Prefix, &created, &used, &revoked); err != nil {
+				return err
+			}
+			k.CreatedAt, k.LastUsedAt, k.RevokedAt = store.FromMillis(created), store.FromNullMillis(used), store.FromNullMillis(revoked)
+			out = append(out, k)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	return out, nil
+}
+
+// Revoke disables a key for good.
+func Revoke(ctx context.Context, db *store.DB, id string, now time.Time) error {
+	return db.Write(ctx, func(tx *store.Tx) error {
+		res, err := tx.Exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, store.Millis(now), id)
+		if err != nil {
+			return fmt.Errorf("revoke key: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return marketplace.Errorf(marketplace.ENotFound, "no active API key with id %s", id)
+		}
+		return nil
+	})
+}

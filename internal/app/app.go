@@ -1,0 +1,265 @@
+// Package app wires Concord together: it opens the store, builds the ledger, job
+// runner, event doors, HTTP API and (in sandbox mode) the built-in marketplace
+// emulator, runs them, and shuts them down gracefully. Tests start it on port 0
+// with a temporary database, exactly as `concord serve` does.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/concordmp/concord/internal/awsmp"
+	"github.com/concordmp/concord/internal/emulator/agreementapi"
+	emusqs "github.com/concordmp/concord/internal/emulator/sqs"
+	"github.com/concordmp/concord/internal/httpapi"
+	"github.com/concordmp/concord/internal/inbox"
+	"github.com/concordmp/concord/internal/job"
+	"github.com/concordmp/concord/internal/snsverify"
+	"github.com/concordmp/concord/internal/store"
+)
+
+// Version is set at build time with -ldflags "-X .../internal/app.Version=...".
+var Version = "dev"
+
+// Marketplace modes.
+const (
+	MarketplaceEmulator = "emulator"
+	MarketplaceAWS      = "aws"
+)
+
+// Config is everything `concord serve` can be told.
+type Config struct {
+	Addr              string
+	DataDir           string
+	Database          string
+	Marketplace       string // emulator (default) or aws
+	AWSEndpoint       string // overrides every AWS client's endpoint
+	AWSRegion         string
+	EventBridgeSecret string
+	EventBridgeHeader string
+	SQSQueueURL       string
+	SNSTopics         []string // allowed topic ARNs; empty allows the marketplace topics
+	Workers           int
+	// Now is the clock; nil is time.Now. Tests pass a fake.
+	Now func() time.Time
+	// AutoMigrate applies migrations on start (default for SQLite).
+	AutoMigrate bool
+}
+
+// App is a running Concord.
+type App struct {
+	Config   Config
+	Logger   *slog.Logger
+	DB       *store.DB
+	Ledger   *inbox.Ledger
+	Runner   *job.Runner
+	Registry *prometheus.Registry
+	// Emulator parts, in sandbox mode.
+	EmuAgreements *agreementapi.Server
+	EmuSQS        *emusqs.Server
+
+	listener net.Listener
+	server   *http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+// Sandbox reports whether the built-in emulator stands in for AWS.
+func (a *App) Sandbox() bool { return a.Config.Marketplace == MarketplaceEmulator }
+
+// URL is the base URL the app listens on.
+func (a *App) URL() string { return "http://" + a.listener.Addr().String() }
+
+// Start opens everything and starts serving. It returns once the listener is
+// bound; call Close to stop.
+func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Marketplace == "" {
+		cfg.Marketplace = MarketplaceEmulator
+	}
+	if cfg.Marketplace != MarketplaceEmulator && cfg.Marketplace != MarketplaceAWS {
+		return nil, fmt.Errorf("--marketplace must be %q or %q, not %q", MarketplaceEmulator, MarketplaceAWS, cfg.Marketplace)
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	a := &App{Config: cfg, Logger: logger, Registry: prometheus.NewRegistry()}
+	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ok := false
+	defer func() {
+		if !ok {
+			a.Close(context.Background())
+		}
+	}()
+	db, err := store.Open(ctx, store.Config{URL: cfg.Database, DataDir: cfg.DataDir})
+	if err != nil {
+		return nil, err
+	}
+	a.DB = db
+	if db.Dialect() == store.SQLite || cfg.AutoMigrate {
+		if err := db.Migrate(ctx); err != nil {
+			return nil, err
+		}
+	} else if n, err := db.Pending(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		return nil, fmt.Errorf("the PostgreSQL schema is %d migration(s) behind: run `concord migrate --database ...` first (replicas never migrate on their own, so they cannot race)", n)
+	}
+	a.listener, err = net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	metrics := inbox.NewMetrics(a.Registry)
+	a.Ledger = &inbox.Ledger{DB: db, Now: cfg.Now, Logger: logger}
+	a.Runner = job.NewRunner(db, job.RunnerOptions{Logger: logger, Now: cfg.Now, Workers: cfg.Workers})
+
+	// AWS clients: the in-process emulator in sandbox mode, AWS otherwise.
+	mux := http.NewServeMux()
+	awsCfg := awsmp.Config{Region: cfg.AWSRegion, Endpoint: cfg.AWSEndpoint}
+	if a.Sandbox() {
+		a.EmuAgreements = agreementapi.New(agreementapi.Options{Now: cfg.Now})
+		a.EmuSQS = emusqs.New(emusqs.Options{Now: cfg.Now, BaseURL: func(*http.Request) string { return a.URL() + "/emulator/sqs" }})
+		mux.Handle("/emulator/agreement/", http.StripPrefix("/emulator/agreement", a.EmuAgreements))
+		mux.Handle("/emulator/sqs/", http.StripPrefix("/emulator/sqs", a.EmuSQS))
+		awsCfg.Anonymous = true
+		if awsCfg.Endpoint == "" {
+			awsCfg.Endpoint = a.URL() + "/emulator"
+		}
+		if cfg.SQSQueueURL == "" {
+			cfg.SQSQueueURL = a.EmuSQS.CreateQueue("concord-events")
+		}
+		if cfg.EventBridgeSecret == "" {
+			if cfg.EventBridgeSecret, err = sandboxSecret(cfg.DataDir); err != nil {
+				return nil, err
+			}
+		}
+		logger.Warn("SANDBOX MODE: Concord is talking to its built-in AWS Marketplace emulator, not to AWS", "emulator", a.URL()+"/emulator")
+	}
+	a.Config = cfg
+	awsConf, err := awsmp.Load(ctx, awsCfg)
+	if err != nil {
+		return nil, err
+	}
+	var agreementAPI inbox.AgreementAPI
+	ag := awsmp.NewAgreements(awsConf)
+	if a.Sandbox() && cfg.AWSEndpoint == "" {
+		ag = awsmp.NewAgreementsAt(awsConf, a.URL()+"/emulator/agreement")
+	}
+	agreementAPI = ag
+	a.Ledger.Handlers(a.Runner, agreementAPI)
+
+	var ebHandler, snsHandler http.Handler
+	ebHandler = &inbox.EventBridgeReceiver{Ledger: a.Ledger, Header: cfg.EventBridgeHeader, Secret: cfg.EventBridgeSecret, Logger: logger, Metrics: metrics}
+	sns := &inbox.SNSReceiver{Ledger: a.Ledger, Logger: logger, Metrics: metrics,
+		Verifier: snsverify.New(snsverify.Options{Now: cfg.Now, TopicAllowed: topicAllowed(cfg.SNSTopics)})}
+	snsHandler = sns
+
+	srv := &httpapi.Server{DB: db, Ledger: a.Ledger, Logger: logger, Now: cfg.Now, Version: Version, Registry: a.Registry,
+		Sandbox: a.Sandbox(), EventBridge: ebHandler, SNS: snsHandler,
+		Extra: func(m *http.ServeMux, api huma.API) { m.Handle("/emulator/", mux) }}
+	a.server = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.cancel = cancel
+	a.wg.Go(func() {
+		if err := a.server.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("http server", "err", err)
+		}
+	})
+	a.wg.Go(func() { a.Runner.Run(runCtx) })
+	if cfg.SQSQueueURL != "" {
+		var endpoint = awsConf
+		q := awsmp.NewQueue(endpoint, cfg.SQSQueueURL)
+		if a.Sandbox() && cfg.AWSEndpoint == "" {
+			q = awsmp.NewQueueAt(awsConf, a.URL()+"/emulator/sqs", cfg.SQSQueueURL)
+		}
+		poller := &inbox.Poller{Ledger: a.Ledger, Queue: q, SNS: sns, Logger: logger, Metrics: metrics}
+		if a.Sandbox() {
+			poller.Wait = 2 * time.Second
+		}
+		a.wg.Go(func() { poller.Run(runCtx) })
+		logger.Info("polling SQS for marketplace events", "queue", cfg.SQSQueueURL)
+	}
+	logger.Info("concord listening", "url", a.URL(), "database", db.Dialect(), "marketplace", cfg.Marketplace, "version", Version)
+	ok = true
+	return a, nil
+}
+
+// Close stops accepting requests, lets in-flight requests and jobs finish (until
+// ctx ends), and closes the database.
+func (a *App) Close(ctx context.Context) error {
+	var errs []error
+	if a.server != nil {
+		if err := a.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	} else if a.listener != nil {
+		a.listener.Close()
+	}
+	if a.EmuSQS != nil {
+		a.EmuSQS.Close()
+	}
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.wg.Wait()
+	if a.DB != nil {
+		errs = append(errs, a.DB.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// topicAllowed accepts the configured topic ARNs, or by default the AWS
+// Marketplace subscription and entitlement topics.
+func topicAllowed(topics []string) func(string) bool {
+	if len(topics) == 0 {
+		return func(arn string) bool {
+			name := arn[strings.LastIndex(arn, ":")+1:]
+			return strings.HasPrefix(name, "aws-mp-subscription-notification-") || strings.HasPrefix(name, "aws-mp-entitlement-notification-")
+		}
+	}
+	set := map[string]bool{}
+	for _, t := range topics {
+		set[strings.TrimSpace(t)] = true
+	}
+	return func(arn string) bool { return set[arn] }
+}
+
+// sandboxSecret returns the EventBridge receiver secret kept in the data directory
+// for sandbox use, creating it on first run.
+func sandboxSecret(dir string) (string, error) {
+	if dir == "" {
+		dir = "."
+	}
+	path := filepath.Join(dir, "eventbridge.secret")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	var b [16]byte
+	rand.Read(b[:])
+	s := hex.EncodeToString(b[:])
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write sandbox secret: %w", err)
+	}
+	return s, nil
+}

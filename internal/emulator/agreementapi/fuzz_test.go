@@ -1,0 +1,58 @@
+package agreementapi
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/aws/smithy-go/encoding/cbor"
+)
+
+// FuzzServeHTTP posts arbitrary bodies to every operation over both
+// protocols and checks that the server never panics and answers 2xx or 4xx.
+func FuzzServeHTTP(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"agreementId":"` + agreementID + `","maxResults":2}`))
+	f.Add([]byte(`{"agreementId":"` + agreementID + `","nextToken":"djE6MDox"}`))
+	f.Add([]byte(`{"catalog":"AWSMarketplace","filters":[{"name":"Status","values":["ACTIVE"]}],"sort":{"sortBy":"EndTime"},"maxResults":1}`))
+	f.Add([]byte(`{"filters":[null,{"name":7}],"maxResults":1e400}`))
+	f.Add([]byte(`[1,2,3]`))
+	f.Add(cbor.Encode(cbor.Map{"agreementId": cbor.String(agreementID), "maxResults": cbor.Uint(3)}))
+	f.Add(cbor.Encode(cbor.Map{"agreementId": cbor.String(agreementID), "maxResults": cbor.NegInt(0)}))
+	f.Add(cbor.Encode(cbor.Map{
+		"catalog": cbor.String("AWSMarketplace"),
+		"filters": cbor.List{cbor.Map{"name": cbor.String("BeforeEndTime"), "values": cbor.List{cbor.String("2030-01-01T00:00:00Z")}}},
+		"sort":    cbor.Map{"sortOrder": cbor.String("DESCENDING")},
+	}))
+	f.Add(cbor.Encode(cbor.Map{"agreementId": &cbor.Tag{ID: 1, Value: cbor.Float64(1.5)}, "nextToken": cbor.Slice("x")}))
+	f.Add([]byte{0xbf, 0x61, 0x61, 0xff}) // indefinite map with a dangling key
+
+	srv := New(Options{})
+	a := fixtureAgreement()
+	srv.Put(a)
+
+	ops := []string{OpDescribeAgreement, OpGetAgreementTerms, OpSearchAgreements, "Bogus"}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, op := range ops {
+			for _, proto := range []string{"cbor", "json"} {
+				var req *http.Request
+				if proto == "cbor" {
+					req = httptest.NewRequest(http.MethodPost, "/service/"+ServiceName+"/operation/"+op, bytes.NewReader(body))
+					req.Header.Set("Smithy-Protocol", "rpc-v2-cbor")
+					req.Header.Set("Content-Type", "application/cbor")
+				} else {
+					req = httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+					req.Header.Set("X-Amz-Target", ServiceName+"."+op)
+					req.Header.Set("Content-Type", "application/x-amz-json-1.0")
+				}
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, req)
+				if rec.Code < 200 || rec.Code >= 500 {
+					t.Fatalf("%s %s: status %d for body %q: %s", proto, op, rec.Code, body, rec.Body.Bytes())
+				}
+			}
+		}
+	})
+}
