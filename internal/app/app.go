@@ -44,12 +44,14 @@ const (
 
 // Config is everything `concord serve` can be told.
 type Config struct {
-	Addr              string
-	DataDir           string
-	Database          string
-	Marketplace       string // emulator (default) or aws
-	AWSEndpoint       string // overrides every AWS client's endpoint
-	AWSRegion         string
+	Addr        string
+	DataDir     string
+	Database    string
+	Marketplace string // emulator (default) or aws
+	AWSEndpoint string // overrides every AWS client's endpoint
+	AWSRegion   string
+	// AWSAnonymous sends unsigned requests (for a standalone emulator at AWSEndpoint).
+	AWSAnonymous      bool
 	EventBridgeSecret string
 	EventBridgeHeader string
 	SQSQueueURL       string
@@ -132,12 +134,15 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 
 	// AWS clients: the in-process emulator in sandbox mode, AWS otherwise.
 	mux := http.NewServeMux()
-	awsCfg := awsmp.Config{Region: cfg.AWSRegion, Endpoint: cfg.AWSEndpoint}
+	awsCfg := awsmp.Config{Region: cfg.AWSRegion, Endpoint: cfg.AWSEndpoint, Anonymous: cfg.AWSAnonymous}
 	if a.Sandbox() {
 		a.EmuAgreements = agreementapi.New(agreementapi.Options{Now: cfg.Now})
 		a.EmuSQS = emusqs.New(emusqs.Options{Now: cfg.Now, BaseURL: func(*http.Request) string { return a.URL() + "/emulator/sqs" }})
-		mux.Handle("/emulator/agreement/", http.StripPrefix("/emulator/agreement", a.EmuAgreements))
-		mux.Handle("/emulator/sqs/", http.StripPrefix("/emulator/sqs", a.EmuSQS))
+		for prefix, h := range map[string]http.Handler{"/emulator/agreement": a.EmuAgreements, "/emulator/sqs": a.EmuSQS} {
+			// JSON protocols POST to the bare endpoint, CBOR to paths below it.
+			mux.Handle(prefix, http.StripPrefix(prefix, h))
+			mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
+		}
 		awsCfg.Anonymous = true
 		if awsCfg.Endpoint == "" {
 			awsCfg.Endpoint = a.URL() + "/emulator"
@@ -173,7 +178,13 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 
 	srv := &httpapi.Server{DB: db, Ledger: a.Ledger, Logger: logger, Now: cfg.Now, Version: Version, Registry: a.Registry,
 		Sandbox: a.Sandbox(), EventBridge: ebHandler, SNS: snsHandler,
-		Extra: func(m *http.ServeMux, api huma.API) { m.Handle("/emulator/", mux) }}
+		Extra: func(m *http.ServeMux, api huma.API) {
+			if a.Sandbox() {
+				m.Handle("/emulator/", mux)
+				m.Handle("/emulator/sqs", mux)
+				m.Handle("/emulator/agreement", mux)
+			}
+		}}
 	a.server = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))

@@ -3,14 +3,12 @@ package inbox_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/concordmp/concord/internal/emulator/eventbridge"
 	"github.com/concordmp/concord/internal/inbox"
+	"github.com/concordmp/concord/internal/inbox/inboxtest"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 	"github.com/concordmp/concord/internal/store/storetest"
@@ -196,58 +194,14 @@ func TestLedger(t *testing.T) {
 	})
 }
 
-// snapshot is the ledger as a comparable string, without the columns that record
-// when Concord did something (rather than what the events say).
-func snapshot(t *testing.T, db *store.DB) string {
-	t.Helper()
-	var b strings.Builder
-	err := db.Read(context.Background(), func(tx *store.Tx) error {
-		for _, q := range []string{
-			`SELECT agreement_id, initial_agreement_id, COALESCE(previous_agreement_id, ''), COALESCE(next_agreement_id, ''), intent, status,
-				COALESCE(acceptance_time, 0), COALESCE(start_time, 0), COALESCE(end_time, 0), COALESCE(ended_at, 0), acceptor_account_id,
-				proposer_account_id, manufacturer_account_id, resale_authorization_id, offer_id, product_id, last_event_time FROM agreements ORDER BY agreement_id`,
-			`SELECT license_id, license_arn, agreement_id, product_id, product_code, account_id, state, COALESCE(activated_at, 0),
-				COALESCE(starts_at, 0), COALESCE(ending_at, 0), COALESCE(deprovisioned_at, 0) FROM licenses ORDER BY license_id`,
-			`SELECT account_id FROM buyers ORDER BY account_id`,
-			`SELECT product_id, COALESCE(product_code, '') FROM products ORDER BY product_id`,
-			`SELECT kind, status FROM inbox_events WHERE status = 'deferred' ORDER BY kind`,
-		} {
-			rows, err := tx.Query(context.Background(), q)
-			if err != nil {
-				return err
-			}
-			cols, _ := rows.Columns()
-			for rows.Next() {
-				vals := make([]any, len(cols))
-				ptrs := make([]any, len(cols))
-				for i := range vals {
-					ptrs[i] = &vals[i]
-				}
-				if err := rows.Scan(ptrs...); err != nil {
-					rows.Close()
-					return err
-				}
-				fmt.Fprintln(&b, vals...)
-			}
-			rows.Close()
-			b.WriteString("--\n")
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
-
 func TestReplayEndsInSameLedger(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		l := newLedger(db, t0)
-		for _, body := range scenarioStream(t0, 3, 42) {
+		for _, body := range inboxtest.Stream(t0, 3, 42) {
 			ingest(t, l, body)
 		}
-		before := snapshot(t, db)
+		before := inboxtest.Snapshot(t, db)
 		st, err := l.Replay(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -255,27 +209,8 @@ func TestReplayEndsInSameLedger(t *testing.T) {
 		if st.Reparsed == 0 || st.Agreements == 0 {
 			t.Fatalf("replay did nothing: %+v", st)
 		}
-		if after := snapshot(t, db); after != before {
+		if after := inboxtest.Snapshot(t, db); after != before {
 			t.Fatalf("replay changed the ledger:\nbefore\n%s\nafter\n%s", before, after)
 		}
 	})
 }
-
-// scenarioStream is a deterministic stream used by replay and benchmarks.
-func scenarioStream(now time.Time, buyers int, seed int) [][]byte {
-	var out [][]byte
-	for i := range buyers {
-		buyer := fmt.Sprintf("%012d", 100000000000+seed*1000+i)
-		a := agreementFixture(fmt.Sprintf("agmt-s%d-%d", seed, i), buyer)
-		arn := eventbridge.LicenseArn(buyer, fmt.Sprintf("l-s%d-%d", seed, i))
-		out = append(out, eventbridge.Created(seller, a, now.Add(-3*time.Hour)), eventbridge.LicenseUpdated(seller, a, arn, now.Add(-3*time.Hour)))
-		r := a
-		r.ID, r.Intent, r.PreviousAgreementID = a.ID+"-r", "RENEW", a.ID
-		out = append(out, eventbridge.Created(seller, r, now.Add(-2*time.Hour)), eventbridge.Ended(seller, a, "RENEWED", now.Add(-2*time.Hour)),
-			eventbridge.LicenseUpdated(seller, r, eventbridge.LicenseArn(buyer, fmt.Sprintf("l-s%d-%d-r", seed, i)), now.Add(-2*time.Hour)),
-			eventbridge.LicenseDeprovisioned(seller, a, arn, now.Add(-time.Hour)))
-	}
-	return out
-}
-
-var _ = slices.Sort[[]string]

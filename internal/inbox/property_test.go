@@ -11,6 +11,7 @@ import (
 
 	"github.com/concordmp/concord/internal/emulator/eventbridge"
 	"github.com/concordmp/concord/internal/inbox"
+	"github.com/concordmp/concord/internal/inbox/inboxtest"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 	"github.com/concordmp/concord/internal/store/storetest"
@@ -164,7 +165,7 @@ func TestPropertyOrderAndDuplicatesConverge(t *testing.T) {
 					rt.Fatal(err)
 				}
 			}
-			want, got := snapshot(t, db), snapshot(t, other)
+			want, got := inboxtest.Snapshot(t, db), inboxtest.Snapshot(t, other)
 			if want != got {
 				rt.Fatalf("ledgers differ\nordered:\n%s\nshuffled with duplicates:\n%s", want, got)
 			}

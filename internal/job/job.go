@@ -55,7 +55,8 @@ type Options struct {
 	// RunAt delays the job; zero means now.
 	RunAt time.Time
 	// UniqueKey makes the enqueue a no-op while another job with the same key is
-	// still available or running. Once that job completes or dies the key is free.
+	// still available or running (except that a waiting job is moved earlier when
+	// this enqueue wants it sooner). Once that job completes or dies the key is free.
 	UniqueKey string
 	// MaxAttempts defaults to DefaultMaxAttempts.
 	MaxAttempts int
@@ -86,6 +87,13 @@ func Enqueue(ctx context.Context, tx *store.Tx, now time.Time, kind string, args
 		return "", false, fmt.Errorf("enqueue %s job: %w", kind, err)
 	}
 	if n == 0 {
+		if o.UniqueKey != "" {
+			// The same work is wanted sooner: pull the waiting job forward.
+			if _, err := tx.Exec(ctx, `UPDATE jobs SET run_at = ?, updated_at = ? WHERE unique_key = ? AND state = 'available' AND run_at > ?`,
+				store.Millis(o.RunAt), store.Millis(now), o.UniqueKey, store.Millis(o.RunAt)); err != nil {
+				return "", false, fmt.Errorf("advance %s job: %w", kind, err)
+			}
+		}
 		return "", false, nil
 	}
 	if w := wakers.get(tx); w != nil {

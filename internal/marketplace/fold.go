@@ -78,7 +78,9 @@ func FoldAgreement(id string, facts []Fact) (a Agreement, ok bool) {
 		if establishes(*f) {
 			ok = true
 		}
-		if f.Time.After(a.LastEventTime) {
+		if f.Time.After(a.LastEventTime) && f.Kind != KindAgreementDescribed {
+			// Only what AWS sent counts: a Described fact is stamped with the time
+			// Concord asked, which would make the ledger depend on job timing.
 			a.LastEventTime = f.Time
 		}
 		switch f.Kind {

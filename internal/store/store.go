@@ -241,35 +241,36 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 	if db.dialect == Postgres {
 		opts.Isolation = sql.LevelSerializable
 	}
-	var err error
-	for attempt := 0; attempt < 30; attempt++ {
-		err = db.run(ctx, db.w, opts, fn)
+	return db.retry(ctx, opts, fn)
+}
+
+// retry runs fn in a transaction until it commits, fails for a reason other than
+// a transient conflict, or conflicts for longer than ten seconds.
+func (db *DB) retry(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx) error) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for attempt := 0; ; attempt++ {
+		err := db.run(ctx, db.w, opts, fn)
 		if err == nil || !retryable(err) {
 			return err
 		}
-		d := time.Duration(1+attempt) * time.Millisecond * time.Duration(1+rand.IntN(10))
+		if time.Now().After(deadline) {
+			return fmt.Errorf("transaction kept conflicting for 10s: %w", err)
+		}
+		// Jittered exponential backoff, capped so contended writers keep moving.
+		d := time.Duration(rand.Int64N(int64(min(time.Millisecond<<min(attempt, 6), 50*time.Millisecond)) + 1))
 		select {
 		case <-ctx.Done():
 			return errors.Join(err, ctx.Err())
 		case <-time.After(d):
 		}
 	}
-	return fmt.Errorf("transaction kept conflicting: %w", err)
 }
 
 // WriteCommitted runs fn in a READ COMMITTED transaction on PostgreSQL (SQLite is
 // always serial). It suits self-contained atomic statements, such as a job claim,
 // that must not fail with serialization errors under contention.
 func (db *DB) WriteCommitted(ctx context.Context, fn func(tx *Tx) error) error {
-	var err error
-	for attempt := 0; attempt < 30; attempt++ {
-		err = db.run(ctx, db.w, &sql.TxOptions{}, fn)
-		if err == nil || !retryable(err) {
-			return err
-		}
-		time.Sleep(time.Duration(1+rand.IntN(5)) * time.Millisecond)
-	}
-	return err
+	return db.retry(ctx, &sql.TxOptions{}, fn)
 }
 
 // Read runs fn in a read-only transaction (a consistent snapshot).
