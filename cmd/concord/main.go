@@ -109,11 +109,29 @@ func env(name, def string) string {
 	return def
 }
 
+// envErrs collects CONCORD_* values that do not parse, reported before running.
+var envErrs []error
+
 func envInt(name string, def int) int {
 	if v, ok := os.LookupEnv(name); ok {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			envErrs = append(envErrs, fmt.Errorf("%s=%q is not a whole number", name, v))
+			return def
 		}
+		return n
+	}
+	return def
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, ok := os.LookupEnv(name); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			envErrs = append(envErrs, fmt.Errorf("%s=%q is not a duration like 20s", name, v))
+			return def
+		}
+		return d
 	}
 	return def
 }
@@ -142,6 +160,9 @@ func newFlags(name, summary string, stderr io.Writer) (*flag.FlagSet, *common) {
 }
 
 func parse(fs *flag.FlagSet, args []string) error {
+	if len(envErrs) > 0 {
+		return usageError{errors.Join(envErrs...)}
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -206,7 +227,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.SQSQueueURL, "sqs-queue-url", env("CONCORD_SQS_QUEUE_URL", ""), "SQS queue the EventBridge rule targets; empty disables the poller outside sandbox mode (CONCORD_SQS_QUEUE_URL)")
 	topics := fs.String("sns-topics", env("CONCORD_SNS_TOPICS", ""), "comma-separated SNS topic ARNs accepted at /events/sns; empty accepts aws-mp-*-notification-* topics (CONCORD_SNS_TOPICS)")
 	fs.IntVar(&cfg.Workers, "workers", envInt("CONCORD_WORKERS", 4), "background job workers (CONCORD_WORKERS)")
-	shutdown := fs.Duration("shutdown-timeout", 20*time.Second, "how long to wait for in-flight work on shutdown")
+	shutdown := fs.Duration("shutdown-timeout", envDuration("CONCORD_SHUTDOWN_TIMEOUT", 20*time.Second), "how long to wait for in-flight requests and jobs on shutdown (CONCORD_SHUTDOWN_TIMEOUT)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -208,6 +208,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		a.wg.Go(func() { poller.Run(runCtx) })
 		logger.Info("polling SQS for marketplace events", "queue", cfg.SQSQueueURL)
 	}
+	if !a.Sandbox() && cfg.EventBridgeSecret == "" && cfg.SQSQueueURL == "" {
+		logger.Warn("no event door is configured: set --sqs-queue-url (EventBridge rule to SQS) or --eventbridge-secret (API destination); only SNS at /events/sns can deliver events")
+	}
 	logger.Info("concord listening", "url", a.URL(), "database", db.Dialect(), "marketplace", cfg.Marketplace, "version", Version)
 	ok = true
 	return a, nil

@@ -268,8 +268,8 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 		}
 	}
 	var existed bool
-	var termsFetched sql.NullInt64
-	err = p.tx.QueryRow(ctx, `SELECT terms_fetched_at FROM agreements WHERE agreement_id = ?`, id).Scan(&termsFetched)
+	var one int
+	err = p.tx.QueryRow(ctx, `SELECT 1 FROM agreements WHERE agreement_id = ?`, id).Scan(&one)
 	switch {
 	case err == nil:
 		existed = true
@@ -305,7 +305,9 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 	if err := upsertProduct(ctx, p.tx, a.ProductID, "", "", now); err != nil {
 		return err
 	}
-	if !existed || !termsFetched.Valid {
+	if !existed {
+		// Once per agreement: a failed enrichment stays dead for an operator to
+		// retry (POST /v1/jobs/{id}/retry) rather than being re-queued by every event.
 		if _, _, err := job.Enqueue(ctx, p.tx, p.now, JobEnrichAgreement, EnrichArgs{AgreementID: id}, job.Options{UniqueKey: "enrich:" + id}); err != nil {
 			return err
 		}

@@ -261,8 +261,9 @@ func (r *Runner) WorkOne(ctx context.Context) (worked bool, err error) {
 		runErr = r.runWithHeartbeat(ctx, j, h)
 	}
 	if ctx.Err() != nil && runErr != nil {
-		// Shutting down: leave the job to lease expiry rather than count a failure.
-		return true, nil
+		// Shutting down mid-job: hand the job back at once (not counting this
+		// attempt) instead of leaving it to the lease expiry.
+		return true, r.release(context.WithoutCancel(ctx), j)
 	}
 	return true, r.finish(context.WithoutCancel(ctx), j, runErr)
 }
@@ -333,6 +334,15 @@ func (r *Runner) claim(ctx context.Context) (*Job, error) {
 		return nil, r.finish(ctx, j, Permanent(errors.New("lease expired on the final attempt")))
 	}
 	return j, nil
+}
+
+// release returns a claimed job to the queue without counting the attempt.
+func (r *Runner) release(ctx context.Context, j *Job) error {
+	return r.db.WriteCommitted(ctx, func(tx *store.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE jobs SET state = 'available', lease_owner = NULL, lease_until = 0, attempt = attempt - 1, updated_at = ?
+			WHERE id = ? AND lease_owner = ? AND attempt = ?`, store.Millis(r.o.Now()), j.ID, r.owner, j.Attempt)
+		return err
+	})
 }
 
 func (r *Runner) finish(ctx context.Context, j *Job, runErr error) error {

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -78,6 +79,13 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	path := filepath.Join(dir, "concord.db")
+	// Create the file owner-only before SQLite does; its -wal and -shm files take
+	// the same permissions.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	} else {
+		f.Close()
+	}
 	// busy_timeout first so the other pragmas wait for locks too; WAL lets readers
 	// run beside the writer; synchronous FULL because a 2xx must mean committed;
 	// _txlock=immediate takes the write lock at BEGIN instead of failing on upgrade.
@@ -135,7 +143,16 @@ func (db *DB) gooseProvider() (*goose.Provider, error) {
 	if db.dialect == Postgres {
 		d = goose.DialectPostgres
 	}
-	return goose.NewProvider(d, db.w, sub)
+	var opts []goose.ProviderOption
+	if db.dialect == Postgres {
+		// Two `concord migrate` runs at once take turns instead of racing.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	return goose.NewProvider(d, db.w, sub, opts...)
 }
 
 // Migrate applies every pending embedded migration.

@@ -1,0 +1,26 @@
+# Concord's everyday commands. `make help` lists them.
+.PHONY: help run build test bench fuzz tidy
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+run: ## run Concord on SQLite with the built-in marketplace emulator
+	go run ./cmd/concord serve
+
+build: ## build ./concord
+	CGO_ENABLED=0 go build -o concord ./cmd/concord
+
+test: ## gofmt, vet and every test (SQLite always, PostgreSQL when reachable)
+	./scripts/test.sh
+
+bench: ## the benchmarks quoted in the issues' closing notes
+	go test -run '^$$' -bench . -benchtime 3000x ./internal/app
+	go test -run '^$$' -bench . ./internal/job
+
+fuzz: ## fuzz every parser of outside input for 30 s each
+	for f in FuzzParseEventBridge FuzzParseSNSAction FuzzLicenseID; do go test -run '^$$' -fuzz $$f -fuzztime 30s ./internal/marketplace || exit 1; done
+	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/snsverify
+	go test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./internal/snsverify
+	go test -run '^$$' -fuzz FuzzRebind -fuzztime 30s ./internal/store
+	go test -run '^$$' -fuzz FuzzServeHTTP -fuzztime 30s ./internal/emulator/sqs
+	go test -run '^$$' -fuzz FuzzServeHTTP -fuzztime 30s ./internal/emulator/agreementapi
