@@ -22,5 +22,6 @@ fuzz: ## fuzz every parser of outside input for 30 s each
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/snsverify
 	go test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./internal/snsverify
 	go test -run '^$$' -fuzz FuzzRebind -fuzztime 30s ./internal/store
+	go test -run '^$$' -fuzz FuzzAPIBodies -fuzztime 30s ./internal/httpapi
 	go test -run '^$$' -fuzz FuzzServeHTTP -fuzztime 30s ./internal/emulator/sqs
 	go test -run '^$$' -fuzz FuzzServeHTTP -fuzztime 30s ./internal/emulator/agreementapi
