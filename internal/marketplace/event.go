@@ -3,6 +3,7 @@ package marketplace
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -177,7 +178,9 @@ func ParseEventBridge(body []byte) (Event, error) {
 	if err := dec.Decode(&env); err != nil {
 		return Event{}, Errorf(EInvalid, "event is not valid JSON: %v", err)
 	}
-	if dec.More() {
+	// Decoder.More reports false for a stray '}' or ']', so check the rest of the
+	// body directly: only JSON whitespace may follow the object.
+	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
 		return Event{}, Errorf(EInvalid, "event has trailing data after the JSON object")
 	}
 	switch {
@@ -300,6 +303,11 @@ func parseTime(s string) (*time.Time, error) {
 		return nil, err
 	}
 	t = t.UTC()
+	if t.Year() < 0 || t.Year() > 9999 {
+		// A zone offset can push 0000-01-01 or 9999-12-31 out of the range the
+		// stored fact's JSON (and RFC 3339) can represent.
+		return nil, fmt.Errorf("time %q is out of range in UTC", s)
+	}
 	return &t, nil
 }
 
@@ -309,7 +317,8 @@ func parseTime(s string) (*time.Time, error) {
 func LicenseID(arn string) string {
 	arn = strings.TrimSpace(arn)
 	if i := strings.LastIndexAny(arn, ":/"); i >= 0 {
-		return arn[i+1:]
+		// Trim again: the part after the separator may start with a space.
+		return strings.TrimSpace(arn[i+1:])
 	}
 	return arn
 }
