@@ -44,10 +44,15 @@ func setupSNS(t *testing.T, db *store.DB) *snsBundle {
 	b.signer = signer
 	// The signer's certificate is valid around the real time, so SNS timestamps use it.
 	v := snsverify.New(snsverify.Options{Now: time.Now,
-		Fetch: func(ctx context.Context, url string) ([]byte, error) { return signer.CertPEM(), nil },
+		Fetch:        func(ctx context.Context, url string) ([]byte, error) { return signer.CertPEM(), nil },
 		TopicAllowed: func(arn string) bool { return strings.Contains(arn, ":aws-mp-") }})
 	h := &inbox.SNSReceiver{Ledger: b.ledger, Verifier: v, Logger: discard(),
-		Confirm: func(ctx context.Context, url string) error { b.mu.Lock(); b.confirmed = append(b.confirmed, url); b.mu.Unlock(); return nil }}
+		Confirm: func(ctx context.Context, url string) error {
+			b.mu.Lock()
+			b.confirmed = append(b.confirmed, url)
+			b.mu.Unlock()
+			return nil
+		}}
 	b.server = httptest.NewServer(h)
 	t.Cleanup(b.server.Close)
 	return b
