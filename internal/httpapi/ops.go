@@ -32,9 +32,10 @@ type listOutput[T any] struct {
 }
 
 func page[T any](items []T, limit int, key func(T) string) *listOutput[T] {
-	if limit <= 0 || limit > 500 {
+	if limit <= 0 {
 		limit = 100
 	}
+	limit = min(limit, 500)
 	out := &listOutput[T]{Body: List[T]{Items: items}}
 	if len(items) == limit {
 		out.Body.NextCursor = key(items[len(items)-1])

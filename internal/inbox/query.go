@@ -20,10 +20,10 @@ type Page struct {
 }
 
 func (p Page) limit() int {
-	if p.Limit <= 0 || p.Limit > 500 {
+	if p.Limit <= 0 {
 		return 100
 	}
-	return p.Limit
+	return min(p.Limit, 500)
 }
 
 type where struct {

@@ -277,6 +277,8 @@ func TestSQSPollerExtendsVisibilityOfSlowBatches(t *testing.T) {
 	if err != nil || n != 10 {
 		t.Fatalf("committed %d, err %v", n, err)
 	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.extended == 0 {
 		t.Fatal("a batch slower than the visibility timeout was never extended")
 	}

@@ -80,9 +80,11 @@ func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 		pending[m.ReceiptHandle] = true
 	}
 	// Keep the batch invisible while it is being processed, however slow.
-	hbCtx, stop := context.WithCancel(ctx)
+	hbCtx, cancel := context.WithCancel(ctx)
+	var hb sync.WaitGroup
+	stop := func() { cancel(); hb.Wait() }
 	defer stop()
-	go func() {
+	hb.Go(func() {
 		t := time.NewTicker(p.Visibility / 2)
 		defer t.Stop()
 		for {
@@ -103,7 +105,7 @@ func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 				}
 			}
 		}
-	}()
+	})
 	var done []string
 	for _, m := range msgs {
 		if ok := p.handle(ctx, m); ok {
@@ -113,7 +115,7 @@ func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 			mu.Unlock()
 		}
 	}
-	stop()
+	stop() // no extension may run after (or race with) the deletes
 	if len(done) > 0 {
 		if err := p.Queue.Delete(context.WithoutCancel(ctx), done); err != nil {
 			// Committed but not deleted: SQS redelivers and the inbox drops the duplicate.

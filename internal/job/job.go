@@ -135,7 +135,14 @@ func (e *permanentError) Error() string { return e.err.Error() }
 func (e *permanentError) Unwrap() error { return e.err }
 
 // Permanent wraps err so the job is parked as dead at once instead of retried.
-func Permanent(err error) error { return &permanentError{err} }
+// Permanent(nil) is nil, so `return job.Permanent(err)` completes the job when err
+// is nil (a *permanentError around nil would panic when its text is recorded).
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
 
 // Handler does the work of one job kind. Returning nil completes the job; an error
 // schedules a retry (or parks it as dead after its last attempt).
@@ -373,9 +380,13 @@ func (r *Runner) finish(ctx context.Context, j *Job, runErr error) error {
 	})
 }
 
+// truncate makes an error text storable: PostgreSQL rejects text that is not valid
+// UTF-8 or holds NUL bytes (which would make the job's outcome unrecordable), and a
+// long message is cut without splitting a character.
 func truncate(s string) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 	if len(s) > 4000 {
-		return s[:4000] + "…"
+		return strings.ToValidUTF8(s[:4000], "") + "…"
 	}
 	return s
 }
@@ -413,9 +424,10 @@ func List(ctx context.Context, db *store.DB, f Filter) ([]Job, error) {
 	if f.State != "" && !validState(f.State) {
 		return nil, marketplace.Errorf(marketplace.EInvalid, "state %q is invalid: use available, running, completed or dead", f.State)
 	}
-	if f.Limit <= 0 || f.Limit > 500 {
+	if f.Limit <= 0 {
 		f.Limit = 100
 	}
+	f.Limit = min(f.Limit, 500)
 	var where []string
 	var args []any
 	if f.State != "" {
