@@ -215,6 +215,16 @@ func (c *common) openMigrated(ctx context.Context) (*store.DB, error) {
 	return db, nil
 }
 
+// withDB runs fn on the migrated database and closes it.
+func (c *common) withDB(ctx context.Context, fn func(db *store.DB) error) error {
+	db, err := c.openMigrated(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return fn(db)
+}
+
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlags("serve", "Run Concord: the API, the event doors, background jobs and, by default, the built-in\nAWS Marketplace emulator (sandbox mode). Stops gracefully on SIGINT/SIGTERM.", stderr)
 	var cfg app.Config
@@ -280,18 +290,15 @@ func apikeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *name == "" {
 		return usageError{errors.New("--name is required")}
 	}
-	db, err := c.openMigrated(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	secret, k, err := apikey.Create(ctx, db, *name, time.Now())
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, secret)
-	fmt.Fprintf(stderr, "created API key %s (%s). Store it now: it cannot be shown again.\n", k.ID, k.Name)
-	return nil
+	return c.withDB(ctx, func(db *store.DB) error {
+		secret, k, err := apikey.Create(ctx, db, *name, time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, secret)
+		fmt.Fprintf(stderr, "created API key %s (%s). Store it now: it cannot be shown again.\n", k.ID, k.Name)
+		return nil
+	})
 }
 
 func apikeyList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -299,23 +306,20 @@ func apikeyList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	db, err := c.openMigrated(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	keys, err := apikey.List(ctx, db)
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		state := "active"
-		if k.RevokedAt != nil {
-			state = "revoked"
+	return c.withDB(ctx, func(db *store.DB) error {
+		keys, err := apikey.List(ctx, db)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(stdout, "%s\t%s…\t%s\t%s\t%s\n", k.ID, k.Prefix, state, k.CreatedAt.Format(time.RFC3339), k.Name)
-	}
-	return nil
+		for _, k := range keys {
+			state := "active"
+			if k.RevokedAt != nil {
+				state = "revoked"
+			}
+			fmt.Fprintf(stdout, "%s\t%s…\t%s\t%s\t%s\n", k.ID, k.Prefix, state, k.CreatedAt.Format(time.RFC3339), k.Name)
+		}
+		return nil
+	})
 }
 
 func apikeyRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -327,16 +331,13 @@ func apikeyRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *id == "" {
 		return usageError{errors.New("--id is required")}
 	}
-	db, err := c.openMigrated(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := apikey.Revoke(ctx, db, *id, time.Now()); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "revoked %s\n", *id)
-	return nil
+	return c.withDB(ctx, func(db *store.DB) error {
+		if err := apikey.Revoke(ctx, db, *id, time.Now()); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", *id)
+		return nil
+	})
 }
 
 func eventsReplay(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -344,17 +345,14 @@ func eventsReplay(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	db, err := c.openMigrated(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	l := &inbox.Ledger{DB: db, Now: time.Now}
-	st, err := l.Replay(ctx)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(st)
+	return c.withDB(ctx, func(db *store.DB) error {
+		l := &inbox.Ledger{DB: db, Now: time.Now}
+		st, err := l.Replay(ctx)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	})
 }

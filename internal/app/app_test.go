@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -343,4 +342,3 @@ func BenchmarkIngestHTTP(b *testing.B) {
 	}
 }
 
-var _ = fmt.Sprint

@@ -21,7 +21,6 @@ import (
 
 	"github.com/concordmp/concord/internal/apikey"
 	"github.com/concordmp/concord/internal/inbox"
-	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 )
@@ -217,4 +216,3 @@ func (s *Server) apiError(err error) error {
 	return huma.NewError(status, marketplace.ErrorMessage(err))
 }
 
-var _ = job.StateDead
