@@ -341,4 +341,3 @@ func BenchmarkIngestHTTP(b *testing.B) {
 		})
 	}
 }
-

@@ -215,4 +215,3 @@ func (s *Server) apiError(err error) error {
 	}
 	return huma.NewError(status, marketplace.ErrorMessage(err))
 }
-
