@@ -1,0 +1,596 @@
+package world
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/concordmp/concord/internal/emulator/agreementapi"
+	"github.com/concordmp/concord/internal/emulator/eventbridge"
+)
+
+var (
+	accountPattern   = regexp.MustCompile(`^[0-9]{12}$`)
+	dimensionPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,255}$`)
+	durationPattern  = regexp.MustCompile(`^P([0-9]+)([DMY])$`)
+)
+
+// AddDuration adds an ISO 8601 duration of the form PnD, PnM or PnY.
+func AddDuration(t time.Time, iso string) (time.Time, error) {
+	m := durationPattern.FindStringSubmatch(iso)
+	if m == nil {
+		return t, Errorf(CodeValidation, "duration %q must look like P12M, P1Y or P30D", iso)
+	}
+	var n int
+	fmt.Sscan(m[1], &n)
+	switch m[2] {
+	case "D":
+		return t.AddDate(0, 0, n), nil
+	case "M":
+		return t.AddDate(0, n, 0), nil
+	}
+	return t.AddDate(n, 0, 0), nil
+}
+
+// SubscriptionTopic is the legacy SNS topic AWS publishes subscription actions to.
+func (s *State) SubscriptionTopic(productCode string) string {
+	return "arn:aws:sns:us-east-1:287250355862:aws-mp-subscription-notification-" + productCode
+}
+
+// EntitlementTopic is the legacy SNS topic for contract entitlement changes.
+func (s *State) EntitlementTopic(productCode string) string {
+	return "arn:aws:sns:us-east-1:287250355862:aws-mp-entitlement-notification-" + productCode
+}
+
+// CreateProduct adds a product and its public offer.
+func (s *State) CreateProduct(p Product) (*Product, error) {
+	if p.ProductID == "" {
+		p.ProductID = NewID("prod-", 13)
+	}
+	if p.ProductCode == "" {
+		p.ProductCode = NewID("", 25)
+	}
+	if p.Type == "" {
+		p.Type = ProductSaaSContract
+	}
+	switch p.Type {
+	case ProductSaaSContract, ProductSaaSContractConsumption, ProductSaaSUsage, ProductProfessionalServices:
+	default:
+		return nil, Errorf(CodeValidation, "type %q is not saas_contract, saas_contract_consumption, saas_usage or professional_services", p.Type)
+	}
+	if s.Products[p.ProductID] != nil {
+		return nil, Errorf(CodeConflict, "product %s exists", p.ProductID)
+	}
+	for _, o := range s.Products {
+		if o.ProductCode == p.ProductCode {
+			return nil, Errorf(CodeConflict, "product code %s is taken by %s", p.ProductCode, o.ProductID)
+		}
+	}
+	if len(p.Dimensions) == 0 {
+		return nil, Errorf(CodeValidation, "a product needs at least one dimension")
+	}
+	seen := map[string]bool{}
+	for i, d := range p.Dimensions {
+		if !dimensionPattern.MatchString(d.Key) || seen[d.Key] {
+			return nil, Errorf(CodeValidation, "dimension key %q is invalid or repeated", d.Key)
+		}
+		seen[d.Key] = true
+		if d.Kind == "" {
+			p.Dimensions[i].Kind = "usage"
+			if p.Type == ProductSaaSContract {
+				p.Dimensions[i].Kind = "contract"
+			}
+		}
+		if k := p.Dimensions[i].Kind; k != "contract" && k != "usage" {
+			return nil, Errorf(CodeValidation, "dimension %s kind %q must be contract or usage", d.Key, k)
+		}
+	}
+	if p.Title == "" {
+		p.Title = p.ProductID
+	}
+	pub := &Offer{OfferID: NewID("offer-", 13), ProductID: p.ProductID, Name: p.Title + " (public)", State: "Released",
+		ProposerAccountID: s.Config.SellerAccountID, Duration: "P1M", AutoRenew: true, Currency: "USD"}
+	if p.Type == ProductSaaSUsage {
+		pub.Duration = ""
+	}
+	p.PublicOfferID = pub.OfferID
+	s.Offers[pub.OfferID] = pub
+	cp := p
+	s.Products[p.ProductID] = &cp
+	return &cp, nil
+}
+
+// CreateBuyer adds a buyer account (a random one when empty).
+func (s *State) CreateBuyer(account string) (*Buyer, error) {
+	if account == "" {
+		account = fmt.Sprintf("%012d", s.rng.Int64N(900000000000)+100000000000)
+	}
+	if !accountPattern.MatchString(account) {
+		return nil, Errorf(CodeValidation, "account id %q must be 12 digits", account)
+	}
+	if b := s.Buyers[account]; b != nil {
+		return b, nil
+	}
+	b := &Buyer{AccountID: account, CustomerIdentifiers: map[string]string{}}
+	s.Buyers[account] = b
+	return b, nil
+}
+
+// CreatePrivateOffer adds a released private offer for one buyer.
+func (s *State) CreatePrivateOffer(o Offer) (*Offer, error) {
+	p := s.Products[o.ProductID]
+	if p == nil {
+		return nil, Errorf(CodeNotFound, "product %s not found", o.ProductID)
+	}
+	if len(o.BuyerAccounts) == 0 {
+		return nil, Errorf(CodeValidation, "a private offer targets at least one buyer account")
+	}
+	for _, b := range o.BuyerAccounts {
+		if !accountPattern.MatchString(b) {
+			return nil, Errorf(CodeValidation, "buyer account %q must be 12 digits", b)
+		}
+	}
+	if err := s.checkQuantities(p, o.Quantities); err != nil {
+		return nil, err
+	}
+	o.OfferID = NewID("offer-", 13)
+	o.Private, o.State = true, "Released"
+	if o.ProposerAccountID == "" {
+		o.ProposerAccountID = s.Config.SellerAccountID
+	}
+	if o.Name == "" {
+		o.Name = "Private offer for " + strings.Join(o.BuyerAccounts, ", ")
+	}
+	if o.Currency == "" {
+		o.Currency = "USD"
+	}
+	if o.Duration == "" && p.Type != ProductSaaSUsage {
+		o.Duration = "P12M"
+	}
+	s.Offers[o.OfferID] = &o
+	return &o, nil
+}
+
+func (s *State) checkQuantities(p *Product, q map[string]int64) error {
+	for k, v := range q {
+		d, ok := p.Dimension(k)
+		if !ok {
+			return Errorf(CodeValidation, "product %s has no dimension %q", p.ProductID, k)
+		}
+		if d.Kind != "contract" {
+			return Errorf(CodeValidation, "dimension %q is metered, not purchased", k)
+		}
+		if v < 0 {
+			return Errorf(CodeValidation, "quantity of %q is negative", k)
+		}
+	}
+	return nil
+}
+
+// CreateResaleAuthorization lets a partner resell a product (CPPO).
+func (s *State) CreateResaleAuthorization(productID, reseller, name string) (*ResaleAuthorization, error) {
+	if s.Products[productID] == nil {
+		return nil, Errorf(CodeNotFound, "product %s not found", productID)
+	}
+	if !accountPattern.MatchString(reseller) {
+		return nil, Errorf(CodeValidation, "reseller account %q must be 12 digits", reseller)
+	}
+	ra := &ResaleAuthorization{ID: NewID("resaleauthz-", 13), ProductID: productID, Name: name, ResellerAccountID: reseller, State: "Active", Currency: "USD"}
+	if ra.Name == "" {
+		ra.Name = "Resale authorization for " + reseller
+	}
+	s.ResaleAuthorizations[ra.ID] = ra
+	return ra, nil
+}
+
+// CreatePartnerOffer plays the channel partner: it extends a CPPO offer to a
+// buyer from an active resale authorization.
+func (s *State) CreatePartnerOffer(resaleAuthorizationID string, o Offer) (*Offer, error) {
+	ra := s.ResaleAuthorizations[resaleAuthorizationID]
+	if ra == nil {
+		return nil, Errorf(CodeNotFound, "resale authorization %s not found", resaleAuthorizationID)
+	}
+	if ra.State != "Active" {
+		return nil, Errorf(CodeConflict, "resale authorization %s is %s", ra.ID, ra.State)
+	}
+	o.ProductID, o.ResaleAuthorizationID, o.ProposerAccountID = ra.ProductID, ra.ID, ra.ResellerAccountID
+	if o.Currency == "" {
+		o.Currency = ra.Currency
+	}
+	off, err := s.CreatePrivateOffer(o)
+	if err != nil {
+		return nil, err
+	}
+	s.emit(eventbridge.Custom("Offer Released", "aws.marketplacecatalog", s.Config.SellerAccountID, s.now, map[string]any{
+		"catalog": "AWSMarketplace",
+		"offer": map[string]any{"id": off.OfferID, "arn": "arn:aws:aws-marketplace:us-east-1:" + ra.ResellerAccountID + ":AWSMarketplace/Offer/" + off.OfferID,
+			"name": off.Name, "expirationDate": timeOrNil(off.ExpirationDate)},
+		"product":                 map[string]any{"id": ra.ProductID},
+		"manufacturer":            map[string]any{"accountId": s.Config.SellerAccountID},
+		"sellerOfRecord":          map[string]any{"accountId": ra.ResellerAccountID},
+		"resaleAuthorization":     map[string]any{"id": ra.ID},
+		"targetedBuyerAccountIds": off.BuyerAccounts,
+	}))
+	return off, nil
+}
+
+func timeOrNil(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// AcceptOptions are the buyer's choices when accepting an offer.
+type AcceptOptions struct {
+	// Quantities of contract dimensions (public offers; private offers fix them).
+	Quantities map[string]int64
+	// StartDate makes the agreement future-dated: no license until it starts.
+	StartDate *time.Time
+}
+
+// Accept plays the buyer accepting an offer: the agreement is created and, unless
+// it is future-dated, its license is provisioned.
+func (s *State) Accept(buyer, offerID string, opt AcceptOptions) (*Agreement, error) {
+	b := s.Buyers[buyer]
+	if b == nil {
+		return nil, Errorf(CodeNotFound, "buyer %s not found: create it first", buyer)
+	}
+	o := s.Offers[offerID]
+	if o == nil {
+		return nil, Errorf(CodeNotFound, "offer %s not found", offerID)
+	}
+	if o.State != "Released" {
+		return nil, Errorf(CodeConflict, "offer %s is %s and cannot be accepted", offerID, o.State)
+	}
+	if o.ExpirationDate != nil && s.now.After(*o.ExpirationDate) {
+		return nil, Errorf(CodeConflict, "offer %s expired on %s", offerID, o.ExpirationDate.Format(time.DateOnly))
+	}
+	if o.Private && !slices.Contains(o.BuyerAccounts, buyer) {
+		return nil, Errorf(CodeConflict, "offer %s is private and not extended to %s", offerID, buyer)
+	}
+	if o.ReplacesAgreementID != "" {
+		return s.Amend(o.ReplacesAgreementID, offerID, "REPLACE", o.Quantities)
+	}
+	p := s.Products[o.ProductID]
+	if !p.ConcurrentAgreements {
+		for _, a := range s.Agreements {
+			if a.AcceptorAccountID == buyer && a.ProductID == p.ProductID && a.Status == "ACTIVE" {
+				return nil, Errorf(CodeConflict, "product %s does not have Concurrent Agreements on and %s already holds agreement %s; amend it instead", p.ProductID, buyer, a.ID)
+			}
+		}
+	}
+	q := o.Quantities
+	if !o.Private && opt.Quantities != nil {
+		q = opt.Quantities
+	}
+	if err := s.checkQuantities(p, q); err != nil {
+		return nil, err
+	}
+	start := s.now
+	if o.StartDate != nil && o.StartDate.After(start) {
+		start = *o.StartDate
+	}
+	if opt.StartDate != nil {
+		if opt.StartDate.Before(s.now.Add(-time.Minute)) {
+			return nil, Errorf(CodeValidation, "a start date cannot be in the past")
+		}
+		start = opt.StartDate.UTC()
+	}
+	a := s.newAgreement(o, buyer, "NEW", "", start, q)
+	return a, s.created(a)
+}
+
+func (s *State) newAgreement(o *Offer, buyer, intent, previous string, start time.Time, q map[string]int64) *Agreement {
+	a := &Agreement{ID: NewID("agmt-", 26), OfferID: o.OfferID, ProductID: o.ProductID, AcceptorAccountID: buyer, ProposerAccountID: o.ProposerAccountID,
+		ResaleAuthorizationID: o.ResaleAuthorizationID, Intent: intent, Status: "ACTIVE", PreviousAgreementID: previous,
+		AcceptanceTime: s.now, StartTime: start, Quantities: q, AutoRenew: o.AutoRenew, Currency: o.Currency}
+	a.InitialAgreementID = a.ID
+	if prev := s.Agreements[previous]; prev != nil {
+		a.InitialAgreementID = prev.InitialAgreementID
+	}
+	if o.Duration != "" {
+		end, _ := AddDuration(start, o.Duration)
+		end = end.Add(-time.Second)
+		a.EndTime = &end
+	}
+	a.Terms = s.termsFor(o, a)
+	s.Agreements[a.ID] = a
+	s.Touch(a.ID)
+	return a
+}
+
+func (s *State) termsFor(o *Offer, a *Agreement) []agreementapi.Term {
+	p := s.Products[o.ProductID]
+	var terms []agreementapi.Term
+	var contract, usage []agreementapi.RateCardItem
+	var dims []agreementapi.Dimension
+	for _, d := range p.Dimensions {
+		price := d.Price
+		if price == "" {
+			price = "0.00"
+		}
+		if d.Kind == "contract" {
+			contract = append(contract, agreementapi.RateCardItem{DimensionKey: d.Key, Price: price})
+			dims = append(dims, agreementapi.Dimension{DimensionKey: d.Key, DimensionValue: int32(a.Quantities[d.Key])})
+		} else {
+			usage = append(usage, agreementapi.RateCardItem{DimensionKey: d.Key, Price: price})
+		}
+	}
+	if len(contract) > 0 {
+		sel := o.Duration
+		if sel == "" {
+			sel = "P1M"
+		}
+		terms = append(terms, agreementapi.Term{Type: agreementapi.TermConfigurableUpfrontPricing, ID: "term-" + a.ID[5:17] + "-c", CurrencyCode: a.Currency,
+			RateCards:     []agreementapi.RateCard{{Selector: &agreementapi.Selector{Type: "Duration", Value: sel}, Items: contract}},
+			Configuration: &agreementapi.UpfrontConfiguration{SelectorValue: sel, Dimensions: dims}})
+	}
+	if len(usage) > 0 {
+		terms = append(terms, agreementapi.Term{Type: agreementapi.TermUsageBasedPricing, ID: "term-" + a.ID[5:17] + "-u", CurrencyCode: a.Currency,
+			RateCards: []agreementapi.RateCard{{Items: usage}}})
+	}
+	if o.Duration != "" {
+		terms = append(terms, agreementapi.Term{Type: agreementapi.TermValidity, ID: "term-" + a.ID[5:17] + "-v", AgreementDuration: o.Duration})
+	}
+	auto := a.AutoRenew
+	terms = append(terms, agreementapi.Term{Type: agreementapi.TermRenewal, ID: "term-" + a.ID[5:17] + "-r", EnableAutoRenew: &auto})
+	return append(terms, o.Terms...)
+}
+
+// ebAgreement is the event builders' view of an agreement.
+func (s *State) ebAgreement(a *Agreement) eventbridge.Agreement {
+	p := s.Products[a.ProductID]
+	e := eventbridge.Agreement{ID: a.ID, Intent: a.Intent, Status: a.Status, AcceptanceTime: a.AcceptanceTime, StartTime: a.StartTime,
+		PreviousAgreementID: a.PreviousAgreementID, ResaleAuthorizationID: a.ResaleAuthorizationID, AcceptorAccountID: a.AcceptorAccountID,
+		ProposerAccountID: a.ProposerAccountID, OfferID: a.OfferID, ProductID: a.ProductID, ProductCode: p.ProductCode, ProductTitle: p.Title}
+	if a.EndTime != nil {
+		e.EndTime = *a.EndTime
+	}
+	return e
+}
+
+// created announces a new agreement and provisions its license when it starts now.
+func (s *State) created(a *Agreement) error {
+	eb := s.ebAgreement(a)
+	if a.Intent == "AMEND" {
+		s.emit(eventbridge.Amended(s.Config.SellerAccountID, eb, s.now))
+	} else {
+		s.emit(eventbridge.Created(s.Config.SellerAccountID, eb, s.now))
+	}
+	if !a.StartTime.After(s.now) {
+		s.provision(a)
+	}
+	return nil
+}
+
+// provision creates the agreement's license and announces it.
+func (s *State) provision(a *Agreement) {
+	if a.LicenseArn != "" {
+		return
+	}
+	p := s.Products[a.ProductID]
+	id := NewID("l-", 32)
+	l := &License{Arn: eventbridge.LicenseArn(a.AcceptorAccountID, id), AgreementID: a.ID, ProductID: p.ProductID, ProductCode: p.ProductCode,
+		AccountID: a.AcceptorAccountID, State: LicenseActive, StartTime: a.StartTime}
+	if !p.ConcurrentAgreements {
+		b := s.Buyers[a.AcceptorAccountID]
+		if b.CustomerIdentifiers[p.ProductCode] == "" {
+			b.CustomerIdentifiers[p.ProductCode] = NewID("", 11)
+		}
+		l.CustomerIdentifier = b.CustomerIdentifiers[p.ProductCode]
+	}
+	a.LicenseArn = l.Arn
+	s.Licenses[l.Arn] = l
+	s.Touch(a.ID)
+	s.emit(eventbridge.LicenseUpdated(s.Config.SellerAccountID, s.ebAgreement(a), l.Arn, s.now))
+	if l.CustomerIdentifier != "" {
+		s.emitSNS(s.SubscriptionTopic(p.ProductCode), map[string]string{"action": "subscribe-success", "customer-identifier": l.CustomerIdentifier,
+			"product-code": p.ProductCode, "offer-identifier": a.OfferID, "isFreeTrialTermPresent": "false"})
+		if p.Type != ProductSaaSUsage {
+			s.emitSNS(s.EntitlementTopic(p.ProductCode), map[string]string{"action": "entitlement-updated", "customer-identifier": l.CustomerIdentifier, "product-code": p.ProductCode})
+		}
+	}
+}
+
+// end ends an agreement with an ended status and opens its license's final
+// metering window.
+func (s *State) end(a *Agreement, status string) {
+	if a.Status != "ACTIVE" {
+		return
+	}
+	a.Status = status
+	t := s.now
+	a.EndedAt = &t
+	s.Touch(a.ID)
+	s.emit(eventbridge.Ended(s.Config.SellerAccountID, s.ebAgreement(a), status, s.now))
+	if l := s.Licenses[a.LicenseArn]; l != nil && l.State != LicenseDeprovisioned {
+		l.State = LicenseEnding
+		l.EndedAt = &t
+		until := t.Add(s.Config.FinalWindow)
+		l.DeprovisionAt = &until
+		if l.CustomerIdentifier != "" && status != "REPLACED" && status != "RENEWED" {
+			s.emitSNS(s.SubscriptionTopic(l.ProductCode), map[string]string{"action": "unsubscribe-pending", "customer-identifier": l.CustomerIdentifier, "product-code": l.ProductCode})
+		}
+	}
+}
+
+func (s *State) activeAgreement(id string) (*Agreement, error) {
+	a := s.Agreements[id]
+	if a == nil {
+		return nil, Errorf(CodeNotFound, "agreement %s not found", id)
+	}
+	if a.Status != "ACTIVE" {
+		return nil, Errorf(CodeConflict, "agreement %s is %s", id, a.Status)
+	}
+	return a, nil
+}
+
+// Amend replaces an active agreement with a new one (an agreement-based offer or
+// an amendment): the old agreement ends as REPLACED and the lineage is kept.
+// offerID may be empty to amend on the same offer with new quantities.
+func (s *State) Amend(agreementID, offerID, intent string, quantities map[string]int64) (*Agreement, error) {
+	old, err := s.activeAgreement(agreementID)
+	if err != nil {
+		return nil, err
+	}
+	p := s.Products[old.ProductID]
+	if p.Type != ProductSaaSContract && p.Type != ProductSaaSContractConsumption {
+		return nil, Errorf(CodeValidation, "product %s is %s: only SaaS contract products can be amended", p.ProductID, p.Type)
+	}
+	if intent == "" {
+		intent = "REPLACE"
+	}
+	if intent != "REPLACE" && intent != "AMEND" {
+		return nil, Errorf(CodeValidation, "intent %q must be REPLACE or AMEND", intent)
+	}
+	o := s.Offers[old.OfferID]
+	if offerID != "" {
+		if o = s.Offers[offerID]; o == nil {
+			return nil, Errorf(CodeNotFound, "offer %s not found", offerID)
+		}
+	}
+	q := quantities
+	if q == nil {
+		q = old.Quantities
+	}
+	if err := s.checkQuantities(p, q); err != nil {
+		return nil, err
+	}
+	a := s.newAgreement(o, old.AcceptorAccountID, intent, old.ID, s.now, q)
+	if offerID == "" && old.EndTime != nil {
+		a.EndTime = old.EndTime
+	}
+	s.created(a)
+	s.end(old, "REPLACED")
+	return a, nil
+}
+
+// Renew renews an agreement now: a new agreement (intent RENEW) follows it and
+// the old one ends as RENEWED.
+func (s *State) Renew(agreementID string) (*Agreement, error) {
+	old, err := s.activeAgreement(agreementID)
+	if err != nil {
+		return nil, err
+	}
+	a := s.newAgreement(s.Offers[old.OfferID], old.AcceptorAccountID, "RENEW", old.ID, s.now, old.Quantities)
+	s.created(a)
+	s.end(old, "RENEWED")
+	return a, nil
+}
+
+// Cancel ends an agreement as CANCELLED (the buyer cancelled).
+func (s *State) Cancel(agreementID string) (*Agreement, error) {
+	a, err := s.activeAgreement(agreementID)
+	if err != nil {
+		return nil, err
+	}
+	s.end(a, "CANCELLED")
+	return a, nil
+}
+
+// Expire ends an agreement as EXPIRED (its end date passed).
+func (s *State) Expire(agreementID string) (*Agreement, error) {
+	a, err := s.activeAgreement(agreementID)
+	if err != nil {
+		return nil, err
+	}
+	s.end(a, "EXPIRED")
+	return a, nil
+}
+
+// MintToken issues a registration token for a license, as AWS does when it
+// sends the buyer to the fulfillment URL.
+func (s *State) MintToken(licenseOrAgreement string) (*Token, error) {
+	l := s.Licenses[licenseOrAgreement]
+	if l == nil {
+		if a := s.Agreements[licenseOrAgreement]; a != nil {
+			l = s.Licenses[a.LicenseArn]
+			if l == nil {
+				return nil, Errorf(CodeConflict, "agreement %s has no license yet (future-dated?)", a.ID)
+			}
+		}
+	}
+	if l == nil {
+		return nil, Errorf(CodeNotFound, "no license or agreement %s", licenseOrAgreement)
+	}
+	b := make([]byte, 48)
+	rand.Read(b)
+	t := &Token{Value: base64.StdEncoding.EncodeToString(b), LicenseArn: l.Arn, AccountID: l.AccountID, ProductCode: l.ProductCode,
+		CustomerIdentifier: l.CustomerIdentifier, ExpiresAt: s.now.Add(s.Config.TokenTTL)}
+	s.Tokens[t.Value] = t
+	return t, nil
+}
+
+// tickLocked runs the transitions that are due: future-dated agreements start,
+// agreements reach their end (renewing or expiring), final metering windows
+// close, change sets apply, and offers expire.
+func (w *World) tickLocked() {
+	s := w.s
+	for _, id := range SortedKeys(s.Agreements) {
+		a := s.Agreements[id]
+		if a.Status == "ACTIVE" && a.LicenseArn == "" && !a.StartTime.After(s.now) {
+			s.provision(a)
+		}
+	}
+	for _, id := range SortedKeys(s.Agreements) {
+		a := s.Agreements[id]
+		if a.Status == "ACTIVE" && a.EndTime != nil && !a.EndTime.After(s.now) {
+			if a.AutoRenew {
+				s.Renew(a.ID)
+			} else {
+				s.end(a, "EXPIRED")
+			}
+		}
+	}
+	for _, arn := range SortedKeys(s.Licenses) {
+		l := s.Licenses[arn]
+		if l.State == LicenseEnding && l.DeprovisionAt != nil && !l.DeprovisionAt.After(s.now) {
+			l.State = LicenseDeprovisioned
+			t := *l.DeprovisionAt
+			l.DeprovisionedAt = &t
+			a := s.Agreements[l.AgreementID]
+			s.emit(eventbridge.LicenseDeprovisioned(s.Config.SellerAccountID, s.ebAgreement(a), l.Arn, s.now))
+			if l.CustomerIdentifier != "" && !s.hasActiveLicense(l.AccountID, l.ProductCode) {
+				s.emitSNS(s.SubscriptionTopic(l.ProductCode), map[string]string{"action": "unsubscribe-success", "customer-identifier": l.CustomerIdentifier, "product-code": l.ProductCode})
+			}
+		}
+	}
+	for _, id := range SortedKeys(s.ChangeSets) {
+		cs := s.ChangeSets[id]
+		if (cs.Status == "PREPARING" || cs.Status == "APPLYING") && !cs.ApplyAt.After(s.now) && w.applyChange != nil {
+			w.applyChange(s, cs)
+		}
+	}
+	for _, id := range SortedKeys(s.Offers) {
+		o := s.Offers[id]
+		if o.State == "Released" && o.ExpirationDate != nil && o.ExpirationDate.Before(s.now) {
+			o.State = "Expired"
+		}
+	}
+}
+
+func (s *State) hasActiveLicense(account, productCode string) bool {
+	for _, l := range s.Licenses {
+		if l.AccountID == account && l.ProductCode == productCode && (l.State == LicenseActive || l.State == LicenseEnding) {
+			return true
+		}
+	}
+	return false
+}
+
+// LicenseActiveAt reports whether usage at time t may be metered on the license:
+// from its start until it is deprovisioned (the final window included).
+func (l *License) ActiveAt(t time.Time) bool {
+	if t.Before(l.StartTime.Truncate(time.Hour)) {
+		return false
+	}
+	if l.DeprovisionedAt != nil && !t.Before(*l.DeprovisionedAt) {
+		return false
+	}
+	return l.State != LicenseDeprovisioned
+}
