@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"math/big"
 	"regexp"
 	"slices"
 	"strings"
@@ -107,7 +108,9 @@ func (s *State) CreateProduct(p Product) (*Product, error) {
 // CreateBuyer adds a buyer account (a random one when empty).
 func (s *State) CreateBuyer(account string) (*Buyer, error) {
 	if account == "" {
-		account = fmt.Sprintf("%012d", s.rng.Int64N(900000000000)+100000000000)
+		// Not from the fault source: creating buyers must not shift fault draws.
+		n, _ := rand.Int(rand.Reader, big.NewInt(900000000000))
+		account = fmt.Sprintf("%012d", n.Int64()+100000000000)
 	}
 	if !accountPattern.MatchString(account) {
 		return nil, Errorf(CodeValidation, "account id %q must be 12 digits", account)
@@ -531,15 +534,28 @@ func (s *State) MintToken(licenseOrAgreement string) (*Token, error) {
 // close, change sets apply, and offers expire.
 func (w *World) tickLocked() {
 	s := w.s
+	if !w.dirty && s.now.Before(w.nextDue) {
+		return
+	}
+	next := s.now.Add(24 * time.Hour)
+	due := func(t time.Time) bool {
+		if !t.After(s.now) {
+			return true
+		}
+		if t.Before(next) {
+			next = t
+		}
+		return false
+	}
 	for _, id := range SortedKeys(s.Agreements) {
 		a := s.Agreements[id]
-		if a.Status == "ACTIVE" && a.LicenseArn == "" && !a.StartTime.After(s.now) {
+		if a.Status == "ACTIVE" && a.LicenseArn == "" && due(a.StartTime) {
 			s.provision(a)
 		}
 	}
 	for _, id := range SortedKeys(s.Agreements) {
 		a := s.Agreements[id]
-		if a.Status == "ACTIVE" && a.EndTime != nil && !a.EndTime.After(s.now) {
+		if a.Status == "ACTIVE" && a.EndTime != nil && due(*a.EndTime) {
 			if a.AutoRenew {
 				s.Renew(a.ID)
 			} else {
@@ -549,7 +565,7 @@ func (w *World) tickLocked() {
 	}
 	for _, arn := range SortedKeys(s.Licenses) {
 		l := s.Licenses[arn]
-		if l.State == LicenseEnding && l.DeprovisionAt != nil && !l.DeprovisionAt.After(s.now) {
+		if l.State == LicenseEnding && l.DeprovisionAt != nil && due(*l.DeprovisionAt) {
 			l.State = LicenseDeprovisioned
 			t := *l.DeprovisionAt
 			l.DeprovisionedAt = &t
@@ -562,16 +578,19 @@ func (w *World) tickLocked() {
 	}
 	for _, id := range SortedKeys(s.ChangeSets) {
 		cs := s.ChangeSets[id]
-		if (cs.Status == "PREPARING" || cs.Status == "APPLYING") && !cs.ApplyAt.After(s.now) && w.applyChange != nil {
-			w.applyChange(s, cs)
+		if (cs.Status == "PREPARING" || cs.Status == "APPLYING") && w.applyChange != nil {
+			if due(cs.ApplyAt) {
+				w.applyChange(s, cs)
+			}
 		}
 	}
 	for _, id := range SortedKeys(s.Offers) {
 		o := s.Offers[id]
-		if o.State == "Released" && o.ExpirationDate != nil && o.ExpirationDate.Before(s.now) {
+		if o.State == "Released" && o.ExpirationDate != nil && due(o.ExpirationDate.Add(time.Nanosecond)) {
 			o.State = "Expired"
 		}
 	}
+	w.nextDue, w.dirty = next, false
 }
 
 func (s *State) hasActiveLicense(account, productCode string) bool {
@@ -583,14 +602,11 @@ func (s *State) hasActiveLicense(account, productCode string) bool {
 	return false
 }
 
-// LicenseActiveAt reports whether usage at time t may be metered on the license:
-// from its start until it is deprovisioned (the final window included).
+// ActiveAt reports whether usage at time t may be metered on the license: from
+// the hour it started until the final metering window closes.
 func (l *License) ActiveAt(t time.Time) bool {
-	if t.Before(l.StartTime.Truncate(time.Hour)) {
+	if t.Before(l.StartTime.Truncate(time.Hour)) || l.State == LicenseDeprovisioned {
 		return false
 	}
-	if l.DeprovisionedAt != nil && !t.Before(*l.DeprovisionedAt) {
-		return false
-	}
-	return l.State != LicenseDeprovisioned
+	return l.DeprovisionAt == nil || t.Before(*l.DeprovisionAt)
 }

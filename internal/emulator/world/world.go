@@ -276,6 +276,11 @@ type World struct {
 	mu sync.Mutex
 	s  *State
 
+	// nextDue is the earliest scheduled transition seen by the last tick, and
+	// dirty says a write happened since; together they let reads skip the scan.
+	nextDue time.Time
+	dirty   bool
+
 	subMu       sync.Mutex
 	onEvent     []func(EmittedEvent)
 	agreements  *agreementapi.Server
@@ -324,6 +329,24 @@ func (w *World) Now() time.Time {
 // first, so every operation sees the world as of now. Messages fn emits are
 // delivered after the lock is released, in order.
 func (w *World) Do(fn func(s *State) error) error {
+	w.mu.Lock()
+	s := w.s
+	s.now = time.Now().UTC().Add(s.ClockOffset)
+	s.touched = map[string]bool{}
+	w.tickLocked()
+	err := fn(s)
+	w.dirty = true
+	w.syncAgreementsLocked()
+	out := s.pending
+	s.pending = nil
+	w.mu.Unlock()
+	w.deliver(out)
+	return err
+}
+
+// Read runs fn with the state locked, for operations that change nothing (they
+// must not call the simulation methods). Due transitions still run first.
+func (w *World) Read(fn func(s *State) error) error {
 	w.mu.Lock()
 	s := w.s
 	s.now = time.Now().UTC().Add(s.ClockOffset)
@@ -445,7 +468,7 @@ func (w *World) Restore(b []byte) error {
 	}
 	s.rng = newRand(s.FaultSeed)
 	w.mu.Lock()
-	w.s = s
+	w.s, w.dirty = s, true
 	w.mu.Unlock()
 	return w.Do(func(s *State) error {
 		for id := range s.Agreements {
