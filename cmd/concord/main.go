@@ -42,6 +42,7 @@ Commands:
   apikey list      list API keys
   apikey revoke    revoke an API key
   events replay    re-parse the event inbox and rebuild the ledger from it
+  emulator         run the AWS Marketplace emulator standalone, or drive one (see "concord emulator help")
   version          print the version
 
 Run "concord <command> -h" for a command's flags. Every flag defaults from a
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = apikeyRevoke(ctx, rest, stdout, stderr)
 	case "events replay":
 		err = eventsReplay(ctx, rest, stdout, stderr)
+	case "emulator":
+		err = emulatorCmd(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "concord", app.Version)
 		return 0

@@ -24,8 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/concordmp/concord/internal/awsmp"
-	"github.com/concordmp/concord/internal/emulator/agreementapi"
-	emusqs "github.com/concordmp/concord/internal/emulator/sqs"
+	"github.com/concordmp/concord/internal/emulator"
 	"github.com/concordmp/concord/internal/httpapi"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/job"
@@ -71,9 +70,8 @@ type App struct {
 	Ledger   *inbox.Ledger
 	Runner   *job.Runner
 	Registry *prometheus.Registry
-	// Emulator parts, in sandbox mode.
-	EmuAgreements *agreementapi.Server
-	EmuSQS        *emusqs.Server
+	// Emulator is the in-process marketplace, in sandbox mode.
+	Emulator *emulator.Emulator
 
 	listener net.Listener
 	server   *http.Server
@@ -133,22 +131,22 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	a.Runner = job.NewRunner(db, job.RunnerOptions{Logger: logger, Now: cfg.Now, Workers: cfg.Workers})
 
 	// AWS clients: the in-process emulator in sandbox mode, AWS otherwise.
-	mux := http.NewServeMux()
 	awsCfg := awsmp.Config{Region: cfg.AWSRegion, Endpoint: cfg.AWSEndpoint, Anonymous: cfg.AWSAnonymous}
+	var emuHandler http.Handler
 	if a.Sandbox() {
-		a.EmuAgreements = agreementapi.New(agreementapi.Options{Now: cfg.Now})
-		a.EmuSQS = emusqs.New(emusqs.Options{Now: cfg.Now, BaseURL: func(*http.Request) string { return a.URL() + "/emulator/sqs" }})
-		for prefix, h := range map[string]http.Handler{"/emulator/agreement": a.EmuAgreements, "/emulator/sqs": a.EmuSQS} {
-			// JSON protocols POST to the bare endpoint, CBOR to paths below it.
-			mux.Handle(prefix, http.StripPrefix(prefix, h))
-			mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
-		}
+		a.Emulator = emulator.New(emulator.Options{Logger: logger, BaseURL: func() string { return a.URL() + "/emulator" }})
+		// Every SDK client posts to the bare endpoint (JSON protocols) or below it.
+		emuHandler = http.StripPrefix("/emulator", a.Emulator)
 		awsCfg.Anonymous = true
 		if awsCfg.Endpoint == "" {
 			awsCfg.Endpoint = a.URL() + "/emulator"
 		}
 		if cfg.SQSQueueURL == "" {
-			cfg.SQSQueueURL = a.EmuSQS.CreateQueue("concord-events")
+			t, err := a.Emulator.AddTarget(emulator.Target{Type: "sqs", Queue: "concord-events"})
+			if err != nil {
+				return nil, err
+			}
+			cfg.SQSQueueURL = a.Emulator.QueueURL(t.Queue)
 		}
 		if cfg.EventBridgeSecret == "" {
 			if cfg.EventBridgeSecret, err = sandboxSecret(cfg.DataDir); err != nil {
@@ -162,27 +160,28 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	var agreementAPI inbox.AgreementAPI
-	ag := awsmp.NewAgreements(awsConf)
-	if a.Sandbox() && cfg.AWSEndpoint == "" {
-		ag = awsmp.NewAgreementsAt(awsConf, a.URL()+"/emulator/agreement")
-	}
-	agreementAPI = ag
-	a.Ledger.Handlers(a.Runner, agreementAPI)
+	a.Ledger.Handlers(a.Runner, awsmp.NewAgreements(awsConf))
 
 	var ebHandler, snsHandler http.Handler
 	ebHandler = &inbox.EventBridgeReceiver{Ledger: a.Ledger, Header: cfg.EventBridgeHeader, Secret: cfg.EventBridgeSecret, Logger: logger, Metrics: metrics}
-	sns := &inbox.SNSReceiver{Ledger: a.Ledger, Logger: logger, Metrics: metrics,
-		Verifier: snsverify.New(snsverify.Options{Now: cfg.Now, TopicAllowed: topicAllowed(cfg.SNSTopics)})}
+	verify := snsverify.Options{Now: cfg.Now, TopicAllowed: topicAllowed(cfg.SNSTopics)}
+	sns := &inbox.SNSReceiver{Ledger: a.Ledger, Logger: logger, Metrics: metrics}
+	if a.Sandbox() {
+		// The emulator signs SNS messages with its own certificate, served over
+		// plain HTTP from this address: trust that host, and nothing else new.
+		self := a.listener.Addr().String()
+		allowed := func(host string) bool { return host == self || snsverify.IsAWSSNSHost(host) }
+		verify.AllowedHosts, verify.AllowHTTP, sns.HostAllowed = allowed, true, allowed
+	}
+	sns.Verifier = snsverify.New(verify)
 	snsHandler = sns
 
 	srv := &httpapi.Server{DB: db, Ledger: a.Ledger, Logger: logger, Now: cfg.Now, Version: Version, Registry: a.Registry,
 		Sandbox: a.Sandbox(), EventBridge: ebHandler, SNS: snsHandler,
 		Extra: func(m *http.ServeMux, api huma.API) {
-			if a.Sandbox() {
-				m.Handle("/emulator/", mux)
-				m.Handle("/emulator/sqs", mux)
-				m.Handle("/emulator/agreement", mux)
+			if emuHandler != nil {
+				m.Handle("/emulator", emuHandler)
+				m.Handle("/emulator/", emuHandler)
 			}
 		}}
 	a.server = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
@@ -195,12 +194,18 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		}
 	})
 	a.wg.Go(func() { a.Runner.Run(runCtx) })
+	if a.Emulator != nil {
+		a.Emulator.Start(runCtx)
+		// Legacy products' SNS notifications go to our own SNS endpoint; the
+		// subscription is confirmed by Concord as it would be with AWS.
+		go func() {
+			if _, err := a.Emulator.AddTarget(emulator.Target{Type: "sns", URL: a.URL() + "/events/sns"}); err != nil {
+				logger.Warn("sandbox: SNS target", "err", err)
+			}
+		}()
+	}
 	if cfg.SQSQueueURL != "" {
-		var endpoint = awsConf
-		q := awsmp.NewQueue(endpoint, cfg.SQSQueueURL)
-		if a.Sandbox() && cfg.AWSEndpoint == "" {
-			q = awsmp.NewQueueAt(awsConf, a.URL()+"/emulator/sqs", cfg.SQSQueueURL)
-		}
+		q := awsmp.NewQueue(awsConf, cfg.SQSQueueURL)
 		poller := &inbox.Poller{Ledger: a.Ledger, Queue: q, SNS: sns, Logger: logger, Metrics: metrics}
 		if a.Sandbox() {
 			poller.Wait = 2 * time.Second
@@ -227,8 +232,8 @@ func (a *App) Close(ctx context.Context) error {
 	} else if a.listener != nil {
 		a.listener.Close()
 	}
-	if a.EmuSQS != nil {
-		a.EmuSQS.Close()
+	if a.Emulator != nil {
+		a.Emulator.Close()
 	}
 	if a.cancel != nil {
 		a.cancel()

@@ -181,7 +181,7 @@ func TestEnrichmentStoresTermsFromTheAgreementAPI(t *testing.T) {
 			start := t0.Add(-time.Hour)
 			end := start.AddDate(1, 0, 0)
 			qty := int32(25)
-			b.app.EmuAgreements.Put(agreementapi.Agreement{AgreementID: "agmt-enrich", AcceptorAccountID: "444455556666", ProposerAccountID: inboxtest.Seller,
+			b.app.Emulator.Agreements.Put(agreementapi.Agreement{AgreementID: "agmt-enrich", AcceptorAccountID: "444455556666", ProposerAccountID: inboxtest.Seller,
 				AcceptanceTime: &start, StartTime: &start, EndTime: &end, OfferID: "offer-1", ProductID: "prod-aaa", Currency: "USD", EstimatedValue: "12000.00",
 				Terms: []agreementapi.Term{
 					{Type: agreementapi.TermConfigurableUpfrontPricing, ID: "term-1", CurrencyCode: "USD",
@@ -229,7 +229,7 @@ func TestAgreementPredatingConcordIsLearntFromTheAgreementAPI(t *testing.T) {
 	t.Parallel()
 	b := setup(t, store.SQLite, app.Config{})
 	start := t0.Add(-400 * 24 * time.Hour)
-	b.app.EmuAgreements.Put(agreementapi.Agreement{AgreementID: "agmt-old", AcceptorAccountID: "444455556666", ProposerAccountID: inboxtest.Seller,
+	b.app.Emulator.Agreements.Put(agreementapi.Agreement{AgreementID: "agmt-old", AcceptorAccountID: "444455556666", ProposerAccountID: inboxtest.Seller,
 		AcceptanceTime: &start, StartTime: &start, OfferID: "offer-old", ProductID: "prod-aaa"})
 	a := eventbridge.Agreement{ID: "agmt-old", AcceptorAccountID: "444455556666", ProposerAccountID: inboxtest.Seller, OfferID: "offer-old", ProductID: "prod-aaa", ProductCode: "code-aaa"}
 	if res := b.send(t, eventbridge.LicenseUpdated(inboxtest.Seller, a, eventbridge.LicenseArn("444455556666", "l-old"), t0)); res.Status != inbox.StatusDeferred {

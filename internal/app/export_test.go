@@ -17,7 +17,7 @@ func agreementsClient(t testing.TB, b *bundle) inbox.AgreementAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return awsmp.NewAgreementsAt(cfg, b.app.URL()+"/emulator/agreement")
+	return awsmp.NewAgreementsAt(cfg, b.app.URL()+"/emulator")
 }
 
 func testLogger() *slog.Logger {

@@ -51,10 +51,11 @@ func fromCBOR(v cbor.Value) (any, error) {
 		}
 		return int64(v), nil
 	case cbor.NegInt:
+		// smithy's NegInt(n) is -n, with NegInt(0) standing for -2^64.
 		if v == 0 || uint64(v) > math.MaxInt64 {
 			return -math.MaxFloat64, nil
 		}
-		return -1 - int64(v), nil
+		return -int64(v), nil
 	case cbor.Float32:
 		return float64(v), nil
 	case cbor.Float64:
@@ -299,7 +300,7 @@ func cborInt(i int64) cbor.Value {
 	if i >= 0 {
 		return cbor.Uint(uint64(i))
 	}
-	return cbor.NegInt(uint64(-(i + 1)))
+	return cbor.NegInt(uint64(-i))
 }
 
 func toJSON(v any) any {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"math"
 	"math/big"
 	"regexp"
 	"slices"
@@ -167,8 +168,8 @@ func (s *State) checkQuantities(p *Product, q map[string]int64) error {
 		if d.Kind != "contract" {
 			return Errorf(CodeValidation, "dimension %q is metered, not purchased", k)
 		}
-		if v < 0 {
-			return Errorf(CodeValidation, "quantity of %q is negative", k)
+		if v < 0 || v > math.MaxInt32 {
+			return Errorf(CodeValidation, "quantity of %q must be between 0 and %d", k, math.MaxInt32)
 		}
 	}
 	return nil

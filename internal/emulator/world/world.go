@@ -391,17 +391,24 @@ func (w *World) deliver(evs []EmittedEvent) {
 
 // emit queues an EventBridge event body for delivery after the current Do.
 func (s *State) emit(body []byte) {
-	ev := EmittedEvent{Kind: "eventbridge", Time: s.now, Body: body}
+	s.log(EmittedEvent{Kind: "eventbridge", Time: s.now, Body: body})
+}
+
+// MaxEventLog is how many emitted messages the inspection log keeps.
+const MaxEventLog = 10000
+
+func (s *State) log(ev EmittedEvent) {
 	s.Events = append(s.Events, ev)
+	if len(s.Events) > MaxEventLog {
+		s.Events = slices.Clone(s.Events[len(s.Events)-MaxEventLog:])
+	}
 	s.pending = append(s.pending, ev)
 }
 
 // emitSNS queues a legacy SNS action message for a legacy product.
 func (s *State) emitSNS(topic string, msg map[string]string) {
 	b, _ := json.Marshal(msg)
-	ev := EmittedEvent{Kind: "sns", Time: s.now, Body: b, TopicArn: topic}
-	s.Events = append(s.Events, ev)
-	s.pending = append(s.pending, ev)
+	s.log(EmittedEvent{Kind: "sns", Time: s.now, Body: b, TopicArn: topic})
 }
 
 // Emit queues an EventBridge event built by another package (catalog events).
@@ -428,6 +435,9 @@ func (s *State) agreementAPIView(a *Agreement) agreementapi.Agreement {
 	v := agreementapi.Agreement{AgreementID: a.ID, AcceptorAccountID: a.AcceptorAccountID, ProposerAccountID: a.ProposerAccountID,
 		Status: a.Status, AcceptanceTime: &acc, StartTime: &start, EndTime: a.EndTime, OfferID: a.OfferID, ProductID: a.ProductID,
 		InitialAgreementID: a.InitialAgreementID, Currency: a.Currency, Terms: slices.Clone(a.Terms)}
+	// Stamped here: Put would ask the world's clock, whose lock we hold.
+	now := s.now
+	v.LastUpdateTime = &now
 	if a.LicenseArn != "" {
 		v.LicenseArns = []string{a.LicenseArn}
 	}

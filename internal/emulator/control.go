@@ -1,0 +1,372 @@
+package emulator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/concordmp/concord/internal/emulator/world"
+)
+
+// The control API plays everyone AWS does not let a seller be: the buyer, the
+// channel partner, and AWS's clock. It is documented in docs/emulator.md.
+
+// controlHandler builds the control API; New calls it once.
+func (e *Emulator) controlHandler() http.Handler {
+	mux := http.NewServeMux()
+	do := func(fn func(r *http.Request, s *world.State) (any, error)) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			var out any
+			err := e.World.Do(func(s *world.State) error {
+				var err error
+				out, err = fn(r, s)
+				return err
+			})
+			reply(w, out, err)
+		}
+	}
+	mux.HandleFunc("GET /control/state", func(w http.ResponseWriter, r *http.Request) {
+		b, err := e.World.Snapshot()
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(b)
+	})
+	mux.HandleFunc("PUT /control/state", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(io.LimitReader(r.Body, 256<<20))
+		if err == nil {
+			err = e.World.Restore(b)
+		}
+		reply(w, map[string]any{"restored": err == nil}, err)
+	})
+	mux.HandleFunc("POST /control/products", do(func(r *http.Request, s *world.State) (any, error) {
+		var in struct {
+			world.Product
+			ConcurrentAgreements *bool `json:"concurrentAgreements"`
+		}
+		if err := decode(r, &in); err != nil {
+			return nil, err
+		}
+		in.Product.ConcurrentAgreements = in.ConcurrentAgreements == nil || *in.ConcurrentAgreements
+		return s.CreateProduct(in.Product)
+	}))
+	mux.HandleFunc("GET /control/products", do(func(r *http.Request, s *world.State) (any, error) {
+		return values(s.Products), nil
+	}))
+	mux.HandleFunc("POST /control/buyers", do(func(r *http.Request, s *world.State) (any, error) {
+		var in struct {
+			AccountID string `json:"accountId"`
+		}
+		if err := decode(r, &in); err != nil {
+			return nil, err
+		}
+		return s.CreateBuyer(in.AccountID)
+	}))
+	mux.HandleFunc("GET /control/buyers", do(func(r *http.Request, s *world.State) (any, error) { return values(s.Buyers), nil }))
+	mux.HandleFunc("POST /control/offers", do(func(r *http.Request, s *world.State) (any, error) {
+		var in world.Offer
+		if err := decode(r, &in); err != nil {
+			return nil, err
+		}
+		return s.CreatePrivateOffer(in)
+	}))
+	mux.HandleFunc("GET /control/offers", do(func(r *http.Request, s *world.State) (any, error) { return values(s.Offers), nil }))
+	mux.HandleFunc("POST /control/resale-authorizations", do(func(r *http.Request, s *world.State) (any, error) {
+		var in struct{ ProductID, ResellerAccountID, Name string }
+		if err := decode(r, &in); err != nil {
+			return nil, err
+		}
+		return s.CreateResaleAuthorization(in.ProductID, in.ResellerAccountID, in.Name)
+	}))
+	mux.HandleFunc("POST /control/partner-offers", do(func(r *http.Request, s *world.State) (any, error) {
+		var in struct {
+			world.Offer
+			ResaleAuthorizationID string `json:"resaleAuthorizationId"`
+		}
+		if err := decode(r, &in); err != nil {
+			return nil, err
+		}
+		return s.CreatePartnerOffer(in.ResaleAuthorizationID, in.Offer)
+	}))
+	mux.HandleFunc("POST /control/accept", do(func(r *http.Request, s *world.State) (any, error) {
+		var in struct {
+			Buyer      string           `json:"buyer"`
+			OfferID    string           `json:"offerId"`
+			ProductID  string           `json:"productId"`
+			Quantities map[string]int64 `json:"quantities"`
+			StartDate  *time.Time       `json:"startDate"`
+		}
+		if err := decode(r, &in); err != nil {
+			return nil, err
+		}
+		if in.OfferID == "" {
+			p := s.Products[in.ProductID]
+			if p == nil {
+				return nil, world.Errorf(world.CodeValidation, "give offerId, or productId to accept the product's public offer")
+			}
+			in.OfferID = p.PublicOfferID
+		}
+		if _, err := s.CreateBuyer(in.Buyer); err != nil {
+			return nil, err
+		}
+		return s.Accept(in.Buyer, in.OfferID, world.AcceptOptions{Quantities: in.Quantities, StartDate: in.StartDate})
+	}))
+	mux.HandleFunc("GET /control/agreements", do(func(r *http.Request, s *world.State) (any, error) { return values(s.Agreements), nil }))
+	mux.HandleFunc("POST /control/agreements/{id}/{action}", do(func(r *http.Request, s *world.State) (any, error) {
+		id := r.PathValue("id")
+		switch r.PathValue("action") {
+		case "amend":
+			var in struct {
+				OfferID    string           `json:"offerId"`
+				Intent     string           `json:"intent"`
+				Quantities map[string]int64 `json:"quantities"`
+			}
+			if err := decode(r, &in); err != nil {
+				return nil, err
+			}
+			return s.Amend(id, in.OfferID, in.Intent, in.Quantities)
+		case "renew":
+			return s.Renew(id)
+		case "cancel":
+			return s.Cancel(id)
+		case "expire":
+			return s.Expire(id)
+		}
+		return nil, world.Errorf(world.CodeNotFound, "unknown action %q: use amend, renew, cancel or expire", r.PathValue("action"))
+	}))
+	mux.HandleFunc("GET /control/licenses", do(func(r *http.Request, s *world.State) (any, error) { return values(s.Licenses), nil }))
+	mux.HandleFunc("POST /control/tokens", do(func(r *http.Request, s *world.State) (any, error) {
+		var in struct {
+			LicenseArn  string `json:"licenseArn"`
+			AgreementID string `json:"agreementId"`
+		}
+		if err := decode(r, &in); err != nil {
+			return nil, err
+		}
+		return s.MintToken(in.LicenseArn + in.AgreementID)
+	}))
+	mux.HandleFunc("POST /control/register", func(w http.ResponseWriter, r *http.Request) {
+		var in RegisterInput
+		if err := decode(r, &in); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		out, err := e.Register(r.Context(), in)
+		reply(w, out, err)
+	})
+	mux.HandleFunc("GET /control/clock", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, map[string]any{"now": e.World.Now()}, nil)
+	})
+	mux.HandleFunc("POST /control/clock/advance", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Duration string `json:"duration"`
+		}
+		if err := decode(r, &in); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		d, err := time.ParseDuration(in.Duration)
+		if err != nil {
+			reply(w, nil, world.Errorf(world.CodeValidation, "duration %q: use a Go duration such as 90m or 48h", in.Duration))
+			return
+		}
+		err = e.World.Advance(d)
+		reply(w, map[string]any{"now": e.World.Now()}, err)
+	})
+	mux.HandleFunc("PUT /control/faults", do(func(r *http.Request, s *world.State) (any, error) {
+		var in struct {
+			Seed   uint64 `json:"seed"`
+			Faults map[string]struct {
+				LatencyMS        int64   `json:"latencyMs"`
+				ThrottleShare    float64 `json:"throttleShare"`
+				ErrorShare       float64 `json:"errorShare"`
+				UnprocessedShare float64 `json:"unprocessedShare"`
+			} `json:"faults"`
+		}
+		if err := decode(r, &in); err != nil {
+			return nil, err
+		}
+		f := map[string]world.Fault{}
+		for op, v := range in.Faults {
+			for _, share := range []float64{v.ThrottleShare, v.ErrorShare, v.UnprocessedShare} {
+				if share < 0 || share > 1 {
+					return nil, world.Errorf(world.CodeValidation, "shares are probabilities between 0 and 1")
+				}
+			}
+			if v.LatencyMS < 0 || v.LatencyMS > 60000 {
+				return nil, world.Errorf(world.CodeValidation, "latencyMs must be between 0 and 60000")
+			}
+			f[op] = world.Fault{Latency: time.Duration(v.LatencyMS) * time.Millisecond, ThrottleShare: v.ThrottleShare, ErrorShare: v.ErrorShare, UnprocessedShare: v.UnprocessedShare}
+		}
+		if in.Seed == 0 {
+			in.Seed = 1
+		}
+		s.SetFaults(f, in.Seed)
+		return map[string]any{"seed": in.Seed, "faults": s.Faults}, nil
+	}))
+	mux.HandleFunc("PUT /control/config", do(func(r *http.Request, s *world.State) (any, error) {
+		var in struct {
+			MeteringWindow *string  `json:"meteringWindow"`
+			MonthEndGrace  *bool    `json:"monthEndGrace"`
+			ThrottleRPS    *float64 `json:"throttleRps"`
+			TokenTTL       *string  `json:"tokenTtl"`
+			FinalWindow    *string  `json:"finalWindow"`
+			ChangeSetDelay *string  `json:"changeSetDelay"`
+		}
+		if err := decode(r, &in); err != nil {
+			return nil, err
+		}
+		c := s.Config
+		for _, d := range []struct {
+			in  *string
+			out *time.Duration
+		}{{in.MeteringWindow, &c.MeteringWindow}, {in.TokenTTL, &c.TokenTTL}, {in.FinalWindow, &c.FinalWindow}, {in.ChangeSetDelay, &c.ChangeSetDelay}} {
+			if d.in != nil {
+				v, err := time.ParseDuration(*d.in)
+				if err != nil || v < 0 {
+					return nil, world.Errorf(world.CodeValidation, "%q is not a duration such as 6h", *d.in)
+				}
+				*d.out = v
+			}
+		}
+		if in.MonthEndGrace != nil {
+			c.MonthEndGrace = *in.MonthEndGrace
+		}
+		if in.ThrottleRPS != nil {
+			if *in.ThrottleRPS < 0 {
+				return nil, world.Errorf(world.CodeValidation, "throttleRps cannot be negative")
+			}
+			c.ThrottleRPS = *in.ThrottleRPS
+		}
+		s.Config = c
+		return c, nil
+	}))
+	mux.HandleFunc("GET /control/metering", do(func(r *http.Request, s *world.State) (any, error) { return s.Metering, nil }))
+	mux.HandleFunc("GET /control/events", do(func(r *http.Request, s *world.State) (any, error) { return s.Events, nil }))
+	mux.HandleFunc("GET /control/targets", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, map[string]any{"targets": e.Targets(), "deliveries": e.Deliveries()}, nil)
+	})
+	mux.HandleFunc("POST /control/targets", func(w http.ResponseWriter, r *http.Request) {
+		var in Target
+		if err := decode(r, &in); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		t, err := e.AddTarget(in)
+		reply(w, t, err)
+	})
+	return http.MaxBytesHandler(mux, 8<<20)
+}
+
+// RegisterInput says which buyer registration to perform.
+type RegisterInput struct {
+	// Token to post; when empty one is minted for LicenseArn or AgreementID.
+	Token          string `json:"token"`
+	LicenseArn     string `json:"licenseArn"`
+	AgreementID    string `json:"agreementId"`
+	FulfillmentURL string `json:"fulfillmentUrl"`
+}
+
+// RegisterOutput is what the buyer's browser saw.
+type RegisterOutput struct {
+	Token    string `json:"token"`
+	Status   int    `json:"status"`
+	FinalURL string `json:"finalUrl"`
+	Body     string `json:"body"`
+}
+
+// Register plays the buyer's browser after subscribing: it POSTs the form field
+// x-amzn-marketplace-token to the fulfillment URL and follows redirects with a
+// cookie jar, as a browser does.
+func (e *Emulator) Register(ctx context.Context, in RegisterInput) (RegisterOutput, error) {
+	u, err := url.Parse(in.FulfillmentURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return RegisterOutput{}, world.Errorf(world.CodeValidation, "fulfillmentUrl %q must be an http(s) URL", in.FulfillmentURL)
+	}
+	if in.Token == "" {
+		err := e.World.Do(func(s *world.State) error {
+			t, err := s.MintToken(in.LicenseArn + in.AgreementID)
+			if err == nil {
+				in.Token = t.Value
+			}
+			return err
+		})
+		if err != nil {
+			return RegisterOutput{}, err
+		}
+	}
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 15 * time.Second, Transport: e.o.HTTPClient.Transport}
+	form := url.Values{"x-amzn-marketplace-token": {in.Token}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.FulfillmentURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return RegisterOutput{}, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := client.Do(req)
+	if err != nil {
+		return RegisterOutput{Token: in.Token}, fmt.Errorf("post to the fulfillment URL: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return RegisterOutput{Token: in.Token, Status: resp.StatusCode, FinalURL: resp.Request.URL.String(), Body: string(body)}, nil
+}
+
+func decode(r *http.Request, v any) error {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return world.Errorf(world.CodeValidation, "could not read the body: %v", err)
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return world.Errorf(world.CodeValidation, "invalid JSON body: %v", err)
+	}
+	return nil
+}
+
+func reply(w http.ResponseWriter, v any, err error) {
+	if err != nil {
+		status := http.StatusInternalServerError
+		switch world.CodeOf(err) {
+		case world.CodeValidation:
+			status = http.StatusBadRequest
+		case world.CodeNotFound:
+			status = http.StatusNotFound
+		case world.CodeConflict:
+			status = http.StatusConflict
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		msg := err.Error()
+		var we *world.Error
+		if errors.As(err, &we) {
+			msg = we.Message
+		}
+		writeJSON(w, status, map[string]any{"error": msg, "code": world.CodeOf(err)})
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func values[V any](m map[string]V) []V {
+	out := make([]V, 0, len(m))
+	for _, k := range world.SortedKeys(m) {
+		out = append(out, m[k])
+	}
+	return out
+}
