@@ -268,8 +268,9 @@ func (s *State) Accept(buyer, offerID string, opt AcceptOptions) (*Agreement, er
 			}
 		}
 	}
+	// A private offer fixes the quantities unless it leaves them to the buyer.
 	q := o.Quantities
-	if !o.Private && opt.Quantities != nil {
+	if (!o.Private || len(q) == 0) && opt.Quantities != nil {
 		q = opt.Quantities
 	}
 	if err := s.checkQuantities(p, q); err != nil {

@@ -329,17 +329,7 @@ func (w *World) Now() time.Time {
 // first, so every operation sees the world as of now. Messages fn emits are
 // delivered after the lock is released, in order.
 func (w *World) Do(fn func(s *State) error) error {
-	w.mu.Lock()
-	s := w.s
-	s.now = time.Now().UTC().Add(s.ClockOffset)
-	s.touched = map[string]bool{}
-	w.tickLocked()
-	err := fn(s)
-	w.dirty = true
-	w.syncAgreementsLocked()
-	out := s.pending
-	s.pending = nil
-	w.mu.Unlock()
+	out, err := w.locked(fn, true)
 	w.deliver(out)
 	return err
 }
@@ -347,18 +337,30 @@ func (w *World) Do(fn func(s *State) error) error {
 // Read runs fn with the state locked, for operations that change nothing (they
 // must not call the simulation methods). Due transitions still run first.
 func (w *World) Read(fn func(s *State) error) error {
+	out, err := w.locked(fn, false)
+	w.deliver(out)
+	return err
+}
+
+// locked runs fn under the lock; a panic in fn releases it (the HTTP server
+// recovers the panic) so one bad request cannot wedge the emulator.
+func (w *World) locked(fn func(s *State) error, write bool) ([]EmittedEvent, error) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	s := w.s
 	s.now = time.Now().UTC().Add(s.ClockOffset)
 	s.touched = map[string]bool{}
 	w.tickLocked()
+	defer func() {
+		if write {
+			w.dirty = true
+		}
+	}()
 	err := fn(s)
 	w.syncAgreementsLocked()
 	out := s.pending
 	s.pending = nil
-	w.mu.Unlock()
-	w.deliver(out)
-	return err
+	return out, err
 }
 
 // Advance moves the emulator clock forward and runs what became due.
