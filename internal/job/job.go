@@ -96,37 +96,14 @@ func Enqueue(ctx context.Context, tx *store.Tx, now time.Time, kind string, args
 		}
 		return "", false, nil
 	}
-	if w := wakers.get(tx); w != nil {
-		tx.AfterCommit(w)
-	}
+	tx.NotifyAfterCommit(notifyTopic)
 	return id, true, nil
 }
 
-// wakers lets a Runner in this process learn of jobs enqueued in its database
-// without polling delay.
-var wakers = &wakerSet{m: map[string]func(){}}
-
-type wakerSet struct {
-	mu sync.Mutex
-	m  map[string]func()
-}
-
-func (w *wakerSet) get(_ *store.Tx) func() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.m) == 0 {
-		return nil
-	}
-	fns := make([]func(), 0, len(w.m))
-	for _, f := range w.m {
-		fns = append(fns, f)
-	}
-	return func() {
-		for _, f := range fns {
-			f()
-		}
-	}
-}
+// notifyTopic is what Enqueue and Retry announce on the database once they
+// commit, so an idle Runner on the same database starts at once instead of at
+// its next poll.
+const notifyTopic = "job"
 
 // permanentError marks an error that retrying cannot fix.
 type permanentError struct{ err error }
@@ -169,7 +146,6 @@ type Runner struct {
 	owner    string
 	handlers map[string]Handler
 	wake     chan struct{}
-	key      string
 }
 
 // NewRunner builds a runner; register handlers with Handle before Run.
@@ -221,15 +197,7 @@ func (r *Runner) Wake() {
 
 // Run works until ctx is cancelled, then waits for running jobs to finish.
 func (r *Runner) Run(ctx context.Context) {
-	r.key = r.owner
-	wakers.mu.Lock()
-	wakers.m[r.key] = r.Wake
-	wakers.mu.Unlock()
-	defer func() {
-		wakers.mu.Lock()
-		delete(wakers.m, r.key)
-		wakers.mu.Unlock()
-	}()
+	defer r.db.Subscribe(notifyTopic, r.Wake)()
 	var wg sync.WaitGroup
 	for range r.o.Workers {
 		wg.Go(func() {
@@ -505,9 +473,7 @@ func Retry(ctx context.Context, db *store.DB, id string, now time.Time) error {
 		_, err := tx.Exec(ctx, `UPDATE jobs SET state = 'available', attempt = 0, run_at = ?, updated_at = ?, finalized_at = NULL,
 			unique_key = done_key, done_key = NULL WHERE id = ?`, store.Millis(now), store.Millis(now), id)
 		if err == nil {
-			if w := wakers.get(tx); w != nil {
-				tx.AfterCommit(w)
-			}
+			tx.NotifyAfterCommit(notifyTopic)
 		}
 		return err
 	})

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -49,6 +50,43 @@ type DB struct {
 	r       *sql.DB
 	// Path is the SQLite file, empty on PostgreSQL.
 	Path string
+
+	subMu sync.Mutex
+	subs  map[string]map[int]func()
+	subN  int
+}
+
+// Subscribe calls fn after every commit, through this DB, of a transaction that
+// called NotifyAfterCommit(topic). It returns the function that unsubscribes.
+func (db *DB) Subscribe(topic string, fn func()) (cancel func()) {
+	db.subMu.Lock()
+	defer db.subMu.Unlock()
+	if db.subs == nil {
+		db.subs = map[string]map[int]func(){}
+	}
+	if db.subs[topic] == nil {
+		db.subs[topic] = map[int]func(){}
+	}
+	db.subN++
+	id := db.subN
+	db.subs[topic][id] = fn
+	return func() {
+		db.subMu.Lock()
+		defer db.subMu.Unlock()
+		delete(db.subs[topic], id)
+	}
+}
+
+func (db *DB) notify(topic string) {
+	db.subMu.Lock()
+	fns := make([]func(), 0, len(db.subs[topic]))
+	for _, fn := range db.subs[topic] {
+		fns = append(fns, fn)
+	}
+	db.subMu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
 }
 
 // Open opens the database described by cfg. It does not migrate; see Migrate.
@@ -190,6 +228,7 @@ func (db *DB) Pending(ctx context.Context) (int, error) {
 // Tx is a transaction that speaks the portable dialect.
 type Tx struct {
 	tx      *sql.Tx
+	db      *DB
 	dialect string
 	// afterCommit runs after a successful commit (e.g. to wake job workers).
 	afterCommit []func()
@@ -215,6 +254,12 @@ func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 
 // AfterCommit registers fn to run once the transaction has committed.
 func (tx *Tx) AfterCommit(fn func()) { tx.afterCommit = append(tx.afterCommit, fn) }
+
+// NotifyAfterCommit tells the DB's subscribers to topic, once this transaction
+// has committed, that something they wait for may have changed.
+func (tx *Tx) NotifyAfterCommit(topic string) {
+	tx.AfterCommit(func() { tx.db.notify(topic) })
+}
 
 func (tx *Tx) rebind(q string) string {
 	if tx.dialect != Postgres {
@@ -306,7 +351,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn fun
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &Tx{tx: stx, dialect: db.dialect}
+	tx := &Tx{tx: stx, db: db, dialect: db.dialect}
 	if err := fn(tx); err != nil {
 		stx.Rollback()
 		return err
