@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 
 	"github.com/aws/smithy-go/encoding/cbor"
+
+	"github.com/concordmp/concord/internal/emulator/smithyio"
 )
 
 // An empty result omits Entitlements, as AWS was observed to answer "{}"
@@ -21,13 +23,13 @@ func (o *output) cbor() cbor.Value {
 				"Dimension":            cbor.String(e.dimension),
 				"CustomerAWSAccountId": cbor.String(e.account),
 				"LicenseArn":           cbor.String(e.licenseArn),
-				"Value":                cbor.Map{"IntegerValue": cborInt(int64(e.value))},
+				"Value":                cbor.Map{"IntegerValue": smithyio.CBORInt(int64(e.value))},
 			}
 			if e.customerIdentifier != "" {
 				em["CustomerIdentifier"] = cbor.String(e.customerIdentifier)
 			}
 			if e.expiration != nil {
-				em["ExpirationDate"] = &cbor.Tag{ID: 1, Value: cborInt(e.expiration.Unix())}
+				em["ExpirationDate"] = &cbor.Tag{ID: 1, Value: smithyio.CBORInt(e.expiration.Unix())}
 			}
 			l = append(l, em)
 		}
@@ -37,14 +39,6 @@ func (o *output) cbor() cbor.Value {
 		m["NextToken"] = cbor.String(o.nextToken)
 	}
 	return m
-}
-
-// cborInt encodes an integer; cbor.NegInt(n) is the integer -n.
-func cborInt(i int64) cbor.Value {
-	if i >= 0 {
-		return cbor.Uint(uint64(i))
-	}
-	return cbor.NegInt(uint64(-i))
 }
 
 type jsonValue struct {

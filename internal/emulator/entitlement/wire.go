@@ -1,7 +1,6 @@
 package entitlement
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/aws/smithy-go/encoding/cbor"
+
+	"github.com/concordmp/concord/internal/emulator/smithyio"
 )
 
 // Wire constants of the two protocols the service speaks.
@@ -193,164 +194,12 @@ func (srv *Server) dispatch(w http.ResponseWriter, r *http.Request, reqID string
 
 // ---- requests ----
 
-// decodeCBORBody decodes an RPC v2 CBOR body into neutral values: string,
-// int64, float64, bool, []any, map[string]any or nil. An empty body is an
-// empty input structure.
-func decodeCBORBody(p []byte) (map[string]any, error) {
-	if len(p) == 0 {
-		return map[string]any{}, nil
-	}
-	v, err := cbor.Decode(p)
-	if err != nil {
-		return nil, err
-	}
-	n, err := fromCBOR(v)
-	if err != nil {
-		return nil, err
-	}
-	return asInputStructure(n)
-}
-
-func asInputStructure(n any) (map[string]any, error) {
-	switch m := n.(type) {
-	case map[string]any:
-		return m, nil
-	case nil:
-		return map[string]any{}, nil
-	default:
-		return nil, fmt.Errorf("the input must be a structure, got %s", kindOf(n))
-	}
-}
-
-func fromCBOR(v cbor.Value) (any, error) {
-	switch v := v.(type) {
-	case cbor.Uint:
-		if uint64(v) > math.MaxInt64 {
-			return math.Inf(1), nil // out of range for every modeled integer
-		}
-		return int64(v), nil
-	case cbor.NegInt:
-		// NegInt(n) is the integer -n; NegInt(0) is -2^64.
-		if v == 0 || uint64(v) > math.MaxInt64 {
-			return math.Inf(-1), nil
-		}
-		return -int64(v), nil
-	case cbor.Float32:
-		return float64(v), nil
-	case cbor.Float64:
-		return float64(v), nil
-	case cbor.String:
-		return string(v), nil
-	case cbor.Slice:
-		return []byte(v), nil
-	case cbor.Bool:
-		return bool(v), nil
-	case *cbor.Nil, *cbor.Undefined, nil:
-		return nil, nil
-	case cbor.List:
-		out := make([]any, 0, len(v))
-		for _, e := range v {
-			n, err := fromCBOR(e)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, n)
-		}
-		return out, nil
-	case cbor.Map:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			n, err := fromCBOR(e)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = n
-		}
-		return out, nil
-	case *cbor.Tag:
-		if v == nil {
-			return nil, nil
-		}
-		if v.ID == 1 {
-			t, err := cbor.AsTime(v)
-			if err != nil {
-				return nil, err
-			}
-			return t, nil
-		}
-		return nil, fmt.Errorf("unsupported CBOR tag %d", v.ID)
-	default:
-		return nil, fmt.Errorf("unsupported CBOR value %T", v)
-	}
-}
-
-// decodeJSONBody decodes an AWS JSON body into neutral values. An empty body
-// is an empty input structure.
-func decodeJSONBody(p []byte) (map[string]any, error) {
-	if len(bytes.TrimSpace(p)) == 0 {
-		return map[string]any{}, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(p))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("unexpected data after the input structure")
-	}
-	return asInputStructure(fromJSON(v))
-}
-
-func fromJSON(v any) any {
-	switch v := v.(type) {
-	case json.Number:
-		if i, err := v.Int64(); err == nil {
-			return i
-		}
-		f, err := v.Float64()
-		if err != nil { // beyond float64: out of range for every modeled number
-			if strings.HasPrefix(string(v), "-") {
-				return math.Inf(-1)
-			}
-			return math.Inf(1)
-		}
-		return f
-	case []any:
-		for i, e := range v {
-			v[i] = fromJSON(e)
-		}
-		return v
-	case map[string]any:
-		for k, e := range v {
-			v[k] = fromJSON(e)
-		}
-		return v
-	default: // string, bool, nil
-		return v
-	}
-}
-
-func kindOf(v any) string {
-	switch v.(type) {
-	case string:
-		return "a string"
-	case int64, float64:
-		return "a number"
-	case bool:
-		return "a boolean"
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "a structure"
-	case []byte:
-		return "a blob"
-	case nil:
-		return "null"
-	default:
-		return "a timestamp"
-	}
-}
+// The wire conversions are shared with the other emulated services.
+var (
+	decodeCBORBody = smithyio.DecodeCBOR
+	decodeJSONBody = smithyio.DecodeJSON
+	kindOf         = smithyio.KindOf
+)
 
 // input is a GetEntitlements request after type checking.
 type input struct {
