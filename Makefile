@@ -16,6 +16,7 @@ test: ## gofmt, vet and every test (SQLite always, PostgreSQL when reachable)
 bench: ## the benchmarks quoted in the issues' closing notes
 	go test -run '^$$' -bench . -benchtime 3000x ./internal/app
 	go test -run '^$$' -bench . ./internal/job
+	go test -run '^$$' -bench . -benchtime 3s ./internal/emulator/metering
 
 fuzz: ## fuzz every parser of outside input for 30 s each
 	for f in FuzzParseEventBridge FuzzParseSNSAction FuzzLicenseID; do go test -run '^$$' -fuzz $$f -fuzztime 30s ./internal/marketplace || exit 1; done
@@ -24,4 +25,5 @@ fuzz: ## fuzz every parser of outside input for 30 s each
 	go test -run '^$$' -fuzz FuzzRebind -fuzztime 30s ./internal/store
 	go test -run '^$$' -fuzz FuzzAPIBodies -fuzztime 30s ./internal/httpapi
 	go test -run '^$$' -fuzz FuzzServeHTTP -fuzztime 30s ./internal/emulator/sqs
-	go test -run '^$$' -fuzz FuzzServeHTTP -fuzztime 30s ./internal/emulator/agreementapi
+	for p in agreementapi metering entitlement catalog; do go test -run '^$$' -fuzz FuzzServeHTTP -fuzztime 30s ./internal/emulator/$$p || exit 1; done
+	go test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/emulator/smithyio
