@@ -66,7 +66,7 @@ func Create(ctx context.Context, db *store.DB, name string, now time.Time) (secr
 // Verify returns the key a secret belongs to, or an EUnauthorized error.
 func Verify(ctx context.Context, db *store.DB, secret string) (Key, error) {
 	var k Key
-	if !strings.HasPrefix(secret, Prefix) || len(secret) > 100 {
+	if !strings.HasPrefix(secret, Prefix) || len(secret) > 100 || !marketplace.Storable(secret) {
 		return k, marketplace.Errorf(marketplace.EUnauthorized, "invalid API key")
 	}
 	var created int64

@@ -76,7 +76,8 @@ type App struct {
 	listener net.Listener
 	server   *http.Server
 	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup // the HTTP server
+	bg       sync.WaitGroup // background work stopped before the server
 }
 
 // Sandbox reports whether the built-in emulator stands in for AWS.
@@ -88,6 +89,7 @@ func (a *App) URL() string { return "http://" + a.listener.Addr().String() }
 // Start opens everything and starts serving. It returns once the listener is
 // bound; call Close to stop.
 func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
+	clockGiven := cfg.Now != nil
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -127,14 +129,17 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	metrics := inbox.NewMetrics(a.Registry)
-	a.Ledger = &inbox.Ledger{DB: db, Now: cfg.Now, Logger: logger}
-	a.Runner = job.NewRunner(db, job.RunnerOptions{Logger: logger, Now: cfg.Now, Workers: cfg.Workers})
 
 	// AWS clients: the in-process emulator in sandbox mode, AWS otherwise.
 	awsCfg := awsmp.Config{Region: cfg.AWSRegion, Endpoint: cfg.AWSEndpoint, Anonymous: cfg.AWSAnonymous}
 	var emuHandler http.Handler
 	if a.Sandbox() {
 		a.Emulator = emulator.New(emulator.Options{Logger: logger, BaseURL: func() string { return a.URL() + "/emulator" }})
+		if !clockGiven {
+			// Concord lives on the emulator's clock, so advancing it moves both
+			// (a future-dated license turns active when the emulator says so).
+			cfg.Now = a.Emulator.World.Now
+		}
 		// Every SDK client posts to the bare endpoint (JSON protocols) or below it.
 		emuHandler = http.StripPrefix("/emulator", a.Emulator)
 		awsCfg.Anonymous = true
@@ -156,6 +161,8 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		logger.Warn("SANDBOX MODE: Concord is talking to its built-in AWS Marketplace emulator, not to AWS", "emulator", a.URL()+"/emulator")
 	}
 	a.Config = cfg
+	a.Ledger = &inbox.Ledger{DB: db, Now: cfg.Now, Logger: logger}
+	a.Runner = job.NewRunner(db, job.RunnerOptions{Logger: logger, Now: cfg.Now, Workers: cfg.Workers})
 	awsConf, err := awsmp.Load(ctx, awsCfg)
 	if err != nil {
 		return nil, err
@@ -193,16 +200,16 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 			logger.Error("http server", "err", err)
 		}
 	})
-	a.wg.Go(func() { a.Runner.Run(runCtx) })
+	a.bg.Go(func() { a.Runner.Run(runCtx) })
 	if a.Emulator != nil {
 		a.Emulator.Start(runCtx)
 		// Legacy products' SNS notifications go to our own SNS endpoint; the
 		// subscription is confirmed by Concord as it would be with AWS.
-		go func() {
+		a.bg.Go(func() {
 			if _, err := a.Emulator.AddTarget(emulator.Target{Type: "sns", URL: a.URL() + "/events/sns"}); err != nil {
 				logger.Warn("sandbox: SNS target", "err", err)
 			}
-		}()
+		})
 	}
 	if cfg.SQSQueueURL != "" {
 		q := awsmp.NewQueue(awsConf, cfg.SQSQueueURL)
@@ -210,7 +217,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		if a.Sandbox() {
 			poller.Wait = 2 * time.Second
 		}
-		a.wg.Go(func() { poller.Run(runCtx) })
+		a.bg.Go(func() { poller.Run(runCtx) })
 		logger.Info("polling SQS for marketplace events", "queue", cfg.SQSQueueURL)
 	}
 	if !a.Sandbox() && cfg.EventBridgeSecret == "" && cfg.SQSQueueURL == "" {
@@ -225,6 +232,13 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 // ctx ends), and closes the database.
 func (a *App) Close(ctx context.Context) error {
 	var errs []error
+	// Background work first (poller, job runner, emulator clock), while the
+	// listener still serves the in-process emulator their calls may need; then
+	// in-flight requests; then the emulator and the database.
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.bg.Wait()
 	if a.server != nil {
 		if err := a.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
@@ -234,9 +248,6 @@ func (a *App) Close(ctx context.Context) error {
 	}
 	if a.Emulator != nil {
 		a.Emulator.Close()
-	}
-	if a.cancel != nil {
-		a.cancel()
 	}
 	a.wg.Wait()
 	if a.DB != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/concordmp/concord/internal/app"
 	"github.com/concordmp/concord/internal/emulator/agreementapi"
 	"github.com/concordmp/concord/internal/emulator/eventbridge"
+	"github.com/concordmp/concord/internal/emulator/world"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/inbox/inboxtest"
 	"github.com/concordmp/concord/internal/store"
@@ -340,4 +341,46 @@ func BenchmarkIngestHTTP(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
+}
+
+// TestSandboxLifecycle drives the in-process emulator and checks that Concord's
+// ledger follows it through the emulated SQS queue, on the emulator's clock.
+func TestSandboxLifecycle(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite, app.Config{})
+	w := b.app.Emulator.World
+	var agreementID string
+	err := w.Do(func(s *world.State) error {
+		p, err := s.CreateProduct(world.Product{ProductID: "prod-sbx", ProductCode: "sbxcode", ConcurrentAgreements: true,
+			Dimensions: []world.Dimension{{Key: "seats", Kind: "contract", Price: "10.00"}}})
+		if err != nil {
+			return err
+		}
+		if _, err := s.CreateBuyer("444455556666"); err != nil {
+			return err
+		}
+		start := s.Now().Add(72 * time.Hour)
+		a, err := s.Accept("444455556666", p.PublicOfferID, world.AcceptOptions{Quantities: map[string]int64{"seats": 4}, StartDate: &start})
+		if err == nil {
+			agreementID = a.ID
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the future-dated agreement to reach the ledger", func() bool {
+		code, _ := b.do(t, "GET", "/v1/agreements/"+agreementID, b.key, nil)
+		return code == 200
+	})
+	if code, body := b.do(t, "GET", "/v1/licenses?account=444455556666", b.key, nil); code != 200 || bytes.Contains(body, []byte(`"licenseId"`)) {
+		t.Fatalf("a future-dated agreement has no license before its start: %s", body)
+	}
+	if err := w.Advance(73 * time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the license to be active once the emulator's clock passes the start", func() bool {
+		_, body := b.do(t, "GET", "/v1/licenses?account=444455556666", b.key, nil)
+		return bytes.Contains(body, []byte(`"state":"active"`))
+	})
 }

@@ -23,10 +23,15 @@ func (e *Emulator) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	do := func(fn func(r *http.Request, s *world.State) (any, error)) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			var out any
+			// Encode inside the lock: the answer points into the world's state,
+			// which the ticker may change as soon as the lock is released.
+			var out json.RawMessage
 			err := e.World.Do(func(s *world.State) error {
-				var err error
-				out, err = fn(r, s)
+				v, err := fn(r, s)
+				if err != nil {
+					return err
+				}
+				out, err = json.Marshal(v)
 				return err
 			})
 			reply(w, out, err)

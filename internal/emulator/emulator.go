@@ -105,7 +105,18 @@ func New(o Options) *Emulator {
 		o.Config = world.DefaultConfig()
 	}
 	e := &Emulator{World: world.New(o.Config), o: o}
-	e.Agreements = agreementapi.New(agreementapi.Options{Now: e.World.Now})
+	e.Agreements = agreementapi.New(agreementapi.Options{Now: e.World.Now, Fault: func(op string) error {
+		var d world.Decision
+		e.World.Read(func(s *world.State) error { d = s.Inject(op); return nil })
+		time.Sleep(d.Latency)
+		switch {
+		case d.Throttle:
+			return &agreementapi.APIError{Code: agreementapi.CodeThrottling, Message: "Rate exceeded"}
+		case d.Fail:
+			return &agreementapi.APIError{Code: agreementapi.CodeInternalServer, Message: "injected failure"}
+		}
+		return nil
+	}})
 	e.World.AttachAgreementAPI(e.Agreements)
 	e.SQS = emusqs.New(emusqs.Options{Now: e.World.Now, AccountID: o.Config.SellerAccountID, BaseURL: func(r *http.Request) string {
 		return e.base(r)
@@ -226,11 +237,13 @@ func (e *Emulator) AddTarget(t Target) (*Target, error) {
 		return nil, world.Errorf(world.CodeValidation, "target type %q must be sqs, http or sns", t.Type)
 	}
 	t.ID = world.NewID("target-", 8)
+	if t.Type == "sns" {
+		t.token = world.NewID("", 32)
+	}
 	e.mu.Lock()
 	e.targets = append(e.targets, &t)
 	e.mu.Unlock()
 	if t.Type == "sns" {
-		t.token = world.NewID("", 32)
 		e.sendSNS(&t, snsverify.TypeSubscriptionConfirmation, "arn:aws:sns:us-east-1:287250355862:aws-mp-subscription-notification-emulator",
 			"You have chosen to subscribe to the topic. To confirm the subscription, visit the SubscribeURL included in this message.")
 	}
@@ -254,7 +267,14 @@ func (e *Emulator) QueueURL(name string) string { return e.SQS.CreateQueue(name)
 // deliver sends one emitted message to every matching target.
 func (e *Emulator) deliver(ev world.EmittedEvent) {
 	e.mu.Lock()
-	targets := append([]*Target(nil), e.targets...)
+	var targets []*Target
+	for _, t := range e.targets {
+		// As SNS does, nothing is delivered to an endpoint that has not confirmed.
+		if t.Type != "sns" || t.Confirmed {
+			cp := *t
+			targets = append(targets, &cp)
+		}
+	}
 	e.mu.Unlock()
 	for _, t := range targets {
 		switch {
@@ -325,7 +345,7 @@ func (e *Emulator) Deliveries() []Delivery {
 // sendSNS signs and posts one SNS message to an SNS target.
 func (e *Emulator) sendSNS(t *Target, typ, topic, message string) {
 	m := &snsverify.Message{Type: typ, MessageID: world.NewID("", 32), TopicArn: topic, Message: message,
-		Timestamp: snsverify.FormatTimestamp(time.Now())}
+		Timestamp: snsverify.FormatTimestamp(e.World.Now())}
 	base := e.base(nil)
 	switch typ {
 	case snsverify.TypeSubscriptionConfirmation:

@@ -295,7 +295,10 @@ func TestHTTPAndSNSTargets(t *testing.T) {
 				return
 			}
 			if m.Type == snsverify.TypeSubscriptionConfirmation {
-				go http.Get(m.SubscribeURL)
+				resp, err := http.Get(m.SubscribeURL) // confirm before answering, as Concord does
+				if err != nil || resp.StatusCode != 200 {
+					t.Errorf("confirm: %v", err)
+				}
 			}
 			snsBodies = append(snsBodies, []byte(m.Type+" "+m.Message))
 		}

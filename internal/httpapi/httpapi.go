@@ -208,6 +208,9 @@ func (s *Server) apiError(err error) error {
 	case marketplace.ETooLarge:
 		status = http.StatusRequestEntityTooLarge
 	default:
+		if store.IsInvalidText(err) {
+			return huma.NewError(http.StatusBadRequest, "a parameter contains a NUL character or invalid UTF-8")
+		}
 		if errors.Is(err, context.Canceled) {
 			status = 499
 		}

@@ -142,6 +142,9 @@ func reparse(e storedEvent) (*marketplace.Event, error) {
 		ev, err := marketplace.ParseEventBridge([]byte(e.body))
 		return &ev, err
 	case DoorSNS:
+		if marketplace.EventKind(e.kind) == marketplace.KindSubscriptionConfirm || marketplace.EventKind(e.kind) == marketplace.KindInformational {
+			return nil, nil // confirmations carry prose, not an action: keep them as stored
+		}
 		ev, err := marketplace.ParseSNSAction(e.id, strings.TrimPrefix(e.source, "aws.sns:"), e.body, time.UnixMilli(e.eventTime))
 		return &ev, err
 	}

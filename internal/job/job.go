@@ -247,6 +247,7 @@ func (r *Runner) runWithHeartbeat(ctx context.Context, j *Job, h Handler) (err e
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
+	renewed := time.Now()
 	go func() {
 		t := time.NewTicker(r.o.Lease / 3)
 		defer t.Stop()
@@ -255,11 +256,25 @@ func (r *Runner) runWithHeartbeat(ctx context.Context, j *Job, h Handler) (err e
 			case <-done:
 				return
 			case <-t.C:
-				_ = r.db.WriteCommitted(hctx, func(tx *store.Tx) error {
-					_, err := tx.Exec(hctx, `UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND attempt = ?`,
+				var n int64
+				err := r.db.WriteCommitted(hctx, func(tx *store.Tx) error {
+					res, err := tx.Exec(hctx, `UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_owner = ? AND attempt = ?`,
 						store.Millis(r.o.Now().Add(r.o.Lease)), j.ID, r.owner, j.Attempt)
+					if err == nil {
+						n, err = res.RowsAffected()
+					}
 					return err
 				})
+				switch {
+				case err == nil && n == 1:
+					renewed = time.Now()
+				case err == nil || time.Since(renewed) >= r.o.Lease:
+					// The lease is gone (another runner may hold the job now): stop
+					// the handler rather than run the job twice at once.
+					r.o.Logger.Warn("job lease lost; cancelling the handler", "job", j.ID, "kind", j.Kind, "err", err)
+					cancel()
+					return
+				}
 			}
 		}
 	}()

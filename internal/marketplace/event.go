@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // EventKind says what an inbox event does to the ledger. Only the kinds with a
@@ -173,6 +174,9 @@ func ParseEventBridge(body []byte) (Event, error) {
 	if len(body) > MaxEventSize {
 		return Event{}, Errorf(ETooLarge, "event is %d bytes; the limit is %d", len(body), MaxEventSize)
 	}
+	if !utf8.Valid(body) {
+		return Event{}, Errorf(EInvalid, "event is not valid UTF-8")
+	}
 	var env ebEnvelope
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&env); err != nil {
@@ -192,6 +196,8 @@ func ParseEventBridge(body []byte) (Event, error) {
 		return Event{}, Errorf(EInvalid, "event %s has no source", env.ID)
 	case len(env.ID) > 256 || len(env.DetailType) > 256 || len(env.Source) > 256:
 		return Event{}, Errorf(EInvalid, "event id, source or detail-type is too long")
+	case !Storable(env.ID) || !Storable(env.DetailType) || !Storable(env.Source):
+		return Event{}, Errorf(EInvalid, "event id, source or detail-type contains a NUL character")
 	}
 	t, err := parseTime(env.Time)
 	if err != nil || t == nil {
@@ -203,6 +209,9 @@ func ParseEventBridge(body []byte) (Event, error) {
 		if err := json.Unmarshal(env.Detail, &d); err != nil {
 			return Event{}, Errorf(EInvalid, "event %s has an invalid detail: %v", env.ID, err)
 		}
+	}
+	if !Storable(d.RequestID) || len(d.RequestID) > 256 {
+		return Event{}, Errorf(EInvalid, "event %s has an invalid detail.requestId", env.ID)
 	}
 	ev.RequestID = d.RequestID
 	ev.Kind, ev.Fact.Role = classify(env.Source, env.DetailType)
@@ -252,9 +261,13 @@ func (f *Fact) validate() *Error {
 			return Errorf(EInvalid, "detail.license.arn is required")
 		}
 	}
-	for _, s := range []string{f.AgreementID, f.PreviousAgreementID, f.LicenseArn, f.OfferID, f.ProductID, f.ProductCode, f.AcceptorAccountID} {
+	for _, s := range []string{f.AgreementID, f.PreviousAgreementID, f.LicenseArn, f.OfferID, f.ProductID, f.ProductCode, f.AcceptorAccountID,
+		f.ProposerAccountID, f.ResaleAuthorizationID, f.ReceiverAccountID, f.Intent, f.Status, f.ProductTitle, f.CustomerIdentifier} {
 		if len(s) > 2048 {
 			return Errorf(EInvalid, "an identifier is longer than 2048 characters")
+		}
+		if !Storable(s) {
+			return Errorf(EInvalid, "an identifier contains a NUL character or invalid UTF-8")
 		}
 	}
 	if f.Kind == KindAgreementEnded && f.Status != "" && !IsTerminalStatus(f.Status) {
@@ -262,6 +275,11 @@ func (f *Fact) validate() *Error {
 	}
 	return nil
 }
+
+// Storable reports whether s can be stored as text by every database Concord
+// runs on: PostgreSQL refuses NUL characters and invalid UTF-8, so such input is
+// rejected at the door instead of failing (and being redelivered) forever.
+func Storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 // classify maps a detail-type to its kind and the role suffix.
 func classify(source, detailType string) (EventKind, string) {
@@ -352,6 +370,9 @@ func ParseSNSAction(messageID, topicArn, message string, ts time.Time) (Event, e
 		kind = KindUnknown
 	} else if m.CustomerIdentifier == "" || m.ProductCode == "" {
 		return Event{}, Errorf(EInvalid, "SNS message %s lacks customer-identifier or product-code", messageID)
+	}
+	if !utf8.ValidString(message) || !Storable(messageID) || !Storable(topicArn) || !Storable(m.CustomerIdentifier) || !Storable(m.ProductCode) || !Storable(m.OfferIdentifier) {
+		return Event{}, Errorf(EInvalid, "SNS message %s contains a NUL character or invalid UTF-8", messageID)
 	}
 	if len(m.CustomerIdentifier) > 255 || len(m.ProductCode) > 255 || len(m.OfferIdentifier) > 255 {
 		return Event{}, Errorf(EInvalid, "SNS message %s has an identifier longer than 255 characters", messageID)

@@ -379,6 +379,13 @@ func retryable(err error) bool {
 	return false
 }
 
+// IsInvalidText reports whether PostgreSQL refused a text value (a NUL character
+// or invalid UTF-8), which is bad input rather than a failure.
+func IsInvalidText(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "22021" || pg.Code == "22P05")
+}
+
 // IsUniqueViolation reports whether err is a unique-constraint violation.
 func IsUniqueViolation(err error) bool {
 	var pg *pgconn.PgError

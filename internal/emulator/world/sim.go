@@ -482,10 +482,16 @@ func (s *State) Renew(agreementID string) (*Agreement, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := s.newAgreement(s.Offers[old.OfferID], old.AcceptorAccountID, "RENEW", old.ID, s.now, old.Quantities)
+	return s.renewAt(old, s.now), nil
+}
+
+// renewAt renews old with a new agreement starting at start (the old end date
+// for an automatic renewal, so the terms line up without a gap).
+func (s *State) renewAt(old *Agreement, start time.Time) *Agreement {
+	a := s.newAgreement(s.Offers[old.OfferID], old.AcceptorAccountID, "RENEW", old.ID, start, old.Quantities)
 	s.created(a)
 	s.end(old, "RENEWED")
-	return a, nil
+	return a
 }
 
 // Cancel ends an agreement as CANCELLED (the buyer cancelled).
@@ -559,7 +565,7 @@ func (w *World) tickLocked() {
 		a := s.Agreements[id]
 		if a.Status == "ACTIVE" && a.EndTime != nil && due(*a.EndTime) {
 			if a.AutoRenew {
-				s.Renew(a.ID)
+				s.renewAt(a, a.EndTime.Add(time.Second))
 			} else {
 				s.end(a, "EXPIRED")
 			}
