@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/concordmp/concord/internal/emulator/agreementapi"
+	"github.com/concordmp/concord/internal/emulator/smithyio"
 	emusqs "github.com/concordmp/concord/internal/emulator/sqs"
 	"github.com/concordmp/concord/internal/emulator/world"
 	"github.com/concordmp/concord/internal/snsverify"
@@ -210,7 +211,10 @@ func target(prefix string) func(r *http.Request) bool {
 }
 
 func cborService(name string) func(r *http.Request) bool {
-	return func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/service/"+name+"/") }
+	return func(r *http.Request) bool {
+		op, _ := smithyio.CBOROperation(r.URL.Path, name)
+		return op != ""
+	}
 }
 
 // AddTarget registers a delivery target. For SNS targets the emulator sends a

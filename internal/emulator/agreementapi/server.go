@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/aws/smithy-go/encoding/cbor"
+
+	"github.com/concordmp/concord/internal/emulator/smithyio"
 )
 
 // Protocol constants.
@@ -51,7 +53,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(headerRequestID, reqID)
 
 	target := r.Header.Get(headerTarget)
-	_, cborPath := cborRoute(r.URL.Path)
+	_, cborPath := smithyio.CBOROperation(r.URL.Path, ServiceName)
 	if r.Header.Get(headerSmithyProt) != "" || (target == "" && cborPath) {
 		s.serveCBOR(w, r, reqID)
 		return
@@ -67,23 +69,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// cborRoute extracts "<Op>" from ".../service/<Service>/operation/<Op>"; it
-// reports whether the path has the RPC v2 shape (for any service).
-func cborRoute(path string) (op string, ok bool) {
-	i := strings.LastIndex(path, "/service/")
-	if i < 0 {
-		return "", false
-	}
-	service, rest, ok := strings.Cut(path[i+len("/service/"):], "/operation/")
-	if !ok || service == "" || rest == "" || strings.Contains(rest, "/") {
-		return "", false
-	}
-	if service != ServiceName {
-		return "", true
-	}
-	return rest, true
-}
-
 func (s *Server) serveCBOR(w http.ResponseWriter, r *http.Request, reqID string) {
 	w.Header().Set(headerSmithyProt, smithyProtocol)
 	if p := r.Header.Get(headerSmithyProt); p != "" && p != smithyProtocol {
@@ -97,7 +82,7 @@ func (s *Server) serveCBOR(w http.ResponseWriter, r *http.Request, reqID string)
 			Message: "method " + r.Method + " not allowed, use POST"})
 		return
 	}
-	opName, ok := cborRoute(r.URL.Path)
+	opName, ok := smithyio.CBOROperation(r.URL.Path, ServiceName)
 	if !ok || opName == "" {
 		writeError(w, wireCBOR, reqID, &APIError{Code: CodeUnknownOperation, Status: http.StatusNotFound,
 			Message: "unknown service or operation path " + r.URL.Path})

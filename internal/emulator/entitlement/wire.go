@@ -66,7 +66,7 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(headerRequestID, reqID)
 
 	target := r.Header.Get(headerTarget)
-	_, isCBORPath := cborRoute(r.URL.Path)
+	_, isCBORPath := smithyio.CBOROperation(r.URL.Path, ServiceName)
 	switch {
 	case r.Header.Get(headerSmithyProt) != "" || (target == "" && isCBORPath):
 		srv.serveCBOR(w, r, reqID)
@@ -77,24 +77,6 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			message: "expected POST /service/" + ServiceName + "/operation/" + OperationGetEntitlements +
 				" (rpc-v2-cbor) or POST / with X-Amz-Target: " + ServiceName + "." + OperationGetEntitlements + " (awsJson1_1)"})
 	}
-}
-
-// cborRoute extracts the operation from "…/service/<Service>/operation/<Op>";
-// ok reports whether the path has that shape at all (for any service). The
-// operation is empty when the service is not this one.
-func cborRoute(path string) (op string, ok bool) {
-	i := strings.LastIndex(path, "/service/")
-	if i < 0 {
-		return "", false
-	}
-	service, rest, found := strings.Cut(path[i+len("/service/"):], "/operation/")
-	if !found || service == "" || rest == "" || strings.Contains(rest, "/") {
-		return "", false
-	}
-	if service != ServiceName {
-		return "", true
-	}
-	return rest, true
 }
 
 func (srv *Server) serveCBOR(w http.ResponseWriter, r *http.Request, reqID string) {
@@ -110,7 +92,7 @@ func (srv *Server) serveCBOR(w http.ResponseWriter, r *http.Request, reqID strin
 			message: "method " + r.Method + " not allowed, use POST"})
 		return
 	}
-	op, ok := cborRoute(r.URL.Path)
+	op, ok := smithyio.CBOROperation(r.URL.Path, ServiceName)
 	if !ok || op != OperationGetEntitlements {
 		writeError(w, wireCBOR, &apiError{code: CodeUnknownOperation, status: http.StatusNotFound,
 			message: fmt.Sprintf("unknown service or operation path %q", r.URL.Path)})

@@ -271,3 +271,22 @@ func ToJSON(v any) any {
 		return v
 	}
 }
+
+// CBOROperation extracts the operation from an RPC v2 CBOR path,
+// ".../service/<Service>/operation/<Op>" (the emulator may be mounted under a
+// prefix). ok reports whether the path has that shape at all; op is empty when
+// the path names another service.
+func CBOROperation(path, service string) (op string, ok bool) {
+	i := strings.LastIndex(path, "/service/")
+	if i < 0 {
+		return "", false
+	}
+	svc, rest, found := strings.Cut(path[i+len("/service/"):], "/operation/")
+	if !found || svc == "" || rest == "" || strings.Contains(rest, "/") {
+		return "", false
+	}
+	if svc != service {
+		return "", true
+	}
+	return rest, true
+}
