@@ -203,8 +203,9 @@ func TestEnrichmentStoresTermsFromTheAgreementAPI(t *testing.T) {
 				return got.TermsFetchedAt != nil
 			})
 			var terms struct {
-				Currency string `json:"currency"`
-				Pricing  []struct {
+				Currency       string `json:"currency"`
+				EstimatedValue string `json:"estimatedValue"`
+				Pricing        []struct {
 					Dimension, Price string
 					Quantity         *int64
 				} `json:"pricing"`
@@ -215,7 +216,7 @@ func TestEnrichmentStoresTermsFromTheAgreementAPI(t *testing.T) {
 			if err := json.Unmarshal(got.Terms, &terms); err != nil {
 				t.Fatal(err)
 			}
-			if terms.Currency != "USD" || len(terms.Pricing) != 1 || terms.Pricing[0].Price != "480.00" || terms.Pricing[0].Quantity == nil ||
+			if terms.Currency != "USD" || terms.EstimatedValue != "12000.00" || len(terms.Pricing) != 1 || terms.Pricing[0].Price != "480.00" || terms.Pricing[0].Quantity == nil ||
 				*terms.Pricing[0].Quantity != 25 || len(terms.PaymentSchedule) != 2 || terms.Validity.Duration != "P12M" || terms.AutoRenew == nil || !*terms.AutoRenew {
 				t.Fatalf("terms %s", got.Terms)
 			}

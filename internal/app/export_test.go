@@ -13,11 +13,11 @@ import (
 // agreementsClient is the official Agreement API client pointed at b's emulator.
 func agreementsClient(t testing.TB, b *bundle) inbox.AgreementAPI {
 	t.Helper()
-	cfg, err := awsmp.Load(context.Background(), awsmp.Config{Anonymous: true})
+	cfg, err := awsmp.Load(context.Background(), awsmp.Config{Anonymous: true, Endpoint: b.app.URL() + "/emulator"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return awsmp.NewAgreementsAt(cfg, b.app.URL()+"/emulator")
+	return awsmp.NewAgreements(cfg)
 }
 
 func testLogger() *slog.Logger {

@@ -57,7 +57,7 @@ func (a *Agreements) DescribeAgreement(ctx context.Context, id string) (marketpl
 		}
 	}
 	if c := out.EstimatedCharges; c != nil {
-		d.EstimatedValue = aws.ToString(c.AgreementValue)
+		d.Terms.EstimatedValue = aws.ToString(c.AgreementValue)
 		d.Terms.Currency = aws.ToString(c.CurrencyCode)
 	}
 	d.Terms.Pricing, d.Terms.PaymentSchedule, d.Terms.Types = []marketplace.PriceItem{}, []marketplace.Installment{}, []string{}
@@ -177,10 +177,4 @@ func addTerm(t *marketplace.Terms, term types.AcceptedTerm) {
 	default:
 		t.Types = append(t.Types, fmt.Sprintf("%T", term))
 	}
-}
-
-// NewAgreementsAt builds the adapter against a specific endpoint (the emulator
-// mounted under a path prefix).
-func NewAgreementsAt(cfg aws.Config, endpoint string) *Agreements {
-	return &Agreements{Client: marketplaceagreement.NewFromConfig(cfg, func(o *marketplaceagreement.Options) { o.BaseEndpoint = aws.String(endpoint) })}
 }

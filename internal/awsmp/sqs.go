@@ -73,8 +73,3 @@ func (q *Queue) ExtendVisibility(ctx context.Context, handle string, visibility 
 	}
 	return nil
 }
-
-// NewQueueAt builds the adapter against a specific SQS endpoint (the emulator).
-func NewQueueAt(cfg aws.Config, endpoint, queueURL string) *Queue {
-	return &Queue{Client: sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoint) }), URL: queueURL}
-}

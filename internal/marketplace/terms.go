@@ -6,7 +6,9 @@ import "time"
 // (GetAgreementTerms), normalised for finance and entitlement use. Prices and
 // amounts stay decimal strings exactly as AWS sent them: never floats.
 type Terms struct {
-	Currency        string        `json:"currency,omitempty"`
+	Currency string `json:"currency,omitempty"`
+	// EstimatedValue is the agreement's estimated total value (estimatedCharges).
+	EstimatedValue  string        `json:"estimatedValue,omitempty"`
 	Pricing         []PriceItem   `json:"pricing"`
 	PaymentSchedule []Installment `json:"paymentSchedule"`
 	Validity        *Validity     `json:"validity,omitempty"`
@@ -51,6 +53,4 @@ type FreeTrial struct {
 type AgreementDetails struct {
 	Fact  Fact
 	Terms Terms
-	// EstimatedValue and Currency come from estimatedCharges.
-	EstimatedValue string
 }
