@@ -151,19 +151,24 @@ func (s *Server) register(api huma.API) {
 		func(ctx context.Context, in *struct {
 			ProductID string `path:"productId" maxLength:"255"`
 			Body      struct {
-				ProductCode          string                  `json:"productCode,omitempty" maxLength:"255"`
-				Title                string                  `json:"title,omitempty" maxLength:"255"`
-				Type                 string                  `json:"type,omitempty" enum:"saas_contract,saas_contract_consumption,saas_usage,professional_services,"`
-				ConcurrentAgreements *bool                   `json:"concurrentAgreements,omitempty" doc:"Defaults to true: listings created since 2026-06-01 have Concurrent Agreements on."`
-				Dimensions           []marketplace.Dimension `json:"dimensions,omitempty" maxItems:"200"`
+				ProductCode          string                    `json:"productCode,omitempty" maxLength:"255"`
+				Title                string                    `json:"title,omitempty" maxLength:"255"`
+				Type                 string                    `json:"type,omitempty" enum:"saas_contract,saas_contract_consumption,saas_usage,professional_services,"`
+				ConcurrentAgreements *bool                     `json:"concurrentAgreements,omitempty" doc:"Defaults to true: listings created since 2026-06-01 have Concurrent Agreements on."`
+				Dimensions           []marketplace.Dimension   `json:"dimensions,omitempty" maxItems:"200"`
+				Registration         *marketplace.Registration `json:"registration,omitempty" doc:"The registration page and tenant strategy."`
 			}
 		}) (*bodyOutput[marketplace.Product], error) {
 			ca := true
 			if in.Body.ConcurrentAgreements != nil {
 				ca = *in.Body.ConcurrentAgreements
 			}
+			var reg marketplace.Registration
+			if in.Body.Registration != nil {
+				reg = *in.Body.Registration
+			}
 			p, err := s.Ledger.PutProduct(ctx, marketplace.Product{ProductID: in.ProductID, ProductCode: in.Body.ProductCode, Title: in.Body.Title,
-				Type: in.Body.Type, ConcurrentAgreements: ca, Dimensions: in.Body.Dimensions})
+				Type: in.Body.Type, ConcurrentAgreements: ca, Dimensions: in.Body.Dimensions, Registration: reg})
 			if err != nil {
 				return nil, s.apiError(err)
 			}

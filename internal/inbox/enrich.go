@@ -53,7 +53,7 @@ func (l *Ledger) Enrich(ctx context.Context, api AgreementAPI, agreementID strin
 			ms, ms, agreementID, string(fact), string(fact), StatusDeferred); err != nil {
 			return fmt.Errorf("store described agreement: %w", err)
 		}
-		p := newProjector(tx, now)
+		p := l.newProjector(tx, now)
 		if err := p.agreement(ctx, agreementID); err != nil {
 			return err
 		}

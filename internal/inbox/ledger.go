@@ -57,7 +57,16 @@ type Ledger struct {
 	// OnApplied, when set, is called after each commit with the ids of the
 	// licenses whose state the commit recomputed (entitlements, webhooks, metering).
 	OnApplied func(licenseIDs []string)
+	// LicenseHooks run inside the transaction that folds a license, after its
+	// row is written, so what they enqueue (webhooks, entitlement refreshes,
+	// tenant links) commits or rolls back with the ledger.
+	LicenseHooks []LicenseHook
 }
+
+// LicenseHook is told about every license the ledger folds: before is the row
+// as it was (nil for a new license), after the row as written. Hooks must be
+// idempotent: a replay folds every license again.
+type LicenseHook func(ctx context.Context, tx *store.Tx, before *marketplace.License, after marketplace.License, now time.Time) error
 
 // Result says what Ingest did with one event.
 type Result struct {
@@ -87,7 +96,7 @@ func (l *Ledger) Ingest(ctx context.Context, door string, ev marketplace.Event) 
 			res.Duplicate, res.Status = true, "duplicate"
 			return nil
 		}
-		p := newProjector(tx, now)
+		p := l.newProjector(tx, now)
 		if err := p.apply(ctx, ev.Fact); err != nil {
 			return err
 		}
@@ -150,13 +159,14 @@ func insertEvent(ctx context.Context, tx *store.Tx, door string, ev marketplace.
 type projector struct {
 	tx            *store.Tx
 	now           time.Time
+	hooks         []LicenseHook
 	seenAgreement map[string]bool
 	dirty         map[string]bool
 	licenses      []string
 }
 
-func newProjector(tx *store.Tx, now time.Time) *projector {
-	return &projector{tx: tx, now: now, seenAgreement: map[string]bool{}, dirty: map[string]bool{}}
+func (l *Ledger) newProjector(tx *store.Tx, now time.Time) *projector {
+	return &projector{tx: tx, now: now, hooks: l.LicenseHooks, seenAgreement: map[string]bool{}, dirty: map[string]bool{}}
 }
 
 // flush folds every dirty license, in a stable order.
@@ -389,16 +399,32 @@ func (p *projector) license(ctx context.Context, licenseID string) error {
 		_, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'deferred', note = 'waiting for the agreement of this license' WHERE license_id = ? AND status <> 'deferred'`, licenseID)
 		return err
 	}
+	var before *marketplace.License
+	if len(p.hooks) > 0 {
+		old, err := scanLicense(p.tx.QueryRow(ctx, `SELECT `+licenseColumns+` FROM licenses WHERE license_id = ?`, licenseID))
+		if err == nil {
+			before = &old
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("load license %s: %w", licenseID, err)
+		}
+	}
 	now := store.Millis(p.now)
-	if _, err := p.tx.Exec(ctx, `INSERT INTO licenses (license_id, license_arn, agreement_id, product_id, product_code, account_id, state,
-		activated_at, starts_at, ending_at, deprovisioned_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	if _, err := p.tx.Exec(ctx, `INSERT INTO licenses (license_id, license_arn, agreement_id, product_id, product_code, account_id, customer_identifier, state,
+		activated_at, starts_at, ending_at, deprovisioned_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (license_id) DO UPDATE SET license_arn = excluded.license_arn, agreement_id = excluded.agreement_id,
-		product_id = excluded.product_id, product_code = excluded.product_code, account_id = excluded.account_id, state = excluded.state,
+		product_id = excluded.product_id, product_code = excluded.product_code, account_id = excluded.account_id,
+		customer_identifier = excluded.customer_identifier, state = excluded.state,
 		activated_at = excluded.activated_at, starts_at = excluded.starts_at, ending_at = excluded.ending_at,
 		deprovisioned_at = excluded.deprovisioned_at, updated_at = excluded.updated_at`,
-		l.LicenseID, l.LicenseArn, l.AgreementID, l.ProductID, l.ProductCode, l.AccountID, l.State,
+		l.LicenseID, l.LicenseArn, l.AgreementID, l.ProductID, l.ProductCode, l.AccountID, l.CustomerIdentifier, l.State,
 		store.NullMillis(l.ActivatedAt), store.NullMillis(l.StartsAt), store.NullMillis(l.EndingAt), store.NullMillis(l.DeprovisionedAt), now); err != nil {
 		return fmt.Errorf("upsert license %s: %w", licenseID, err)
+	}
+	l.UpdatedAt = store.FromMillis(now)
+	for _, h := range p.hooks {
+		if err := h(ctx, p.tx, before, l, p.now); err != nil {
+			return fmt.Errorf("license %s: %w", licenseID, err)
+		}
 	}
 	if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', note = NULL, applied_at = ? WHERE license_id = ? AND status <> 'applied'`, now, licenseID); err != nil {
 		return err
@@ -493,7 +519,7 @@ type RefreshArgs struct {
 func (l *Ledger) RefreshLicense(ctx context.Context, licenseID string) error {
 	var touched []string
 	err := l.DB.Write(ctx, func(tx *store.Tx) error {
-		p := newProjector(tx, l.Now())
+		p := l.newProjector(tx, l.Now())
 		if err := p.license(ctx, licenseID); err != nil {
 			return err
 		}

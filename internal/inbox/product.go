@@ -11,15 +11,18 @@ import (
 	"github.com/concordmp/concord/internal/store"
 )
 
-const productColumns = `product_id, product_code, title, type, concurrent_agreements, dimensions, created_at, updated_at`
+const productColumns = `product_id, product_code, title, type, concurrent_agreements, dimensions, registration, created_at, updated_at`
 
 func scanProduct(r interface{ Scan(...any) error }) (marketplace.Product, error) {
 	var p marketplace.Product
 	var code sql.NullString
-	var dims string
+	var dims, reg string
 	var created, upd int64
-	if err := r.Scan(&p.ProductID, &code, &p.Title, &p.Type, &p.ConcurrentAgreements, &dims, &created, &upd); err != nil {
+	if err := r.Scan(&p.ProductID, &code, &p.Title, &p.Type, &p.ConcurrentAgreements, &dims, &reg, &created, &upd); err != nil {
 		return p, err
+	}
+	if err := json.Unmarshal([]byte(reg), &p.Registration); err != nil {
+		return p, fmt.Errorf("decode registration settings of %s: %w", p.ProductID, err)
 	}
 	p.ProductCode = code.String
 	p.Dimensions = []marketplace.Dimension{}
@@ -42,6 +45,10 @@ func (l *Ledger) PutProduct(ctx context.Context, p marketplace.Product) (marketp
 	if err != nil {
 		return p, err
 	}
+	reg, err := json.Marshal(p.Registration)
+	if err != nil {
+		return p, err
+	}
 	var out marketplace.Product
 	err = l.DB.Write(ctx, func(tx *store.Tx) error {
 		if p.ProductCode != "" {
@@ -54,10 +61,11 @@ func (l *Ledger) PutProduct(ctx context.Context, p marketplace.Product) (marketp
 			}
 		}
 		now := store.Millis(l.Now())
-		if _, err := tx.Exec(ctx, `INSERT INTO products (`+productColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		if _, err := tx.Exec(ctx, `INSERT INTO products (`+productColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (product_id) DO UPDATE SET product_code = excluded.product_code, title = excluded.title, type = excluded.type,
-			concurrent_agreements = excluded.concurrent_agreements, dimensions = excluded.dimensions, updated_at = excluded.updated_at`,
-			p.ProductID, store.NullString(p.ProductCode), p.Title, p.Type, p.ConcurrentAgreements, string(dims), now, now); err != nil {
+			concurrent_agreements = excluded.concurrent_agreements, dimensions = excluded.dimensions, registration = excluded.registration,
+			updated_at = excluded.updated_at`,
+			p.ProductID, store.NullString(p.ProductCode), p.Title, p.Type, p.ConcurrentAgreements, string(dims), string(reg), now, now); err != nil {
 			return fmt.Errorf("upsert product: %w", err)
 		}
 		var err error
@@ -111,4 +119,28 @@ func (l *Ledger) ListProducts(ctx context.Context, pg Page) ([]marketplace.Produ
 		return nil, fmt.Errorf("list products: %w", err)
 	}
 	return out, nil
+}
+
+// ProductByCode returns the product with this product code; ok is false when
+// Concord knows no such product.
+func ProductByCode(ctx context.Context, tx *store.Tx, code string) (p marketplace.Product, ok bool, err error) {
+	p, err = scanProduct(tx.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE product_code = ?`, code))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, false, nil
+	} else if err != nil {
+		return p, false, fmt.Errorf("load product %s: %w", code, err)
+	}
+	return p, true, nil
+}
+
+// LoadLicense reads one license row inside tx; ok is false when the ledger has
+// no such license.
+func LoadLicense(ctx context.Context, tx *store.Tx, licenseID string) (l marketplace.License, ok bool, err error) {
+	l, err = scanLicense(tx.QueryRow(ctx, `SELECT `+licenseColumns+` FROM licenses WHERE license_id = ?`, licenseID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, false, nil
+	} else if err != nil {
+		return l, false, fmt.Errorf("load license %s: %w", licenseID, err)
+	}
+	return l, true, nil
 }

@@ -174,14 +174,14 @@ type LicenseFilter struct {
 	Page
 }
 
-const licenseColumns = `license_id, license_arn, agreement_id, product_id, product_code, account_id, state, activated_at, starts_at,
+const licenseColumns = `license_id, license_arn, agreement_id, product_id, product_code, account_id, customer_identifier, state, activated_at, starts_at,
 	ending_at, deprovisioned_at, updated_at`
 
 func scanLicense(r interface{ Scan(...any) error }) (marketplace.License, error) {
 	var l marketplace.License
 	var act, starts, ending, dep sql.NullInt64
 	var upd int64
-	err := r.Scan(&l.LicenseID, &l.LicenseArn, &l.AgreementID, &l.ProductID, &l.ProductCode, &l.AccountID, &l.State, &act, &starts, &ending, &dep, &upd)
+	err := r.Scan(&l.LicenseID, &l.LicenseArn, &l.AgreementID, &l.ProductID, &l.ProductCode, &l.AccountID, &l.CustomerIdentifier, &l.State, &act, &starts, &ending, &dep, &upd)
 	l.ActivatedAt, l.StartsAt, l.EndingAt, l.DeprovisionedAt = store.FromNullMillis(act), store.FromNullMillis(starts), store.FromNullMillis(ending), store.FromNullMillis(dep)
 	l.UpdatedAt = store.FromMillis(upd)
 	return l, err

@@ -83,7 +83,7 @@ func (l *Ledger) Replay(ctx context.Context) (ReplayStats, error) {
 			}
 			st.Reparsed++
 		}
-		p := newProjector(tx, now)
+		p := l.newProjector(tx, now)
 		for _, q := range []struct {
 			sql string
 			fn  func(context.Context, string) error

@@ -23,8 +23,12 @@ const (
 	KindAgreementDescribed   EventKind = "agreement_described"
 	KindLicenseUpdated       EventKind = "license_updated"
 	KindLicenseDeprovisioned EventKind = "license_deprovisioned"
-	KindInformational        EventKind = "informational"
-	KindUnknown              EventKind = "unknown"
+	// KindLicenseImported is Concord's own record of a license learnt by a
+	// backfill (GetEntitlements or AWS's mapping CSV) rather than from an event.
+	// Real License events always take precedence over it.
+	KindLicenseImported EventKind = "license_imported"
+	KindInformational   EventKind = "informational"
+	KindUnknown         EventKind = "unknown"
 
 	// Legacy SNS actions (products that have not opted in to Concurrent Agreements).
 	KindSubscribeSuccess    EventKind = "subscribe_success"
@@ -394,7 +398,7 @@ func ParseSNSAction(messageID, topicArn, message string, ts time.Time) (Event, e
 func IsLedgerKind(k EventKind) bool {
 	switch k {
 	case KindAgreementCreated, KindAgreementAmended, KindAgreementEnded, KindAgreementDescribed,
-		KindLicenseUpdated, KindLicenseDeprovisioned:
+		KindLicenseUpdated, KindLicenseDeprovisioned, KindLicenseImported:
 		return true
 	}
 	return false

@@ -19,6 +19,8 @@ func rank(k EventKind) int {
 		return 1
 	case KindAgreementAmended:
 		return 2
+	case KindLicenseImported:
+		return 3
 	case KindLicenseUpdated:
 		return 3
 	case KindAgreementEnded:
@@ -176,6 +178,12 @@ func FoldLicense(facts []Fact, agreementOf func(id string) (Agreement, bool), no
 	for i := range facts {
 		f := &facts[i]
 		switch f.Kind {
+		case KindLicenseImported:
+			// A backfilled license counts only until a real License event says
+			// more: AWS's events are the source of truth.
+			if latest == nil || latest.Kind == KindLicenseImported {
+				latest = f
+			}
 		case KindLicenseUpdated:
 			if latest == nil || latest.Kind != KindLicenseUpdated || f.Time.After(latest.Time) || (f.Time.Equal(latest.Time) && f.EventID > latest.EventID) {
 				latest = f
@@ -202,15 +210,26 @@ func FoldLicense(facts []Fact, agreementOf func(id string) (Agreement, bool), no
 		setStr(&l.ProductID, f.ProductID)
 		setStr(&l.ProductCode, f.ProductCode)
 		setStr(&l.AccountID, f.AcceptorAccountID)
+		setStr(&l.CustomerIdentifier, f.CustomerIdentifier)
 	}
 	if latest == nil {
 		return License{}, false
+	}
+	l.LicenseID = LicenseID(l.LicenseArn)
+	if latest.Kind == KindLicenseImported && latest.AgreementID == "" {
+		// Backfilled from GetEntitlements, which names no agreement: the
+		// entitlement proves the license is in force.
+		l.State = LicenseActive
+		if l.ActivatedAt == nil {
+			t := latest.Time
+			l.ActivatedAt = &t
+		}
+		return l, true
 	}
 	ag, found := agreementOf(latest.AgreementID)
 	if !found {
 		return License{}, false
 	}
-	l.LicenseID = LicenseID(l.LicenseArn)
 	l.AgreementID = ag.AgreementID
 	setStr(&l.AccountID, ag.AcceptorAccountID)
 	setStr(&l.ProductID, ag.ProductID)

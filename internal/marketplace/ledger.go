@@ -100,8 +100,10 @@ type Product struct {
 	Type                 string      `json:"type,omitempty"`
 	ConcurrentAgreements bool        `json:"concurrentAgreements"`
 	Dimensions           []Dimension `json:"dimensions"`
-	CreatedAt            time.Time   `json:"createdAt"`
-	UpdatedAt            time.Time   `json:"updatedAt"`
+	// Registration configures the buyer registration page and tenant strategy.
+	Registration Registration `json:"registration"`
+	CreatedAt    time.Time    `json:"createdAt"`
+	UpdatedAt    time.Time    `json:"updatedAt"`
 }
 
 var (
@@ -141,7 +143,7 @@ func (p *Product) Validate() error {
 			return Errorf(EInvalid, "dimension %q kind %q is invalid: use contract or usage", d.Key, d.Kind)
 		}
 	}
-	return nil
+	return p.Registration.Validate()
 }
 
 // Agreement is one purchase agreement between a buyer and a seller of record.
@@ -173,18 +175,21 @@ type Agreement struct {
 // License is the buyer's right to use a product under one agreement, keyed by its
 // LicenseArn. It is the unit of entitlement and metering.
 type License struct {
-	LicenseArn      string     `json:"licenseArn"`
-	LicenseID       string     `json:"licenseId"`
-	AgreementID     string     `json:"agreementId"`
-	ProductID       string     `json:"productId,omitempty"`
-	ProductCode     string     `json:"productCode,omitempty"`
-	AccountID       string     `json:"accountId"`
-	State           string     `json:"state"`
-	ActivatedAt     *time.Time `json:"activatedAt,omitempty"`
-	StartsAt        *time.Time `json:"startsAt,omitempty"`
-	EndingAt        *time.Time `json:"endingAt,omitempty"`
-	DeprovisionedAt *time.Time `json:"deprovisionedAt,omitempty"`
-	UpdatedAt       time.Time  `json:"updatedAt"`
+	LicenseArn  string `json:"licenseArn"`
+	LicenseID   string `json:"licenseId"`
+	AgreementID string `json:"agreementId"`
+	ProductID   string `json:"productId,omitempty"`
+	ProductCode string `json:"productCode,omitempty"`
+	AccountID   string `json:"accountId"`
+	// CustomerIdentifier is the legacy (SNS-era) id of the same buyer, when a
+	// backfill or registration mapped it to this license.
+	CustomerIdentifier string     `json:"customerIdentifier,omitempty"`
+	State              string     `json:"state"`
+	ActivatedAt        *time.Time `json:"activatedAt,omitempty"`
+	StartsAt           *time.Time `json:"startsAt,omitempty"`
+	EndingAt           *time.Time `json:"endingAt,omitempty"`
+	DeprovisionedAt    *time.Time `json:"deprovisionedAt,omitempty"`
+	UpdatedAt          time.Time  `json:"updatedAt"`
 }
 
 // Subscription is a legacy (pre-Concurrent Agreements) SNS-era subscription, known
