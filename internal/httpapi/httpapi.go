@@ -20,9 +20,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/concordmp/concord/internal/apikey"
+	"github.com/concordmp/concord/internal/entitlement"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/registration"
 	"github.com/concordmp/concord/internal/store"
+	"github.com/concordmp/concord/internal/webhook"
 )
 
 // Server holds what the handlers need. main (internal/app) fills it in.
@@ -40,6 +43,11 @@ type Server struct {
 	SNS         http.Handler
 	// Extra lets other features mount routes (emulator, registration pages).
 	Extra func(mux *http.ServeMux, api huma.API)
+	// Webhooks, Entitlements and Registration serve their /v1 operations; nil
+	// leaves them out.
+	Webhooks     *webhook.Service
+	Entitlements *entitlement.Service
+	Registration *registration.Service
 
 	requests *prometheus.HistogramVec
 }
@@ -61,6 +69,15 @@ func (s *Server) Handler() http.Handler {
 	api := humago.New(mux, cfg)
 	api.UseMiddleware(s.authenticate(api))
 	s.register(api)
+	if s.Webhooks != nil {
+		s.registerWebhooks(api)
+	}
+	if s.Entitlements != nil {
+		s.registerEntitlements(api)
+	}
+	if s.Registration != nil {
+		s.registerRegistration(api)
+	}
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "version": s.Version, "sandbox": s.Sandbox})
