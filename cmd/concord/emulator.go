@@ -286,7 +286,7 @@ var emulatorCommands = map[string]emulatorCommand{
 			return http.MethodPost, "/control/tokens", map[string]any{"licenseArn": get("license"), "agreementId": get("agreement")}, nil
 		}},
 	"register": {summary: "Play the buyer's browser: POST x-amzn-marketplace-token to a fulfillment URL.",
-		flags: []cliFlag{{"url", "fulfillment URL (required)"}, {"agreement", "agreement id"}, {"license", "LicenseArn"}, {"token", "an existing token"}},
+		flags: []cliFlag{{"url", "fulfillment URL (default: Concord's own registration page in sandbox mode)"}, {"agreement", "agreement id"}, {"license", "LicenseArn"}, {"token", "an existing token"}},
 		build: func(get func(string) string) (string, string, any, error) {
 			return http.MethodPost, "/control/register", map[string]any{"fulfillmentUrl": get("url"), "agreementId": get("agreement"),
 				"licenseArn": get("license"), "token": get("token")}, nil

@@ -25,11 +25,14 @@ import (
 
 	"github.com/concordmp/concord/internal/awsmp"
 	"github.com/concordmp/concord/internal/emulator"
+	"github.com/concordmp/concord/internal/entitlement"
 	"github.com/concordmp/concord/internal/httpapi"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/job"
+	"github.com/concordmp/concord/internal/registration"
 	"github.com/concordmp/concord/internal/snsverify"
 	"github.com/concordmp/concord/internal/store"
+	"github.com/concordmp/concord/internal/webhook"
 )
 
 // Version is set at build time with -ldflags "-X .../internal/app.Version=...".
@@ -56,6 +59,10 @@ type Config struct {
 	SQSQueueURL       string
 	SNSTopics         []string // allowed topic ARNs; empty allows the marketplace topics
 	Workers           int
+	// RegistrationPath is the fulfillment URL path (default /marketplace/register).
+	RegistrationPath string
+	// SecureCookies marks the registration cookie Secure (behind HTTPS).
+	SecureCookies bool
 	// Now is the clock; nil is time.Now. Tests pass a fake.
 	Now func() time.Time
 	// AutoMigrate applies migrations on start (default for SQLite).
@@ -70,6 +77,10 @@ type App struct {
 	Ledger   *inbox.Ledger
 	Runner   *job.Runner
 	Registry *prometheus.Registry
+	// Registration, Entitlements and Webhooks are the buyer-facing services.
+	Registration *registration.Service
+	Entitlements *entitlement.Service
+	Webhooks     *webhook.Service
 	// Emulator is the in-process marketplace, in sandbox mode.
 	Emulator *emulator.Emulator
 
@@ -101,6 +112,13 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:8080"
+	}
+	if cfg.RegistrationPath == "" {
+		cfg.RegistrationPath = "/marketplace/register"
+	}
+	if p := cfg.RegistrationPath; !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " {}?#") || p == "/" ||
+		strings.HasPrefix(p, "/v1/") || strings.HasPrefix(p, "/events/") || strings.HasPrefix(p, "/emulator") {
+		return nil, fmt.Errorf("--registration-path %q must be a path of its own such as /marketplace/register", p)
 	}
 	a := &App{Config: cfg, Logger: logger, Registry: prometheus.NewRegistry()}
 	a.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -134,7 +152,8 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	awsCfg := awsmp.Config{Region: cfg.AWSRegion, Endpoint: cfg.AWSEndpoint, Anonymous: cfg.AWSAnonymous}
 	var emuHandler http.Handler
 	if a.Sandbox() {
-		a.Emulator = emulator.New(emulator.Options{Logger: logger, BaseURL: func() string { return a.URL() + "/emulator" }})
+		a.Emulator = emulator.New(emulator.Options{Logger: logger, BaseURL: func() string { return a.URL() + "/emulator" },
+			FulfillmentURL: func() string { return a.URL() + a.Registration.Path }})
 		if !clockGiven {
 			// Concord lives on the emulator's clock, so advancing it moves both
 			// (a future-dated license turns active when the emulator says so).
@@ -168,6 +187,17 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.Ledger.Handlers(a.Runner, awsmp.NewAgreements(awsConf))
+	a.Webhooks = &webhook.Service{DB: db, Now: cfg.Now, Logger: logger}
+	a.Webhooks.Handlers(a.Runner)
+	a.Entitlements = &entitlement.Service{DB: db, API: awsmp.NewEntitlements(awsConf), Now: cfg.Now, Logger: logger}
+	a.Registration = &registration.Service{DB: db, Resolver: awsmp.NewMetering(awsConf), Now: cfg.Now, Logger: logger,
+		Path: cfg.RegistrationPath, SecureCookies: cfg.SecureCookies}
+	a.Entitlements.OnChange = a.Registration.OnEntitlementsChanged
+	// Registration first: a renewal joins its tenant before its entitlements are fetched.
+	a.Ledger.LicenseHooks = []inbox.LicenseHook{a.Registration.Hook, a.Entitlements.Hook}
+	a.Ledger.OnApplied = a.Entitlements.Invalidate
+	a.Entitlements.Handlers(a.Runner)
+	a.Registration.Handlers(a.Runner)
 
 	var ebHandler, snsHandler http.Handler
 	ebHandler = &inbox.EventBridgeReceiver{Ledger: a.Ledger, Header: cfg.EventBridgeHeader, Secret: cfg.EventBridgeSecret, Logger: logger, Metrics: metrics}
@@ -185,7 +215,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 
 	srv := &httpapi.Server{DB: db, Ledger: a.Ledger, Logger: logger, Now: cfg.Now, Version: Version, Registry: a.Registry,
 		Sandbox: a.Sandbox(), EventBridge: ebHandler, SNS: snsHandler,
+		Webhooks: a.Webhooks, Entitlements: a.Entitlements, Registration: a.Registration,
 		Extra: func(m *http.ServeMux, api huma.API) {
+			a.Registration.Mount(m)
 			if emuHandler != nil {
 				m.Handle("/emulator", emuHandler)
 				m.Handle("/emulator/", emuHandler)

@@ -279,6 +279,9 @@ type RegisterInput struct {
 	LicenseArn     string `json:"licenseArn"`
 	AgreementID    string `json:"agreementId"`
 	FulfillmentURL string `json:"fulfillmentUrl"`
+	// Client, for in-process callers, is the buyer's browser (its cookie jar
+	// keeps the session for the rest of the registration); nil is a fresh one.
+	Client *http.Client `json:"-"`
 }
 
 // RegisterOutput is what the buyer's browser saw.
@@ -293,6 +296,9 @@ type RegisterOutput struct {
 // x-amzn-marketplace-token to the fulfillment URL and follows redirects with a
 // cookie jar, as a browser does.
 func (e *Emulator) Register(ctx context.Context, in RegisterInput) (RegisterOutput, error) {
+	if in.FulfillmentURL == "" && e.o.FulfillmentURL != nil {
+		in.FulfillmentURL = e.o.FulfillmentURL()
+	}
 	u, err := url.Parse(in.FulfillmentURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return RegisterOutput{}, world.Errorf(world.CodeValidation, "fulfillmentUrl %q must be an http(s) URL", in.FulfillmentURL)
@@ -309,8 +315,11 @@ func (e *Emulator) Register(ctx context.Context, in RegisterInput) (RegisterOutp
 			return RegisterOutput{}, err
 		}
 	}
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar, Timeout: 15 * time.Second, Transport: e.o.HTTPClient.Transport}
+	client := in.Client
+	if client == nil {
+		jar, _ := cookiejar.New(nil)
+		client = &http.Client{Jar: jar, Timeout: 15 * time.Second, Transport: e.o.HTTPClient.Transport}
+	}
 	form := url.Values{"x-amzn-marketplace-token": {in.Token}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.FulfillmentURL, strings.NewReader(form.Encode()))
 	if err != nil {

@@ -39,6 +39,9 @@ type Options struct {
 	// HTTPClient delivers events to HTTP targets and performs the buyer's
 	// registration POST; nil is a client with a 10 s timeout.
 	HTTPClient *http.Client
+	// FulfillmentURL, when set, is where Register sends the buyer if the
+	// request names no URL (in sandbox mode: Concord's own registration page).
+	FulfillmentURL func() string
 }
 
 // Target is where emitted messages are delivered.

@@ -42,9 +42,11 @@ CREATE TABLE tenant_licenses (
 CREATE INDEX tenant_licenses_tenant ON tenant_licenses (tenant_id);
 
 -- A buyer's browser session after ResolveCustomer: the cookie holds a random
--- secret whose SHA-256 is the key; the registration token itself is never stored.
+-- secret whose SHA-256 is the key. The registration token itself is never
+-- stored; its SHA-256 is, to recognise a token posted again.
 CREATE TABLE registration_sessions (
     session_hash        TEXT PRIMARY KEY,
+    token_hash          TEXT NOT NULL,
     license_id          TEXT NOT NULL,
     license_arn         TEXT NOT NULL,
     account_id          TEXT NOT NULL,
@@ -56,6 +58,7 @@ CREATE TABLE registration_sessions (
     tenant_id           TEXT
 );
 CREATE INDEX registration_sessions_license ON registration_sessions (license_id);
+CREATE INDEX registration_sessions_token ON registration_sessions (token_hash);
 
 -- Registration details a private offer carried, used to register the buyer
 -- automatically if they have not registered in time.

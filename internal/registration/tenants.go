@@ -1,0 +1,342 @@
+package registration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/concordmp/concord/internal/inbox"
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/store"
+)
+
+// TenantFilter selects tenants.
+type TenantFilter struct {
+	AccountID   string
+	ProductCode string
+	Cursor      string // the last tenant id of the previous page
+	Limit       int
+}
+
+// ListTenants lists tenants by id, with their licenses.
+func (s *Service) ListTenants(ctx context.Context, f TenantFilter) ([]marketplace.Tenant, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	q, args := `SELECT `+tenantColumns+` FROM tenants WHERE tenant_id > ?`, []any{f.Cursor}
+	if f.AccountID != "" {
+		q, args = q+` AND account_id = ?`, append(args, f.AccountID)
+	}
+	if f.ProductCode != "" {
+		q, args = q+` AND product_code = ?`, append(args, f.ProductCode)
+	}
+	out := []marketplace.Tenant{}
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		out = out[:0]
+		rows, err := tx.Query(ctx, q+` ORDER BY tenant_id LIMIT ?`, append(args, f.Limit)...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			t, err := scanTenant(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			out = append(out, t)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for i := range out {
+			if err := loadTenantLicenses(ctx, tx, &out[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	return out, nil
+}
+
+// GetTenant returns a tenant with its licenses.
+func (s *Service) GetTenant(ctx context.Context, id string) (marketplace.Tenant, error) {
+	var t marketplace.Tenant
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		t, err = loadTenant(ctx, tx, id)
+		return err
+	})
+	return t, err
+}
+
+// TenantOfLicense returns the tenant a license (LicenseArn or l-id) belongs to.
+func (s *Service) TenantOfLicense(ctx context.Context, license string) (marketplace.Tenant, error) {
+	var t marketplace.Tenant
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		id, _, err := tenantOfLicense(ctx, tx, marketplace.LicenseID(license))
+		if err != nil {
+			return err
+		}
+		if id == "" {
+			return marketplace.Errorf(marketplace.ENotFound, "license %s has no tenant", license)
+		}
+		t, err = loadTenant(ctx, tx, id)
+		return err
+	})
+	return t, err
+}
+
+// TenantUpdate changes a tenant's registration data; nil fields stay.
+type TenantUpdate struct {
+	Company     *string           `json:"company,omitempty" maxLength:"255"`
+	ContactName *string           `json:"contactName,omitempty" maxLength:"255"`
+	Email       *string           `json:"email,omitempty" maxLength:"320"`
+	Fields      map[string]string `json:"fields,omitempty" doc:"Replaces the custom field answers when present."`
+}
+
+// UpdateTenant changes a tenant's company, contact or custom answers.
+func (s *Service) UpdateTenant(ctx context.Context, id string, u TenantUpdate) (marketplace.Tenant, error) {
+	var t marketplace.Tenant
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		if t, err = loadTenant(ctx, tx, id); err != nil {
+			return err
+		}
+		if u.Company != nil {
+			t.Company = *u.Company
+		}
+		if u.ContactName != nil {
+			t.ContactName = *u.ContactName
+		}
+		if u.Email != nil {
+			t.Email = *u.Email
+		}
+		if u.Fields != nil {
+			t.Fields = u.Fields
+		}
+		check := marketplace.Answers{marketplace.FieldCompany: t.Company, marketplace.FieldContactName: t.ContactName, marketplace.FieldEmail: t.Email}
+		fields := []marketplace.RegistrationField{{Key: marketplace.FieldCompany, Label: "company", Type: "text", Required: true},
+			{Key: marketplace.FieldContactName, Label: "contactName", Type: "text"}, {Key: marketplace.FieldEmail, Label: "email", Type: "email"}}
+		for k, v := range t.Fields {
+			check[k] = v
+			fields = append(fields, marketplace.RegistrationField{Key: k, Label: k, Type: "text"})
+		}
+		if _, problems := (marketplace.Registration{Fields: fields}).Check(check); len(problems) > 0 {
+			for _, f := range fields {
+				if p, ok := problems[f.Key]; ok {
+					return marketplace.Errorf(marketplace.EInvalid, "%s", p)
+				}
+			}
+		}
+		body, err := json.Marshal(t.Fields)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE tenants SET company = ?, contact_name = ?, email = ?, fields = ?, updated_at = ? WHERE tenant_id = ?`,
+			t.Company, t.ContactName, t.Email, string(body), store.Millis(s.Now()), id); err != nil {
+			return fmt.Errorf("update tenant: %w", err)
+		}
+		t, err = loadTenant(ctx, tx, id)
+		return err
+	})
+	return t, err
+}
+
+// SetBillingLicense makes one of the tenant's licenses the one usage is billed
+// to by default.
+func (s *Service) SetBillingLicense(ctx context.Context, tenantID, license string) (marketplace.Tenant, error) {
+	var t marketplace.Tenant
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		lid := marketplace.LicenseID(license)
+		owner, _, err := tenantOfLicense(ctx, tx, lid)
+		if err != nil {
+			return err
+		}
+		if _, err := loadTenant(ctx, tx, tenantID); err != nil {
+			return err
+		}
+		if owner != tenantID {
+			return marketplace.Errorf(marketplace.EInvalid, "license %s is not one of tenant %s's licenses", license, tenantID)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE tenants SET billing_license_id = ?, updated_at = ? WHERE tenant_id = ?`, lid, store.Millis(s.Now()), tenantID); err != nil {
+			return err
+		}
+		s.changed(tx, tenantID)
+		t, err = loadTenant(ctx, tx, tenantID)
+		return err
+	})
+	return t, err
+}
+
+// AttachLicense attaches a license the ledger knows to a tenant of the same
+// AWS account (the vendor's own migrations and support cases). The account is
+// taken from the ledger, never from the caller.
+func (s *Service) AttachLicense(ctx context.Context, tenantID, license string) (marketplace.Tenant, error) {
+	var t marketplace.Tenant
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		now := s.Now()
+		var err error
+		if t, err = loadTenant(ctx, tx, tenantID); err != nil {
+			return err
+		}
+		l, ok, err := inbox.LoadLicense(ctx, tx, marketplace.LicenseID(license))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return marketplace.Errorf(marketplace.ENotFound, "license %s not found: it can be attached once its events have arrived", license)
+		}
+		if l.AccountID != t.AccountID {
+			return marketplace.Errorf(marketplace.EInvalid, "license %s belongs to AWS account %s, not to the tenant's account %s", license, l.AccountID, t.AccountID)
+		}
+		if err := s.attach(ctx, tx, now, tenantID, licenseRef{ID: l.LicenseID, Arn: l.LicenseArn, AccountID: l.AccountID, ProductCode: l.ProductCode}, marketplace.SourceAPI); err != nil {
+			return err
+		}
+		t, err = loadTenant(ctx, tx, tenantID)
+		return err
+	})
+	return t, err
+}
+
+// BillingLicense picks the license a usage record is billed to: override when
+// given (it must be one of the tenant's licenses), else the tenant's billing
+// license.
+func BillingLicense(ctx context.Context, tx *store.Tx, tenantID, override string) (string, error) {
+	if override != "" {
+		lid := marketplace.LicenseID(override)
+		owner, _, err := tenantOfLicense(ctx, tx, lid)
+		if err != nil {
+			return "", err
+		}
+		if owner != tenantID {
+			return "", marketplace.Errorf(marketplace.EInvalid, "license %s is not one of tenant %s's licenses", override, tenantID)
+		}
+		return lid, nil
+	}
+	t, err := loadTenant(ctx, tx, tenantID)
+	if err != nil {
+		return "", err
+	}
+	if t.BillingLicenseID == "" {
+		return "", marketplace.Errorf(marketplace.EInvalid, "tenant %s has no billing license", tenantID)
+	}
+	return t.BillingLicenseID, nil
+}
+
+// Pending is a license that has no tenant yet, with the time left of the 48
+// hours AWS expects registration to take.
+type Pending struct {
+	LicenseID   string     `json:"licenseId"`
+	LicenseArn  string     `json:"licenseArn"`
+	AccountID   string     `json:"accountId"`
+	ProductID   string     `json:"productId,omitempty"`
+	ProductCode string     `json:"productCode,omitempty"`
+	AgreementID string     `json:"agreementId,omitempty"`
+	OfferID     string     `json:"offerId,omitempty"`
+	State       string     `json:"state" doc:"The license state, or unknown when the buyer started registering before its events arrived."`
+	Since       time.Time  `json:"since" doc:"When the buyer accepted (or the license or registration was first seen)."`
+	Deadline    time.Time  `json:"deadline"`
+	TimeLeft    string     `json:"timeLeft" doc:"Until the deadline, e.g. 47h12m; negative when overdue."`
+	Overdue     bool       `json:"overdue"`
+	Started     *time.Time `json:"started,omitempty" doc:"When the buyer opened the registration page, if they did."`
+	AutoAt      *time.Time `json:"autoRegisterAt,omitempty" doc:"When Concord registers the buyer from the offer's registration details."`
+}
+
+// ListPending lists licenses waiting for registration, oldest first: licenses
+// in force without a tenant, and registrations started before the license's
+// events arrived.
+func (s *Service) ListPending(ctx context.Context) ([]Pending, error) {
+	now := s.Now()
+	out := []Pending{}
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		out = out[:0]
+		rows, err := tx.Query(ctx, `SELECT l.license_id, l.license_arn, l.account_id, l.product_id, l.product_code, l.agreement_id, l.state,
+			COALESCE(a.offer_id, ''), COALESCE(a.acceptance_time, l.activated_at, l.updated_at),
+			(SELECT MIN(rs.created_at) FROM registration_sessions rs WHERE rs.license_id = l.license_id),
+			(SELECT MIN(j.run_at) FROM jobs j WHERE j.unique_key = 'autoreg:' || l.license_id AND j.state = 'available')
+			FROM licenses l LEFT JOIN agreements a ON a.agreement_id = l.agreement_id
+			WHERE l.state IN ('pending', 'active') AND NOT EXISTS (SELECT 1 FROM tenant_licenses tl WHERE tl.license_id = l.license_id)
+			ORDER BY 9, l.license_id LIMIT 1000`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var p Pending
+			var since int64
+			var started, auto nullMillis
+			if err := rows.Scan(&p.LicenseID, &p.LicenseArn, &p.AccountID, &p.ProductID, &p.ProductCode, &p.AgreementID, &p.State, &p.OfferID, &since, &started, &auto); err != nil {
+				rows.Close()
+				return err
+			}
+			p.Since, p.Started, p.AutoAt = store.FromMillis(since), started.time(), auto.time()
+			out = append(out, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// Registrations started before the license's events arrived.
+		rows, err = tx.Query(ctx, `SELECT rs.license_id, MIN(rs.license_arn), MIN(rs.account_id), MIN(rs.product_code), MIN(rs.created_at) FROM registration_sessions rs
+			WHERE rs.completed_at IS NULL AND NOT EXISTS (SELECT 1 FROM licenses l WHERE l.license_id = rs.license_id)
+			AND NOT EXISTS (SELECT 1 FROM tenant_licenses tl WHERE tl.license_id = rs.license_id)
+			GROUP BY rs.license_id ORDER BY 5 LIMIT 1000`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p Pending
+			var since int64
+			if err := rows.Scan(&p.LicenseID, &p.LicenseArn, &p.AccountID, &p.ProductCode, &since); err != nil {
+				return err
+			}
+			p.State, p.Since = marketplace.LicenseUnknown, store.FromMillis(since)
+			started := p.Since
+			p.Started = &started
+			out = append(out, p)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list pending registrations: %w", err)
+	}
+	for i := range out {
+		p := &out[i]
+		p.Deadline = p.Since.Add(PendingWindow)
+		left := p.Deadline.Sub(now).Round(time.Minute)
+		p.TimeLeft, p.Overdue = left.String(), left < 0
+	}
+	return out, nil
+}
+
+type nullMillis struct {
+	v  int64
+	ok bool
+}
+
+func (n *nullMillis) Scan(src any) error {
+	switch x := src.(type) {
+	case nil:
+		n.ok = false
+	case int64:
+		n.v, n.ok = x, true
+	case int32:
+		n.v, n.ok = int64(x), true
+	default:
+		return fmt.Errorf("unexpected %T for a time", src)
+	}
+	return nil
+}
+
+func (n nullMillis) time() *time.Time {
+	if !n.ok {
+		return nil
+	}
+	t := store.FromMillis(n.v)
+	return &t
+}
