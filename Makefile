@@ -19,7 +19,7 @@ bench: ## the benchmarks quoted in the issues' closing notes
 	go test -run '^$$' -bench . -benchtime 3s ./internal/emulator/metering
 
 fuzz: ## fuzz every parser of outside input for 30 s each
-	for f in FuzzParseEventBridge FuzzParseSNSAction FuzzLicenseID; do go test -run '^$$' -fuzz $$f -fuzztime 30s ./internal/marketplace || exit 1; done
+	for f in FuzzParseEventBridge FuzzParseSNSAction FuzzLicenseID FuzzRegistrationCheck; do go test -run '^$$' -fuzz $$f -fuzztime 30s ./internal/marketplace || exit 1; done
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/snsverify
 	go test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./internal/snsverify
 	go test -run '^$$' -fuzz FuzzRebind -fuzztime 30s ./internal/store
