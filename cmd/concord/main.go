@@ -42,6 +42,9 @@ Commands:
   apikey list      list API keys
   apikey revoke    revoke an API key
   events replay    re-parse the event inbox and rebuild the ledger from it
+  backfill entitlements|import-csv
+                   map existing customers to LicenseArns: from GetEntitlements (contract
+                   products) or from the CSV AWS provides (usage-only products)
   emulator         run the AWS Marketplace emulator standalone, or drive one (see "concord emulator help")
   version          print the version
 
@@ -58,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "apikey" || cmd == "events") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+	if (cmd == "apikey" || cmd == "events" || cmd == "backfill") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	var err error
@@ -75,12 +78,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = apikeyRevoke(ctx, rest, stdout, stderr)
 	case "events replay":
 		err = eventsReplay(ctx, rest, stdout, stderr)
+	case "backfill entitlements":
+		err = backfillEntitlements(ctx, rest, stdout, stderr)
+	case "backfill import-csv":
+		err = backfillImportCSV(ctx, rest, stdout, stderr)
 	case "emulator":
 		err = emulatorCmd(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "concord", app.Version)
 		return 0
-	case "apikey", "events":
+	case "apikey", "events", "backfill":
 		fmt.Fprintf(stderr, "concord %s: missing subcommand\n\n%s", cmd, usage)
 		return 2
 	default:
@@ -351,7 +358,7 @@ func eventsReplay(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	return c.withDB(ctx, func(db *store.DB) error {
-		l := &inbox.Ledger{DB: db, Now: time.Now}
+		l := app.NewServices(db, time.Now, slog.New(slog.DiscardHandler)).Ledger
 		st, err := l.Replay(ctx)
 		if err != nil {
 			return err

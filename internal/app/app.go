@@ -180,22 +180,18 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		logger.Warn("SANDBOX MODE: Concord is talking to its built-in AWS Marketplace emulator, not to AWS", "emulator", a.URL()+"/emulator")
 	}
 	a.Config = cfg
-	a.Ledger = &inbox.Ledger{DB: db, Now: cfg.Now, Logger: logger}
 	a.Runner = job.NewRunner(db, job.RunnerOptions{Logger: logger, Now: cfg.Now, Workers: cfg.Workers})
 	awsConf, err := awsmp.Load(ctx, awsCfg)
 	if err != nil {
 		return nil, err
 	}
+	svc := NewServices(db, cfg.Now, logger)
+	a.Ledger, a.Registration, a.Entitlements, a.Webhooks = svc.Ledger, svc.Registration, svc.Entitlements, svc.Webhooks
+	a.Registration.Resolver = awsmp.NewMetering(awsConf)
+	a.Registration.Path, a.Registration.SecureCookies = cfg.RegistrationPath, cfg.SecureCookies
+	a.Entitlements.API = awsmp.NewEntitlements(awsConf)
 	a.Ledger.Handlers(a.Runner, awsmp.NewAgreements(awsConf))
-	a.Webhooks = &webhook.Service{DB: db, Now: cfg.Now, Logger: logger}
 	a.Webhooks.Handlers(a.Runner)
-	a.Entitlements = &entitlement.Service{DB: db, API: awsmp.NewEntitlements(awsConf), Now: cfg.Now, Logger: logger}
-	a.Registration = &registration.Service{DB: db, Resolver: awsmp.NewMetering(awsConf), Now: cfg.Now, Logger: logger,
-		Path: cfg.RegistrationPath, SecureCookies: cfg.SecureCookies}
-	a.Entitlements.OnChange = a.Registration.OnEntitlementsChanged
-	// Registration first: a renewal joins its tenant before its entitlements are fetched.
-	a.Ledger.LicenseHooks = []inbox.LicenseHook{a.Registration.Hook, a.Entitlements.Hook}
-	a.Ledger.OnApplied = a.Entitlements.Invalidate
 	a.Entitlements.Handlers(a.Runner)
 	a.Registration.Handlers(a.Runner)
 
@@ -286,6 +282,33 @@ func (a *App) Close(ctx context.Context) error {
 		errs = append(errs, a.DB.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// Services are the ledger and the services its license hooks belong to. Every
+// command that writes the ledger (serve, events replay, backfill) builds them
+// here, so each fold runs the same hooks: tenant links, webhooks and
+// entitlement refreshes are queued whichever process folded the license, and
+// serve's job runner carries them out.
+type Services struct {
+	Ledger       *inbox.Ledger
+	Registration *registration.Service
+	Entitlements *entitlement.Service
+	Webhooks     *webhook.Service
+}
+
+// NewServices wires the ledger to its hooks. AWS clients are left nil: the
+// hooks only write to the database; serve adds the clients its jobs need.
+func NewServices(db *store.DB, now func() time.Time, logger *slog.Logger) Services {
+	s := Services{
+		Ledger:       &inbox.Ledger{DB: db, Now: now, Logger: logger},
+		Registration: &registration.Service{DB: db, Now: now, Logger: logger},
+		Entitlements: &entitlement.Service{DB: db, Now: now, Logger: logger},
+		Webhooks:     &webhook.Service{DB: db, Now: now, Logger: logger},
+	}
+	s.Entitlements.OnChange = s.Registration.OnEntitlementsChanged
+	// Registration first: a renewal joins its tenant before its entitlements are fetched.
+	s.Ledger.LicenseHooks = []inbox.LicenseHook{s.Registration.Hook, s.Entitlements.Hook}
+	return s
 }
 
 // topicAllowed accepts the configured topic ARNs, or by default the AWS

@@ -297,7 +297,7 @@ func TestTwoReplicasShareOnePostgres(t *testing.T) {
 	eventually(t, "enrichment jobs to finish", func() bool {
 		var n int
 		r1.app.DB.Read(context.Background(), func(tx *store.Tx) error {
-			return tx.QueryRow(context.Background(), `SELECT COUNT(*) FROM jobs WHERE state <> 'completed'`).Scan(&n)
+			return tx.QueryRow(context.Background(), `SELECT COUNT(*) FROM jobs WHERE state <> 'completed' AND kind = 'agreement.enrich'`).Scan(&n)
 		})
 		return n == 0
 	})
@@ -309,7 +309,7 @@ func TestTwoReplicasShareOnePostgres(t *testing.T) {
 	eventually(t, "reference enrichment", func() bool {
 		var n int
 		ref.app.DB.Read(context.Background(), func(tx *store.Tx) error {
-			return tx.QueryRow(context.Background(), `SELECT COUNT(*) FROM jobs WHERE state <> 'completed'`).Scan(&n)
+			return tx.QueryRow(context.Background(), `SELECT COUNT(*) FROM jobs WHERE state <> 'completed' AND kind = 'agreement.enrich'`).Scan(&n)
 		})
 		return n == 0
 	})

@@ -80,8 +80,8 @@ func FoldAgreement(id string, facts []Fact) (a Agreement, ok bool) {
 		if establishes(*f) {
 			ok = true
 		}
-		if f.Time.After(a.LastEventTime) && f.Kind != KindAgreementDescribed {
-			// Only what AWS sent counts: a Described fact is stamped with the time
+		if f.Time.After(a.LastEventTime) && f.Kind != KindAgreementDescribed && f.Kind != KindLicenseImported {
+			// Only what AWS sent counts: Described and Imported facts are stamped with the time
 			// Concord asked, which would make the ledger depend on job timing.
 			a.LastEventTime = f.Time
 		}

@@ -1,0 +1,105 @@
+package backfill
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// barWidth is the width of the progress bar between its brackets.
+const barWidth = 30
+
+// bar draws "\r[=====>     ] 120/300 accounts" on a terminal; a nil writer
+// draws nothing.
+type bar struct {
+	w       io.Writer
+	total   int
+	n       int
+	what    string
+	started bool
+}
+
+func newBar(w io.Writer, total int, what string) *bar {
+	b := &bar{w: w, total: total, what: what}
+	if w == nil || total == 0 {
+		b.w = nil
+	}
+	b.draw()
+	return b
+}
+
+func (b *bar) draw() {
+	if b.w == nil {
+		return
+	}
+	b.started = true
+	fill := barWidth * b.n / b.total
+	var s string
+	switch {
+	case fill >= barWidth:
+		s = strings.Repeat("=", barWidth)
+	default:
+		s = strings.Repeat("=", fill) + ">" + strings.Repeat(" ", barWidth-fill-1)
+	}
+	fmt.Fprintf(b.w, "\r[%s] %d/%d %s", s, b.n, b.total, b.what)
+}
+
+// step counts one item done.
+func (b *bar) step() {
+	b.n++
+	b.draw()
+}
+
+// done ends the bar's line.
+func (b *bar) done() {
+	if b.w != nil && b.started {
+		fmt.Fprintln(b.w)
+	}
+	b.w = nil
+}
+
+// abort ends the bar's line so an error prints on its own.
+func (b *bar) abort() { b.done() }
+
+// DefaultRate is how many GetEntitlements calls per second a backfill makes
+// unless told otherwise: below the seller's request quota, so the calls are not
+// throttled (the SDK retries a throttled call only a few times).
+const DefaultRate = 5
+
+// pacer spaces calls out to a rate; a nil pacer does not wait.
+type pacer struct {
+	every time.Duration
+	next  time.Time
+}
+
+func newPacer(rate float64) *pacer {
+	switch {
+	case rate < 0:
+		return nil
+	case rate == 0:
+		rate = DefaultRate
+	}
+	return &pacer{every: time.Duration(float64(time.Second) / rate)}
+}
+
+// wait returns when the next call may be made, or when ctx ends.
+func (p *pacer) wait(ctx context.Context) error {
+	if p == nil {
+		return ctx.Err()
+	}
+	now := time.Now()
+	if d := p.next.Sub(now); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		now = p.next
+	}
+	p.next = now.Add(p.every)
+	return nil
+}
