@@ -41,14 +41,6 @@ const (
 	JobAutoRegister = "registration.auto"
 )
 
-// The provisioning webhooks this package sends.
-const (
-	evTenantCreated        = "tenant.created"
-	evLicenseActivated     = "license.activated"
-	evLicenseUpdated       = "license.updated"
-	evLicenseEnding        = "license.ending"
-	evLicenseDeprovisioned = "license.deprovisioned"
-)
 
 // PendingWindow is how long AWS expects a buyer's registration to take before
 // the seller follows up (AWS Marketplace asks sellers to complete it within 48 hours).
@@ -260,7 +252,7 @@ func (s *Service) newTenant(ctx context.Context, tx *store.Tx, now time.Time, pr
 	if err != nil {
 		return "", err
 	}
-	if err := webhook.Emit(ctx, tx, now, evTenantCreated, TenantEvent{Tenant: full}); err != nil {
+	if err := webhook.Emit(ctx, tx, now, webhook.TenantCreated, TenantEvent{Tenant: full}); err != nil {
 		return "", err
 	}
 	return t.TenantID, s.announceLinked(ctx, tx, now, t.TenantID, ref.ID)
@@ -316,14 +308,14 @@ func (s *Service) announce(ctx context.Context, tx *store.Tx, now time.Time, ten
 	switch {
 	case l.State == announced:
 		if l.State == marketplace.LicenseActive && before != nil && licenseChanged(*before, l) {
-			typ = evLicenseUpdated
+			typ = webhook.LicenseUpdated
 		}
 	case l.State == marketplace.LicenseActive:
-		typ = evLicenseActivated
+		typ = webhook.LicenseActivated
 	case l.State == marketplace.LicenseEnding:
-		typ = evLicenseEnding
+		typ = webhook.LicenseEnding
 	case l.State == marketplace.LicenseDeprovisioned:
-		typ = evLicenseDeprovisioned
+		typ = webhook.LicenseDeprovisioned
 	}
 	if l.State != announced && l.State != marketplace.LicensePending {
 		if _, err := tx.Exec(ctx, `UPDATE tenant_licenses SET announced_state = ? WHERE license_id = ?`, l.State, l.LicenseID); err != nil {
@@ -362,7 +354,7 @@ func (s *Service) OnEntitlementsChanged(ctx context.Context, tx *store.Tx, licen
 		return err
 	}
 	s.changed(tx, tenantID)
-	return s.emitLicense(ctx, tx, now, evLicenseUpdated, tenantID, l)
+	return s.emitLicense(ctx, tx, now, webhook.LicenseUpdated, tenantID, l)
 }
 
 // Hook is an inbox.LicenseHook. For a license with a tenant it announces state
