@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -167,6 +168,32 @@ func (e *Emulator) controlHandler() http.Handler {
 		}
 		out, err := e.Register(r.Context(), in)
 		reply(w, out, err)
+	})
+	// The page AWS Marketplace shows after a purchase, for a human in a real
+	// browser: a button that POSTs a fresh token to the fulfillment URL.
+	mux.HandleFunc("GET /control/register", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		target := q.Get("url")
+		if target == "" && e.o.FulfillmentURL != nil {
+			target = e.o.FulfillmentURL()
+		}
+		if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			http.Error(w, "give ?url=<fulfillment URL> (and ?agreement= or ?license=)", http.StatusBadRequest)
+			return
+		}
+		var tok *world.Token
+		err := e.World.Do(func(s *world.State) error {
+			var err error
+			tok, err = s.MintToken(q.Get("license") + q.Get("agreement"))
+			return err
+		})
+		if err != nil {
+			reply(w, nil, err)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		registerPage.Execute(w, map[string]string{"URL": target, "Token": tok.Value, "License": tok.LicenseArn, "Account": tok.AccountID})
 	})
 	mux.HandleFunc("GET /control/clock", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, map[string]any{"now": e.World.Now()}, nil)
@@ -384,3 +411,18 @@ func values[V any](m map[string]V) []V {
 	}
 	return out
 }
+
+var registerPage = template.Must(template.New("register").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>AWS Marketplace (emulated): set up your account</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#16191f}
+button{font:inherit;font-weight:600;background:#ec7211;color:#fff;border:0;border-radius:4px;padding:.7rem 1.2rem;cursor:pointer}
+.meta{color:#545b64;font-size:.9rem;word-break:break-all}</style></head>
+<body><h1>Thank you for your purchase</h1>
+<p>This is Concord's AWS Marketplace emulator. Account {{.Account}} now holds license</p>
+<p class="meta">{{.License}}</p>
+<form method="post" action="{{.URL}}"><input type="hidden" name="x-amzn-marketplace-token" value="{{.Token}}">
+<button type="submit">Set up your account</button></form>
+<p class="meta">The button posts a registration token to {{.URL}}, as AWS Marketplace does.</p>
+</body></html>
+`))

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/concordmp/concord/internal/emulator"
+	"github.com/concordmp/concord/internal/emulator/world"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/snsverify"
 )
@@ -403,5 +407,35 @@ func TestControlAPIBadInput(t *testing.T) {
 		if got := b.control(t, c.method, c.path, c.body, nil); got != c.want {
 			t.Errorf("%s %s %v: %d, want %d", c.method, c.path, c.body, got, c.want)
 		}
+	}
+}
+
+func TestRegisterPageForAHumanPostsAFreshToken(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := b.product(t, false)
+	a := b.accept(t, "444455556666", p.ProductID, nil)
+	resp, err := http.Get(b.srv.URL + "/control/register?url=" + url.QueryEscape("https://app.example/register") + "&agreement=" + a.AgreementID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="x-amzn-marketplace-token" value="([^"]+)"`).FindSubmatch(body)
+	if resp.StatusCode != 200 || !bytes.Contains(body, []byte(`action="https://app.example/register"`)) || m == nil {
+		t.Fatalf("%d\n%s", resp.StatusCode, body)
+	}
+	token := html.UnescapeString(string(m[1]))
+	err = b.emu.World.Read(func(s *world.State) error {
+		if tk := s.Tokens[token]; tk == nil || tk.AccountID != "444455556666" {
+			t.Errorf("the page's token is not a live token for the buyer: %+v", tk)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.Get(b.srv.URL + "/control/register?agreement=" + a.AgreementID); err != nil || resp.StatusCode != 400 {
+		t.Fatalf("no fulfillment URL: %v %v", resp, err)
 	}
 }
