@@ -32,6 +32,9 @@ fi
 echo "== go test"
 go test -race -count=1 -timeout 20m ./...
 
+if ! command -v chromium >/dev/null && [ "${CONCORD_TEST_REQUIRE_BROWSER:-}" != "1" ]; then
+  echo "NOTE: Chromium is not installed, so the browser tests were skipped (apt-get install chromium to run them)."
+fi
 if [ "$pg" = no ]; then
   echo "NOTE: PostgreSQL tests were skipped. Set CONCORD_TEST_DATABASE_URL to a PostgreSQL you can write to (tests use throw-away schemas) to run them."
 fi

@@ -41,7 +41,6 @@ const (
 	JobAutoRegister = "registration.auto"
 )
 
-
 // PendingWindow is how long AWS expects a buyer's registration to take before
 // the seller follows up (AWS Marketplace asks sellers to complete it within 48 hours).
 const PendingWindow = 48 * time.Hour

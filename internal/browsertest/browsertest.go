@@ -1,0 +1,82 @@
+// Package browsertest drives headless Chromium over the Chrome DevTools
+// Protocol (CDP) for end-to-end tests of Concord's buyer-facing pages.
+//
+// It has no dependencies: Launch starts chromium with --remote-debugging-pipe,
+// and the browser reads commands from its fd 3 and writes answers and events
+// to its fd 4, each a JSON message terminated by a NUL byte. Pages are
+// attached with flattened sessions, so one pipe carries every page.
+package browsertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// RequireEnv makes Start fail instead of skip when Chromium is missing; CI sets
+// it so the browser tests can never be skipped silently.
+const RequireEnv = "CONCORD_TEST_REQUIRE_BROWSER"
+
+// InstallHint is how to get the browser on Debian and Ubuntu.
+const InstallHint = "apt-get update && apt-get install -y chromium"
+
+// LaunchTimeout bounds Chromium's start-up in Start; generous, for loaded CI
+// machines.
+const LaunchTimeout = 90 * time.Second
+
+// ErrNotFound means no Chromium binary was found.
+var ErrNotFound = errors.New("browsertest: chromium not found")
+
+// systemChromium is where Debian's chromium package installs its launcher.
+var systemChromium = "/usr/bin/chromium"
+
+// Find returns the Chromium to run: /usr/bin/chromium, else chromium on PATH.
+func Find() (string, error) {
+	if fi, err := os.Stat(systemChromium); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+		return systemChromium, nil
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%w: looked for %s and for chromium on PATH; install it with `%s`", ErrNotFound, systemChromium, InstallHint)
+}
+
+// Start launches a browser for t and closes it when t ends. Without Chromium
+// it skips t, or fails t when CONCORD_TEST_REQUIRE_BROWSER=1.
+func Start(t testing.TB) *Browser {
+	t.Helper()
+	path, err := Find()
+	if err != nil {
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("%v (%s=1, so the browser tests may not be skipped)", err, RequireEnv)
+		}
+		t.Skipf("skipping the browser test: %v (set %s=1 to fail instead)", err, RequireEnv)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), LaunchTimeout)
+	defer cancel()
+	b, err := Launch(ctx, Options{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Logf("close browser: %v", err)
+		}
+	})
+	return b
+}
+
+// defaultTimeout applies to calls whose context has no deadline, so that a
+// wedged browser fails a test instead of hanging it.
+const defaultTimeout = 60 * time.Second
+
+func withDefault(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, defaultTimeout)
+}
