@@ -13,7 +13,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -63,10 +66,14 @@ func Create(ctx context.Context, db *store.DB, name string, now time.Time) (secr
 	return secret, k, nil
 }
 
+func wellFormed(secret string) bool {
+	return strings.HasPrefix(secret, Prefix) && len(secret) <= 100 && marketplace.Storable(secret)
+}
+
 // Verify returns the key a secret belongs to, or an EUnauthorized error.
 func Verify(ctx context.Context, db *store.DB, secret string) (Key, error) {
 	var k Key
-	if !strings.HasPrefix(secret, Prefix) || len(secret) > 100 || !marketplace.Storable(secret) {
+	if !wellFormed(secret) {
 		return k, marketplace.Errorf(marketplace.EUnauthorized, "invalid API key")
 	}
 	var created int64
@@ -136,6 +143,144 @@ func Revoke(ctx context.Context, db *store.DB, id string, now time.Time) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return marketplace.Errorf(marketplace.ENotFound, "no active API key with id %s", id)
 		}
+		tx.NotifyAfterCommit(revokedTopic)
 		return nil
 	})
+}
+
+// revokedTopic is announced on the database when a key is revoked, so the
+// Caches of this process forget their verified keys at once.
+const revokedTopic = "apikey.revoked"
+
+// Cache verifies keys from memory so the per-request check of the /v1 API does
+// not read the database each time, nor write last_used_at more than once a
+// minute per key.
+//
+// A verified key is trusted for TTL (10 s by default) without reading the
+// database again. A key revoked with Revoke through the same store.DB is
+// forgotten as soon as the revocation commits; a key revoked by another replica
+// (or in the database directly) keeps working on this one for up to TTL.
+// Unknown or revoked keys are never cached: every such request reads the
+// database.
+type Cache struct {
+	DB     *store.DB
+	Now    func() time.Time
+	Logger *slog.Logger
+	// TTL is how long a verified key is trusted without a database read.
+	TTL time.Duration
+
+	once sync.Once
+	mu   sync.RWMutex
+	keys map[[sha256.Size]byte]*cachedKey
+}
+
+type cachedKey struct {
+	key   Key
+	until time.Time
+	// touched is when last_used_at was last written (UnixMilli); touching
+	// is set while a write is under way.
+	touched  atomic.Int64
+	touching atomic.Bool
+}
+
+// DefaultCacheTTL is how long a Cache trusts a verified key.
+const DefaultCacheTTL = 10 * time.Second
+
+func (c *Cache) init() {
+	c.once.Do(func() {
+		c.keys = map[[sha256.Size]byte]*cachedKey{}
+		c.DB.Subscribe(revokedTopic, c.Purge)
+	})
+}
+
+func (c *Cache) now() time.Time {
+	if c.Now == nil {
+		return time.Now()
+	}
+	return c.Now()
+}
+
+// Purge forgets every verified key.
+func (c *Cache) Purge() {
+	c.init()
+	c.mu.Lock()
+	clear(c.keys)
+	c.mu.Unlock()
+}
+
+// Verify is the package's Verify answered from memory when it can. It also
+// records the key's use (Touch) in the background, at most once a minute per key.
+func (c *Cache) Verify(ctx context.Context, secret string) (Key, error) {
+	c.init()
+	if !wellFormed(secret) {
+		return Key{}, marketplace.Errorf(marketplace.EUnauthorized, "invalid API key")
+	}
+	h := sha256.Sum256([]byte(secret))
+	now := c.now()
+	c.mu.RLock()
+	ck := c.keys[h]
+	c.mu.RUnlock()
+	if ck == nil || !now.Before(ck.until) {
+		k, err := Verify(ctx, c.DB, secret)
+		if err != nil {
+			if ck != nil {
+				c.mu.Lock()
+				if c.keys[h] == ck {
+					delete(c.keys, h)
+				}
+				c.mu.Unlock()
+			}
+			return k, err
+		}
+		ttl := c.TTL
+		if ttl <= 0 {
+			ttl = DefaultCacheTTL
+		}
+		next := &cachedKey{key: k, until: now.Add(ttl)}
+		switch {
+		case ck != nil:
+			next.touched.Store(max(ck.touched.Load(), lastUsed(k)))
+		default:
+			next.touched.Store(lastUsed(k))
+		}
+		c.mu.Lock()
+		if len(c.keys) > 10000 {
+			for x, e := range c.keys {
+				if !now.Before(e.until) {
+					delete(c.keys, x)
+				}
+			}
+		}
+		c.keys[h] = next
+		c.mu.Unlock()
+		ck = next
+	}
+	if now.UnixMilli()-ck.touched.Load() >= time.Minute.Milliseconds() && ck.touching.CompareAndSwap(false, true) {
+		go c.touch(ck, now)
+	}
+	return ck.key, nil
+}
+
+func lastUsed(k Key) int64 {
+	if k.LastUsedAt == nil {
+		return 0
+	}
+	return k.LastUsedAt.UnixMilli()
+}
+
+func (c *Cache) touch(ck *cachedKey, now time.Time) {
+	defer ck.touching.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := c.DB.WriteCommitted(ctx, func(tx *store.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ?`, store.Millis(now), ck.key.ID)
+		return err
+	})
+	if err != nil {
+		if c.Logger != nil {
+			c.Logger.Warn("api key touch", "key", ck.key.Prefix, "err", err)
+		}
+		return
+	}
+	ck.touched.Store(now.UnixMilli())
 }

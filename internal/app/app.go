@@ -229,6 +229,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		}
 	})
 	a.bg.Go(func() { a.Runner.Run(runCtx) })
+	if err := a.Entitlements.Start(runCtx); err != nil {
+		logger.Warn("entitlements: could not schedule the refresh sweep", "err", err)
+	}
 	if a.Emulator != nil {
 		a.Emulator.Start(runCtx)
 		// Legacy products' SNS notifications go to our own SNS endpoint; the
@@ -306,6 +309,7 @@ func NewServices(db *store.DB, now func() time.Time, logger *slog.Logger) Servic
 		Webhooks:     &webhook.Service{DB: db, Now: now, Logger: logger},
 	}
 	s.Entitlements.OnChange = s.Registration.OnEntitlementsChanged
+	s.Registration.OnTenantChange = s.Entitlements.InvalidateTenants
 	// Registration first: a renewal joins its tenant before its entitlements are fetched.
 	s.Ledger.LicenseHooks = []inbox.LicenseHook{s.Registration.Hook, s.Entitlements.Hook}
 	return s

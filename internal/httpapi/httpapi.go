@@ -112,8 +112,12 @@ func (s *Server) Handler() http.Handler {
 	return s.observe(mux)
 }
 
-// authenticate guards every /v1 operation with an API key.
+// authenticate guards every /v1 operation with an API key. Verified keys are
+// cached for apikey.DefaultCacheTTL (a key revoked on another replica keeps
+// working here for up to that long) and their use is recorded at most once a
+// minute.
 func (s *Server) authenticate(api huma.API) func(ctx huma.Context, next func(huma.Context)) {
+	keys := &apikey.Cache{DB: s.DB, Now: s.Now, Logger: s.Logger}
 	return func(ctx huma.Context, next func(huma.Context)) {
 		if !strings.HasPrefix(ctx.Operation().Path, "/v1/") {
 			next(ctx)
@@ -127,7 +131,7 @@ func (s *Server) authenticate(api huma.API) func(ctx huma.Context, next func(hum
 			huma.WriteErr(api, ctx, http.StatusUnauthorized, "an API key is required: send Authorization: Bearer ck_… (create one with `concord apikey create`)")
 			return
 		}
-		k, err := apikey.Verify(ctx.Context(), s.DB, secret)
+		_, err := keys.Verify(ctx.Context(), secret)
 		if err != nil {
 			if marketplace.ErrorCode(err) == marketplace.EInternal {
 				s.Logger.Error("api key check", "err", err)
@@ -136,9 +140,6 @@ func (s *Server) authenticate(api huma.API) func(ctx huma.Context, next func(hum
 			}
 			huma.WriteErr(api, ctx, http.StatusUnauthorized, marketplace.ErrorMessage(err))
 			return
-		}
-		if err := apikey.Touch(ctx.Context(), s.DB, k, s.Now()); err != nil {
-			s.Logger.Warn("api key touch", "err", err)
 		}
 		next(ctx)
 	}
