@@ -319,6 +319,53 @@ func TestRegistrationEndToEnd(t *testing.T) {
 				})
 			})
 
+			t.Run("EntitlementsFollowAnAmendmentThroughTheTenant", func(t *testing.T) {
+				m := newMarket(t, b, "prod-ent", "entcode", "separate", "666600006666")
+				ag, arn := m.accept("666600006666", 10)
+				by := newBuyer()
+				page := by.arrive(t, b, ag)
+				if status, body := by.submit(t, b, page.Body, goodForm("Umbrella")); status != 200 {
+					t.Fatalf("registration: %d\n%s", status, body)
+				}
+				tenant := tenantsOf(t, b, "666600006666", "entcode")[0]
+				seats := func() string {
+					_, body := b.do(t, "GET", "/v1/entitlements?tenant="+tenant.TenantID+"&dimension=seats", b.key, nil)
+					var ans struct {
+						Allowed bool `json:"allowed"`
+						Totals  []struct {
+							Dimension string `json:"dimension"`
+							Integer   *int64 `json:"integer"`
+						} `json:"totals"`
+					}
+					json.Unmarshal(body, &ans)
+					for _, tot := range ans.Totals {
+						if tot.Dimension == "seats" && tot.Integer != nil {
+							return fmt.Sprintf("%v/%d", ans.Allowed, *tot.Integer)
+						}
+					}
+					return fmt.Sprintf("%v/none", ans.Allowed)
+				}
+				eventually(t, "10 seats from GetEntitlements", func() bool { return seats() == "true/10" })
+				// The buyer accepts an amendment to 25 seats: AWS replaces the agreement
+				// and sends License Updated for the new one.
+				var amended string
+				err := b.app.Emulator.World.Do(func(s *world.State) error {
+					a, err := s.Amend(ag, "", "AMEND", map[string]int64{"seats": 25})
+					if err == nil {
+						amended = a.LicenseArn
+					}
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				eventually(t, "the tenant's entitlement to follow the amendment", func() bool { return seats() == "true/25" })
+				tn := tenantsOf(t, b, "666600006666", "entcode")
+				if len(tn) != 1 || tn[0].BillingLicenseID != marketplace.LicenseID(amended) {
+					t.Fatalf("the amended license should join the tenant and take over billing: %+v (old %s, new %s)", tn, arn, amended)
+				}
+			})
+
 			t.Run("BuyersChoiceOffersTheAccountsOwnTenantsOnly", func(t *testing.T) {
 				m := newMarket(t, b, "prod-cho", "chocode", "choice", "333300003333", "444400004444")
 				agA1, _ := m.accept("333300003333", 1)
