@@ -17,6 +17,7 @@ bench: ## the benchmarks quoted in the issues' closing notes
 	go test -run '^$$' -bench . -benchtime 3000x ./internal/app
 	go test -run '^$$' -bench . ./internal/job
 	go test -run '^$$' -bench . -benchtime 3s ./internal/emulator/metering
+	go test -run '^$$' -bench EntitlementCheckHTTP -benchtime 10s ./internal/httpapi
 
 fuzz: ## fuzz every parser of outside input for 30 s each
 	for f in FuzzParseEventBridge FuzzParseSNSAction FuzzLicenseID FuzzRegistrationCheck; do go test -run '^$$' -fuzz $$f -fuzztime 30s ./internal/marketplace || exit 1; done
@@ -24,6 +25,10 @@ fuzz: ## fuzz every parser of outside input for 30 s each
 	go test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./internal/snsverify
 	go test -run '^$$' -fuzz FuzzRebind -fuzztime 30s ./internal/store
 	go test -run '^$$' -fuzz FuzzAPIBodies -fuzztime 30s ./internal/httpapi
+	go test -run '^$$' -fuzz FuzzWebhookBodies -fuzztime 30s ./internal/httpapi
+	go test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./internal/webhook
+	go test -run '^$$' -fuzz FuzzParseCSV -fuzztime 30s ./internal/backfill
+	go test -run '^$$' -fuzz FuzzParseAccounts -fuzztime 30s ./internal/backfill
 	go test -run '^$$' -fuzz FuzzServeHTTP -fuzztime 30s ./internal/emulator/sqs
 	for p in agreementapi metering entitlement catalog; do go test -run '^$$' -fuzz FuzzServeHTTP -fuzztime 30s ./internal/emulator/$$p || exit 1; done
 	go test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/emulator/smithyio
