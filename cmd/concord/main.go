@@ -249,6 +249,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Workers, "workers", envInt("CONCORD_WORKERS", 4), "background job workers (CONCORD_WORKERS)")
 	fs.StringVar(&cfg.RegistrationPath, "registration-path", env("CONCORD_REGISTRATION_PATH", "/marketplace/register"), "path of the fulfillment URL AWS Marketplace posts buyers to (CONCORD_REGISTRATION_PATH)")
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", env("CONCORD_SECURE_COOKIES", "") == "true", "mark the registration cookie Secure; set it when Concord is served over HTTPS behind a proxy (CONCORD_SECURE_COOKIES=true)")
+	fs.DurationVar(&cfg.EntitlementCacheTTL, "entitlement-cache-ttl", envDuration("CONCORD_ENTITLEMENT_CACHE_TTL", 30*time.Second), "how long an entitlement answer is served from memory; other replicas see a change within this time (CONCORD_ENTITLEMENT_CACHE_TTL)")
+	fs.DurationVar(&cfg.EntitlementMaxAge, "entitlement-max-age", envDuration("CONCORD_ENTITLEMENT_MAX_AGE", 24*time.Hour), "entitlements fetched longer ago than this are answered as stale and refreshed (CONCORD_ENTITLEMENT_MAX_AGE)")
+	fs.DurationVar(&cfg.EntitlementRefreshEvery, "entitlement-refresh-every", envDuration("CONCORD_ENTITLEMENT_REFRESH_EVERY", 6*time.Hour), "the sweep refreshes active licenses whose entitlements are older than this (CONCORD_ENTITLEMENT_REFRESH_EVERY)")
 	shutdown := fs.Duration("shutdown-timeout", envDuration("CONCORD_SHUTDOWN_TIMEOUT", 20*time.Second), "how long to wait for in-flight requests and jobs on shutdown (CONCORD_SHUTDOWN_TIMEOUT)")
 	if err := parse(fs, args); err != nil {
 		return err

@@ -63,6 +63,11 @@ type Config struct {
 	RegistrationPath string
 	// SecureCookies marks the registration cookie Secure (behind HTTPS).
 	SecureCookies bool
+	// EntitlementCacheTTL, EntitlementMaxAge and EntitlementRefreshEvery tune
+	// entitlement checks (zero: the entitlement package's defaults).
+	EntitlementCacheTTL     time.Duration
+	EntitlementMaxAge       time.Duration
+	EntitlementRefreshEvery time.Duration
 	// Now is the clock; nil is time.Now. Tests pass a fake.
 	Now func() time.Time
 	// AutoMigrate applies migrations on start (default for SQLite).
@@ -190,6 +195,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	a.Registration.Resolver = awsmp.NewMetering(awsConf)
 	a.Registration.Path, a.Registration.SecureCookies = cfg.RegistrationPath, cfg.SecureCookies
 	a.Entitlements.API = awsmp.NewEntitlements(awsConf)
+	a.Entitlements.CacheTTL, a.Entitlements.MaxAge, a.Entitlements.RefreshEvery = cfg.EntitlementCacheTTL, cfg.EntitlementMaxAge, cfg.EntitlementRefreshEvery
 	a.Ledger.Handlers(a.Runner, awsmp.NewAgreements(awsConf))
 	a.Webhooks.Handlers(a.Runner)
 	a.Entitlements.Handlers(a.Runner)
