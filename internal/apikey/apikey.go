@@ -172,6 +172,7 @@ type Cache struct {
 	once sync.Once
 	mu   sync.RWMutex
 	keys map[[sha256.Size]byte]*cachedKey
+	gen  uint64 // bumped by Purge, under mu: a verification that spans one is not cached
 }
 
 type cachedKey struct {
@@ -205,6 +206,7 @@ func (c *Cache) Purge() {
 	c.init()
 	c.mu.Lock()
 	clear(c.keys)
+	c.gen++
 	c.mu.Unlock()
 }
 
@@ -218,7 +220,7 @@ func (c *Cache) Verify(ctx context.Context, secret string) (Key, error) {
 	h := sha256.Sum256([]byte(secret))
 	now := c.now()
 	c.mu.RLock()
-	ck := c.keys[h]
+	ck, gen := c.keys[h], c.gen
 	c.mu.RUnlock()
 	if ck == nil || !now.Before(ck.until) {
 		k, err := Verify(ctx, c.DB, secret)
@@ -251,7 +253,9 @@ func (c *Cache) Verify(ctx context.Context, secret string) (Key, error) {
 				}
 			}
 		}
-		c.keys[h] = next
+		if c.gen == gen { // no revocation committed while the database was read
+			c.keys[h] = next
+		}
 		c.mu.Unlock()
 		ck = next
 	}

@@ -327,6 +327,13 @@ func (c *cache) loadLoop() {
 				c.lics.put(cl.id, cl.e, c.licExpired)
 			}
 		}
+		if cacheable && c.gen.Load() != g {
+			// An invalidation ran between the check and the puts: what was read
+			// may predate its commit, so it must not stay cached.
+			for _, cl := range batch {
+				c.lics.del(cl.id)
+			}
+		}
 		c.lmu.Lock()
 		for _, cl := range batch {
 			if c.calls[cl.id] == cl {
@@ -541,6 +548,9 @@ func (c *cache) loadTenant(cl *call[tenEntry]) {
 		cl.e = e
 		if c.gen.Load() == g {
 			c.tens.put(cl.id, e, func(e *tenEntry) bool { return !e.fresh(c.s.now().UnixNano()) })
+			if c.gen.Load() != g { // invalidated meanwhile: see the license loader
+				c.tens.del(cl.id)
+			}
 		}
 	}
 	c.tmu.Lock()

@@ -41,6 +41,19 @@ func (s *Server) registerRegistration(api huma.API) {
 			return page(items, in.Limit, func(t marketplace.Tenant) string { return t.TenantID }), nil
 		})
 
+	huma.Register(api, huma.Operation{OperationID: "create-tenant", Method: http.MethodPost, Path: "/v1/tenants",
+		Summary: "Create a tenant for an existing customer, holding licenses the ledger knows", Tags: []string{"Tenants"},
+		Security: security, MaxBodyBytes: 64 << 10, DefaultStatus: http.StatusCreated},
+		func(ctx context.Context, in *struct {
+			Body registration.NewTenant
+		}) (*bodyOutput[marketplace.Tenant], error) {
+			t, err := reg.CreateTenant(ctx, in.Body)
+			if err != nil {
+				return nil, s.apiError(err)
+			}
+			return &bodyOutput[marketplace.Tenant]{t}, nil
+		})
+
 	huma.Register(api, op("get-tenant", http.MethodGet, "/v1/tenants/{tenantId}", "A tenant with its licenses and billing license"),
 		func(ctx context.Context, in *struct {
 			TenantID string `path:"tenantId" maxLength:"64"`

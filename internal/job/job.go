@@ -55,8 +55,10 @@ type Options struct {
 	// RunAt delays the job; zero means now.
 	RunAt time.Time
 	// UniqueKey makes the enqueue a no-op while another job with the same key is
-	// still available or running (except that a waiting job is moved earlier when
-	// this enqueue wants it sooner). Once that job completes or dies the key is free.
+	// still available or running, except that a waiting job is moved earlier when
+	// this enqueue wants it sooner, and a running job runs once more after it
+	// succeeds (what it read may predate this request). Once that job completes or
+	// dies the key is free.
 	UniqueKey string
 	// MaxAttempts defaults to DefaultMaxAttempts.
 	MaxAttempts int
@@ -92,6 +94,11 @@ func Enqueue(ctx context.Context, tx *store.Tx, now time.Time, kind string, args
 			if _, err := tx.Exec(ctx, `UPDATE jobs SET run_at = ?, updated_at = ? WHERE unique_key = ? AND state = 'available' AND run_at > ?`,
 				store.Millis(o.RunAt), store.Millis(now), o.UniqueKey, store.Millis(o.RunAt)); err != nil {
 				return "", false, fmt.Errorf("advance %s job: %w", kind, err)
+			}
+			// The same work is wanted while it runs: run it again afterwards.
+			if _, err := tx.Exec(ctx, `UPDATE jobs SET rerun_at = ?, updated_at = ? WHERE unique_key = ? AND state = 'running'
+				AND (rerun_at IS NULL OR rerun_at > ?)`, store.Millis(o.RunAt), store.Millis(now), o.UniqueKey, store.Millis(o.RunAt)); err != nil {
+				return "", false, fmt.Errorf("rerun %s job: %w", kind, err)
 			}
 		}
 		return "", false, nil
@@ -342,6 +349,18 @@ func (r *Runner) finish(ctx context.Context, j *Job, runErr error) error {
 		var err error
 		switch {
 		case runErr == nil:
+			// Asked for again while it ran: back to the queue with fresh attempts.
+			var res sql.Result
+			res, err = tx.Exec(ctx, `UPDATE jobs SET state = 'available', lease_owner = NULL, lease_until = 0, run_at = rerun_at, rerun_at = NULL,
+				attempt = 0, updated_at = ?, last_error = NULL WHERE id = ? AND lease_owner = ? AND attempt = ? AND rerun_at IS NOT NULL`,
+				store.Millis(now), j.ID, r.owner, j.Attempt)
+			if err != nil {
+				break
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				tx.NotifyAfterCommit(notifyTopic)
+				break
+			}
 			_, err = tx.Exec(ctx, `UPDATE jobs SET state = 'completed', lease_owner = NULL, done_key = unique_key, unique_key = NULL,
 				finalized_at = ?, updated_at = ?, last_error = NULL WHERE id = ? AND lease_owner = ? AND attempt = ?`,
 				store.Millis(now), store.Millis(now), j.ID, r.owner, j.Attempt)

@@ -278,10 +278,14 @@ func testUniquePending(t *testing.T, f *fixture) {
 	other := f.enqueue("sync", args{N: 3}, job.Options{UniqueKey: "sync:2"})
 
 	var whileRunning []bool
+	runs := 0
 	r := f.runner(job.RunnerOptions{}, map[string]job.Handler{"sync": func(ctx context.Context, j *job.Job) error {
 		if j.ID == id {
-			_, inserted := f.tryEnqueue("sync", args{N: 4}, job.Options{UniqueKey: "sync:1"})
-			whileRunning = append(whileRunning, inserted)
+			runs++
+			if runs == 1 {
+				_, inserted := f.tryEnqueue("sync", args{N: 4}, job.Options{UniqueKey: "sync:1"})
+				whileRunning = append(whileRunning, inserted)
+			}
 			if g := f.get(id); g.State != job.StateRunning {
 				t.Errorf("inside handler: state %s, want running", g.State)
 			}
@@ -290,9 +294,15 @@ func testUniquePending(t *testing.T, f *fixture) {
 	}})
 	f.work(r)
 	f.work(r)
+	f.work(r)
 	f.idle(r)
 	if len(whileRunning) != 1 || whileRunning[0] {
 		t.Fatalf("enqueue while running: inserted %v, want [false]", whileRunning)
+	}
+	// Asked for again while it ran: it ran once more (what it read may have
+	// predated the request), still as one job.
+	if runs != 2 {
+		t.Fatalf("the job ran %d times, want 2", runs)
 	}
 	f.wantState(id, job.StateCompleted, 1)
 	f.wantState(other, job.StateCompleted, 1)

@@ -218,8 +218,12 @@ func FoldLicense(facts []Fact, agreementOf func(id string) (Agreement, bool), no
 	l.LicenseID = LicenseID(l.LicenseArn)
 	if latest.Kind == KindLicenseImported && latest.AgreementID == "" {
 		// Backfilled from GetEntitlements, which names no agreement: the
-		// entitlement proves the license is in force.
+		// entitlement proves the license is in force, until AWS deprovisions
+		// it (whether or not Concord knows the agreement that event names).
 		l.State = LicenseActive
+		if deprovisioned != nil {
+			l.State, l.DeprovisionedAt = LicenseDeprovisioned, deprovisioned
+		}
 		if l.ActivatedAt == nil {
 			t := latest.Time
 			l.ActivatedAt = &t

@@ -319,6 +319,13 @@ func TestFoldLicense(t *testing.T) {
 		{"not folded without license facts", []marketplace.Fact{created(A, 0), ended(A, marketplace.StatusExpired, 1)}, false, "", "", nil, nil},
 		{"not folded without facts", nil, false, "", "", nil, nil},
 		{"documented arn spelling is folded too", []marketplace.Fact{licenseUpdated(A, docArn, 1)}, true, marketplace.LicenseActive, A, nil, nil},
+		{"imported without an agreement is active", []marketplace.Fact{imported("", arn, 1)}, true, marketplace.LicenseActive, "", nil, nil},
+		{"imported then deprovisioned for an unknown agreement", []marketplace.Fact{imported("", arn, 1), licenseDeprovisioned("agmt-unknown", arn, 5)},
+			true, marketplace.LicenseDeprovisioned, "", nil, tp(5)},
+		{"imported then deprovisioned for a known agreement", []marketplace.Fact{imported("", arn, 1), licenseDeprovisioned("expired", arn, 95)},
+			true, marketplace.LicenseDeprovisioned, "", nil, tp(95)},
+		{"imported with its agreement folds like an update", []marketplace.Fact{imported("expired", arn, 1)}, true, marketplace.LicenseEnding, "expired", tp(90), nil},
+		{"a real update wins over an import", []marketplace.Fact{imported("", arn, 1), licenseUpdated(B, arn, 60)}, true, marketplace.LicenseActive, B, nil, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -607,4 +614,8 @@ func TestFoldOrderIndependence(t *testing.T) {
 			}
 		})
 	})
+}
+
+func imported(agreement, arn string, sec int) marketplace.Fact {
+	return marketplace.Fact{EventID: fmt.Sprintf("import-%d", sec), Kind: marketplace.KindLicenseImported, Time: at(sec), AgreementID: agreement, LicenseArn: arn}
 }

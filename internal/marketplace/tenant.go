@@ -108,6 +108,9 @@ func (r Registration) AutoRegisterDelay() (d time.Duration, ok bool) {
 
 var fieldKeyPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
 
+// ValidFieldKey reports whether k can name a registration field.
+func ValidFieldKey(k string) bool { return fieldKeyPattern.MatchString(k) }
+
 // Validate checks the configuration as the vendor sends it.
 func (r Registration) Validate() error {
 	switch r.Strategy {

@@ -43,6 +43,9 @@ func (s *Service) PutOfferDetails(ctx context.Context, d OfferDetails) (OfferDet
 	if len(d.Fields) > 30 {
 		return d, marketplace.Errorf(marketplace.EInvalid, "at most 30 fields")
 	}
+	if err := checkFieldKeys(d.Fields); err != nil {
+		return d, err
+	}
 	// Only the company is required here: the offer's other details may not
 	// cover every question, and a tenant needs only a name.
 	fields := []marketplace.RegistrationField{{Key: marketplace.FieldCompany, Label: "company", Type: "text", Required: true},
@@ -179,14 +182,20 @@ func (s *Service) scheduleAuto(ctx context.Context, tx *store.Tx, now time.Time,
 	if !ok {
 		return nil
 	}
+	return ensureJob(ctx, tx, now, JobAutoRegister, autoArgs{LicenseID: l.LicenseID},
+		job.Options{UniqueKey: "autoreg:" + l.LicenseID, RunAt: autoDue(a, l, now, delay)})
+}
+
+// autoDue is when a license is auto-registered: the delay after the buyer
+// accepted (or, failing that, after the license was first active).
+func autoDue(a agreementInfo, l marketplace.License, now time.Time, delay time.Duration) time.Time {
 	from := now
 	if a.accepted != nil {
 		from = *a.accepted
 	} else if l.ActivatedAt != nil {
 		from = *l.ActivatedAt
 	}
-	return ensureJob(ctx, tx, now, JobAutoRegister, autoArgs{LicenseID: l.LicenseID},
-		job.Options{UniqueKey: "autoreg:" + l.LicenseID, RunAt: from.Add(delay)})
+	return from.Add(delay)
 }
 
 type autoArgs struct {
@@ -217,6 +226,17 @@ func (s *Service) AutoRegister(ctx context.Context, licenseID string) error {
 		p, err := productFor(ctx, tx, l.ProductID, l.ProductCode)
 		if err != nil {
 			return err
+		}
+		// The vendor may have changed the delay (or turned it off) since the
+		// job was queued: follow the setting as it is now.
+		delay, on := p.Registration.AutoRegisterDelay()
+		if !on {
+			return nil
+		}
+		if due := autoDue(a, l, now, delay); now.Before(due) {
+			// Runs again at the later time (the key is this running job's).
+			return ensureJob(ctx, tx, now, JobAutoRegister, autoArgs{LicenseID: l.LicenseID},
+				job.Options{UniqueKey: "autoreg:" + l.LicenseID, RunAt: due})
 		}
 		ref := licenseRef{ID: l.LicenseID, Arn: l.LicenseArn, AccountID: l.AccountID, ProductCode: l.ProductCode}
 		if p.Registration.Normalized().Strategy == marketplace.StrategyUnified {

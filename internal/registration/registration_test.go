@@ -306,6 +306,59 @@ func TestRegistration(t *testing.T) {
 			}
 		})
 
+		t.Run("ExistingCustomersGetTenantsThroughTheAPI", func(t *testing.T) {
+			ctx := context.Background()
+			account := "100000000007"
+			arn := eventbridge.LicenseArn(account, "l-backfilled")
+			if _, err := f.ledger.Import(ctx, []marketplace.Fact{{EventID: "import:l-backfilled", Kind: marketplace.KindLicenseImported,
+				Time: f.clock.Now(), LicenseArn: arn, AcceptorAccountID: account, ProductCode: "code-aaa", ProductID: "prod-aaa"}}); err != nil {
+				t.Fatal(err)
+			}
+			pending, err := f.svc.ListPending(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range pending {
+				if p.LicenseArn == arn {
+					t.Fatalf("a backfilled (existing) customer is listed as pending registration: %+v", p)
+				}
+			}
+			bad := []registration.NewTenant{
+				{AccountID: "100000000008", ProductCode: "code-aaa", Company: "Wrong account", Licenses: []string{arn}},
+				{AccountID: account, ProductCode: "code-bbb", Company: "Wrong product", Licenses: []string{arn}},
+				{AccountID: account, ProductCode: "code-aaa", Company: "Bad key", Licenses: []string{arn}, Fields: map[string]string{"": "x"}},
+				{AccountID: account, ProductCode: "code-aaa", Company: "", Licenses: []string{arn}},
+			}
+			for _, in := range bad {
+				if _, err := f.svc.CreateTenant(ctx, in); marketplace.ErrorCode(err) != marketplace.EInvalid {
+					t.Errorf("%s: want invalid, got %v", in.Company, err)
+				}
+			}
+			tn, err := f.svc.CreateTenant(ctx, registration.NewTenant{AccountID: account, ProductCode: "code-aaa", Company: "Legacy Co",
+				Fields: map[string]string{"crmId": "A-1"}, Licenses: []string{arn}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tn.Source != marketplace.SourceAPI || len(tn.Licenses) != 1 || tn.Licenses[0].State != marketplace.LicenseActive || tn.BillingLicenseID != "l-backfilled" {
+				t.Fatalf("tenant %+v", tn)
+			}
+			if got := fmt.Sprint(webhooks(t, db, arn)); got != "[tenant.created license.activated]" {
+				t.Fatalf("webhooks %s", got)
+			}
+			// A license of another product cannot join it.
+			other := agreement("agmt-other", account)
+			other.ProductCode, other.ProductID = "code-bbb", "prod-bbb"
+			otherArn := eventbridge.LicenseArn(account, "l-otherproduct")
+			f.ingest(t, eventbridge.Created(seller, other, t0))
+			f.ingest(t, eventbridge.LicenseUpdated(seller, other, otherArn, t0))
+			if _, err := f.svc.AttachLicense(ctx, tn.TenantID, otherArn); marketplace.ErrorCode(err) != marketplace.EInvalid {
+				t.Fatalf("attach a license of another product: %v", err)
+			}
+			if _, err := f.svc.PutOfferDetails(ctx, registration.OfferDetails{OfferID: "offer-x", Company: "X", Fields: map[string]string{"a\x00": "v"}}); marketplace.ErrorCode(err) != marketplace.EInvalid {
+				t.Fatalf("offer details with a bad field key: %v", err)
+			}
+		})
+
 		t.Run("PendingCountsDownTheFortyEightHours", func(t *testing.T) {
 			a := agreement("agmt-wait", "100000000006")
 			a.AcceptanceTime = f.clock.Now().Add(-50 * time.Hour)
@@ -331,6 +384,28 @@ func TestRegistration(t *testing.T) {
 			b, _ := json.Marshal(pending)
 			if !strings.Contains(string(b), `"deadline"`) {
 				t.Fatal(string(b))
+			}
+		})
+
+		t.Run("AutoRegistrationFollowsTheSettingWhenItRuns", func(t *testing.T) {
+			ctx := context.Background()
+			a := agreement("agmt-autooff", "100000000009")
+			arn := eventbridge.LicenseArn(a.AcceptorAccountID, "l-autooff")
+			if _, err := f.svc.PutOfferDetails(ctx, registration.OfferDetails{OfferID: a.OfferID, Company: "Never Corp"}); err != nil {
+				t.Fatal(err)
+			}
+			a.AcceptanceTime = f.clock.Now()
+			f.ingest(t, eventbridge.Created(seller, a, f.clock.Now()))
+			f.ingest(t, eventbridge.LicenseUpdated(seller, a, arn, f.clock.Now()))
+			// The vendor turns auto-registration off after the job was queued.
+			if _, err := f.ledger.PutProduct(ctx, marketplace.Product{ProductID: "prod-aaa", ProductCode: "code-aaa",
+				Registration: marketplace.Registration{AutoRegisterAfter: "off"}}); err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Advance(2 * time.Hour)
+			f.work(t)
+			if _, err := f.svc.TenantOfLicense(ctx, arn); marketplace.ErrorCode(err) != marketplace.ENotFound {
+				t.Fatalf("auto-registered although it was turned off: %v", err)
 			}
 		})
 	})

@@ -122,6 +122,9 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, u TenantUpdate) (
 		check := marketplace.Answers{marketplace.FieldCompany: t.Company, marketplace.FieldContactName: t.ContactName, marketplace.FieldEmail: t.Email}
 		fields := []marketplace.RegistrationField{{Key: marketplace.FieldCompany, Label: "company", Type: "text", Required: true},
 			{Key: marketplace.FieldContactName, Label: "contactName", Type: "text"}, {Key: marketplace.FieldEmail, Label: "email", Type: "email"}}
+		if err := checkFieldKeys(t.Fields); err != nil {
+			return err
+		}
 		for k, v := range t.Fields {
 			check[k] = v
 			fields = append(fields, marketplace.RegistrationField{Key: k, Label: k, Type: "text"})
@@ -194,6 +197,9 @@ func (s *Service) AttachLicense(ctx context.Context, tenantID, license string) (
 		if l.AccountID != t.AccountID {
 			return marketplace.Errorf(marketplace.EInvalid, "license %s belongs to AWS account %s, not to the tenant's account %s", license, l.AccountID, t.AccountID)
 		}
+		if l.ProductCode != t.ProductCode {
+			return marketplace.Errorf(marketplace.EInvalid, "license %s is for product code %s, not the tenant's %s", license, l.ProductCode, t.ProductCode)
+		}
 		if err := s.attach(ctx, tx, now, tenantID, licenseRef{ID: l.LicenseID, Arn: l.LicenseArn, AccountID: l.AccountID, ProductCode: l.ProductCode}, marketplace.SourceAPI); err != nil {
 			return err
 		}
@@ -249,7 +255,8 @@ type Pending struct {
 
 // ListPending lists licenses waiting for registration, oldest first: licenses
 // in force without a tenant, and registrations started before the license's
-// events arrived.
+// events arrived. Backfilled licenses are existing customers, registered
+// before Concord, and are not listed (CreateTenant links them).
 func (s *Service) ListPending(ctx context.Context) ([]Pending, error) {
 	now := s.Now()
 	out := []Pending{}
@@ -261,6 +268,7 @@ func (s *Service) ListPending(ctx context.Context) ([]Pending, error) {
 			(SELECT MIN(j.run_at) FROM jobs j WHERE j.unique_key = 'autoreg:' || l.license_id AND j.state = 'available')
 			FROM licenses l LEFT JOIN agreements a ON a.agreement_id = l.agreement_id
 			WHERE l.state IN ('pending', 'active') AND NOT EXISTS (SELECT 1 FROM tenant_licenses tl WHERE tl.license_id = l.license_id)
+			AND NOT EXISTS (SELECT 1 FROM inbox_events ie WHERE ie.license_id = l.license_id AND ie.kind = 'license_imported')
 			ORDER BY 9, l.license_id LIMIT 1000`)
 		if err != nil {
 			return err
@@ -339,4 +347,90 @@ func (n nullMillis) time() *time.Time {
 	}
 	t := store.FromMillis(n.v)
 	return &t
+}
+
+// checkFieldKeys refuses custom answer keys the registration page could not
+// have asked for.
+func checkFieldKeys(fields map[string]string) error {
+	for k := range fields {
+		if !marketplace.ValidFieldKey(k) {
+			return marketplace.Errorf(marketplace.EInvalid, "field key %q is invalid: start with a letter, then letters, digits or _ (at most 64)", k)
+		}
+		switch k {
+		case marketplace.FieldCompany, marketplace.FieldContactName, marketplace.FieldEmail:
+			return marketplace.Errorf(marketplace.EInvalid, "%s is a tenant column, not a custom field", k)
+		}
+	}
+	return nil
+}
+
+// NewTenant creates a tenant for an existing customer, as the vendor knows it,
+// holding licenses the ledger knows (for example after a backfill). Every
+// license must belong to the account and product code; none may have a tenant.
+type NewTenant struct {
+	AccountID   string            `json:"accountId" pattern:"^[0-9]{12}$"`
+	ProductCode string            `json:"productCode" minLength:"1" maxLength:"255"`
+	Company     string            `json:"company" minLength:"1" maxLength:"255"`
+	ContactName string            `json:"contactName,omitempty" maxLength:"255"`
+	Email       string            `json:"email,omitempty" maxLength:"320"`
+	Fields      map[string]string `json:"fields,omitempty"`
+	Licenses    []string          `json:"licenses" minItems:"1" maxItems:"100" doc:"LicenseArns or l-… ids; the first is the billing license."`
+}
+
+// CreateTenant creates a tenant through the API (source api) and sends
+// tenant.created and the state of each license.
+func (s *Service) CreateTenant(ctx context.Context, in NewTenant) (marketplace.Tenant, error) {
+	if err := checkFieldKeys(in.Fields); err != nil {
+		return marketplace.Tenant{}, err
+	}
+	answers := marketplace.Answers{marketplace.FieldCompany: in.Company, marketplace.FieldContactName: in.ContactName, marketplace.FieldEmail: in.Email}
+	fields := []marketplace.RegistrationField{{Key: marketplace.FieldCompany, Label: "company", Type: "text", Required: true},
+		{Key: marketplace.FieldContactName, Label: "contactName", Type: "text"}, {Key: marketplace.FieldEmail, Label: "email", Type: "email"}}
+	for k, v := range in.Fields {
+		answers[k] = v
+		fields = append(fields, marketplace.RegistrationField{Key: k, Label: k, Type: "text"})
+	}
+	clean, problems := (marketplace.Registration{Fields: fields}).Check(answers)
+	for _, f := range fields {
+		if p, ok := problems[f.Key]; ok {
+			return marketplace.Tenant{}, marketplace.Errorf(marketplace.EInvalid, "%s", p)
+		}
+	}
+	if !marketplace.ValidAccountID(in.AccountID) || len(in.Licenses) == 0 {
+		return marketplace.Tenant{}, marketplace.Errorf(marketplace.EInvalid, "a 12-digit accountId and at least one license are required")
+	}
+	var t marketplace.Tenant
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		now := s.Now()
+		p, err := productFor(ctx, tx, "", in.ProductCode)
+		if err != nil {
+			return err
+		}
+		var refs []licenseRef
+		for _, arn := range in.Licenses {
+			l, ok, err := inbox.LoadLicense(ctx, tx, marketplace.LicenseID(arn))
+			if err != nil {
+				return err
+			}
+			switch {
+			case !ok:
+				return marketplace.Errorf(marketplace.EInvalid, "license %s is not in the ledger (backfill it first, or wait for its events)", arn)
+			case l.AccountID != in.AccountID || l.ProductCode != in.ProductCode:
+				return marketplace.Errorf(marketplace.EInvalid, "license %s belongs to account %s and product code %s", arn, l.AccountID, l.ProductCode)
+			}
+			refs = append(refs, licenseRef{ID: l.LicenseID, Arn: l.LicenseArn, AccountID: l.AccountID, ProductCode: l.ProductCode})
+		}
+		id, err := s.newTenant(ctx, tx, now, p, refs[0], clean, marketplace.SourceAPI)
+		if err != nil {
+			return err
+		}
+		for _, ref := range refs[1:] {
+			if err := s.attach(ctx, tx, now, id, ref, marketplace.SourceAPI); err != nil {
+				return err
+			}
+		}
+		t, err = loadTenant(ctx, tx, id)
+		return err
+	})
+	return t, err
 }

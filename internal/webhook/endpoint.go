@@ -323,8 +323,16 @@ func (s *Service) Update(ctx context.Context, id string, p EndpointPatch) (Endpo
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE webhook_endpoints SET url = ?, events = ?, description = ?, enabled = ?, updated_at = ? WHERE id = ?`,
-			e.URL, string(ev), e.Description, e.Enabled, store.Millis(now), id)
+		if _, err := tx.Exec(ctx, `UPDATE webhook_endpoints SET url = ?, events = ?, description = ?, enabled = ?, updated_at = ? WHERE id = ?`,
+			e.URL, string(ev), e.Description, e.Enabled, store.Millis(now), id); err != nil {
+			return err
+		}
+		if !e.Enabled {
+			// Disabled: what has not gone out is cancelled now, so enabling the
+			// endpoint again does not release old events (redeliver them by hand).
+			_, err = tx.Exec(ctx, `UPDATE webhook_deliveries SET state = ?, last_error = ?, updated_at = ? WHERE endpoint_id = ? AND state = ?`,
+				StateCancelled, "endpoint disabled", store.Millis(now), id, StatePending)
+		}
 		return err
 	})
 	return e, internal(err, "update webhook endpoint")

@@ -418,6 +418,22 @@ func TestDelivery(t *testing.T) {
 		}
 	})
 
+	run(t, "disabling cancels at once: enabling again does not release old events", func(t *testing.T, f *fixture) {
+		rc := f.receiver(nil)
+		e := f.create(webhook.EndpointInput{URL: rc.srv.URL})
+		f.emit(webhook.TenantCreated, nil)
+		off, on := false, true
+		for _, v := range []*bool{&off, &on} {
+			if _, err := f.svc.Update(f.ctx, e.ID, webhook.EndpointPatch{Enabled: v}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.drain()
+		if n := len(rc.requests()); n != 0 || f.only(e.ID).State != webhook.StateCancelled {
+			t.Errorf("re-enabling released a cancelled delivery: %d requests, %+v", n, f.only(e.ID))
+		}
+	})
+
 	run(t, "deleting or disabling an endpoint cancels its pending deliveries", func(t *testing.T, f *fixture) {
 		rc := f.receiver(nil)
 		del := f.create(webhook.EndpointInput{URL: rc.srv.URL})

@@ -1,6 +1,10 @@
 -- +goose Up
 -- Registration, tenants, entitlements and webhooks (issue 4).
 
+-- A unique job asked for again while it runs runs once more when it finishes
+-- (the input it read may be older than the request).
+ALTER TABLE jobs ADD COLUMN rerun_at BIGINT;
+
 -- The vendor's registration settings per product: tenant strategy, branding,
 -- registration fields, auto-registration delay (JSON, see marketplace.Registration).
 ALTER TABLE products ADD COLUMN registration TEXT NOT NULL DEFAULT '{}';
@@ -127,3 +131,4 @@ DROP TABLE tenants;
 DROP INDEX licenses_customer;
 ALTER TABLE licenses DROP COLUMN customer_identifier;
 ALTER TABLE products DROP COLUMN registration;
+ALTER TABLE jobs DROP COLUMN rerun_at;
