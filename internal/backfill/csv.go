@@ -259,6 +259,9 @@ func ImportCSV(ctx context.Context, r io.Reader, o Options) (Summary, error) {
 	if len(facts) == 0 {
 		return sum, nil
 	}
+	if o.Progress != nil {
+		fmt.Fprintf(o.Progress, "importing %d licenses in one transaction...\n", len(facts))
+	}
 	st, err := o.Ledger.Import(ctx, facts)
 	if err != nil {
 		return sum, err

@@ -19,6 +19,8 @@ type bar struct {
 	n       int
 	what    string
 	started bool
+	drawn   time.Time // when step last drew
+	shown   int       // the count last drawn
 }
 
 func newBar(w io.Writer, total int, what string) *bar {
@@ -43,17 +45,25 @@ func (b *bar) draw() {
 	default:
 		s = strings.Repeat("=", fill) + ">" + strings.Repeat(" ", barWidth-fill-1)
 	}
+	b.shown = b.n
 	fmt.Fprintf(b.w, "\r[%s] %d/%d %s", s, b.n, b.total, b.what)
 }
 
-// step counts one item done.
+// step counts one item done. The bar is redrawn at most ten times a second
+// (and at the end), so a large input does not flood the terminal or a log.
 func (b *bar) step() {
 	b.n++
-	b.draw()
+	if b.n == b.total || time.Since(b.drawn) >= 100*time.Millisecond {
+		b.drawn = time.Now()
+		b.draw()
+	}
 }
 
 // done ends the bar's line.
 func (b *bar) done() {
+	if b.w != nil && b.started && b.shown != b.n {
+		b.draw() // the last steps may have come too fast to draw
+	}
 	if b.w != nil && b.started {
 		fmt.Fprintln(b.w)
 	}

@@ -138,6 +138,14 @@ func (s *Service) Hook(ctx context.Context, tx *store.Tx, before *marketplace.Li
 	if !inForce(after) {
 		return nil
 	}
+	var typ string
+	err := tx.QueryRow(ctx, `SELECT type FROM products WHERE product_code = ?`, after.ProductCode).Scan(&typ)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("product of license %s: %w", id, err)
+	}
+	if typ == marketplace.ProductSaaSUsage {
+		return nil // usage-only: AWS has no entitlements for it
+	}
 	return enqueueRefresh(ctx, tx, now, id)
 }
 
@@ -197,14 +205,30 @@ func (s *Service) sweep(ctx context.Context) error {
 		batch = DefaultSweepBatch
 	}
 	cutoff := store.Millis(now.Add(-orDefault(s.RefreshEvery, DefaultRefreshEvery)))
+	// Usage-only products have no entitlements to fetch.
+	const due = `l.state = ? AND l.license_arn <> '' AND l.product_code <> ''
+				AND NOT EXISTS (SELECT 1 FROM products p WHERE p.product_code = l.product_code AND p.type = 'saas_usage')
+				AND (s.fetched_at IS NULL OR s.fetched_at < ?)`
+	// Spread the refreshes over the sweep interval, so a large backlog (the
+	// first sweep after a backfill) does not hold up other jobs.
+	var total int
+	if err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		return tx.QueryRow(ctx, `SELECT COUNT(*) FROM licenses l LEFT JOIN entitlement_syncs s ON s.license_id = l.license_id WHERE `+due,
+			marketplace.LicenseActive, cutoff).Scan(&total)
+	}); err != nil {
+		return fmt.Errorf("count licenses due for an entitlement refresh: %w", err)
+	}
+	spacing := time.Duration(0)
+	if total > 0 {
+		spacing = every / time.Duration(total+1)
+	}
 	after, queued := "", 0
 	for {
 		var ids []string
 		err := s.DB.Write(ctx, func(tx *store.Tx) error {
 			ids = ids[:0]
 			rows, err := tx.Query(ctx, `SELECT l.license_id FROM licenses l LEFT JOIN entitlement_syncs s ON s.license_id = l.license_id
-				WHERE l.license_id > ? AND l.state = ? AND l.license_arn <> '' AND l.product_code <> ''
-				AND (s.fetched_at IS NULL OR s.fetched_at < ?) ORDER BY l.license_id LIMIT ?`,
+				WHERE l.license_id > ? AND `+due+` ORDER BY l.license_id LIMIT ?`,
 				after, marketplace.LicenseActive, cutoff, batch)
 			if err != nil {
 				return err
@@ -221,9 +245,10 @@ func (s *Service) sweep(ctx context.Context) error {
 			if err := rows.Err(); err != nil {
 				return err
 			}
-			for _, id := range ids {
-				if err := enqueueRefresh(ctx, tx, now, id); err != nil {
-					return err
+			for i, id := range ids {
+				at := now.Add(time.Duration(queued+i) * spacing)
+				if _, _, err := job.Enqueue(ctx, tx, now, JobRefresh, RefreshArgs{LicenseID: id}, job.Options{UniqueKey: refreshKey(id), RunAt: at}); err != nil {
+					return fmt.Errorf("queue entitlement refresh of %s: %w", id, err)
 				}
 			}
 			return nil

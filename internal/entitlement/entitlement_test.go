@@ -564,6 +564,14 @@ func TestSweepQueuesOldAndNeverFetchedLicenses(t *testing.T) {
 			insertLicense(t, db, id, "active", "code-1", now)
 		}
 		insertLicense(t, db, "l-gone", "deprovisioned", "code-1", now)
+		// A usage-only product has no entitlements: never swept.
+		insertLicense(t, db, "l-usage", "active", "code-usage", now)
+		if err := db.Write(ctx, func(tx *store.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO products (product_id, product_code, type, created_at, updated_at) VALUES ('prod-usage', 'code-usage', 'saas_usage', 0, 0)`)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
 		if err := svc.Refresh(ctx, "l-fresh"); err != nil {
 			t.Fatal(err)
 		}
@@ -623,11 +631,19 @@ func TestSweepQueuesOldAndNeverFetchedLicenses(t *testing.T) {
 		if next := jobs(entitlement.JobSweep, job.StateAvailable); len(next) != 1 {
 			t.Fatalf("sweeps pending after a restart: %+v", next)
 		}
+		// The refreshes are spread over the sweep interval, not run in one burst.
+		if n := len(jobs(entitlement.JobRefresh, job.StateCompleted)); n >= 3 {
+			t.Fatalf("%d refreshes ran at once; they should be spread over the interval", n)
+		}
+		clk.Advance(14 * time.Minute)
+		work()
 		if n := len(jobs(entitlement.JobRefresh, job.StateCompleted)); n != 3 {
 			t.Fatalf("%d refreshes ran", n)
 		}
 		// Seven hours later everything is old again.
 		clk.Advance(7 * time.Hour)
+		work()
+		clk.Advance(14 * time.Minute)
 		work()
 		if n := len(jobs(entitlement.JobRefresh, job.StateCompleted)); n != 7 {
 			t.Fatalf("%d refreshes ran", n)

@@ -54,6 +54,7 @@ func (l *Ledger) Enrich(ctx context.Context, api AgreementAPI, agreementID strin
 			return fmt.Errorf("store described agreement: %w", err)
 		}
 		p := l.newProjector(tx, now)
+		p.enriching = agreementID
 		if err := p.agreement(ctx, agreementID); err != nil {
 			return err
 		}

@@ -157,9 +157,12 @@ func insertEvent(ctx context.Context, tx *store.Tx, door string, ev marketplace.
 // license's state depends on agreements that may be folded later in the same
 // transaction.
 type projector struct {
-	tx            *store.Tx
-	now           time.Time
-	hooks         []LicenseHook
+	tx    *store.Tx
+	now   time.Time
+	hooks []LicenseHook
+	// enriching is the agreement an enrichment job is folding: it must not
+	// queue its own enrichment again (the job would run twice).
+	enriching     string
 	seenAgreement map[string]bool
 	dirty         map[string]bool
 	licenses      []string
@@ -315,7 +318,7 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 	if err := upsertProduct(ctx, p.tx, a.ProductID, "", "", now); err != nil {
 		return err
 	}
-	if !existed {
+	if !existed && id != p.enriching {
 		// Once per agreement: a failed enrichment stays dead for an operator to
 		// retry (POST /v1/jobs/{id}/retry) rather than being re-queued by every event.
 		if _, _, err := job.Enqueue(ctx, p.tx, p.now, JobEnrichAgreement, EnrichArgs{AgreementID: id}, job.Options{UniqueKey: "enrich:" + id}); err != nil {

@@ -57,8 +57,9 @@ type Options struct {
 	// UniqueKey makes the enqueue a no-op while another job with the same key is
 	// still available or running, except that a waiting job is moved earlier when
 	// this enqueue wants it sooner, and a running job runs once more after it
-	// succeeds (what it read may predate this request). Once that job completes or
-	// dies the key is free.
+	// succeeds (what it read may predate this request; a job that dies drops
+	// such a request, and Retry runs it again). Once that job completes or dies
+	// the key is free.
 	UniqueKey string
 	// MaxAttempts defaults to DefaultMaxAttempts.
 	MaxAttempts int
@@ -349,24 +350,25 @@ func (r *Runner) finish(ctx context.Context, j *Job, runErr error) error {
 		var err error
 		switch {
 		case runErr == nil:
-			// Asked for again while it ran: back to the queue with fresh attempts.
-			var res sql.Result
-			res, err = tx.Exec(ctx, `UPDATE jobs SET state = 'available', lease_owner = NULL, lease_until = 0, run_at = rerun_at, rerun_at = NULL,
-				attempt = 0, updated_at = ?, last_error = NULL WHERE id = ? AND lease_owner = ? AND attempt = ? AND rerun_at IS NOT NULL`,
-				store.Millis(now), j.ID, r.owner, j.Attempt)
-			if err != nil {
-				break
-			}
-			if n, _ := res.RowsAffected(); n > 0 {
-				tx.NotifyAfterCommit(notifyTopic)
-				break
-			}
-			_, err = tx.Exec(ctx, `UPDATE jobs SET state = 'completed', lease_owner = NULL, done_key = unique_key, unique_key = NULL,
-				finalized_at = ?, updated_at = ?, last_error = NULL WHERE id = ? AND lease_owner = ? AND attempt = ?`,
+			// One statement, so an Enqueue committing rerun_at meanwhile is
+			// either seen here (the job goes back to the queue) or made to retry
+			// after this commits (and then finds the key free). Asked for again
+			// while it ran, the job keeps its attempt count (claims are told apart
+			// by it) and gets its number of attempts again on top.
+			_, err = tx.Exec(ctx, `UPDATE jobs SET
+				state = CASE WHEN rerun_at IS NULL THEN 'completed' ELSE 'available' END,
+				run_at = COALESCE(rerun_at, run_at),
+				max_attempts = CASE WHEN rerun_at IS NULL THEN max_attempts ELSE max_attempts + attempt END,
+				done_key = CASE WHEN rerun_at IS NULL THEN unique_key ELSE NULL END,
+				unique_key = CASE WHEN rerun_at IS NULL THEN NULL ELSE unique_key END,
+				finalized_at = CASE WHEN rerun_at IS NULL THEN CAST(? AS BIGINT) ELSE NULL END,
+				rerun_at = NULL, lease_owner = NULL, lease_until = 0, updated_at = ?, last_error = NULL
+				WHERE id = ? AND lease_owner = ? AND attempt = ?`,
 				store.Millis(now), store.Millis(now), j.ID, r.owner, j.Attempt)
+			tx.NotifyAfterCommit(notifyTopic)
 		case errors.As(runErr, &pe) || j.Attempt >= j.MaxAttempts:
 			r.o.Logger.Error("job dead", "job", j.ID, "kind", j.Kind, "attempt", j.Attempt, "err", runErr)
-			_, err = tx.Exec(ctx, `UPDATE jobs SET state = 'dead', lease_owner = NULL, done_key = unique_key, unique_key = NULL,
+			_, err = tx.Exec(ctx, `UPDATE jobs SET state = 'dead', lease_owner = NULL, done_key = unique_key, unique_key = NULL, rerun_at = NULL,
 				finalized_at = ?, updated_at = ?, last_error = ? WHERE id = ? AND lease_owner = ? AND attempt = ?`,
 				store.Millis(now), store.Millis(now), truncate(runErr.Error()), j.ID, r.owner, j.Attempt)
 		default:

@@ -304,7 +304,11 @@ func testUniquePending(t *testing.T, f *fixture) {
 	if runs != 2 {
 		t.Fatalf("the job ran %d times, want 2", runs)
 	}
-	f.wantState(id, job.StateCompleted, 1)
+	// The attempt count is not reset (a stale claim of attempt 1 must never
+	// match the rerun); the rerun got its attempts on top instead.
+	if g := f.wantState(id, job.StateCompleted, 2); g.MaxAttempts != job.DefaultMaxAttempts+1 {
+		t.Fatalf("max attempts %d, want %d", g.MaxAttempts, job.DefaultMaxAttempts+1)
+	}
 	f.wantState(other, job.StateCompleted, 1)
 	var a args
 	json.Unmarshal(f.get(id).Args, &a)

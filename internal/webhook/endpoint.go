@@ -426,8 +426,18 @@ func (s *Service) Redeliver(ctx context.Context, deliveryID string) (Delivery, e
 		if !e.Enabled {
 			return marketplace.Errorf(marketplace.EConflict, "webhook endpoint %s is disabled: enable it first", e.ID)
 		}
-		if _, err := enqueue(ctx, tx, now, d.ID); err != nil {
+		inserted, err := enqueue(ctx, tx, now, d.ID)
+		if err != nil {
 			return err
+		}
+		if !inserted {
+			// A retry was waiting (Enqueue moved it to now): give it a fresh
+			// set of attempts on top of those it used. The attempt count itself
+			// is not reset, since claims are told apart by it.
+			if _, err := tx.Exec(ctx, `UPDATE jobs SET max_attempts = attempt + ?, updated_at = ? WHERE unique_key = ? AND state = 'available'`,
+				MaxAttempts, store.Millis(now), "webhook:"+d.ID); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET state = ?, updated_at = ? WHERE id = ?`, StatePending, store.Millis(now), d.ID); err != nil {
 			return err

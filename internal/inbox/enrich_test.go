@@ -1,0 +1,58 @@
+package inbox_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/concordmp/concord/internal/emulator/eventbridge"
+	"github.com/concordmp/concord/internal/job"
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/store"
+	"github.com/concordmp/concord/internal/store/storetest"
+)
+
+// countingAPI describes every agreement as an active one and counts the calls.
+type countingAPI struct{ calls atomic.Int32 }
+
+func (c *countingAPI) DescribeAgreement(_ context.Context, id string) (marketplace.AgreementDetails, error) {
+	c.calls.Add(1)
+	start := t0.Add(-time.Hour)
+	return marketplace.AgreementDetails{Fact: marketplace.Fact{AgreementID: id, Status: marketplace.StatusActive, StartTime: &start,
+		AcceptanceTime: &start, AcceptorAccountID: "444455556666", ProductID: "prod-aaa"}}, nil
+}
+
+// An agreement learnt from the Agreement API is described once: folding it
+// inside the enrichment job must not queue (and so rerun) that same job.
+func TestEnrichmentOfAnUnknownAgreementRunsOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		now := t0
+		l := newLedger(db, now)
+		l.Now = func() time.Time { return now }
+		api := &countingAPI{}
+		r := job.NewRunner(db, job.RunnerOptions{Now: func() time.Time { return now }})
+		l.Handlers(r, api)
+		a := agreementFixture("agmt-unknown-once", "444455556666")
+		ingest(t, l, eventbridge.LicenseUpdated(seller, a, eventbridge.LicenseArn("444455556666", "l-once"), t0))
+		now = now.Add(time.Hour) // past the enrichment delay
+		for range 10 {
+			worked, err := r.WorkOne(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !worked {
+				break
+			}
+		}
+		if n := api.calls.Load(); n != 1 {
+			t.Fatalf("DescribeAgreement called %d times, want 1", n)
+		}
+		lic, err := l.GetLicense(ctx, "l-once")
+		if err != nil || lic.State != marketplace.LicenseActive {
+			t.Fatalf("license %+v %v", lic, err)
+		}
+	})
+}
