@@ -18,6 +18,9 @@ import (
 // registration path, HttpOnly and SameSite=Lax.
 const cookieName = "concord_registration"
 
+// sessionRetention is how long registration sessions are kept.
+const sessionRetention = 7 * 24 * time.Hour
+
 // TokenField is the form field AWS Marketplace posts.
 const TokenField = "x-amzn-marketplace-token"
 
@@ -94,6 +97,11 @@ func (s *Service) land(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		now := s.Now()
+		// Sessions are kept a week (the pending list shows when a buyer started),
+		// then pruned as new buyers arrive.
+		if _, err := tx.Exec(r.Context(), `DELETE FROM registration_sessions WHERE created_at < ?`, store.Millis(now.Add(-sessionRetention))); err != nil {
+			return err
+		}
 		ref := licenseRef{ID: marketplace.LicenseID(c.LicenseArn), Arn: c.LicenseArn, AccountID: c.AccountID, ProductCode: c.ProductCode}
 		sess := session{hash: sha(secret), licenseID: ref.ID, licenseArn: ref.Arn, accountID: ref.AccountID, productCode: ref.ProductCode,
 			customerIdentifier: c.CustomerIdentifier, expiresAt: now.Add(s.sessionTTL())}

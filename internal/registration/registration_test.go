@@ -387,6 +387,24 @@ func TestRegistration(t *testing.T) {
 			}
 		})
 
+		t.Run("OldSessionsArePrunedAsBuyersArrive", func(t *testing.T) {
+			count := func() (n int) {
+				db.Read(context.Background(), func(tx *store.Tx) error {
+					return tx.QueryRow(context.Background(), `SELECT COUNT(*) FROM registration_sessions`).Scan(&n)
+				})
+				return n
+			}
+			if count() == 0 {
+				t.Fatal("no sessions to prune")
+			}
+			f.clock.Advance(8 * 24 * time.Hour)
+			a := agreement("agmt-prune", "100000000010")
+			f.register(t, a.AcceptorAccountID, eventbridge.LicenseArn(a.AcceptorAccountID, "l-prune"), "Prune Co")
+			if n := count(); n != 1 {
+				t.Fatalf("%d sessions after a week, want only the new one", n)
+			}
+		})
+
 		t.Run("AutoRegistrationFollowsTheSettingWhenItRuns", func(t *testing.T) {
 			ctx := context.Background()
 			a := agreement("agmt-autooff", "100000000009")

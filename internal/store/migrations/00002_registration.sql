@@ -63,6 +63,7 @@ CREATE TABLE registration_sessions (
 );
 CREATE INDEX registration_sessions_license ON registration_sessions (license_id);
 CREATE INDEX registration_sessions_token ON registration_sessions (token_hash);
+CREATE INDEX registration_sessions_created ON registration_sessions (created_at);
 
 -- Registration details a private offer carried, used to register the buyer
 -- automatically if they have not registered in time.
