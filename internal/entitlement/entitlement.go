@@ -226,23 +226,11 @@ func (s *Service) sweep(ctx context.Context) error {
 	for {
 		var ids []string
 		err := s.DB.Write(ctx, func(tx *store.Tx) error {
-			ids = ids[:0]
-			rows, err := tx.Query(ctx, `SELECT l.license_id FROM licenses l LEFT JOIN entitlement_syncs s ON s.license_id = l.license_id
+			var err error
+			ids, err = store.QueryAll(ctx, tx, store.ScanString, `SELECT l.license_id FROM licenses l LEFT JOIN entitlement_syncs s ON s.license_id = l.license_id
 				WHERE l.license_id > ? AND `+due+` ORDER BY l.license_id LIMIT ?`,
 				after, marketplace.LicenseActive, cutoff, batch)
 			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				var id string
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return err
-				}
-				ids = append(ids, id)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
 				return err
 			}
 			for i, id := range ids {
@@ -327,22 +315,17 @@ func (s *Service) Refresh(ctx context.Context, licenseID string) error {
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		prev := map[string]string{}
-		rows, err := tx.Query(ctx, `SELECT dimension, value FROM entitlements WHERE license_id = ?`, licenseID)
+		type stored struct{ dim, value string }
+		rows, err := store.QueryAll(ctx, tx, func(r store.Scanner) (e stored, err error) {
+			err = r.Scan(&e.dim, &e.value)
+			return e, err
+		}, `SELECT dimension, value FROM entitlements WHERE license_id = ?`, licenseID)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var d, v string
-			if err := rows.Scan(&d, &v); err != nil {
-				rows.Close()
-				return err
-			}
-			prev[d] = v
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
+		prev := map[string]string{}
+		for _, e := range rows {
+			prev[e.dim] = e.value
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM entitlements WHERE license_id = ?`, licenseID); err != nil {
 			return err

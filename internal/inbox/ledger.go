@@ -327,37 +327,21 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 	}
 	// Licenses of this agreement, including those whose latest License event names
 	// another agreement (the fold decides which agreement a license belongs to).
-	rows, err := p.tx.Query(ctx, `SELECT license_id FROM licenses WHERE agreement_id = ?`, id)
+	held, err := store.QueryAll(ctx, p.tx, store.ScanString, `SELECT license_id FROM licenses WHERE agreement_id = ?`, id)
 	if err != nil {
 		return err
 	}
-	for rows.Next() {
-		var lid string
-		if err := rows.Scan(&lid); err != nil {
-			rows.Close()
-			return err
-		}
+	for _, lid := range held {
 		licenseIDs[lid] = true
 	}
-	rows.Close()
 	for lid := range licenseIDs {
 		p.dirty[lid] = true
 	}
 	// Agreements that follow this one inherit its lineage root.
-	rows, err = p.tx.Query(ctx, `SELECT agreement_id FROM agreements WHERE previous_agreement_id = ? AND initial_agreement_id <> ?`, id, a.InitialAgreementID)
+	next, err := store.QueryAll(ctx, p.tx, store.ScanString, `SELECT agreement_id FROM agreements WHERE previous_agreement_id = ? AND initial_agreement_id <> ?`, id, a.InitialAgreementID)
 	if err != nil {
 		return err
 	}
-	var next []string
-	for rows.Next() {
-		var nid string
-		if err := rows.Scan(&nid); err != nil {
-			rows.Close()
-			return err
-		}
-		next = append(next, nid)
-	}
-	rows.Close()
 	for _, nid := range next {
 		delete(p.seenAgreement, nid)
 		if err := p.agreement(ctx, nid); err != nil {
@@ -404,11 +388,12 @@ func (p *projector) license(ctx context.Context, licenseID string) error {
 	}
 	var before *marketplace.License
 	if len(p.hooks) > 0 {
-		old, err := scanLicense(p.tx.QueryRow(ctx, `SELECT `+licenseColumns+` FROM licenses WHERE license_id = ?`, licenseID))
-		if err == nil {
+		old, found, err := LoadLicense(ctx, p.tx, licenseID)
+		if err != nil {
+			return err
+		}
+		if found {
 			before = &old
-		} else if !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("load license %s: %w", licenseID, err)
 		}
 	}
 	now := store.Millis(p.now)

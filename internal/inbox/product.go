@@ -13,7 +13,7 @@ import (
 
 const productColumns = `product_id, product_code, title, type, concurrent_agreements, dimensions, registration, created_at, updated_at`
 
-func scanProduct(r interface{ Scan(...any) error }) (marketplace.Product, error) {
+func scanProduct(r store.Scanner) (marketplace.Product, error) {
 	var p marketplace.Product
 	var code sql.NullString
 	var dims, reg string
@@ -99,21 +99,11 @@ func (l *Ledger) GetProduct(ctx context.Context, id string) (marketplace.Product
 func (l *Ledger) ListProducts(ctx context.Context, pg Page) ([]marketplace.Product, error) {
 	w := &where{}
 	w.add("product_id > ?", pg.Cursor)
-	out := []marketplace.Product{}
+	var out []marketplace.Product
 	err := l.DB.Read(ctx, func(tx *store.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+productColumns+` FROM products`+w.sql()+` ORDER BY product_id LIMIT ?`, append(w.args, pg.limit())...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			p, err := scanProduct(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, p)
-		}
-		return rows.Err()
+		var err error
+		out, err = store.QueryAll(ctx, tx, scanProduct, `SELECT `+productColumns+` FROM products`+w.sql()+` ORDER BY product_id LIMIT ?`, append(w.args, pg.limit())...)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list products: %w", err)

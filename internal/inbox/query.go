@@ -57,7 +57,7 @@ const agreementColumns = `agreement_id, initial_agreement_id, previous_agreement
 	start_time, end_time, ended_at, acceptor_account_id, proposer_account_id, manufacturer_account_id, resale_authorization_id,
 	offer_id, product_id, auto_renewal, terms, terms_fetched_at, last_event_time, updated_at`
 
-func scanAgreement(r interface{ Scan(...any) error }) (marketplace.Agreement, error) {
+func scanAgreement(r store.Scanner) (marketplace.Agreement, error) {
 	var a marketplace.Agreement
 	var prev, next, terms sql.NullString
 	var acc, start, end, ended, fetched sql.NullInt64
@@ -92,21 +92,11 @@ func (l *Ledger) ListAgreements(ctx context.Context, f AgreementFilter) ([]marke
 	w.add("product_id = ?", f.ProductID)
 	w.add("status = ?", f.Status)
 	w.add("agreement_id > ?", f.Cursor)
-	out := []marketplace.Agreement{}
+	var out []marketplace.Agreement
 	err := l.DB.Read(ctx, func(tx *store.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+agreementColumns+` FROM agreements`+w.sql()+` ORDER BY agreement_id LIMIT ?`, append(w.args, f.limit())...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			a, err := scanAgreement(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, a)
-		}
-		return rows.Err()
+		var err error
+		out, err = store.QueryAll(ctx, tx, scanAgreement, `SELECT `+agreementColumns+` FROM agreements`+w.sql()+` ORDER BY agreement_id LIMIT ?`, append(w.args, f.limit())...)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list agreements: %w", err)
@@ -142,20 +132,14 @@ func (l *Ledger) GetAgreement(ctx context.Context, id string) (AgreementDetail, 
 			return err
 		}
 		d.Agreement = a
-		rows, err := tx.Query(ctx, `SELECT `+agreementColumns+` FROM agreements WHERE initial_agreement_id = ? ORDER BY acceptance_time, start_time, agreement_id`, a.InitialAgreementID)
+		chain, err := store.QueryAll(ctx, tx, scanAgreement, `SELECT `+agreementColumns+` FROM agreements WHERE initial_agreement_id = ? ORDER BY acceptance_time, start_time, agreement_id`, a.InitialAgreementID)
 		if err != nil {
 			return err
 		}
 		d.Lineage = []LineageLink{}
-		for rows.Next() {
-			x, err := scanAgreement(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
+		for _, x := range chain {
 			d.Lineage = append(d.Lineage, LineageLink{AgreementID: x.AgreementID, Intent: x.Intent, Status: x.Status, StartTime: x.StartTime, EndTime: x.EndTime})
 		}
-		rows.Close()
 		d.Licenses, err = listLicenses(ctx, tx, LicenseFilter{AgreementID: id, Page: Page{Limit: 500}})
 		return err
 	})
@@ -177,7 +161,7 @@ type LicenseFilter struct {
 const licenseColumns = `license_id, license_arn, agreement_id, product_id, product_code, account_id, customer_identifier, state, activated_at, starts_at,
 	ending_at, deprovisioned_at, updated_at`
 
-func scanLicense(r interface{ Scan(...any) error }) (marketplace.License, error) {
+func scanLicense(r store.Scanner) (marketplace.License, error) {
 	var l marketplace.License
 	var act, starts, ending, dep sql.NullInt64
 	var upd int64
@@ -197,20 +181,7 @@ func listLicenses(ctx context.Context, tx *store.Tx, f LicenseFilter) ([]marketp
 	w.add("agreement_id = ?", f.AgreementID)
 	w.add("state = ?", f.State)
 	w.add("license_id > ?", f.Cursor)
-	rows, err := tx.Query(ctx, `SELECT `+licenseColumns+` FROM licenses`+w.sql()+` ORDER BY license_id LIMIT ?`, append(w.args, f.limit())...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []marketplace.License{}
-	for rows.Next() {
-		l, err := scanLicense(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return store.QueryAll(ctx, tx, scanLicense, `SELECT `+licenseColumns+` FROM licenses`+w.sql()+` ORDER BY license_id LIMIT ?`, append(w.args, f.limit())...)
 }
 
 // ListLicenses lists licenses by license id.
@@ -232,9 +203,10 @@ func (l *Ledger) GetLicense(ctx context.Context, arnOrID string) (marketplace.Li
 	var lic marketplace.License
 	id := marketplace.LicenseID(arnOrID)
 	err := l.DB.Read(ctx, func(tx *store.Tx) error {
+		var found bool
 		var err error
-		lic, err = scanLicense(tx.QueryRow(ctx, `SELECT `+licenseColumns+` FROM licenses WHERE license_id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
+		lic, found, err = LoadLicense(ctx, tx, id)
+		if err == nil && !found {
 			return marketplace.Errorf(marketplace.ENotFound, "license %s not found", arnOrID)
 		}
 		return err
@@ -323,23 +295,17 @@ func (l *Ledger) GetBuyer(ctx context.Context, accountID string) (BuyerDetail, e
 			}
 			return byProduct[id]
 		}
-		rows, err := tx.Query(ctx, `SELECT `+agreementColumns+` FROM agreements WHERE acceptor_account_id = ? ORDER BY product_id, agreement_id`, accountID)
+		agreements, err := store.QueryAll(ctx, tx, scanAgreement, `SELECT `+agreementColumns+` FROM agreements WHERE acceptor_account_id = ? ORDER BY product_id, agreement_id`, accountID)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			a, err := scanAgreement(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
+		for _, a := range agreements {
 			bp := get(a.ProductID)
 			bp.Agreements = append(bp.Agreements, a)
 			if a.Status == marketplace.StatusActive {
 				bp.ConcurrentActive++
 			}
 		}
-		rows.Close()
 		lics, err := listLicenses(ctx, tx, LicenseFilter{AccountID: accountID, Page: Page{Limit: 500}})
 		if err != nil {
 			return err

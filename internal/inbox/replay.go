@@ -93,7 +93,7 @@ func (l *Ledger) Replay(ctx context.Context) (ReplayStats, error) {
 			{`SELECT DISTINCT license_id FROM inbox_events WHERE license_id IS NOT NULL ORDER BY license_id`, func(_ context.Context, id string) error { p.dirty[id] = true; return nil }, &st.Licenses},
 			{`SELECT DISTINCT customer_key FROM inbox_events WHERE customer_key IS NOT NULL ORDER BY customer_key`, p.subscription, &st.Subscriptions},
 		} {
-			ids, err := strings1(ctx, tx, q.sql)
+			ids, err := store.QueryAll(ctx, tx, store.ScanString, q.sql)
 			if err != nil {
 				return err
 			}
@@ -116,23 +116,6 @@ func (l *Ledger) Replay(ctx context.Context) (ReplayStats, error) {
 		return st, fmt.Errorf("replay: %w", err)
 	}
 	return st, nil
-}
-
-func strings1(ctx context.Context, tx *store.Tx, q string) ([]string, error) {
-	rows, err := tx.Query(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }
 
 // reparse parses a stored body again; nil means keep the stored fact (enrichment).

@@ -108,6 +108,17 @@ func Enqueue(ctx context.Context, tx *store.Tx, now time.Time, kind string, args
 	return id, true, nil
 }
 
+// Refill gives the job waiting under uniqueKey a fresh set of attempts on top
+// of those it used (a retry the operator asked for). The attempt count itself
+// is not reset: claims are told apart by it.
+func Refill(ctx context.Context, tx *store.Tx, now time.Time, uniqueKey string, attempts int) error {
+	if _, err := tx.Exec(ctx, `UPDATE jobs SET max_attempts = attempt + ?, updated_at = ? WHERE unique_key = ? AND state = 'available'`,
+		attempts, store.Millis(now), uniqueKey); err != nil {
+		return fmt.Errorf("refill job %s: %w", uniqueKey, err)
+	}
+	return nil
+}
+
 // notifyTopic is what Enqueue and Retry announce on the database once they
 // commit, so an idle Runner on the same database starts at once instead of at
 // its next poll.

@@ -43,22 +43,10 @@ func (s *Service) PutOfferDetails(ctx context.Context, d OfferDetails) (OfferDet
 	if len(d.Fields) > 30 {
 		return d, marketplace.Errorf(marketplace.EInvalid, "at most 30 fields")
 	}
-	if err := checkFieldKeys(d.Fields); err != nil {
-		return d, err
-	}
 	// Only the company is required here: the offer's other details may not
 	// cover every question, and a tenant needs only a name.
-	fields := []marketplace.RegistrationField{{Key: marketplace.FieldCompany, Label: "company", Type: "text", Required: true},
-		{Key: marketplace.FieldContactName, Label: "contactName", Type: "text"}, {Key: marketplace.FieldEmail, Label: "email", Type: "email"}}
-	for k := range d.Fields {
-		fields = append(fields, marketplace.RegistrationField{Key: k, Label: k, Type: "text"})
-	}
-	if _, problems := (marketplace.Registration{Fields: fields}).Check(d.answers()); len(problems) > 0 {
-		for _, f := range fields {
-			if p, ok := problems[f.Key]; ok {
-				return d, marketplace.Errorf(marketplace.EInvalid, "%s", p)
-			}
-		}
+	if _, err := checkDetails(d.Company, d.ContactName, d.Email, d.Fields); err != nil {
+		return d, err
 	}
 	if d.Fields == nil {
 		d.Fields = map[string]string{}
@@ -75,12 +63,8 @@ func (s *Service) PutOfferDetails(ctx context.Context, d OfferDetails) (OfferDet
 			ON CONFLICT (offer_id) DO UPDATE SET details = excluded.details, updated_at = excluded.updated_at`, d.OfferID, string(body), ms, ms); err != nil {
 			return fmt.Errorf("store offer registration details: %w", err)
 		}
-		rows, err := tx.Query(ctx, `SELECT l.license_id FROM licenses l JOIN agreements a ON a.agreement_id = l.agreement_id
+		ids, err := store.QueryAll(ctx, tx, store.ScanString, `SELECT l.license_id FROM licenses l JOIN agreements a ON a.agreement_id = l.agreement_id
 			WHERE a.offer_id = ? AND l.state IN ('pending', 'active') AND NOT EXISTS (SELECT 1 FROM tenant_licenses tl WHERE tl.license_id = l.license_id)`, d.OfferID)
-		if err != nil {
-			return err
-		}
-		ids, err := collect(rows)
 		if err != nil {
 			return err
 		}
@@ -128,19 +112,6 @@ func offerDetails(ctx context.Context, tx *store.Tx, offerID string) (OfferDetai
 		return d, false, fmt.Errorf("load offer registration details: %w", err)
 	}
 	return d, true, json.Unmarshal([]byte(body), &d)
-}
-
-func collect(rows *sql.Rows) ([]string, error) {
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }
 
 // agreementInfo is what auto-registration reads of a license's agreement.

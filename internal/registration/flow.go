@@ -87,13 +87,8 @@ func (s *Service) land(w http.ResponseWriter, r *http.Request) {
 	secret := newSecret()
 	var replayed bool
 	err = s.DB.Write(r.Context(), func(tx *store.Tx) error {
-		replayed = false
-		var one int
-		err := tx.QueryRow(r.Context(), `SELECT 1 FROM registration_sessions WHERE token_hash = ? AND completed_at IS NOT NULL LIMIT 1`, tokenHash).Scan(&one)
-		if err == nil {
-			replayed = true
-			return nil
-		} else if !errors.Is(err, sql.ErrNoRows) {
+		var err error
+		if replayed, err = tokenUsedIn(r.Context(), tx, tokenHash); err != nil || replayed {
 			return err
 		}
 		now := s.Now()
@@ -154,18 +149,21 @@ func (s *Service) land(w http.ResponseWriter, r *http.Request) {
 }
 
 // tokenUsed reports whether a registration was completed with this token.
-func (s *Service) tokenUsed(ctx context.Context, tokenHash string) (bool, error) {
-	var used bool
-	err := s.DB.Read(ctx, func(tx *store.Tx) error {
-		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM registration_sessions WHERE token_hash = ? AND completed_at IS NOT NULL LIMIT 1`, tokenHash).Scan(&one)
-		used = err == nil
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
+func (s *Service) tokenUsed(ctx context.Context, tokenHash string) (used bool, err error) {
+	err = s.DB.Read(ctx, func(tx *store.Tx) error {
+		used, err = tokenUsedIn(ctx, tx, tokenHash)
 		return err
 	})
 	return used, err
+}
+
+func tokenUsedIn(ctx context.Context, tx *store.Tx, tokenHash string) (bool, error) {
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM registration_sessions WHERE token_hash = ? AND completed_at IS NOT NULL LIMIT 1`, tokenHash).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // loadSession reads the session named by the request's cookie; ok is false

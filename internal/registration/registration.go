@@ -96,7 +96,7 @@ func sha(s string) string {
 // tenantColumns is the column list scanTenant reads.
 const tenantColumns = `tenant_id, account_id, product_id, product_code, company, contact_name, email, fields, billing_license_id, source, created_at, updated_at`
 
-func scanTenant(r interface{ Scan(...any) error }) (marketplace.Tenant, error) {
+func scanTenant(r store.Scanner) (marketplace.Tenant, error) {
 	var t marketplace.Tenant
 	var fields string
 	var billing sql.NullString
@@ -125,46 +125,30 @@ func loadTenant(ctx context.Context, tx *store.Tx, id string) (marketplace.Tenan
 }
 
 func loadTenantLicenses(ctx context.Context, tx *store.Tx, t *marketplace.Tenant) error {
-	rows, err := tx.Query(ctx, `SELECT tl.license_id, tl.license_arn, tl.source, tl.attached_at, COALESCE(l.state, ''), COALESCE(l.agreement_id, '')
-		FROM tenant_licenses tl LEFT JOIN licenses l ON l.license_id = tl.license_id WHERE tl.tenant_id = ? ORDER BY tl.attached_at, tl.license_id`, t.TenantID)
-	if err != nil {
-		return fmt.Errorf("load licenses of tenant %s: %w", t.TenantID, err)
-	}
-	defer rows.Close()
-	t.Licenses = []marketplace.TenantLicense{}
-	for rows.Next() {
+	ls, err := store.QueryAll(ctx, tx, func(r store.Scanner) (marketplace.TenantLicense, error) {
 		var tl marketplace.TenantLicense
 		var at int64
-		if err := rows.Scan(&tl.LicenseID, &tl.LicenseArn, &tl.Source, &at, &tl.State, &tl.AgreementID); err != nil {
-			return err
-		}
+		err := r.Scan(&tl.LicenseID, &tl.LicenseArn, &tl.Source, &at, &tl.State, &tl.AgreementID)
 		if tl.State == "" {
 			tl.State = marketplace.LicenseUnknown
 		}
 		tl.AttachedAt, tl.Billing = store.FromMillis(at), tl.LicenseID == t.BillingLicenseID
-		t.Licenses = append(t.Licenses, tl)
+		return tl, err
+	}, `SELECT tl.license_id, tl.license_arn, tl.source, tl.attached_at, COALESCE(l.state, ''), COALESCE(l.agreement_id, '')
+		FROM tenant_licenses tl LEFT JOIN licenses l ON l.license_id = tl.license_id WHERE tl.tenant_id = ? ORDER BY tl.attached_at, tl.license_id`, t.TenantID)
+	if err != nil {
+		return fmt.Errorf("load licenses of tenant %s: %w", t.TenantID, err)
 	}
-	return rows.Err()
+	t.Licenses = ls
+	return nil
 }
 
-// tenantsOf lists the tenants an AWS account owns for a product code.
-func tenantsOf(ctx context.Context, tx *store.Tx, account, productCode string) ([]marketplace.Tenant, error) {
-	rows, err := tx.Query(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE account_id = ? AND product_code = ? ORDER BY created_at, tenant_id`, account, productCode)
+// queryTenants reads the tenants a query selects (by tenantColumns), with
+// their licenses.
+func queryTenants(ctx context.Context, tx *store.Tx, query string, args ...any) ([]marketplace.Tenant, error) {
+	out, err := store.QueryAll(ctx, tx, scanTenant, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list tenants of %s: %w", account, err)
-	}
-	var out []marketplace.Tenant
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("list tenants: %w", err)
 	}
 	for i := range out {
 		if err := loadTenantLicenses(ctx, tx, &out[i]); err != nil {
@@ -172,6 +156,11 @@ func tenantsOf(ctx context.Context, tx *store.Tx, account, productCode string) (
 		}
 	}
 	return out, nil
+}
+
+// tenantsOf lists the tenants an AWS account owns for a product code.
+func tenantsOf(ctx context.Context, tx *store.Tx, account, productCode string) ([]marketplace.Tenant, error) {
+	return queryTenants(ctx, tx, `SELECT `+tenantColumns+` FROM tenants WHERE account_id = ? AND product_code = ? ORDER BY created_at, tenant_id`, account, productCode)
 }
 
 // licenseRef is what attaching needs to know about a license, whether or not

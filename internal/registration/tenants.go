@@ -2,6 +2,7 @@ package registration
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -31,34 +32,14 @@ func (s *Service) ListTenants(ctx context.Context, f TenantFilter) ([]marketplac
 	if f.ProductCode != "" {
 		q, args = q+` AND product_code = ?`, append(args, f.ProductCode)
 	}
-	out := []marketplace.Tenant{}
+	var out []marketplace.Tenant
 	err := s.DB.Read(ctx, func(tx *store.Tx) error {
-		out = out[:0]
-		rows, err := tx.Query(ctx, q+` ORDER BY tenant_id LIMIT ?`, append(args, f.Limit)...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			t, err := scanTenant(rows)
-			if err != nil {
-				rows.Close()
-				return err
-			}
-			out = append(out, t)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for i := range out {
-			if err := loadTenantLicenses(ctx, tx, &out[i]); err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		out, err = queryTenants(ctx, tx, q+` ORDER BY tenant_id LIMIT ?`, append(args, f.Limit)...)
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -119,22 +100,8 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, u TenantUpdate) (
 		if u.Fields != nil {
 			t.Fields = u.Fields
 		}
-		check := marketplace.Answers{marketplace.FieldCompany: t.Company, marketplace.FieldContactName: t.ContactName, marketplace.FieldEmail: t.Email}
-		fields := []marketplace.RegistrationField{{Key: marketplace.FieldCompany, Label: "company", Type: "text", Required: true},
-			{Key: marketplace.FieldContactName, Label: "contactName", Type: "text"}, {Key: marketplace.FieldEmail, Label: "email", Type: "email"}}
-		if err := checkFieldKeys(t.Fields); err != nil {
+		if _, err := checkDetails(t.Company, t.ContactName, t.Email, t.Fields); err != nil {
 			return err
-		}
-		for k, v := range t.Fields {
-			check[k] = v
-			fields = append(fields, marketplace.RegistrationField{Key: k, Label: k, Type: "text"})
-		}
-		if _, problems := (marketplace.Registration{Fields: fields}).Check(check); len(problems) > 0 {
-			for _, f := range fields {
-				if p, ok := problems[f.Key]; ok {
-					return marketplace.Errorf(marketplace.EInvalid, "%s", p)
-				}
-			}
 		}
 		body, err := json.Marshal(t.Fields)
 		if err != nil {
@@ -259,10 +226,16 @@ type Pending struct {
 // before Concord, and are not listed (CreateTenant links them).
 func (s *Service) ListPending(ctx context.Context) ([]Pending, error) {
 	now := s.Now()
-	out := []Pending{}
+	var out []Pending
 	err := s.DB.Read(ctx, func(tx *store.Tx) error {
-		out = out[:0]
-		rows, err := tx.Query(ctx, `SELECT l.license_id, l.license_arn, l.account_id, l.product_id, l.product_code, l.agreement_id, l.state,
+		inForce, err := store.QueryAll(ctx, tx, func(r store.Scanner) (Pending, error) {
+			var p Pending
+			var since int64
+			var started, auto sql.NullInt64
+			err := r.Scan(&p.LicenseID, &p.LicenseArn, &p.AccountID, &p.ProductID, &p.ProductCode, &p.AgreementID, &p.State, &p.OfferID, &since, &started, &auto)
+			p.Since, p.Started, p.AutoAt = store.FromMillis(since), store.FromNullMillis(started), store.FromNullMillis(auto)
+			return p, err
+		}, `SELECT l.license_id, l.license_arn, l.account_id, l.product_id, l.product_code, l.agreement_id, l.state,
 			COALESCE(a.offer_id, ''), COALESCE(a.acceptance_time, l.activated_at, l.updated_at),
 			(SELECT MIN(rs.created_at) FROM registration_sessions rs WHERE rs.license_id = l.license_id),
 			(SELECT MIN(j.run_at) FROM jobs j WHERE j.unique_key = 'autoreg:' || l.license_id AND j.state = 'available')
@@ -273,42 +246,21 @@ func (s *Service) ListPending(ctx context.Context) ([]Pending, error) {
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var p Pending
-			var since int64
-			var started, auto nullMillis
-			if err := rows.Scan(&p.LicenseID, &p.LicenseArn, &p.AccountID, &p.ProductID, &p.ProductCode, &p.AgreementID, &p.State, &p.OfferID, &since, &started, &auto); err != nil {
-				rows.Close()
-				return err
-			}
-			p.Since, p.Started, p.AutoAt = store.FromMillis(since), started.time(), auto.time()
-			out = append(out, p)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
 		// Registrations started before the license's events arrived.
-		rows, err = tx.Query(ctx, `SELECT rs.license_id, MIN(rs.license_arn), MIN(rs.account_id), MIN(rs.product_code), MIN(rs.created_at) FROM registration_sessions rs
-			WHERE rs.completed_at IS NULL AND NOT EXISTS (SELECT 1 FROM licenses l WHERE l.license_id = rs.license_id)
-			AND NOT EXISTS (SELECT 1 FROM tenant_licenses tl WHERE tl.license_id = rs.license_id)
-			GROUP BY rs.license_id ORDER BY 5 LIMIT 1000`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		early, err := store.QueryAll(ctx, tx, func(r store.Scanner) (Pending, error) {
 			var p Pending
 			var since int64
-			if err := rows.Scan(&p.LicenseID, &p.LicenseArn, &p.AccountID, &p.ProductCode, &since); err != nil {
-				return err
-			}
+			err := r.Scan(&p.LicenseID, &p.LicenseArn, &p.AccountID, &p.ProductCode, &since)
 			p.State, p.Since = marketplace.LicenseUnknown, store.FromMillis(since)
 			started := p.Since
 			p.Started = &started
-			out = append(out, p)
-		}
-		return rows.Err()
+			return p, err
+		}, `SELECT rs.license_id, MIN(rs.license_arn), MIN(rs.account_id), MIN(rs.product_code), MIN(rs.created_at) FROM registration_sessions rs
+			WHERE rs.completed_at IS NULL AND NOT EXISTS (SELECT 1 FROM licenses l WHERE l.license_id = rs.license_id)
+			AND NOT EXISTS (SELECT 1 FROM tenant_licenses tl WHERE tl.license_id = rs.license_id)
+			GROUP BY rs.license_id ORDER BY 5 LIMIT 1000`)
+		out = append(inForce, early...)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list pending registrations: %w", err)
@@ -322,31 +274,28 @@ func (s *Service) ListPending(ctx context.Context) ([]Pending, error) {
 	return out, nil
 }
 
-type nullMillis struct {
-	v  int64
-	ok bool
-}
-
-func (n *nullMillis) Scan(src any) error {
-	switch x := src.(type) {
-	case nil:
-		n.ok = false
-	case int64:
-		n.v, n.ok = x, true
-	case int32:
-		n.v, n.ok = int64(x), true
-	default:
-		return fmt.Errorf("unexpected %T for a time", src)
+// checkDetails validates registration details given through the API (an
+// offer's details, a tenant edit, a tenant for an existing customer): only the
+// company is required, the email must be one, custom keys must be field keys.
+// It returns the cleaned answers.
+func checkDetails(company, contactName, email string, custom map[string]string) (marketplace.Answers, error) {
+	if err := checkFieldKeys(custom); err != nil {
+		return nil, err
 	}
-	return nil
-}
-
-func (n nullMillis) time() *time.Time {
-	if !n.ok {
-		return nil
+	answers := marketplace.Answers{marketplace.FieldCompany: company, marketplace.FieldContactName: contactName, marketplace.FieldEmail: email}
+	fields := []marketplace.RegistrationField{{Key: marketplace.FieldCompany, Label: "company", Type: "text", Required: true},
+		{Key: marketplace.FieldContactName, Label: "contactName", Type: "text"}, {Key: marketplace.FieldEmail, Label: "email", Type: "email"}}
+	for k, v := range custom {
+		answers[k] = v
+		fields = append(fields, marketplace.RegistrationField{Key: k, Label: k, Type: "text"})
 	}
-	t := store.FromMillis(n.v)
-	return &t
+	clean, problems := (marketplace.Registration{Fields: fields}).Check(answers)
+	for _, f := range fields {
+		if p, ok := problems[f.Key]; ok {
+			return nil, marketplace.Errorf(marketplace.EInvalid, "%s", p)
+		}
+	}
+	return clean, nil
 }
 
 // checkFieldKeys refuses custom answer keys the registration page could not
@@ -380,27 +329,15 @@ type NewTenant struct {
 // CreateTenant creates a tenant through the API (source api) and sends
 // tenant.created and the state of each license.
 func (s *Service) CreateTenant(ctx context.Context, in NewTenant) (marketplace.Tenant, error) {
-	if err := checkFieldKeys(in.Fields); err != nil {
+	clean, err := checkDetails(in.Company, in.ContactName, in.Email, in.Fields)
+	if err != nil {
 		return marketplace.Tenant{}, err
-	}
-	answers := marketplace.Answers{marketplace.FieldCompany: in.Company, marketplace.FieldContactName: in.ContactName, marketplace.FieldEmail: in.Email}
-	fields := []marketplace.RegistrationField{{Key: marketplace.FieldCompany, Label: "company", Type: "text", Required: true},
-		{Key: marketplace.FieldContactName, Label: "contactName", Type: "text"}, {Key: marketplace.FieldEmail, Label: "email", Type: "email"}}
-	for k, v := range in.Fields {
-		answers[k] = v
-		fields = append(fields, marketplace.RegistrationField{Key: k, Label: k, Type: "text"})
-	}
-	clean, problems := (marketplace.Registration{Fields: fields}).Check(answers)
-	for _, f := range fields {
-		if p, ok := problems[f.Key]; ok {
-			return marketplace.Tenant{}, marketplace.Errorf(marketplace.EInvalid, "%s", p)
-		}
 	}
 	if !marketplace.ValidAccountID(in.AccountID) || len(in.Licenses) == 0 {
 		return marketplace.Tenant{}, marketplace.Errorf(marketplace.EInvalid, "a 12-digit accountId and at least one license are required")
 	}
 	var t marketplace.Tenant
-	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+	err = s.DB.Write(ctx, func(tx *store.Tx) error {
 		now := s.Now()
 		p, err := productFor(ctx, tx, "", in.ProductCode)
 		if err != nil {

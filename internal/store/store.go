@@ -424,3 +424,31 @@ func FromNullMillis(v sql.NullInt64) *time.Time {
 
 // NullString stores "" as NULL, for unique columns where "unknown" must not collide.
 func NullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// Scanner is one result row (*sql.Row or *sql.Rows).
+type Scanner interface{ Scan(dest ...any) error }
+
+// QueryAll runs query inside tx and scans every row with scan. An empty result
+// is an empty (non-nil) slice.
+func QueryAll[T any](ctx context.Context, tx *Tx, scan func(Scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := tx.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// ScanString scans a one-column row of text, for QueryAll.
+func ScanString(r Scanner) (s string, err error) {
+	err = r.Scan(&s)
+	return s, err
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 )
@@ -159,7 +160,7 @@ func newSecret() (string, error) {
 
 const endpointColumns = `id, url, events, description, enabled, created_at, updated_at`
 
-func scanEndpoint(r interface{ Scan(...any) error }) (Endpoint, error) {
+func scanEndpoint(r store.Scanner) (Endpoint, error) {
 	var e Endpoint
 	var events string
 	var created, updated int64
@@ -245,21 +246,11 @@ func (s *Service) Create(ctx context.Context, in EndpointInput) (Endpoint, error
 
 // List returns every endpoint, oldest first, without secrets.
 func (s *Service) List(ctx context.Context) ([]Endpoint, error) {
-	out := []Endpoint{}
+	var out []Endpoint
 	err := s.DB.Read(ctx, func(tx *store.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints ORDER BY created_at, id`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanEndpoint(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, e)
-		}
-		return rows.Err()
+		var err error
+		out, err = store.QueryAll(ctx, tx, scanEndpoint, `SELECT `+endpointColumns+` FROM webhook_endpoints ORDER BY created_at, id`)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list webhook endpoints: %w", err)
@@ -432,10 +423,8 @@ func (s *Service) Redeliver(ctx context.Context, deliveryID string) (Delivery, e
 		}
 		if !inserted {
 			// A retry was waiting (Enqueue moved it to now): give it a fresh
-			// set of attempts on top of those it used. The attempt count itself
-			// is not reset, since claims are told apart by it.
-			if _, err := tx.Exec(ctx, `UPDATE jobs SET max_attempts = attempt + ?, updated_at = ? WHERE unique_key = ? AND state = 'available'`,
-				MaxAttempts, store.Millis(now), "webhook:"+d.ID); err != nil {
+			// set of attempts.
+			if err := job.Refill(ctx, tx, now, "webhook:"+d.ID, MaxAttempts); err != nil {
 				return err
 			}
 		}
@@ -453,7 +442,7 @@ func (s *Service) Redeliver(ctx context.Context, deliveryID string) (Delivery, e
 
 const deliveryColumns = `id, endpoint_id, event_id, event_type, payload, state, attempts, last_status, last_error, created_at, updated_at, delivered_at`
 
-func scanDelivery(r interface{ Scan(...any) error }) (Delivery, error) {
+func scanDelivery(r store.Scanner) (Delivery, error) {
 	var d Delivery
 	var payload string
 	var status sql.NullInt64
@@ -523,24 +512,14 @@ func (s *Service) ListDeliveries(ctx context.Context, endpointID, state string, 
 		q, args = q+` AND id < ?`, append(args, p.Cursor)
 	}
 	q, args = q+` ORDER BY id DESC LIMIT ?`, append(args, p.limit())
-	out := []Delivery{}
+	var out []Delivery
 	err := s.DB.Read(ctx, func(tx *store.Tx) error {
 		if _, err := getEndpoint(ctx, tx, endpointID); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := scanDelivery(rows)
-			if err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		return rows.Err()
+		var err error
+		out, err = store.QueryAll(ctx, tx, scanDelivery, q, args...)
+		return err
 	})
 	if err != nil {
 		return nil, internal(err, "list webhook deliveries")

@@ -163,21 +163,11 @@ func emit(ctx context.Context, tx *store.Tx, now time.Time, eventType string, da
 	if only != "" {
 		q, arg = `SELECT id, events FROM webhook_endpoints WHERE id = ?`, only
 	}
-	rows, err := tx.Query(ctx, q, arg)
+	targets, err := store.QueryAll(ctx, tx, func(r store.Scanner) (t target, err error) {
+		err = r.Scan(&t.id, &t.events)
+		return t, err
+	}, q, arg)
 	if err != nil {
-		return nil, fmt.Errorf("emit %s: list endpoints: %w", eventType, err)
-	}
-	var targets []target
-	for rows.Next() {
-		var t target
-		if err := rows.Scan(&t.id, &t.events); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("emit %s: scan endpoint: %w", eventType, err)
-		}
-		targets = append(targets, t)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("emit %s: list endpoints: %w", eventType, err)
 	}
 	if len(targets) == 0 {
