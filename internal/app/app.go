@@ -29,6 +29,7 @@ import (
 	"github.com/concordmp/concord/internal/httpapi"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/job"
+	"github.com/concordmp/concord/internal/metering"
 	"github.com/concordmp/concord/internal/registration"
 	"github.com/concordmp/concord/internal/snsverify"
 	"github.com/concordmp/concord/internal/store"
@@ -68,6 +69,14 @@ type Config struct {
 	EntitlementCacheTTL     time.Duration
 	EntitlementMaxAge       time.Duration
 	EntitlementRefreshEvery time.Duration
+	// MeteringGrace, MeteringWindow, MeteringRPS and MeteringInFlight tune
+	// usage metering (zero: the metering package's defaults).
+	MeteringGrace    time.Duration
+	MeteringWindow   time.Duration
+	MeteringRPS      float64
+	MeteringInFlight int
+	// NoMetering leaves the metering submitter off (usage is still taken in).
+	NoMetering bool
 	// Now is the clock; nil is time.Now. Tests pass a fake.
 	Now func() time.Time
 	// AutoMigrate applies migrations on start (default for SQLite).
@@ -86,6 +95,7 @@ type App struct {
 	Registration *registration.Service
 	Entitlements *entitlement.Service
 	Webhooks     *webhook.Service
+	Metering     *metering.Service
 	// Emulator is the in-process marketplace, in sandbox mode.
 	Emulator *emulator.Emulator
 
@@ -191,11 +201,14 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	svc := NewServices(db, cfg.Now, logger)
-	a.Ledger, a.Registration, a.Entitlements, a.Webhooks = svc.Ledger, svc.Registration, svc.Entitlements, svc.Webhooks
+	a.Ledger, a.Registration, a.Entitlements, a.Webhooks, a.Metering = svc.Ledger, svc.Registration, svc.Entitlements, svc.Webhooks, svc.Metering
 	a.Registration.Resolver = awsmp.NewMetering(awsConf)
 	a.Registration.Path, a.Registration.SecureCookies = cfg.RegistrationPath, cfg.SecureCookies
 	a.Entitlements.API = awsmp.NewEntitlements(awsConf)
 	a.Entitlements.CacheTTL, a.Entitlements.MaxAge, a.Entitlements.RefreshEvery = cfg.EntitlementCacheTTL, cfg.EntitlementMaxAge, cfg.EntitlementRefreshEvery
+	a.Metering.API = awsmp.NewMeter(awsConf)
+	a.Metering.Grace, a.Metering.Window, a.Metering.RPS, a.Metering.InFlight = cfg.MeteringGrace, cfg.MeteringWindow, cfg.MeteringRPS, cfg.MeteringInFlight
+	a.Metering.Metrics = metering.NewMetrics(a.Registry)
 	a.Ledger.Handlers(a.Runner, awsmp.NewAgreements(awsConf))
 	a.Webhooks.Handlers(a.Runner)
 	a.Entitlements.Handlers(a.Runner)
@@ -217,7 +230,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 
 	srv := &httpapi.Server{DB: db, Ledger: a.Ledger, Logger: logger, Now: cfg.Now, Version: Version, Registry: a.Registry,
 		Sandbox: a.Sandbox(), EventBridge: ebHandler, SNS: snsHandler,
-		Webhooks: a.Webhooks, Entitlements: a.Entitlements, Registration: a.Registration,
+		Webhooks: a.Webhooks, Entitlements: a.Entitlements, Registration: a.Registration, Metering: a.Metering,
 		Extra: func(m *http.ServeMux, api huma.API) {
 			a.Registration.Mount(m)
 			if emuHandler != nil {
@@ -237,6 +250,13 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	a.bg.Go(func() { a.Runner.Run(runCtx) })
 	if err := a.Entitlements.Start(runCtx); err != nil {
 		logger.Warn("entitlements: could not schedule the refresh sweep", "err", err)
+	}
+	if !cfg.NoMetering {
+		a.bg.Go(func() {
+			if err := a.Metering.Run(runCtx); err != nil {
+				logger.Error("metering submitter stopped", "err", err)
+			}
+		})
 	}
 	if a.Emulator != nil {
 		a.Emulator.Start(runCtx)
@@ -303,6 +323,7 @@ type Services struct {
 	Registration *registration.Service
 	Entitlements *entitlement.Service
 	Webhooks     *webhook.Service
+	Metering     *metering.Service
 }
 
 // NewServices wires the ledger to its hooks. AWS clients are left nil: the
@@ -313,11 +334,13 @@ func NewServices(db *store.DB, now func() time.Time, logger *slog.Logger) Servic
 		Registration: &registration.Service{DB: db, Now: now, Logger: logger},
 		Entitlements: &entitlement.Service{DB: db, Now: now, Logger: logger},
 		Webhooks:     &webhook.Service{DB: db, Now: now, Logger: logger},
+		Metering:     &metering.Service{DB: db, Now: now, Logger: logger, BillingLicense: registration.BillingLicense},
 	}
 	s.Entitlements.OnChange = s.Registration.OnEntitlementsChanged
 	s.Registration.OnTenantChange = s.Entitlements.InvalidateTenants
 	// Registration first: a renewal joins its tenant before its entitlements are fetched.
-	s.Ledger.LicenseHooks = []inbox.LicenseHook{s.Registration.Hook, s.Entitlements.Hook}
+	// Metering flushes a license's open usage when its final window opens.
+	s.Ledger.LicenseHooks = []inbox.LicenseHook{s.Registration.Hook, s.Entitlements.Hook, s.Metering.Hook}
 	return s
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/concordmp/concord/internal/entitlement"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/metering"
 	"github.com/concordmp/concord/internal/registration"
 	"github.com/concordmp/concord/internal/store"
 	"github.com/concordmp/concord/internal/webhook"
@@ -48,6 +49,7 @@ type Server struct {
 	Webhooks     *webhook.Service
 	Entitlements *entitlement.Service
 	Registration *registration.Service
+	Metering     *metering.Service
 
 	requests *prometheus.HistogramVec
 }
@@ -77,6 +79,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.Registration != nil {
 		s.registerRegistration(api)
+	}
+	if s.Metering != nil {
+		s.registerMetering(api)
 	}
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -11,14 +11,14 @@ import (
 	"github.com/concordmp/concord/internal/store"
 )
 
-const productColumns = `product_id, product_code, title, type, concurrent_agreements, dimensions, registration, created_at, updated_at`
+const productColumns = `product_id, product_code, title, type, concurrent_agreements, dimensions, registration, zero_usage_dimension, created_at, updated_at`
 
 func scanProduct(r store.Scanner) (marketplace.Product, error) {
 	var p marketplace.Product
 	var code sql.NullString
 	var dims, reg string
 	var created, upd int64
-	if err := r.Scan(&p.ProductID, &code, &p.Title, &p.Type, &p.ConcurrentAgreements, &dims, &reg, &created, &upd); err != nil {
+	if err := r.Scan(&p.ProductID, &code, &p.Title, &p.Type, &p.ConcurrentAgreements, &dims, &reg, &p.ZeroUsageDimension, &created, &upd); err != nil {
 		return p, err
 	}
 	if err := json.Unmarshal([]byte(reg), &p.Registration); err != nil {
@@ -61,11 +61,12 @@ func (l *Ledger) PutProduct(ctx context.Context, p marketplace.Product) (marketp
 			}
 		}
 		now := store.Millis(l.Now())
-		if _, err := tx.Exec(ctx, `INSERT INTO products (`+productColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		if _, err := tx.Exec(ctx, `INSERT INTO products (`+productColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (product_id) DO UPDATE SET product_code = excluded.product_code, title = excluded.title, type = excluded.type,
 			concurrent_agreements = excluded.concurrent_agreements, dimensions = excluded.dimensions, registration = excluded.registration,
+			zero_usage_dimension = excluded.zero_usage_dimension,
 			updated_at = excluded.updated_at`,
-			p.ProductID, store.NullString(p.ProductCode), p.Title, p.Type, p.ConcurrentAgreements, string(dims), string(reg), now, now); err != nil {
+			p.ProductID, store.NullString(p.ProductCode), p.Title, p.Type, p.ConcurrentAgreements, string(dims), string(reg), p.ZeroUsageDimension, now, now); err != nil {
 			return fmt.Errorf("upsert product: %w", err)
 		}
 		var err error
@@ -133,4 +134,16 @@ func LoadLicense(ctx context.Context, tx *store.Tx, licenseID string) (l marketp
 		return l, false, fmt.Errorf("load license %s: %w", licenseID, err)
 	}
 	return l, true, nil
+}
+
+// LoadProduct reads one product inside tx; ok is false when Concord knows no
+// such product.
+func LoadProduct(ctx context.Context, tx *store.Tx, productID string) (p marketplace.Product, ok bool, err error) {
+	p, err = scanProduct(tx.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE product_id = ?`, productID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, false, nil
+	} else if err != nil {
+		return p, false, fmt.Errorf("load product %s: %w", productID, err)
+	}
+	return p, true, nil
 }

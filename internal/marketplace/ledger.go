@@ -102,8 +102,12 @@ type Product struct {
 	Dimensions           []Dimension `json:"dimensions"`
 	// Registration configures the buyer registration page and tenant strategy.
 	Registration Registration `json:"registration"`
-	CreatedAt    time.Time    `json:"createdAt"`
-	UpdatedAt    time.Time    `json:"updatedAt"`
+	// ZeroUsageDimension, when set, is a usage dimension for which Concord sends
+	// a zero-quantity record every hour to each license in force that reported
+	// no usage in that hour.
+	ZeroUsageDimension string    `json:"zeroUsageDimension,omitempty"`
+	CreatedAt          time.Time `json:"createdAt"`
+	UpdatedAt          time.Time `json:"updatedAt"`
 }
 
 var (
@@ -143,7 +147,22 @@ func (p *Product) Validate() error {
 			return Errorf(EInvalid, "dimension %q kind %q is invalid: use contract or usage", d.Key, d.Kind)
 		}
 	}
+	if p.ZeroUsageDimension != "" {
+		if d, ok := p.Dimension(p.ZeroUsageDimension); !ok || d.Kind == "contract" {
+			return Errorf(EInvalid, "zeroUsageDimension %q must be one of the product's usage dimensions", p.ZeroUsageDimension)
+		}
+	}
 	return p.Registration.Validate()
+}
+
+// Dimension returns the product's dimension with this key.
+func (p *Product) Dimension(key string) (Dimension, bool) {
+	for _, d := range p.Dimensions {
+		if d.Key == key {
+			return d, true
+		}
+	}
+	return Dimension{}, false
 }
 
 // Agreement is one purchase agreement between a buyer and a seller of record.

@@ -42,12 +42,18 @@ const (
 	LicenseEnding = "license.ending"
 	// LicenseDeprovisioned: the license is gone (remove access).
 	LicenseDeprovisioned = "license.deprovisioned"
+	// MeteringFailed: AWS refused a metering record (CustomerNotSubscribed,
+	// DuplicateRecord, a rejected request), so that usage is not billed.
+	MeteringFailed = "metering.failed"
+	// MeteringExpired: a metering record could not be sent before AWS's
+	// window closed, so that usage is not billed.
+	MeteringExpired = "metering.expired"
 	// Ping is a test event sent to one endpoint on request (Service.Ping).
 	Ping = "webhook.ping"
 )
 
 // EventTypes lists every event type, in the order the documentation gives them.
-var EventTypes = []string{TenantCreated, LicenseActivated, LicenseUpdated, LicenseEnding, LicenseDeprovisioned, Ping}
+var EventTypes = []string{TenantCreated, LicenseActivated, LicenseUpdated, LicenseEnding, LicenseDeprovisioned, MeteringFailed, MeteringExpired, Ping}
 
 // Known reports whether eventType is one this package sends, so endpoints cannot
 // subscribe to (and emitters cannot send) misspelt types.

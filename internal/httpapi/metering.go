@@ -1,0 +1,117 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/concordmp/concord/internal/metering"
+)
+
+const usageDoc = `Report usage. A batch holds up to 10,000 records; each names a license (LicenseArn or l-… id) or a
+tenant (its billing license is metered), a usage dimension of the license's product, a whole quantity
+(0 to 2,147,483,647), the time the usage happened (RFC 3339) and an idempotency key.
+
+The answer comes only after the batch is committed. Each record is accepted, late, a duplicate or
+rejected; ` + "`records`" + ` lists every record that was not simply accepted, by its index in the batch, with the
+reason. Rejected records change nothing; the others are committed together.
+
+- A repeated idempotency key (in this batch or an earlier one) is counted once and reported as a duplicate.
+- Usage is summed per license, dimension and hour. An hour is submitted to AWS once it has ended and the
+  grace for late usage has passed (10 minutes by default; at once when the license's agreement has ended).
+  Usage for an hour already submitted is kept and reported as **late**; it is never sent.
+- Refused: unknown licenses, dimensions the product does not declare as usage dimensions, licenses not
+  started or deprovisioned (AWS no longer accepts their usage), timestamps more than 5 minutes ahead, and
+  usage too old for AWS to accept (24 hours by default; a month's usage until 06:00 UTC on the 1st).`
+
+type usageBody struct {
+	Records []json.RawMessage `json:"records" maxItems:"10000" doc:"Usage records: {license | tenant, dimension, quantity, timestamp, idempotencyKey}."`
+}
+
+// registerMetering adds the usage and metering operations.
+func (s *Server) registerMetering(api huma.API) {
+	m := s.Metering
+	op := func(id, method, path, summary string) huma.Operation {
+		return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Tags: []string{"Metering"}, Security: security}
+	}
+	ingest := op("report-usage", http.MethodPost, "/v1/usage", "Report usage (up to 10,000 records per batch)")
+	ingest.Description = usageDoc
+	ingest.MaxBodyBytes = 8 << 20
+	ingest.Errors = []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge}
+	huma.Register(api, ingest, func(ctx context.Context, in *struct{ Body usageBody }) (*bodyOutput[metering.IngestResult], error) {
+		if in.Body.Records == nil {
+			return nil, huma.NewError(http.StatusBadRequest, "records is required: a list of usage records")
+		}
+		res, err := m.Ingest(ctx, in.Body.Records)
+		if err != nil {
+			return nil, s.apiError(err)
+		}
+		return &bodyOutput[metering.IngestResult]{res}, nil
+	})
+
+	huma.Register(api, op("list-metering-records", http.MethodGet, "/v1/metering/records",
+		"The outcome ledger: every record sent to BatchMeterUsage with its MeteringRecordId or reason"),
+		func(ctx context.Context, in *struct {
+			Status  string    `query:"status" enum:"pending,success,duplicate,not_subscribed,rejected,expired," doc:"Only records with this outcome."`
+			License string    `query:"license" doc:"Only records of this license (LicenseArn or l-… id)."`
+			Product string    `query:"product" doc:"Only records of this product id."`
+			From    time.Time `query:"from" doc:"Only hours at or after this time (RFC 3339)."`
+			To      time.Time `query:"to" doc:"Only hours before this time (RFC 3339)."`
+			PageParams
+		}) (*listOutput[metering.Record], error) {
+			items, err := m.Records(ctx, metering.RecordFilter{Status: in.Status, License: in.License, ProductID: in.Product,
+				From: in.From, To: in.To, Cursor: in.Cursor, Limit: pageLimit(in.Limit)})
+			if err != nil {
+				return nil, s.apiError(err)
+			}
+			return page(items, in.Limit, func(r metering.Record) string { return r.RecordID }), nil
+		})
+
+	huma.Register(api, op("metering-report", http.MethodGet, "/v1/metering/report",
+		"Reconciliation per license, dimension and hour: ingested, late, submitted, accepted, with gaps flagged"),
+		func(ctx context.Context, in *struct {
+			License string    `query:"license" doc:"Only this license (LicenseArn or l-… id)."`
+			Product string    `query:"product" doc:"Only this product id."`
+			From    time.Time `query:"from" doc:"Only hours at or after this time (RFC 3339)."`
+			To      time.Time `query:"to" doc:"Only hours before this time (RFC 3339)."`
+			Gaps    bool      `query:"gaps" doc:"Only rows with usage that was not billed."`
+			Limit   int       `query:"limit" minimum:"0" maximum:"10000" doc:"Rows (default 1000)."`
+		}) (*bodyOutput[meteringReport], error) {
+			rows, err := m.Report(ctx, metering.ReportFilter{License: in.License, ProductID: in.Product, From: in.From, To: in.To, GapsOnly: in.Gaps, Limit: in.Limit})
+			if err != nil {
+				return nil, s.apiError(err)
+			}
+			rep := meteringReport{Rows: rows}
+			for _, r := range rows {
+				rep.Totals.Ingested += r.Ingested
+				rep.Totals.Late += r.Late
+				rep.Totals.Submitted += r.Submitted
+				rep.Totals.Accepted += r.Accepted
+				if r.Gap != "" {
+					rep.Totals.Gaps++
+				}
+			}
+			return &bodyOutput[meteringReport]{rep}, nil
+		})
+}
+
+type meteringReport struct {
+	Totals struct {
+		Ingested  int64 `json:"ingested"`
+		Late      int64 `json:"late"`
+		Submitted int64 `json:"submitted"`
+		Accepted  int64 `json:"accepted"`
+		Gaps      int   `json:"gaps"`
+	} `json:"totals"`
+	Rows []metering.ReportRow `json:"rows"`
+}
+
+func pageLimit(n int) int {
+	if n <= 0 {
+		return 100
+	}
+	return min(n, 500)
+}

@@ -1,0 +1,337 @@
+package metering
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/store"
+	"github.com/concordmp/concord/internal/webhook"
+)
+
+// closeBatch is how many buckets one closing transaction freezes.
+const closeBatch = 500
+
+// dueBucket is an open bucket whose close time has passed, with what sending
+// it needs.
+type dueBucket struct {
+	license, dimension string
+	hour               int64
+	quantity           int64
+	records            int64
+	productID          string
+	productCode        string
+	concurrent         bool
+	arn, account, cid  string
+}
+
+// Close freezes the buckets whose close time has passed into metering
+// records, oldest hour first, and returns how many it froze. Every bucket is
+// frozen once: a replica that loses the race sees it closed and skips it.
+func (s *Service) Close(ctx context.Context) (int, error) {
+	s.init()
+	total := 0
+	for {
+		n, err := s.closeSome(ctx)
+		total += n
+		if err != nil || n < closeBatch {
+			return total, err
+		}
+	}
+}
+
+func (s *Service) closeSome(ctx context.Context) (int, error) {
+	var n int
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		n = 0
+		now := s.Now()
+		nowMs := store.Millis(now)
+		due, err := store.QueryAll(ctx, tx, func(r store.Scanner) (dueBucket, error) {
+			var b dueBucket
+			var code sql.NullString
+			var conc sql.NullBool
+			err := r.Scan(&b.license, &b.dimension, &b.hour, &b.quantity, &b.records, &b.productID, &code, &conc, &b.arn, &b.account, &b.cid)
+			b.productCode, b.concurrent = code.String, !conc.Valid || conc.Bool
+			return b, err
+		}, `SELECT b.license_id, b.dimension, b.hour, b.quantity, b.records, b.product_id, p.product_code, p.concurrent_agreements,
+			COALESCE(l.license_arn, ''), COALESCE(l.account_id, ''), COALESCE(l.customer_identifier, '')
+			FROM usage_buckets b LEFT JOIN licenses l ON l.license_id = b.license_id LEFT JOIN products p ON p.product_id = b.product_id
+			WHERE b.state = 'open' AND b.close_at <= ? ORDER BY b.hour, b.license_id, b.dimension LIMIT ?`, nowMs, closeBatch)
+		if err != nil {
+			return fmt.Errorf("due buckets: %w", err)
+		}
+		made := map[string]string{} // send key → record id created in this transaction
+		paths := map[string]string{}
+		for _, b := range due {
+			path := PathLegacy
+			if b.concurrent {
+				path = PathLicense
+			}
+			// One path per customer-hour: the first record of a customer's
+			// hour fixes it for the others (both paths would bill twice).
+			ch := b.productID + "|" + b.account + "|" + fmt.Sprint(b.hour)
+			if p, ok := paths[ch]; ok {
+				path = p
+			} else {
+				if _, err := tx.Exec(ctx, `INSERT INTO metering_customer_hours (product_id, account_id, hour, path) VALUES (?, ?, ?, ?)
+					ON CONFLICT (product_id, account_id, hour) DO NOTHING`, b.productID, b.account, b.hour, path); err != nil {
+					return fmt.Errorf("customer hour: %w", err)
+				}
+				if err := tx.QueryRow(ctx, `SELECT path FROM metering_customer_hours WHERE product_id = ? AND account_id = ? AND hour = ?`,
+					b.productID, b.account, b.hour).Scan(&path); err != nil {
+					return fmt.Errorf("customer hour: %w", err)
+				}
+				paths[ch] = path
+			}
+			key := "license|" + b.license + "|" + b.dimension + "|" + fmt.Sprint(b.hour)
+			if path == PathLegacy {
+				// AWS deduplicates legacy records per product, customer,
+				// dimension and hour: licenses of one customer share one record.
+				key = "legacy|" + b.productID + "|" + b.account + "|" + b.dimension + "|" + fmt.Sprint(b.hour)
+			}
+			recordID, ok := made[key]
+			switch {
+			case ok:
+				if _, err := tx.Exec(ctx, `UPDATE metering_records SET quantity = quantity + ? WHERE record_id = ?`, b.quantity, recordID); err != nil {
+					return fmt.Errorf("merge into record: %w", err)
+				}
+			default:
+				recordID = uuid.Must(uuid.NewV7()).String()
+				status, reason := StatusPending, ""
+				switch {
+				case path == PathLegacy && b.productCode == "":
+					status, reason = StatusRejected, "the product has no product code, which the legacy path needs"
+				case path == PathLicense && b.arn == "":
+					status, reason = StatusRejected, "the license has no LicenseArn"
+				}
+				res, err := tx.Exec(ctx, `INSERT INTO metering_records (record_id, send_key, product_id, product_code, path, license_arn, account_id,
+					customer_identifier, dimension, hour, quantity, status, reason, next_attempt_at, created_at, finished_at)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (send_key) DO NOTHING`,
+					recordID, key, b.productID, b.productCode, path, b.arn, b.account, b.cid, b.dimension, b.hour, b.quantity, status, reason,
+					nowMs, nowMs, finishedAt(status, nowMs))
+				if err != nil {
+					return fmt.Errorf("create record: %w", err)
+				}
+				if k, _ := res.RowsAffected(); k == 0 {
+					// The customer's hour already went out (legacy, another
+					// license): this bucket can no longer be sent.
+					if err := markLate(ctx, tx, b, nowMs); err != nil {
+						return err
+					}
+					n++
+					continue
+				}
+				made[key] = recordID
+				if status != StatusPending {
+					if err := s.alert(ctx, tx, now, recordID, status, reason); err != nil {
+						return err
+					}
+				}
+			}
+			res, err := tx.Exec(ctx, `UPDATE usage_buckets SET state = 'closed', record_id = ?, updated_at = ? WHERE license_id = ? AND dimension = ? AND hour = ? AND state = 'open'`,
+				recordID, nowMs, b.license, b.dimension, b.hour)
+			if err != nil {
+				return fmt.Errorf("freeze bucket: %w", err)
+			}
+			if k, _ := res.RowsAffected(); k != 1 {
+				return fmt.Errorf("bucket %s/%s/%d changed while being frozen", b.license, b.dimension, b.hour)
+			}
+			n++
+		}
+		// A record is one UsageRecord: its quantity is an int32.
+		for _, id := range made {
+			res, err := tx.Exec(ctx, `UPDATE metering_records SET status = ?, reason = ?, finished_at = ? WHERE record_id = ? AND status = 'pending' AND quantity > ?`,
+				StatusRejected, fmt.Sprintf("the hour's usage exceeds %d, the most one AWS usage record can carry", MaxQuantity), nowMs, id, MaxQuantity)
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k > 0 {
+				if err := s.alert(ctx, tx, now, id, StatusRejected, "quantity over the AWS maximum"); err != nil {
+					return err
+				}
+			}
+		}
+		if len(made) > 0 {
+			tx.AfterCommit(s.Wake)
+		}
+		return nil
+	})
+	return n, err
+}
+
+func finishedAt(status string, now int64) any {
+	if status == StatusPending {
+		return nil
+	}
+	return now
+}
+
+// markLate closes a bucket that can no longer be sent, counting its usage as late.
+func markLate(ctx context.Context, tx *store.Tx, b dueBucket, now int64) error {
+	if _, err := tx.Exec(ctx, `UPDATE usage_buckets SET state = 'closed', late_quantity = late_quantity + quantity, late_records = late_records + records,
+		quantity = 0, records = 0, updated_at = ? WHERE license_id = ? AND dimension = ? AND hour = ? AND state = 'open'`, now, b.license, b.dimension, b.hour); err != nil {
+		return fmt.Errorf("late bucket: %w", err)
+	}
+	_, err := tx.Exec(ctx, `UPDATE usage_records SET late = TRUE WHERE license_id = ? AND dimension = ? AND hour = ?`, b.license, b.dimension, b.hour)
+	return err
+}
+
+// Expire gives up on pending records that can no longer be sent in time
+// (older than AWS's window, or a closed month after 06:00 UTC on the 1st),
+// with an alert by log, metric and webhook.
+func (s *Service) Expire(ctx context.Context) (int, error) {
+	s.init()
+	var n int
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		n = 0
+		now := s.Now()
+		nowMs := store.Millis(now)
+		ids, err := store.QueryAll(ctx, tx, func(r store.Scanner) (struct {
+			id   string
+			hour int64
+		}, error) {
+			var v struct {
+				id   string
+				hour int64
+			}
+			return v, r.Scan(&v.id, &v.hour)
+		}, `SELECT record_id, hour FROM metering_records WHERE status = 'pending' AND lease_until < ? AND hour <= ? ORDER BY hour LIMIT 1000`,
+			nowMs, store.Millis(now.Add(-min(s.Window-time.Minute, 5*time.Hour))))
+		if err != nil {
+			return err
+		}
+		for _, v := range ids {
+			hour := store.FromMillis(v.hour)
+			deadline := s.sendDeadline(hour)
+			if now.Before(deadline) {
+				continue
+			}
+			reason := fmt.Sprintf("not sent before %s, the last moment AWS accepts usage for %s", deadline.Format(time.RFC3339), hour.Format(time.RFC3339))
+			res, err := tx.Exec(ctx, `UPDATE metering_records SET status = 'expired', reason = ?, finished_at = ? WHERE record_id = ? AND status = 'pending'`, reason, nowMs, v.id)
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k == 1 {
+				n++
+				if err := s.alert(ctx, tx, now, v.id, StatusExpired, reason); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// MeteringAlert is the data of the metering.failed and metering.expired webhooks.
+type MeteringAlert struct {
+	RecordID   string    `json:"recordId"`
+	Outcome    string    `json:"outcome"`
+	Reason     string    `json:"reason"`
+	ProductID  string    `json:"productId"`
+	LicenseArn string    `json:"licenseArn,omitempty"`
+	AccountID  string    `json:"accountId"`
+	Dimension  string    `json:"dimension"`
+	Hour       time.Time `json:"hour"`
+	Quantity   int64     `json:"quantity"`
+}
+
+// alert reports a record that will not be billed: log, metric (after commit)
+// and webhook (in tx).
+func (s *Service) alert(ctx context.Context, tx *store.Tx, now time.Time, recordID, outcome, reason string) error {
+	var a MeteringAlert
+	var hour int64
+	if err := tx.QueryRow(ctx, `SELECT record_id, product_id, license_arn, account_id, dimension, hour, quantity FROM metering_records WHERE record_id = ?`, recordID).
+		Scan(&a.RecordID, &a.ProductID, &a.LicenseArn, &a.AccountID, &a.Dimension, &hour, &a.Quantity); err != nil {
+		return fmt.Errorf("alert: %w", err)
+	}
+	a.Outcome, a.Reason, a.Hour = outcome, reason, store.FromMillis(hour)
+	typ := webhook.MeteringFailed
+	if outcome == StatusExpired {
+		typ = webhook.MeteringExpired
+	}
+	tx.AfterCommit(func() {
+		s.Metrics.record(outcome)
+		s.Logger.Error("metering: usage will not be billed", "outcome", outcome, "reason", reason, "record", a.RecordID,
+			"license", a.LicenseArn, "account", a.AccountID, "dimension", a.Dimension, "hour", a.Hour, "quantity", a.Quantity)
+	})
+	return webhook.Emit(ctx, tx, now, typ, a)
+}
+
+// Zero creates the zero-quantity buckets of products that ask for them
+// (Product.ZeroUsageDimension): for every closed hour since the last run
+// (within AWS's window), each license in force in that hour without any
+// usage gets a zero record.
+func (s *Service) Zero(ctx context.Context) error {
+	s.init()
+	return s.DB.Write(ctx, func(tx *store.Tx) error {
+		now := s.Now()
+		nowMs := store.Millis(now)
+		type prod struct {
+			id, dim string
+			mark    sql.NullInt64
+		}
+		prods, err := store.QueryAll(ctx, tx, func(r store.Scanner) (prod, error) {
+			var p prod
+			return p, r.Scan(&p.id, &p.dim, &p.mark)
+		}, `SELECT p.product_id, p.zero_usage_dimension, m.hour FROM products p LEFT JOIN metering_zero_marks m ON m.product_id = p.product_id
+			WHERE p.zero_usage_dimension <> ''`)
+		if err != nil {
+			return err
+		}
+		last := now.Add(-time.Hour - s.Grace).Truncate(time.Hour) // the newest closed hour
+		for _, p := range prods {
+			from := last
+			if p.mark.Valid {
+				from = store.FromMillis(p.mark.Int64).Add(time.Hour)
+			}
+			if oldest := now.Add(-s.Window + 2*time.Hour).Truncate(time.Hour); from.Before(oldest) {
+				from = oldest
+			}
+			for h := from; !h.After(last); h = h.Add(time.Hour) {
+				hm := store.Millis(h)
+				if _, err := tx.Exec(ctx, `INSERT INTO usage_buckets (license_id, dimension, hour, product_id, quantity, records, late_quantity, late_records, state, close_at, created_at, updated_at)
+					SELECT l.license_id, ?, ?, ?, 0, 0, 0, 0, 'open', ?, ?, ? FROM licenses l
+					WHERE l.product_id = ? AND l.state IN ('active', 'ending') AND COALESCE(l.activated_at, l.starts_at, 0) < ?
+					AND NOT EXISTS (SELECT 1 FROM usage_buckets b WHERE b.license_id = l.license_id AND b.hour = ?)
+					ON CONFLICT (license_id, dimension, hour) DO NOTHING`,
+					p.dim, hm, p.id, nowMs, nowMs, nowMs, p.id, hm+time.Hour.Milliseconds(), hm); err != nil {
+					return fmt.Errorf("zero records: %w", err)
+				}
+			}
+			if !from.After(last) {
+				if _, err := tx.Exec(ctx, `INSERT INTO metering_zero_marks (product_id, hour) VALUES (?, ?) ON CONFLICT (product_id) DO UPDATE SET hour = excluded.hour`,
+					p.id, store.Millis(last)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// Hook is an inbox.LicenseHook: when a license's agreement ends (the final
+// metering window) or the license is deprovisioned, its open usage is flushed
+// at once instead of waiting for the grace.
+func (s *Service) Hook(ctx context.Context, tx *store.Tx, before *marketplace.License, after marketplace.License, now time.Time) error {
+	if after.State != marketplace.LicenseEnding && after.State != marketplace.LicenseDeprovisioned {
+		return nil
+	}
+	if before != nil && before.State == after.State {
+		return nil
+	}
+	res, err := tx.Exec(ctx, `UPDATE usage_buckets SET close_at = ? WHERE license_id = ? AND state = 'open' AND close_at > ?`,
+		store.Millis(now), after.LicenseID, store.Millis(now))
+	if err != nil {
+		return fmt.Errorf("flush usage of %s: %w", after.LicenseID, err)
+	}
+	if k, _ := res.RowsAffected(); k > 0 {
+		s.init()
+		tx.AfterCommit(s.Wake)
+	}
+	return nil
+}

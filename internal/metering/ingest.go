@@ -1,0 +1,490 @@
+package metering
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/concordmp/concord/internal/inbox"
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/store"
+)
+
+// Usage is one usage record as the vendor's app reports it.
+type Usage struct {
+	// License is a LicenseArn or license id (l-…); or give Tenant, whose
+	// billing license is metered. With both, the license must be the tenant's.
+	License string `json:"license,omitempty"`
+	Tenant  string `json:"tenant,omitempty"`
+	// Dimension is a usage dimension of the license's product.
+	Dimension string `json:"dimension"`
+	// Quantity is a whole number from 0 to 2,147,483,647.
+	Quantity int64 `json:"quantity"`
+	// Timestamp is when the usage happened (RFC 3339).
+	Timestamp time.Time `json:"timestamp"`
+	// IdempotencyKey makes a resend of the record harmless: a key is counted once.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+// Usage record results.
+const (
+	UsageAccepted  = "accepted"
+	UsageLate      = "late"
+	UsageDuplicate = "duplicate"
+	UsageRejected  = "rejected"
+)
+
+// IngestResult says what became of a batch. Records lists the records that
+// were not simply accepted (late, duplicate or rejected), by their index in
+// the batch.
+type IngestResult struct {
+	Accepted   int           `json:"accepted"`
+	Late       int           `json:"late"`
+	Duplicates int           `json:"duplicates"`
+	Rejected   int           `json:"rejected"`
+	Records    []UsageResult `json:"records"`
+}
+
+// UsageResult is the fate of one record that was not simply accepted.
+type UsageResult struct {
+	Index          int    `json:"index"`
+	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+	Status         string `json:"status"`
+	Reason         string `json:"reason"`
+}
+
+// wireUsage is a record as it arrives, before its fields are checked.
+type wireUsage struct {
+	License        string          `json:"license"`
+	Tenant         string          `json:"tenant"`
+	Dimension      string          `json:"dimension"`
+	Quantity       json.RawMessage `json:"quantity"`
+	Timestamp      string          `json:"timestamp"`
+	IdempotencyKey string          `json:"idempotencyKey"`
+}
+
+// ParseUsage decodes and shape-checks one record of a batch: everything that
+// does not need the ledger. The error says what is wrong, for the vendor.
+func ParseUsage(raw []byte) (Usage, error) {
+	var w wireUsage
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return Usage{}, fmt.Errorf("not a usage record: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if dec.More() {
+		return Usage{}, errors.New("not a usage record: trailing data")
+	}
+	u := Usage{License: strings.TrimSpace(w.License), Tenant: strings.TrimSpace(w.Tenant), Dimension: w.Dimension, IdempotencyKey: w.IdempotencyKey}
+	for _, f := range []struct{ name, v string }{{"idempotencyKey", w.IdempotencyKey}, {"license", w.License}, {"tenant", w.Tenant}, {"dimension", w.Dimension}} {
+		if !utf8.ValidString(f.v) || strings.ContainsRune(f.v, 0) {
+			return u, fmt.Errorf("%s contains a NUL character or invalid UTF-8", f.name)
+		}
+		if len(f.v) > 2048 {
+			return u, fmt.Errorf("%s is longer than 2048 bytes", f.name)
+		}
+	}
+	switch {
+	case u.IdempotencyKey == "":
+		return u, errors.New("idempotencyKey is required: it makes a resent record count once")
+	case len(u.IdempotencyKey) > 255:
+		return u, errors.New("idempotencyKey is longer than 255 bytes")
+	case u.License == "" && u.Tenant == "":
+		return u, errors.New("give license (a LicenseArn or l-… id) or tenant")
+	case u.Dimension == "":
+		return u, errors.New("dimension is required")
+	case len(u.Dimension) > 255:
+		return u, errors.New("dimension is longer than 255 bytes")
+	}
+	q := strings.TrimSpace(string(w.Quantity))
+	if q == "" || q == "null" {
+		return u, errors.New("quantity is required")
+	}
+	n, err := strconv.ParseInt(q, 10, 64)
+	if err != nil {
+		return u, fmt.Errorf("quantity %s is not a whole number", clip(q, 40))
+	}
+	if n < 0 || n > MaxQuantity {
+		return u, fmt.Errorf("quantity %d is out of range: AWS takes 0 to %d", n, MaxQuantity)
+	}
+	u.Quantity = n
+	if w.Timestamp == "" {
+		return u, errors.New("timestamp is required (RFC 3339, e.g. 2026-12-01T10:15:00Z)")
+	}
+	ts, err := time.Parse(time.RFC3339Nano, w.Timestamp)
+	if err != nil {
+		return u, fmt.Errorf("timestamp %q is not RFC 3339 (e.g. 2026-12-01T10:15:00Z)", clip(w.Timestamp, 64))
+	}
+	if ts.Year() < 2000 || ts.Year() > 9999 {
+		return u, fmt.Errorf("timestamp %s is out of range", clip(w.Timestamp, 64))
+	}
+	u.Timestamp = ts.UTC()
+	return u, nil
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// target is a license usage may be metered on, with its product.
+type target struct {
+	license marketplace.License
+	product marketplace.Product
+	err     error
+}
+
+type bucketKey struct {
+	license, dimension string
+	hour               int64
+}
+
+type bucketAdd struct {
+	product           string
+	quantity, records int64
+	late              bool
+	closeAt           int64
+}
+
+// Ingest checks and stores a batch of raw records in one transaction: when it
+// returns without error, every accepted record is committed. Rejected records
+// change nothing and get their reason.
+func (s *Service) Ingest(ctx context.Context, raws []json.RawMessage) (IngestResult, error) {
+	s.init()
+	if len(raws) > MaxIngest {
+		return IngestResult{}, marketplace.Errorf(marketplace.ETooLarge, "a batch holds at most %d records, this one has %d", MaxIngest, len(raws))
+	}
+	now := s.Now().UTC()
+	parsed := make([]Usage, len(raws))
+	problems := map[int]string{}
+	for i, raw := range raws {
+		u, err := ParseUsage(raw)
+		if err != nil {
+			problems[i] = err.Error()
+			continue
+		}
+		if u.Timestamp.After(now.Add(FutureSkew)) {
+			problems[i] = fmt.Sprintf("timestamp %s is in the future (Concord's clock says %s)", u.Timestamp.Format(time.RFC3339), now.Format(time.RFC3339))
+			continue
+		}
+		if hour := u.Timestamp.Truncate(time.Hour); !now.Before(s.sendDeadline(hour)) {
+			problems[i] = fmt.Sprintf("timestamp %s is too old: AWS accepts usage for %s until %s, and it is %s",
+				u.Timestamp.Format(time.RFC3339), hour.Format(time.RFC3339), s.sendDeadline(hour).Format(time.RFC3339), now.Format(time.RFC3339))
+			continue
+		}
+		parsed[i] = u
+	}
+
+	var res IngestResult
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		res = IngestResult{Records: []UsageResult{}}
+		status := make([]string, len(raws))
+		reasons := make([]string, len(raws))
+		for i, p := range problems {
+			status[i], reasons[i] = UsageRejected, p
+		}
+		targets := map[string]*target{}
+		tenants := map[string]*target{}
+		rows := make([]usageRow, 0, len(raws))
+		seen := make(map[string]int, len(raws))
+		buckets := map[bucketKey]string{} // state of each bucket touched: open, closed or "" (new)
+		for i := range parsed {
+			if status[i] != "" {
+				continue
+			}
+			u := &parsed[i]
+			if j, dup := seen[u.IdempotencyKey]; dup {
+				status[i], reasons[i] = UsageDuplicate, fmt.Sprintf("idempotencyKey %q repeats record %d of this batch; counted once", clip(u.IdempotencyKey, 80), j)
+				continue
+			}
+			t, err := s.resolve(ctx, tx, targets, tenants, u.License, u.Tenant)
+			if err != nil {
+				return err
+			}
+			if t.err != nil {
+				status[i], reasons[i] = UsageRejected, t.err.Error()
+				continue
+			}
+			if why := checkUsage(t, u); why != "" {
+				status[i], reasons[i] = UsageRejected, why
+				continue
+			}
+			seen[u.IdempotencyKey] = i
+			k := bucketKey{t.license.LicenseID, u.Dimension, store.Millis(u.Timestamp.Truncate(time.Hour))}
+			if _, ok := buckets[k]; !ok {
+				var st string
+				err := tx.QueryRow(ctx, `SELECT state FROM usage_buckets WHERE license_id = ? AND dimension = ? AND hour = ?`, k.license, k.dimension, k.hour).Scan(&st)
+				if err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("read bucket: %w", err)
+				}
+				buckets[k] = st
+			}
+			late := buckets[k] == bucketClosed
+			rows = append(rows, usageRow{index: i, key: u.IdempotencyKey, license: t.license.LicenseID, tenant: u.Tenant, product: t.product.ProductID,
+				dimension: u.Dimension, quantity: u.Quantity, ts: store.Millis(u.Timestamp), hour: k.hour, late: late,
+				closeAt: s.closeAt(k.hour, t.license.State)})
+		}
+		inserted, err := insertUsage(ctx, tx, rows, store.Millis(now))
+		if err != nil {
+			return err
+		}
+		adds := map[bucketKey]*bucketAdd{}
+		var order []bucketKey
+		var dups []usageRow
+		for _, r := range rows {
+			if !inserted[r.key] {
+				dups = append(dups, r)
+				continue
+			}
+			k := bucketKey{r.license, r.dimension, r.hour}
+			a := adds[k]
+			if a == nil {
+				a = &bucketAdd{product: r.product, late: r.late, closeAt: r.closeAt}
+				adds[k] = a
+				order = append(order, k)
+			}
+			a.quantity += r.quantity
+			a.records++
+			if r.late {
+				status[r.index] = UsageLate
+				reasons[r.index] = fmt.Sprintf("hour %s of %s on license %s was already submitted; this usage is kept and reported as late, never sent",
+					store.FromMillis(r.hour).Format(time.RFC3339), r.dimension, r.license)
+			} else {
+				status[r.index] = UsageAccepted
+			}
+		}
+		if err := describeDuplicates(ctx, tx, dups, status, reasons); err != nil {
+			return err
+		}
+		nowMs := store.Millis(now)
+		for _, k := range order {
+			a := adds[k]
+			q, n, lq, ln := a.quantity, a.records, int64(0), int64(0)
+			if a.late {
+				q, n, lq, ln = 0, 0, a.quantity, a.records
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO usage_buckets (license_id, dimension, hour, product_id, quantity, records, late_quantity, late_records, state, close_at, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)
+				ON CONFLICT (license_id, dimension, hour) DO UPDATE SET quantity = usage_buckets.quantity + excluded.quantity,
+				records = usage_buckets.records + excluded.records, late_quantity = usage_buckets.late_quantity + excluded.late_quantity,
+				late_records = usage_buckets.late_records + excluded.late_records, updated_at = excluded.updated_at`,
+				k.license, k.dimension, k.hour, a.product, q, n, lq, ln, a.closeAt, nowMs, nowMs); err != nil {
+				return fmt.Errorf("add to bucket: %w", err)
+			}
+		}
+		for i := range raws {
+			r := UsageResult{Index: i, Status: status[i], Reason: reasons[i]}
+			if status[i] != UsageRejected || problems[i] == "" {
+				r.IdempotencyKey = parsed[i].IdempotencyKey
+			}
+			switch status[i] {
+			case UsageAccepted:
+				res.Accepted++
+				continue
+			case UsageLate:
+				res.Late++
+			case UsageDuplicate:
+				res.Duplicates++
+			default:
+				res.Rejected++
+			}
+			res.Records = append(res.Records, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return IngestResult{}, err
+	}
+	s.Metrics.usage(UsageAccepted, res.Accepted)
+	s.Metrics.usage(UsageLate, res.Late)
+	s.Metrics.usage(UsageDuplicate, res.Duplicates)
+	s.Metrics.usage(UsageRejected, res.Rejected)
+	return res, nil
+}
+
+// Bucket states.
+const (
+	bucketOpen   = "open"
+	bucketClosed = "closed"
+)
+
+// closeAt is when a bucket of hour closes: the end of the hour plus the grace,
+// or the end of the hour alone in the final window.
+func (s *Service) closeAt(hour int64, licenseState string) int64 {
+	end := hour + time.Hour.Milliseconds()
+	if licenseState == marketplace.LicenseEnding {
+		return end
+	}
+	return end + s.Grace.Milliseconds()
+}
+
+// resolve finds the license a record meters, caching per batch (tenants by
+// tenant and license given, licenses by id).
+func (s *Service) resolve(ctx context.Context, tx *store.Tx, targets map[string]*target, tenants map[string]*target, license, tenant string) (*target, error) {
+	if tenant != "" {
+		ck := tenant + "\x00" + license
+		if t, ok := tenants[ck]; ok {
+			return t, nil
+		}
+		if s.BillingLicense == nil {
+			t := &target{err: marketplace.Errorf(marketplace.EInvalid, "tenants are not available here: give license")}
+			tenants[ck] = t
+			return t, nil
+		}
+		lid, err := s.BillingLicense(ctx, tx, tenant, license)
+		if c := marketplace.ErrorCode(err); err != nil && (c == marketplace.EInvalid || c == marketplace.ENotFound) {
+			t := &target{err: err}
+			tenants[ck] = t
+			return t, nil
+		} else if err != nil {
+			return nil, err
+		}
+		t, err := s.resolve(ctx, tx, targets, tenants, lid, "")
+		if err == nil {
+			tenants[ck] = t
+		}
+		return t, err
+	}
+	lid := marketplace.LicenseID(license)
+	if t, ok := targets[lid]; ok {
+		return t, nil
+	}
+	t := &target{}
+	targets[lid] = t
+	l, ok, err := inbox.LoadLicense(ctx, tx, lid)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		t.err = fmt.Errorf("license %s is not known to Concord (its License Updated event has not arrived)", clip(license, 120))
+		return t, nil
+	}
+	t.license = l
+	p, err := loadProduct(ctx, tx, l.ProductID)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		t.err = fmt.Errorf("product %s of license %s is not configured: declare its usage dimensions with PUT /v1/products/%s", l.ProductID, l.LicenseArn, l.ProductID)
+		return t, nil
+	}
+	t.product = *p
+	return t, nil
+}
+
+func loadProduct(ctx context.Context, tx *store.Tx, productID string) (*marketplace.Product, error) {
+	if productID == "" {
+		return nil, nil
+	}
+	p, ok, err := inbox.LoadProduct(ctx, tx, productID)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// checkUsage says why a record cannot be metered on its license, or "".
+func checkUsage(t *target, u *Usage) string {
+	l, p := t.license, t.product
+	d, ok := p.Dimension(u.Dimension)
+	switch {
+	case !ok && len(p.Dimensions) == 0:
+		return fmt.Sprintf("product %s has no dimensions configured: declare its usage dimensions with PUT /v1/products/%s", p.ProductID, p.ProductID)
+	case !ok:
+		return fmt.Sprintf("dimension %q is not a dimension of product %s", clip(u.Dimension, 80), p.ProductID)
+	case d.Kind == "contract":
+		return fmt.Sprintf("dimension %q of product %s is a contract (entitlement) dimension; only usage dimensions are metered", u.Dimension, p.ProductID)
+	}
+	switch l.State {
+	case marketplace.LicenseDeprovisioned:
+		at := "?"
+		if l.DeprovisionedAt != nil {
+			at = l.DeprovisionedAt.Format(time.RFC3339)
+		}
+		return fmt.Sprintf("license %s was deprovisioned at %s: AWS no longer accepts usage for it", l.LicenseArn, at)
+	case marketplace.LicensePending:
+		at := "a future date"
+		if l.StartsAt != nil {
+			at = l.StartsAt.Format(time.RFC3339)
+		}
+		return fmt.Sprintf("license %s starts at %s: usage before its start is not billable", l.LicenseArn, at)
+	}
+	start := l.ActivatedAt
+	if l.StartsAt != nil && (start == nil || l.StartsAt.After(*start)) {
+		start = l.StartsAt
+	}
+	if start != nil && u.Timestamp.Before(start.Truncate(time.Hour)) {
+		return fmt.Sprintf("timestamp %s is before license %s started (%s)", u.Timestamp.Format(time.RFC3339), l.LicenseArn, start.Format(time.RFC3339))
+	}
+	if p.ConcurrentAgreements && l.LicenseArn == "" {
+		return fmt.Sprintf("license %s has no LicenseArn yet", l.LicenseID)
+	}
+	return ""
+}
+
+type usageRow struct {
+	index                         int
+	key, license, tenant, product string
+	dimension                     string
+	quantity, ts, hour, closeAt   int64
+	late                          bool
+}
+
+// insertUsage inserts rows, skipping idempotency keys already stored, and
+// returns the keys it inserted.
+func insertUsage(ctx context.Context, tx *store.Tx, rows []usageRow, now int64) (map[string]bool, error) {
+	inserted := make(map[string]bool, len(rows))
+	const chunk = 500
+	var sb strings.Builder
+	for start := 0; start < len(rows); start += chunk {
+		part := rows[start:min(start+chunk, len(rows))]
+		sb.Reset()
+		sb.WriteString(`INSERT INTO usage_records (idempotency_key, license_id, tenant_id, dimension, quantity, ts, hour, late, received_at) VALUES `)
+		args := make([]any, 0, len(part)*9)
+		for i, r := range part {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, r.key, r.license, r.tenant, r.dimension, r.quantity, r.ts, r.hour, r.late, now)
+		}
+		sb.WriteString(` ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key`)
+		keys, err := store.QueryAll(ctx, tx, store.ScanString, sb.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("insert usage: %w", err)
+		}
+		for _, k := range keys {
+			inserted[k] = true
+		}
+	}
+	return inserted, nil
+}
+
+// describeDuplicates explains records whose idempotency key was stored by an
+// earlier batch, saying whether the stored record differs.
+func describeDuplicates(ctx context.Context, tx *store.Tx, dups []usageRow, status, reasons []string) error {
+	for _, r := range dups {
+		var lic, dim string
+		var q, ts, at int64
+		err := tx.QueryRow(ctx, `SELECT license_id, dimension, quantity, ts, received_at FROM usage_records WHERE idempotency_key = ?`, r.key).Scan(&lic, &dim, &q, &ts, &at)
+		if err != nil {
+			return fmt.Errorf("read duplicate: %w", err)
+		}
+		status[r.index] = UsageDuplicate
+		reasons[r.index] = fmt.Sprintf("idempotencyKey %q was received at %s; counted once", clip(r.key, 80), store.FromMillis(at).Format(time.RFC3339))
+		if lic != r.license || dim != r.dimension || q != r.quantity || ts != r.ts {
+			reasons[r.index] += fmt.Sprintf(" (the stored record differs: quantity %d of %s at %s on %s; this one was not counted)",
+				q, dim, store.FromMillis(ts).Format(time.RFC3339), lic)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,264 @@
+package metering
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/store"
+)
+
+// Record is one entry of the outcome ledger: a record Concord sends (or sent)
+// to BatchMeterUsage, with AWS's MeteringRecordId or the reason it was not billed.
+type Record struct {
+	RecordID           string     `json:"recordId"`
+	ProductID          string     `json:"productId"`
+	ProductCode        string     `json:"productCode,omitempty"`
+	Path               string     `json:"path" doc:"license (LicenseArn + CustomerAWSAccountId) or legacy (ProductCode + customer)"`
+	LicenseArn         string     `json:"licenseArn,omitempty"`
+	AccountID          string     `json:"accountId"`
+	CustomerIdentifier string     `json:"customerIdentifier,omitempty"`
+	Dimension          string     `json:"dimension"`
+	Hour               time.Time  `json:"hour"`
+	Quantity           int64      `json:"quantity"`
+	Status             string     `json:"status" enum:"pending,success,duplicate,not_subscribed,rejected,expired"`
+	MeteringRecordID   string     `json:"meteringRecordId,omitempty"`
+	Reason             string     `json:"reason,omitempty"`
+	Attempts           int        `json:"attempts"`
+	NextAttemptAt      *time.Time `json:"nextAttemptAt,omitempty"`
+	CreatedAt          time.Time  `json:"createdAt"`
+	FirstSentAt        *time.Time `json:"firstSentAt,omitempty"`
+	FinishedAt         *time.Time `json:"finishedAt,omitempty"`
+}
+
+const recordColumns = `record_id, product_id, product_code, path, license_arn, account_id, customer_identifier, dimension, hour, quantity,
+	status, metering_record_id, reason, attempts, next_attempt_at, created_at, first_sent_at, finished_at`
+
+func scanRecord(r store.Scanner) (Record, error) {
+	var rec Record
+	var hour, next, created int64
+	var first, fin sql.NullInt64
+	err := r.Scan(&rec.RecordID, &rec.ProductID, &rec.ProductCode, &rec.Path, &rec.LicenseArn, &rec.AccountID, &rec.CustomerIdentifier, &rec.Dimension,
+		&hour, &rec.Quantity, &rec.Status, &rec.MeteringRecordID, &rec.Reason, &rec.Attempts, &next, &created, &first, &fin)
+	rec.Hour, rec.CreatedAt = store.FromMillis(hour), store.FromMillis(created)
+	rec.FirstSentAt, rec.FinishedAt = store.FromNullMillis(first), store.FromNullMillis(fin)
+	if rec.Status == StatusPending {
+		t := store.FromMillis(next)
+		rec.NextAttemptAt = &t
+	}
+	return rec, err
+}
+
+// RecordFilter selects outcome ledger entries; empty fields do not filter.
+type RecordFilter struct {
+	Status    string
+	License   string // LicenseArn or l-… id
+	ProductID string
+	From, To  time.Time // hour range [From, To)
+	Cursor    string    // record id to continue after
+	Limit     int
+}
+
+// ValidStatus reports whether s is a record status.
+func ValidStatus(s string) bool {
+	switch s {
+	case StatusPending, StatusSuccess, StatusDuplicate, StatusNotSubscribed, StatusRejected, StatusExpired:
+		return true
+	}
+	return false
+}
+
+// Records lists the outcome ledger, by record id (time-ordered).
+func (s *Service) Records(ctx context.Context, f RecordFilter) ([]Record, error) {
+	s.init()
+	if f.Status != "" && !ValidStatus(f.Status) {
+		return nil, marketplace.Errorf(marketplace.EInvalid, "status %q is invalid: use pending, success, duplicate, not_subscribed, rejected or expired", f.Status)
+	}
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	var conds []string
+	var args []any
+	add := func(c string, v any) { conds = append(conds, c); args = append(args, v) }
+	if f.Status != "" {
+		add("status = ?", f.Status)
+	}
+	if f.License != "" {
+		add("record_id IN (SELECT record_id FROM usage_buckets WHERE license_id = ?)", marketplace.LicenseID(f.License))
+	}
+	if f.ProductID != "" {
+		add("product_id = ?", f.ProductID)
+	}
+	if !f.From.IsZero() {
+		add("hour >= ?", store.Millis(f.From))
+	}
+	if !f.To.IsZero() {
+		add("hour < ?", store.Millis(f.To))
+	}
+	if f.Cursor != "" {
+		add("record_id > ?", f.Cursor)
+	}
+	q := `SELECT ` + recordColumns + ` FROM metering_records`
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	q += " ORDER BY record_id LIMIT ?"
+	var out []Record
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = store.QueryAll(ctx, tx, scanRecord, q, append(args, f.Limit)...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list metering records: %w", err)
+	}
+	return out, nil
+}
+
+// ReportRow reconciles one (license, dimension, hour): what the app reported,
+// what Concord sent and what AWS accepted.
+type ReportRow struct {
+	LicenseID  string    `json:"licenseId"`
+	LicenseArn string    `json:"licenseArn,omitempty"`
+	AccountID  string    `json:"accountId,omitempty"`
+	ProductID  string    `json:"productId"`
+	Dimension  string    `json:"dimension"`
+	Hour       time.Time `json:"hour"`
+	// Ingested is all usage received for the hour (UsageRecords records).
+	Ingested     int64 `json:"ingested"`
+	UsageRecords int64 `json:"usageRecords"`
+	// Late is usage received after the hour was frozen: kept, never sent.
+	Late int64 `json:"late"`
+	// Submitted is the quantity frozen for sending (zero while the bucket is open).
+	Submitted int64 `json:"submitted"`
+	// Accepted is what AWS billed (Success).
+	Accepted int64 `json:"accepted"`
+	// Status is open (still collecting), or the outcome of its metering record.
+	Status           string `json:"status"`
+	MeteringRecordID string `json:"meteringRecordId,omitempty"`
+	RecordID         string `json:"recordId,omitempty"`
+	// Gap says why ingested usage was not (or will not be) billed; empty when
+	// all of it was, or while it is still on its way.
+	Gap    string `json:"gap,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// ReportFilter selects report rows.
+type ReportFilter struct {
+	License   string // LicenseArn or l-… id
+	ProductID string
+	From, To  time.Time // hour range [From, To)
+	GapsOnly  bool
+	Limit     int
+}
+
+// Report reconciles usage per license, dimension and hour, oldest first.
+func (s *Service) Report(ctx context.Context, f ReportFilter) ([]ReportRow, error) {
+	s.init()
+	if f.Limit <= 0 || f.Limit > 10000 {
+		f.Limit = 1000
+	}
+	var conds []string
+	var args []any
+	add := func(c string, v any) { conds = append(conds, c); args = append(args, v) }
+	if f.License != "" {
+		add("b.license_id = ?", marketplace.LicenseID(f.License))
+	}
+	if f.ProductID != "" {
+		add("b.product_id = ?", f.ProductID)
+	}
+	if !f.From.IsZero() {
+		add("b.hour >= ?", store.Millis(f.From.Truncate(time.Hour)))
+	}
+	if !f.To.IsZero() {
+		add("b.hour < ?", store.Millis(f.To))
+	}
+	if f.GapsOnly {
+		conds = append(conds, "(b.late_quantity > 0 OR r.status IN ('duplicate', 'not_subscribed', 'rejected', 'expired'))")
+	}
+	q := `SELECT b.license_id, COALESCE(l.license_arn, ''), COALESCE(l.account_id, ''), b.product_id, b.dimension, b.hour,
+		b.quantity, b.records, b.late_quantity, b.late_records, b.state, COALESCE(r.status, ''), COALESCE(r.metering_record_id, ''),
+		COALESCE(r.record_id, ''), COALESCE(r.reason, '')
+		FROM usage_buckets b LEFT JOIN metering_records r ON r.record_id = b.record_id LEFT JOIN licenses l ON l.license_id = b.license_id`
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	q += " ORDER BY b.hour, b.license_id, b.dimension LIMIT ?"
+	var out []ReportRow
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = store.QueryAll(ctx, tx, func(r store.Scanner) (ReportRow, error) {
+			var row ReportRow
+			var hour, q, n, lq, ln int64
+			var state, status string
+			err := r.Scan(&row.LicenseID, &row.LicenseArn, &row.AccountID, &row.ProductID, &row.Dimension, &hour, &q, &n, &lq, &ln, &state, &status,
+				&row.MeteringRecordID, &row.RecordID, &row.Reason)
+			row.Hour = store.FromMillis(hour)
+			row.Ingested, row.UsageRecords, row.Late = q+lq, n+ln, lq
+			row.Status = status
+			switch {
+			case state == bucketOpen:
+				row.Status = bucketOpen
+			case row.RecordID == "":
+				row.Status = "late"
+			default:
+				row.Submitted = q
+			}
+			if status == StatusSuccess {
+				row.Accepted = q
+			}
+			row.Gap = gap(row, status)
+			return row, err
+		}, q, append(args, f.Limit)...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("metering report: %w", err)
+	}
+	return out, nil
+}
+
+// gap explains usage of a row that was not billed.
+func gap(r ReportRow, status string) string {
+	var parts []string
+	switch status {
+	case StatusDuplicate:
+		parts = append(parts, fmt.Sprintf("%d not billed: AWS already held a different quantity for this hour", r.Submitted))
+	case StatusNotSubscribed:
+		parts = append(parts, fmt.Sprintf("%d not billed: customer not subscribed", r.Submitted))
+	case StatusRejected:
+		parts = append(parts, fmt.Sprintf("%d not billed: rejected", r.Submitted))
+	case StatusExpired:
+		parts = append(parts, fmt.Sprintf("%d not billed: not sent within AWS's window", r.Submitted))
+	}
+	if r.Late > 0 {
+		parts = append(parts, fmt.Sprintf("%d late (arrived after the hour was submitted)", r.Late))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Summary counts the outcome ledger by status.
+func (s *Service) Summary(ctx context.Context) (map[string]int64, error) {
+	s.init()
+	out := map[string]int64{}
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT status, COUNT(*) FROM metering_records GROUP BY status`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var st string
+			var n int64
+			if err := rows.Scan(&st, &n); err != nil {
+				return err
+			}
+			out[st] = n
+		}
+		return rows.Err()
+	})
+	return out, err
+}
