@@ -14,7 +14,9 @@ test: ## gofmt, vet and every test (SQLite always, PostgreSQL when reachable)
 	./scripts/test.sh
 
 bench: ## the benchmarks quoted in the issues' closing notes
-	go test -run '^$$' -bench . -benchtime 3000x ./internal/app
+	go test -run '^$$' -bench '^BenchmarkIngestHTTP$$' -benchtime 3000x ./internal/app
+	go test -run '^$$' -bench BenchmarkUsageIngestHTTP -benchtime 50x ./internal/app
+	go test -run '^$$' -bench BenchmarkMeteringSubmit -benchtime 1x ./internal/app
 	go test -run '^$$' -bench . ./internal/job
 	go test -run '^$$' -bench . -benchtime 3s ./internal/emulator/metering
 	go test -run '^$$' -bench EntitlementCheckHTTP -benchtime 10s ./internal/httpapi
@@ -32,3 +34,4 @@ fuzz: ## fuzz every parser of outside input for 30 s each
 	go test -run '^$$' -fuzz FuzzServeHTTP -fuzztime 30s ./internal/emulator/sqs
 	for p in agreementapi metering entitlement catalog; do go test -run '^$$' -fuzz FuzzServeHTTP -fuzztime 30s ./internal/emulator/$$p || exit 1; done
 	go test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/emulator/smithyio
+	go test -run '^$$' -fuzz FuzzParseUsage -fuzztime 30s ./internal/metering

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -29,8 +28,8 @@ func backfillEntitlements(ctx context.Context, args []string, stdout, stderr io.
 	accountsFile := fs.String("accounts", "", "file of more buyer account ids to ask about: one 12-digit id per line, # starts a comment")
 	endpoint := fs.String("aws-endpoint", env("CONCORD_AWS_ENDPOINT", ""), "base URL for the AWS clients, e.g. a standalone emulator (CONCORD_AWS_ENDPOINT)")
 	region := fs.String("aws-region", env("CONCORD_AWS_REGION", "us-east-1"), "AWS region (CONCORD_AWS_REGION)")
-	anonymous := fs.Bool("aws-anonymous", backfillEnvBool("CONCORD_AWS_ANONYMOUS", false), "send unsigned requests, for an emulator at --aws-endpoint (CONCORD_AWS_ANONYMOUS)")
-	rate := fs.Float64("rate", backfillEnvFloat("CONCORD_BACKFILL_RATE", backfill.DefaultRate), "GetEntitlements calls per second at most; 0 does not pace them (CONCORD_BACKFILL_RATE)")
+	anonymous := fs.Bool("aws-anonymous", envBool("CONCORD_AWS_ANONYMOUS", false), "send unsigned requests, for an emulator at --aws-endpoint (CONCORD_AWS_ANONYMOUS)")
+	rate := fs.Float64("rate", envFloat("CONCORD_BACKFILL_RATE", backfill.DefaultRate), "GetEntitlements calls per second at most; 0 does not pace them (CONCORD_BACKFILL_RATE)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -150,28 +149,4 @@ func parseWithFile(fs *flag.FlagSet, args []string) (string, error) {
 		return files[0], nil
 	}
 	return "", usageError{fmt.Errorf("give one CSV file, not %d: %s", len(files), strings.Join(files, " "))}
-}
-
-func backfillEnvBool(name string, def bool) bool {
-	if v, ok := os.LookupEnv(name); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			envErrs = append(envErrs, fmt.Errorf("%s=%q is not true or false", name, v))
-			return def
-		}
-		return b
-	}
-	return def
-}
-
-func backfillEnvFloat(name string, def float64) float64 {
-	if v, ok := os.LookupEnv(name); ok {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			envErrs = append(envErrs, fmt.Errorf("%s=%q is not a number", name, v))
-			return def
-		}
-		return f
-	}
-	return def
 }

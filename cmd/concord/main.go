@@ -45,6 +45,8 @@ Commands:
   backfill entitlements|import-csv
                    map existing customers to LicenseArns: from GetEntitlements (contract
                    products) or from the CSV AWS provides (usage-only products)
+  metering report  reconcile usage per license, dimension and hour: ingested, late, submitted, accepted
+  metering records list the metering outcome ledger (every record sent to BatchMeterUsage)
   emulator         run the AWS Marketplace emulator standalone, or drive one (see "concord emulator help")
   version          print the version
 
@@ -61,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	cmd, rest := args[0], args[1:]
-	if (cmd == "apikey" || cmd == "events" || cmd == "backfill") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+	if (cmd == "apikey" || cmd == "events" || cmd == "backfill" || cmd == "metering") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	var err error
@@ -82,12 +84,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = backfillEntitlements(ctx, rest, stdout, stderr)
 	case "backfill import-csv":
 		err = backfillImportCSV(ctx, rest, stdout, stderr)
+	case "metering report":
+		err = meteringReport(ctx, rest, stdout, stderr)
+	case "metering records":
+		err = meteringRecords(ctx, rest, stdout, stderr)
 	case "emulator":
 		err = emulatorCmd(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "concord", app.Version)
 		return 0
-	case "apikey", "events", "backfill":
+	case "apikey", "events", "backfill", "metering":
 		fmt.Fprintf(stderr, "concord %s: missing subcommand\n\n%s", cmd, usage)
 		return 2
 	default:
@@ -142,6 +148,30 @@ func envDuration(name string, def time.Duration) time.Duration {
 			return def
 		}
 		return d
+	}
+	return def
+}
+
+func envBool(name string, def bool) bool {
+	if v, ok := os.LookupEnv(name); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			envErrs = append(envErrs, fmt.Errorf("%s=%q is not true or false", name, v))
+			return def
+		}
+		return b
+	}
+	return def
+}
+
+func envFloat(name string, def float64) float64 {
+	if v, ok := os.LookupEnv(name); ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			envErrs = append(envErrs, fmt.Errorf("%s=%q is not a number", name, v))
+			return def
+		}
+		return f
 	}
 	return def
 }
@@ -252,6 +282,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.EntitlementCacheTTL, "entitlement-cache-ttl", envDuration("CONCORD_ENTITLEMENT_CACHE_TTL", 30*time.Second), "how long an entitlement answer is served from memory; other replicas see a change within this time (CONCORD_ENTITLEMENT_CACHE_TTL)")
 	fs.DurationVar(&cfg.EntitlementMaxAge, "entitlement-max-age", envDuration("CONCORD_ENTITLEMENT_MAX_AGE", 24*time.Hour), "entitlements fetched longer ago than this are answered as stale and refreshed (CONCORD_ENTITLEMENT_MAX_AGE)")
 	fs.DurationVar(&cfg.EntitlementRefreshEvery, "entitlement-refresh-every", envDuration("CONCORD_ENTITLEMENT_REFRESH_EVERY", 6*time.Hour), "the sweep refreshes active licenses whose entitlements are older than this (CONCORD_ENTITLEMENT_REFRESH_EVERY)")
+	fs.DurationVar(&cfg.MeteringGrace, "metering-grace", envDuration("CONCORD_METERING_GRACE", 10*time.Minute), "how long an hour's usage bucket stays open after the hour ends, for late usage, before it is submitted (CONCORD_METERING_GRACE)")
+	fs.DurationVar(&cfg.MeteringWindow, "metering-window", envDuration("CONCORD_METERING_WINDOW", 24*time.Hour), "how old usage AWS accepts: 24h, or 6h for an account still on the old window (CONCORD_METERING_WINDOW)")
+	fs.Float64Var(&cfg.MeteringRPS, "metering-rps", envFloat("CONCORD_METERING_RPS", 10), "BatchMeterUsage calls per second at most, for this process; replicas sharing an AWS account split AWS's 10 (CONCORD_METERING_RPS)")
+	fs.IntVar(&cfg.MeteringInFlight, "metering-in-flight", envInt("CONCORD_METERING_IN_FLIGHT", 8), "BatchMeterUsage calls in flight at once (CONCORD_METERING_IN_FLIGHT)")
+	fs.BoolVar(&cfg.NoMetering, "no-metering", envBool("CONCORD_NO_METERING", false), "do not submit usage to AWS from this process (usage is still taken in and stored) (CONCORD_NO_METERING)")
 	shutdown := fs.Duration("shutdown-timeout", envDuration("CONCORD_SHUTDOWN_TIMEOUT", 20*time.Second), "how long to wait for in-flight requests and jobs on shutdown (CONCORD_SHUTDOWN_TIMEOUT)")
 	if err := parse(fs, args); err != nil {
 		return err

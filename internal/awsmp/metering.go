@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/marketplacemetering"
 	mtypes "github.com/aws/aws-sdk-go-v2/service/marketplacemetering/types"
 	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/concordmp/concord/internal/metering"
 )
@@ -90,22 +88,21 @@ func recordKey(u mtypes.UsageRecord) string {
 		aws.ToString(u.Dimension) + "|" + strconv.FormatInt(ts, 10)
 }
 
+// rejections are the request-level errors caused by what the records say: the
+// submitter splits the batch to find the records at fault. Anything else
+// (throttling, server errors, credentials, a disabled API) is transient:
+// retried until the operator fixes it or the records' hour expires.
+var rejections = map[string]bool{
+	"InvalidLicenseException": true, "InvalidUsageDimensionException": true, "InvalidCustomerIdentifierException": true,
+	"InvalidProductCodeException": true, "InvalidTagException": true, "InvalidUsageAllocationsException": true,
+	"TimestampOutOfBoundsException": true, "ValidationException": true,
+}
+
 // classify turns an SDK error into a transient error or a RejectedError.
 func classify(err error) error {
 	var ae smithy.APIError
-	if !errors.As(err, &ae) {
-		return fmt.Errorf("BatchMeterUsage: %w", err)
+	if errors.As(err, &ae) && rejections[ae.ErrorCode()] {
+		return &metering.RejectedError{Code: ae.ErrorCode(), Message: ae.ErrorMessage()}
 	}
-	var re *smithyhttp.ResponseError
-	status := 0
-	if errors.As(err, &re) {
-		status = re.HTTPStatusCode()
-	}
-	switch code := ae.ErrorCode(); {
-	case code == "ThrottlingException", code == "InternalServiceErrorException", status >= http.StatusInternalServerError,
-		ae.ErrorFault() == smithy.FaultServer:
-		return fmt.Errorf("BatchMeterUsage: %w", err)
-	default:
-		return &metering.RejectedError{Code: code, Message: ae.ErrorMessage()}
-	}
+	return fmt.Errorf("BatchMeterUsage: %w", err)
 }

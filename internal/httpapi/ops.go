@@ -157,6 +157,7 @@ func (s *Server) register(api huma.API) {
 				ConcurrentAgreements *bool                     `json:"concurrentAgreements,omitempty" doc:"Defaults to true: listings created since 2026-06-01 have Concurrent Agreements on."`
 				Dimensions           []marketplace.Dimension   `json:"dimensions,omitempty" maxItems:"200"`
 				Registration         *marketplace.Registration `json:"registration,omitempty" doc:"The registration page and tenant strategy."`
+				ZeroUsageDimension   string                    `json:"zeroUsageDimension,omitempty" maxLength:"255" doc:"A usage dimension for which a zero-quantity record is sent every hour to each license in force that reported no usage."`
 			}
 		}) (*bodyOutput[marketplace.Product], error) {
 			ca := true
@@ -168,7 +169,7 @@ func (s *Server) register(api huma.API) {
 				reg = *in.Body.Registration
 			}
 			p, err := s.Ledger.PutProduct(ctx, marketplace.Product{ProductID: in.ProductID, ProductCode: in.Body.ProductCode, Title: in.Body.Title,
-				Type: in.Body.Type, ConcurrentAgreements: ca, Dimensions: in.Body.Dimensions, Registration: reg})
+				Type: in.Body.Type, ConcurrentAgreements: ca, Dimensions: in.Body.Dimensions, Registration: reg, ZeroUsageDimension: in.Body.ZeroUsageDimension})
 			if err != nil {
 				return nil, s.apiError(err)
 			}

@@ -314,9 +314,11 @@ func (s *Service) Zero(ctx context.Context) error {
 	})
 }
 
-// Hook is an inbox.LicenseHook: when a license's agreement ends (the final
-// metering window) or the license is deprovisioned, its open usage is flushed
-// at once instead of waiting for the grace.
+// Hook is an inbox.LicenseHook that opens the final window. When a license's
+// agreement ends, its open usage is flushed: hours already over at once, the
+// running hour at its end but no later than FinalWindowClose after the
+// agreement ended (so it reaches AWS before License Deprovisioned). When the
+// license is deprovisioned, whatever is still open goes at once.
 func (s *Service) Hook(ctx context.Context, tx *store.Tx, before *marketplace.License, after marketplace.License, now time.Time) error {
 	if after.State != marketplace.LicenseEnding && after.State != marketplace.LicenseDeprovisioned {
 		return nil
@@ -324,8 +326,18 @@ func (s *Service) Hook(ctx context.Context, tx *store.Tx, before *marketplace.Li
 	if before != nil && before.State == after.State {
 		return nil
 	}
-	res, err := tx.Exec(ctx, `UPDATE usage_buckets SET close_at = ? WHERE license_id = ? AND state = 'open' AND close_at > ?`,
-		store.Millis(now), after.LicenseID, store.Millis(now))
+	limit := store.Millis(now)
+	if after.State == marketplace.LicenseEnding {
+		ended := now
+		if after.EndingAt != nil {
+			ended = *after.EndingAt
+		}
+		limit = store.Millis(ended.Add(FinalWindowClose))
+	}
+	hour := time.Hour.Milliseconds()
+	res, err := tx.Exec(ctx, `UPDATE usage_buckets SET close_at = CASE WHEN hour + ? < ? THEN hour + ? ELSE ? END
+		WHERE license_id = ? AND state = 'open' AND close_at > CASE WHEN hour + ? < ? THEN hour + ? ELSE ? END`,
+		hour, limit, hour, limit, after.LicenseID, hour, limit, hour, limit)
 	if err != nil {
 		return fmt.Errorf("flush usage of %s: %w", after.LicenseID, err)
 	}

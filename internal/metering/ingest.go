@@ -231,7 +231,7 @@ func (s *Service) Ingest(ctx context.Context, raws []json.RawMessage) (IngestRes
 			late := buckets[k] == bucketClosed
 			rows = append(rows, usageRow{index: i, key: u.IdempotencyKey, license: t.license.LicenseID, tenant: u.Tenant, product: t.product.ProductID,
 				dimension: u.Dimension, quantity: u.Quantity, ts: store.Millis(u.Timestamp), hour: k.hour, late: late,
-				closeAt: s.closeAt(k.hour, t.license.State)})
+				closeAt: s.closeAt(k.hour, t.license)})
 		}
 		inserted, err := insertUsage(ctx, tx, rows, store.Millis(now))
 		if err != nil {
@@ -266,6 +266,9 @@ func (s *Service) Ingest(ctx context.Context, raws []json.RawMessage) (IngestRes
 			return err
 		}
 		nowMs := store.Millis(now)
+		// A frozen bucket never changes: the CASEs keep it so even if the state
+		// read above were stale (the transaction would then fail to commit
+		// on PostgreSQL's SERIALIZABLE anyway).
 		for _, k := range order {
 			a := adds[k]
 			q, n, lq, ln := a.quantity, a.records, int64(0), int64(0)
@@ -274,9 +277,12 @@ func (s *Service) Ingest(ctx context.Context, raws []json.RawMessage) (IngestRes
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO usage_buckets (license_id, dimension, hour, product_id, quantity, records, late_quantity, late_records, state, close_at, created_at, updated_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)
-				ON CONFLICT (license_id, dimension, hour) DO UPDATE SET quantity = usage_buckets.quantity + excluded.quantity,
-				records = usage_buckets.records + excluded.records, late_quantity = usage_buckets.late_quantity + excluded.late_quantity,
-				late_records = usage_buckets.late_records + excluded.late_records, updated_at = excluded.updated_at`,
+				ON CONFLICT (license_id, dimension, hour) DO UPDATE SET
+				quantity = usage_buckets.quantity + CASE WHEN usage_buckets.state = 'open' THEN excluded.quantity ELSE 0 END,
+				records = usage_buckets.records + CASE WHEN usage_buckets.state = 'open' THEN excluded.records ELSE 0 END,
+				late_quantity = usage_buckets.late_quantity + excluded.late_quantity + CASE WHEN usage_buckets.state = 'open' THEN 0 ELSE excluded.quantity END,
+				late_records = usage_buckets.late_records + excluded.late_records + CASE WHEN usage_buckets.state = 'open' THEN 0 ELSE excluded.records END,
+				updated_at = excluded.updated_at`,
 				k.license, k.dimension, k.hour, a.product, q, n, lq, ln, a.closeAt, nowMs, nowMs); err != nil {
 				return fmt.Errorf("add to bucket: %w", err)
 			}
@@ -317,14 +323,24 @@ const (
 	bucketClosed = "closed"
 )
 
-// closeAt is when a bucket of hour closes: the end of the hour plus the grace,
-// or the end of the hour alone in the final window.
-func (s *Service) closeAt(hour int64, licenseState string) int64 {
+// FinalWindowClose is how long after its agreement ended a license's running
+// hour is sent. AWS takes usage for about an hour after Purchase Agreement
+// Ended (until License Deprovisioned); sending half way through leaves time
+// for retries while still collecting the tail of the hour.
+const FinalWindowClose = 30 * time.Minute
+
+// closeAt is when a bucket of hour closes: the end of the hour plus the grace;
+// for a license in its final window, the end of the hour but no later than
+// FinalWindowClose after the agreement ended (hours already over close at once).
+func (s *Service) closeAt(hour int64, l marketplace.License) int64 {
 	end := hour + time.Hour.Milliseconds()
-	if licenseState == marketplace.LicenseEnding {
-		return end
+	if l.State != marketplace.LicenseEnding {
+		return end + s.Grace.Milliseconds()
 	}
-	return end + s.Grace.Milliseconds()
+	if l.EndingAt != nil {
+		end = min(end, store.Millis(l.EndingAt.Add(FinalWindowClose)))
+	}
+	return end
 }
 
 // resolve finds the license a record meters, caching per batch (tenants by

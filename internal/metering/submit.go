@@ -101,6 +101,9 @@ func (s *Service) SendOne(ctx context.Context) (worked bool, err error) {
 	if err != nil || len(batch) == 0 {
 		return false, err
 	}
+	if len(batch) == MaxBatch {
+		s.Wake() // there may be more: another worker can take it
+	}
 	if err := s.crash("claimed"); err != nil {
 		return true, err
 	}
@@ -121,6 +124,9 @@ func (s *Service) claim(ctx context.Context) ([]claimed, error) {
 		} else if err != nil {
 			return err
 		}
+		// The batch is picked once, in a materialized CTE: PostgreSQL may
+		// evaluate an IN (SELECT … LIMIT) subquery more than once, which
+		// leased several batches in one claim.
 		lock := ""
 		if tx.Dialect() == store.Postgres {
 			lock = " FOR UPDATE SKIP LOCKED"
@@ -133,10 +139,11 @@ func (s *Service) claim(ctx context.Context) ([]claimed, error) {
 			err := r.Scan(&c.id, &c.productCode, &c.path, &c.rec.LicenseArn, &c.rec.AccountID, &c.rec.CustomerIdentifier, &c.rec.Dimension, &hour, &q, &c.attempts)
 			c.rec.Hour, c.rec.Quantity = store.FromMillis(hour), int32(q)
 			return c, err
-		}, `UPDATE metering_records SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, first_sent_at = COALESCE(first_sent_at, ?)
-			WHERE record_id IN (SELECT record_id FROM metering_records WHERE `+due+` ORDER BY hour, record_id LIMIT ?`+lock+`) AND `+due+`
+		}, `WITH picked AS MATERIALIZED (SELECT record_id FROM metering_records WHERE `+due+` ORDER BY hour, record_id LIMIT ?`+lock+`)
+			UPDATE metering_records SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, first_sent_at = COALESCE(first_sent_at, ?)
+			WHERE record_id IN (SELECT record_id FROM picked) AND `+due+`
 			RETURNING record_id, product_code, path, license_arn, account_id, customer_identifier, dimension, hour, quantity, attempts`,
-			s.owner, now+s.Lease.Milliseconds(), now, product, path, now, now, MaxBatch, product, path, now, now)
+			product, path, now, now, MaxBatch, s.owner, now+s.Lease.Milliseconds(), now, product, path, now, now)
 		return err
 	})
 	if err != nil {
@@ -201,6 +208,7 @@ func (s *Service) send(ctx context.Context, batch []claimed) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		s.Logger.Warn("metering: BatchMeterUsage failed; the records will be retried", "records", len(batch), "err", err)
 		return s.retryLater(ctx, batch, "BatchMeterUsage failed: "+clip(err.Error(), 300))
 	}
 }
