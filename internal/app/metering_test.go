@@ -103,3 +103,33 @@ func TestMeteringEndToEnd(t *testing.T) {
 		t.Fatalf("emulator saw %+v", got)
 	}
 }
+
+// TestUsageBodyErrors: a body that is not a batch is refused as a whole and
+// stores nothing; a record that is not a usage record is refused on its own.
+func TestUsageBodyErrors(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite, app.Config{NoMetering: true})
+	for _, body := range []string{``, `not json`, `[]`, `{}`, `{"records":null}`, `{"records":[{"license":"l-1"}`, `{"records":[],"extra":1}`} {
+		code, out := b.do(t, "POST", "/v1/usage", b.key, []byte(body))
+		if code != 400 || (body != "" && !strings.Contains(string(out), "records")) {
+			t.Errorf("body %q: %d %s", body, code, out)
+		}
+	}
+	code, out := b.do(t, "POST", "/v1/usage", b.key, []byte(`{"records":[7,{"license":5,"idempotencyKey":"k1"},{"idempotencyKey":"k2","license":"l-1","quantity":1,"dimension":"d","timestamp":"2026-01-01T00:00:00Z","typo":1}]}`))
+	var res metering.IngestResult
+	if json.Unmarshal(out, &res); code != 200 || res.Rejected != 3 || len(res.Records) != 3 || !strings.Contains(res.Records[1].Reason, "license") ||
+		!strings.Contains(res.Records[2].Reason, "typo") {
+		t.Fatalf("records of the wrong shape: %d %s", code, out)
+	}
+	big := []byte(`{"records":[` + strings.Repeat(`{},`, metering.MaxIngest) + `{}]}`)
+	if code, out := b.do(t, "POST", "/v1/usage", b.key, big); code != 413 {
+		t.Fatalf("%d records: %d %s", metering.MaxIngest+1, code, out)
+	}
+	if code, out := b.do(t, "POST", "/v1/usage", "", []byte(`{"records":[]}`)); code != 401 {
+		t.Fatalf("without an API key: %d %s", code, out)
+	}
+	_, out = b.do(t, "GET", "/v1/metering/report", b.key, nil)
+	if !strings.Contains(string(out), `"rows":[]`) {
+		t.Fatalf("something was stored: %s", out)
+	}
+}

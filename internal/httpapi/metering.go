@@ -2,8 +2,8 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -27,8 +27,9 @@ reason. Rejected records change nothing; the others are committed together.
   started or deprovisioned (AWS no longer accepts their usage), timestamps more than 5 minutes ahead, and
   usage too old for AWS to accept (24 hours by default; a month's usage until 06:00 UTC on the 1st).`
 
+// usageBody documents the body of POST /v1/usage.
 type usageBody struct {
-	Records []json.RawMessage `json:"records" maxItems:"10000" doc:"Usage records: {license | tenant, dimension, quantity, timestamp, idempotencyKey}."`
+	Records []metering.Usage `json:"records" maxItems:"10000" doc:"Usage records."`
 }
 
 // registerMetering adds the usage and metering operations.
@@ -40,17 +41,25 @@ func (s *Server) registerMetering(api huma.API) {
 	ingest := op("report-usage", http.MethodPost, "/v1/usage", "Report usage (up to 10,000 records per batch)")
 	ingest.Description = usageDoc
 	ingest.MaxBodyBytes = 8 << 20
+	// Records are checked one by one, each with its own reason (IngestBatch).
+	ingest.SkipValidateBody = true
 	ingest.Errors = []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge}
-	huma.Register(api, ingest, func(ctx context.Context, in *struct{ Body usageBody }) (*bodyOutput[metering.IngestResult], error) {
-		if in.Body.Records == nil {
-			return nil, huma.NewError(http.StatusBadRequest, "records is required: a list of usage records")
-		}
-		res, err := m.Ingest(ctx, in.Body.Records)
+	huma.Register(api, ingest, func(ctx context.Context, in *struct {
+		RawBody []byte `contentType:"application/json"`
+	}) (*bodyOutput[metering.IngestResult], error) {
+		// One pass over the body: each record is decoded once and gets its
+		// own reason if it is not a usage record.
+		res, err := m.IngestBatch(ctx, in.RawBody)
 		if err != nil {
 			return nil, s.apiError(err)
 		}
 		return &bodyOutput[metering.IngestResult]{res}, nil
 	})
+	// The body is read raw; describe its shape in the OpenAPI document.
+	if p := api.OpenAPI().Paths["/v1/usage"]; p != nil && p.Post != nil && p.Post.RequestBody != nil {
+		p.Post.RequestBody.Content["application/json"] = &huma.MediaType{
+			Schema: api.OpenAPI().Components.Schemas.Schema(reflect.TypeOf(usageBody{}), true, "UsageBatch")}
+	}
 
 	huma.Register(api, op("list-metering-records", http.MethodGet, "/v1/metering/records",
 		"The outcome ledger: every record sent to BatchMeterUsage with its MeteringRecordId or reason"),

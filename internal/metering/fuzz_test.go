@@ -91,3 +91,40 @@ func FuzzParseUsage(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseBatch feeds ParseBatch arbitrary bodies: it must never panic; when
+// it reads a batch, every record it accepts must be what ParseUsage makes of
+// the same record on its own, and it never holds more than MaxIngest records.
+func FuzzParseBatch(f *testing.F) {
+	good := `{"license":"l-1","dimension":"d","quantity":1,"timestamp":"2026-11-02T12:15:00Z","idempotencyKey":"k"}`
+	for _, seed := range []string{
+		`{"records":[` + good + `]}`,
+		`{"records":[` + good + `,5,null,"x",{"quantity":"1"},` + good + `]}`,
+		`{"records":[]}`, `{"records":null}`, `{}`, `[]`, `{"records":[` + good, `{"records":[],"records":[]}`,
+		`{"other":1}`, `{"records":[{"license":7}]} trailing`, ``, `null`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		batch, err := metering.ParseBatch(body)
+		if err != nil {
+			if batch != nil {
+				t.Fatalf("an error and %d records", len(batch))
+			}
+			return
+		}
+		if len(batch) > metering.MaxIngest {
+			t.Fatalf("%d records", len(batch))
+		}
+		var doc struct{ Records []json.RawMessage }
+		if json.Unmarshal(body, &doc) != nil || len(doc.Records) != len(batch) {
+			t.Fatalf("ParseBatch read %d records of a body encoding/json reads differently: %q", len(batch), body)
+		}
+		for i, p := range batch {
+			u, err := metering.ParseUsage(doc.Records[i])
+			if (err == nil) != (p.Err == nil) || (err == nil && u != p.Usage) {
+				t.Fatalf("record %d: batch %+v %v, alone %+v %v", i, p.Usage, p.Err, u, err)
+			}
+		}
+	})
+}

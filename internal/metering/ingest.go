@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -73,15 +74,95 @@ type wireUsage struct {
 // ParseUsage decodes and shape-checks one record of a batch: everything that
 // does not need the ledger. The error says what is wrong, for the vendor.
 func ParseUsage(raw []byte) (Usage, error) {
-	var w wireUsage
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
+	var w wireUsage
 	if err := dec.Decode(&w); err != nil {
-		return Usage{}, fmt.Errorf("not a usage record: %s", strings.TrimPrefix(err.Error(), "json: "))
+		return Usage{}, notARecord(err)
 	}
 	if dec.More() {
 		return Usage{}, errors.New("not a usage record: trailing data")
 	}
+	return w.usage()
+}
+
+// Parsed is one record of a batch as ParseBatch read it: the usage, or why it
+// is not a usage record.
+type Parsed struct {
+	Usage Usage
+	Err   error
+}
+
+// ParseBatch reads a batch body, {"records": [...]}, in one pass. A record
+// that is not a well-formed usage record (a wrong type, an unknown field, a
+// missing value) gets its own error; only a body that is not JSON, or not of
+// that shape, is an error as a whole.
+func ParseBatch(body []byte) ([]Parsed, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	bad := func(format string, args ...any) error {
+		return marketplace.Errorf(marketplace.EInvalid, "the body must be {\"records\": [ ... ]}: "+format, args...)
+	}
+	if tok, err := dec.Token(); err != nil {
+		return nil, bad("%s", strings.TrimPrefix(err.Error(), "json: "))
+	} else if tok != json.Delim('{') {
+		return nil, bad("it does not start with {")
+	}
+	var out []Parsed
+	seen := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, bad("%s", strings.TrimPrefix(err.Error(), "json: "))
+		}
+		if key, _ := tok.(string); key != "records" || seen {
+			return nil, bad("unexpected field %q", clip(fmt.Sprint(tok), 40))
+		}
+		seen = true
+		if tok, err := dec.Token(); err != nil {
+			return nil, bad("%s", strings.TrimPrefix(err.Error(), "json: "))
+		} else if tok != json.Delim('[') {
+			return nil, bad("records must be a list")
+		}
+		out = []Parsed{}
+		for dec.More() {
+			if len(out) == MaxIngest {
+				return nil, marketplace.Errorf(marketplace.ETooLarge, "a batch holds at most %d records", MaxIngest)
+			}
+			var w wireUsage
+			if err := dec.Decode(&w); err != nil {
+				var syn *json.SyntaxError
+				if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+					return nil, bad("%s", strings.TrimPrefix(err.Error(), "json: "))
+				}
+				out = append(out, Parsed{Err: notARecord(err)})
+				continue
+			}
+			u, err := w.usage()
+			out = append(out, Parsed{Usage: u, Err: err})
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, bad("%s", strings.TrimPrefix(err.Error(), "json: "))
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, bad("%s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if dec.More() {
+		return nil, bad("trailing data")
+	}
+	if !seen {
+		return nil, bad("records is required")
+	}
+	return out, nil
+}
+
+func notARecord(err error) error {
+	return fmt.Errorf("not a usage record: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// usage checks a decoded record's fields.
+func (w *wireUsage) usage() (Usage, error) {
 	u := Usage{License: strings.TrimSpace(w.License), Tenant: strings.TrimSpace(w.Tenant), Dimension: w.Dimension, IdempotencyKey: w.IdempotencyKey}
 	for _, f := range []struct{ name, v string }{{"idempotencyKey", w.IdempotencyKey}, {"license", w.License}, {"tenant", w.Tenant}, {"dimension", w.Dimension}} {
 		if !utf8.ValidString(f.v) || strings.ContainsRune(f.v, 0) {
@@ -122,18 +203,22 @@ func ParseUsage(raw []byte) (Usage, error) {
 	if err != nil {
 		return u, fmt.Errorf("timestamp %q is not RFC 3339 (e.g. 2026-12-01T10:15:00Z)", clip(w.Timestamp, 64))
 	}
-	if ts.Year() < 2000 || ts.Year() > 9999 {
+	if y := ts.UTC().Year(); y < 2000 || y > 9998 {
 		return u, fmt.Errorf("timestamp %s is out of range", clip(w.Timestamp, 64))
 	}
 	u.Timestamp = ts.UTC()
 	return u, nil
 }
 
+// clip shortens s to about n bytes for a message, on a character boundary.
 func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // target is a license usage may be metered on, with its product.
@@ -159,15 +244,36 @@ type bucketAdd struct {
 // returns without error, every accepted record is committed. Rejected records
 // change nothing and get their reason.
 func (s *Service) Ingest(ctx context.Context, raws []json.RawMessage) (IngestResult, error) {
-	s.init()
 	if len(raws) > MaxIngest {
 		return IngestResult{}, marketplace.Errorf(marketplace.ETooLarge, "a batch holds at most %d records, this one has %d", MaxIngest, len(raws))
 	}
-	now := s.Now().UTC()
-	parsed := make([]Usage, len(raws))
-	problems := map[int]string{}
+	batch := make([]Parsed, len(raws))
 	for i, raw := range raws {
-		u, err := ParseUsage(raw)
+		batch[i].Usage, batch[i].Err = ParseUsage(raw)
+	}
+	return s.IngestParsed(ctx, batch)
+}
+
+// IngestBatch ingests a batch body, {"records": [...]} (see ParseBatch).
+func (s *Service) IngestBatch(ctx context.Context, body []byte) (IngestResult, error) {
+	batch, err := ParseBatch(body)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	return s.IngestParsed(ctx, batch)
+}
+
+// IngestParsed ingests parsed records (see Ingest).
+func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResult, error) {
+	s.init()
+	if len(batch) > MaxIngest {
+		return IngestResult{}, marketplace.Errorf(marketplace.ETooLarge, "a batch holds at most %d records, this one has %d", MaxIngest, len(batch))
+	}
+	now := s.Now().UTC()
+	parsed := make([]Usage, len(batch))
+	problems := map[int]string{}
+	for i, b := range batch {
+		u, err := b.Usage, b.Err
 		if err != nil {
 			problems[i] = err.Error()
 			continue
@@ -187,15 +293,15 @@ func (s *Service) Ingest(ctx context.Context, raws []json.RawMessage) (IngestRes
 	var res IngestResult
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
 		res = IngestResult{Records: []UsageResult{}}
-		status := make([]string, len(raws))
-		reasons := make([]string, len(raws))
+		status := make([]string, len(batch))
+		reasons := make([]string, len(batch))
 		for i, p := range problems {
 			status[i], reasons[i] = UsageRejected, p
 		}
 		targets := map[string]*target{}
 		tenants := map[string]*target{}
-		rows := make([]usageRow, 0, len(raws))
-		seen := make(map[string]int, len(raws))
+		rows := make([]usageRow, 0, len(batch))
+		seen := make(map[string]int, len(batch))
 		buckets := map[bucketKey]string{} // state of each bucket touched: open, closed or "" (new)
 		for i := range parsed {
 			if status[i] != "" {
@@ -204,6 +310,9 @@ func (s *Service) Ingest(ctx context.Context, raws []json.RawMessage) (IngestRes
 			u := &parsed[i]
 			if j, dup := seen[u.IdempotencyKey]; dup {
 				status[i], reasons[i] = UsageDuplicate, fmt.Sprintf("idempotencyKey %q repeats record %d of this batch; counted once", clip(u.IdempotencyKey, 80), j)
+				if o := parsed[j]; o.License != u.License || o.Tenant != u.Tenant || o.Dimension != u.Dimension || o.Quantity != u.Quantity || !o.Timestamp.Equal(u.Timestamp) {
+					reasons[i] += fmt.Sprintf(" (record %d differs: quantity %d of %s at %s; this one was not counted)", j, o.Quantity, o.Dimension, o.Timestamp.Format(time.RFC3339Nano))
+				}
 				continue
 			}
 			t, err := s.resolve(ctx, tx, targets, tenants, u.License, u.Tenant)
@@ -287,11 +396,8 @@ func (s *Service) Ingest(ctx context.Context, raws []json.RawMessage) (IngestRes
 				return fmt.Errorf("add to bucket: %w", err)
 			}
 		}
-		for i := range raws {
-			r := UsageResult{Index: i, Status: status[i], Reason: reasons[i]}
-			if status[i] != UsageRejected || problems[i] == "" {
-				r.IdempotencyKey = parsed[i].IdempotencyKey
-			}
+		for i := range batch {
+			r := UsageResult{Index: i, IdempotencyKey: batch[i].Usage.IdempotencyKey, Status: status[i], Reason: reasons[i]}
 			switch status[i] {
 			case UsageAccepted:
 				res.Accepted++
@@ -455,16 +561,37 @@ type usageRow struct {
 	late                          bool
 }
 
+const insertUsageSQL = `INSERT INTO usage_records (idempotency_key, license_id, tenant_id, dimension, quantity, ts, hour, late, received_at) VALUES `
+
 // insertUsage inserts rows, skipping idempotency keys already stored, and
-// returns the keys it inserted.
+// returns the keys it inserted. SQLite (in process) runs one prepared
+// statement per row, which it does faster than it parses a statement of many
+// rows; PostgreSQL gets statements of 500 rows, one round trip each.
 func insertUsage(ctx context.Context, tx *store.Tx, rows []usageRow, now int64) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(rows))
+	if tx.Dialect() == store.SQLite {
+		stmt, err := tx.Prepare(ctx, insertUsageSQL+`(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`)
+		if err != nil {
+			return nil, fmt.Errorf("insert usage: %w", err)
+		}
+		defer stmt.Close()
+		for _, r := range rows {
+			res, err := stmt.ExecContext(ctx, r.key, r.license, r.tenant, r.dimension, r.quantity, r.ts, r.hour, r.late, now)
+			if err != nil {
+				return nil, fmt.Errorf("insert usage: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				inserted[r.key] = true
+			}
+		}
+		return inserted, nil
+	}
 	const chunk = 500
 	var sb strings.Builder
 	for start := 0; start < len(rows); start += chunk {
 		part := rows[start:min(start+chunk, len(rows))]
 		sb.Reset()
-		sb.WriteString(`INSERT INTO usage_records (idempotency_key, license_id, tenant_id, dimension, quantity, ts, hour, late, received_at) VALUES `)
+		sb.WriteString(insertUsageSQL)
 		args := make([]any, 0, len(part)*9)
 		for i, r := range part {
 			if i > 0 {
@@ -499,7 +626,7 @@ func describeDuplicates(ctx context.Context, tx *store.Tx, dups []usageRow, stat
 		reasons[r.index] = fmt.Sprintf("idempotencyKey %q was received at %s; counted once", clip(r.key, 80), store.FromMillis(at).Format(time.RFC3339))
 		if lic != r.license || dim != r.dimension || q != r.quantity || ts != r.ts {
 			reasons[r.index] += fmt.Sprintf(" (the stored record differs: quantity %d of %s at %s on %s; this one was not counted)",
-				q, dim, store.FromMillis(ts).Format(time.RFC3339), lic)
+				q, dim, store.FromMillis(ts).Format(time.RFC3339Nano), lic)
 		}
 	}
 	return nil

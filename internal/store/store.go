@@ -252,6 +252,12 @@ func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row 
 	return tx.tx.QueryRowContext(ctx, tx.rebind(query), args...)
 }
 
+// Prepare prepares a statement with `?` placeholders for repeated use in the
+// transaction; close it when done.
+func (tx *Tx) Prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+	return tx.tx.PrepareContext(ctx, tx.rebind(query))
+}
+
 // AfterCommit registers fn to run once the transaction has committed.
 func (tx *Tx) AfterCommit(fn func()) { tx.afterCommit = append(tx.afterCommit, fn) }
 
