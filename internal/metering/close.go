@@ -200,7 +200,7 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 			}
 			return v, r.Scan(&v.id, &v.hour)
 		}, `SELECT record_id, hour FROM metering_records WHERE status = 'pending' AND lease_until < ? AND hour <= ? ORDER BY hour LIMIT 1000`,
-			nowMs, store.Millis(now.Add(-min(s.Window-time.Minute, 5*time.Hour))))
+			nowMs, store.Millis(s.expiryCutoff(now)))
 		if err != nil {
 			return err
 		}
@@ -225,6 +225,17 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// expiryCutoff is the newest hour whose records can no longer be sent at now
+// (see sendDeadline): past the window, or in a month closed since 06:00 on the 1st.
+func (s *Service) expiryCutoff(now time.Time) time.Time {
+	cutoff := now.Add(-s.Window + time.Minute)
+	monthStart := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	if !now.Before(monthStart.Add(monthEndCutoff-time.Minute)) && monthStart.Add(-time.Hour).After(cutoff) {
+		cutoff = monthStart.Add(-time.Hour)
+	}
+	return cutoff
 }
 
 // MeteringAlert is the data of the metering.failed and metering.expired webhooks.
