@@ -47,6 +47,7 @@ Commands:
                    products) or from the CSV AWS provides (usage-only products)
   metering report  reconcile usage per license, dimension and hour: ingested, late, submitted, accepted
   metering records list the metering outcome ledger (every record sent to BatchMeterUsage)
+  metering retry   send rejected or not_subscribed records again once the cause is fixed
   emulator         run the AWS Marketplace emulator standalone, or drive one (see "concord emulator help")
   version          print the version
 
@@ -88,6 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = meteringReport(ctx, rest, stdout, stderr)
 	case "metering records":
 		err = meteringRecords(ctx, rest, stdout, stderr)
+	case "metering retry":
+		err = meteringRetry(ctx, rest, stdout, stderr)
 	case "emulator":
 		err = emulatorCmd(ctx, rest, stdout, stderr)
 	case "version":

@@ -57,14 +57,6 @@ func (f *meteringFilters) times() (from, to time.Time, err error) {
 }
 
 // reportTotals sums a report; the JSON output has the shape of GET /v1/metering/report.
-type reportTotals struct {
-	Ingested  int64 `json:"ingested"`
-	Late      int64 `json:"late"`
-	Submitted int64 `json:"submitted"`
-	Accepted  int64 `json:"accepted"`
-	Gaps      int   `json:"gaps"`
-}
-
 func meteringReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlags("metering report", "Reconcile usage per license, dimension and hour, oldest first: what your app reported\n"+
 		"(ingested), what arrived after the hour was submitted (late, never sent), what Concord\n"+
@@ -84,40 +76,26 @@ func meteringReport(ctx context.Context, args []string, stdout, stderr io.Writer
 		return usageError{errors.New("--limit is at most 10000: narrow the report with --from and --to")}
 	}
 	return c.withDB(ctx, func(db *store.DB) error {
-		rows, err := (&metering.Service{DB: db}).Report(ctx, metering.ReportFilter{License: f.license, ProductID: f.product,
+		rep, err := (&metering.Service{DB: db}).Report(ctx, metering.ReportFilter{License: f.license, ProductID: f.product,
 			From: from, To: to, GapsOnly: *gaps, Limit: f.limit})
 		if err != nil {
 			return err
 		}
-		var tot reportTotals
-		for _, r := range rows {
-			tot.Ingested += r.Ingested
-			tot.Late += r.Late
-			tot.Submitted += r.Submitted
-			tot.Accepted += r.Accepted
-			if r.Gap != "" {
-				tot.Gaps++
-			}
+		if rep.Truncated {
+			fmt.Fprintf(stderr, "showing the first %d of %d rows (the totals count them all): narrow the report with --from and --to or raise --limit\n",
+				len(rep.Rows), rep.Totals.Rows)
 		}
-		if len(rows) == f.limit {
-			fmt.Fprintf(stderr, "showing the first %d rows only: narrow the report with --from and --to or raise --limit\n", f.limit)
-		}
-		return printReport(stdout, f.format, rows, tot)
+		return printReport(stdout, f.format, rep)
 	})
 }
 
-func printReport(w io.Writer, format string, rows []metering.ReportRow, tot reportTotals) error {
+func printReport(w io.Writer, format string, rep metering.Report) error {
+	rows, tot := rep.Rows, rep.Totals
 	switch format {
 	case "json":
-		if rows == nil {
-			rows = []metering.ReportRow{}
-		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			Totals reportTotals         `json:"totals"`
-			Rows   []metering.ReportRow `json:"rows"`
-		}{tot, rows})
+		return enc.Encode(rep)
 	case "csv":
 		cw := csv.NewWriter(w)
 		cw.Write([]string{"license_id", "license_arn", "account_id", "product_id", "dimension", "hour", "ingested", "usage_records", "late",
@@ -135,7 +113,7 @@ func printReport(w io.Writer, format string, rows []metering.ReportRow, tot repo
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", r.LicenseID, r.Dimension, r.Hour.UTC().Format(time.RFC3339),
 			r.Ingested, r.Late, r.Submitted, r.Accepted, r.Status, oneLine(r.Gap))
 	}
-	fmt.Fprintf(tw, "TOTAL\t\t\t%d\t%d\t%d\t%d\t\t%s, %d with gaps\n", tot.Ingested, tot.Late, tot.Submitted, tot.Accepted, plural(len(rows), "row"), tot.Gaps)
+	fmt.Fprintf(tw, "TOTAL\t\t\t%d\t%d\t%d\t%d\t\t%s, %d with gaps\n", tot.Ingested, tot.Late, tot.Submitted, tot.Accepted, plural(int(tot.Rows), "row"), tot.Gaps)
 	return tw.Flush()
 }
 
@@ -253,3 +231,30 @@ func fmtTime(t *time.Time) string {
 
 // oneLine keeps a table row on one line.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func meteringRetry(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, c := newFlags("metering retry", "Send metering records again once the cause of their failure is fixed: a product code\n"+
+		"or dimension now published in AWS, a buyer's account reinstated. Only rejected and\n"+
+		"not_subscribed records qualify (they were never billed), and only while AWS's window\n"+
+		"for their hour is open. The running submitter (serve) sends them.", stderr)
+	id := fs.String("id", "", "one record id")
+	product := fs.String("product", "", "every record of this product with --status")
+	status := fs.String("status", metering.StatusRejected, "with --product: rejected or not_subscribed")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if (*id == "") == (*product == "") {
+		return usageError{errors.New("give --id, or --product (with --status)")}
+	}
+	if *id != "" {
+		*status = ""
+	}
+	return c.withDB(ctx, func(db *store.DB) error {
+		n, err := (&metering.Service{DB: db}).Requeue(ctx, *id, *product, *status)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s queued to be sent again\n", plural(n, "record"))
+		return nil
+	})
+}

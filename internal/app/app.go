@@ -209,6 +209,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	a.Metering.API = awsmp.NewMeter(awsConf)
 	a.Metering.Grace, a.Metering.Window, a.Metering.RPS, a.Metering.InFlight = cfg.MeteringGrace, cfg.MeteringWindow, cfg.MeteringRPS, cfg.MeteringInFlight
 	a.Metering.Metrics = metering.NewMetrics(a.Registry)
+	if err := a.Metering.Check(); err != nil {
+		return nil, err
+	}
 	a.Ledger.Handlers(a.Runner, awsmp.NewAgreements(awsConf))
 	a.Webhooks.Handlers(a.Runner)
 	a.Entitlements.Handlers(a.Runner)

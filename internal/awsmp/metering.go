@@ -69,6 +69,13 @@ func (m *Meter) BatchMeterUsage(ctx context.Context, productCode string, recs []
 		seen[i] = true
 		res[i] = metering.SendResult{Status: string(r.Status), MeteringRecordID: aws.ToString(r.MeteringRecordId)}
 	}
+	// AWS answers in the order of the request; should an echoed record not
+	// match what was sent, fall back on that order when every record was answered.
+	if matched := count(seen); matched < len(recs) && len(out.Results) == len(recs) && len(out.UnprocessedRecords) == 0 {
+		for i, r := range out.Results {
+			res[i], seen[i] = metering.SendResult{Status: string(r.Status), MeteringRecordID: aws.ToString(r.MeteringRecordId)}, true
+		}
+	}
 	// Unprocessed records, and any record AWS did not mention, are retried.
 	for i := range res {
 		if !seen[i] {
@@ -101,8 +108,21 @@ var rejections = map[string]bool{
 // classify turns an SDK error into a transient error or a RejectedError.
 func classify(err error) error {
 	var ae smithy.APIError
-	if errors.As(err, &ae) && rejections[ae.ErrorCode()] {
+	switch {
+	case errors.As(err, &ae) && rejections[ae.ErrorCode()]:
 		return &metering.RejectedError{Code: ae.ErrorCode(), Message: ae.ErrorMessage()}
+	case errors.As(err, &ae) && ae.ErrorCode() == "ThrottlingException":
+		return fmt.Errorf("BatchMeterUsage: %w: %w", metering.ErrThrottled, err)
 	}
 	return fmt.Errorf("BatchMeterUsage: %w", err)
+}
+
+func count(bs []bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
 }

@@ -88,34 +88,40 @@ func (s *Server) registerMetering(api huma.API) {
 			To      time.Time `query:"to" doc:"Only hours before this time (RFC 3339)."`
 			Gaps    bool      `query:"gaps" doc:"Only rows with usage that was not billed."`
 			Limit   int       `query:"limit" minimum:"0" maximum:"10000" doc:"Rows (default 1000)."`
-		}) (*bodyOutput[meteringReport], error) {
-			rows, err := m.Report(ctx, metering.ReportFilter{License: in.License, ProductID: in.Product, From: in.From, To: in.To, GapsOnly: in.Gaps, Limit: in.Limit})
+		}) (*bodyOutput[metering.Report], error) {
+			rep, err := m.Report(ctx, metering.ReportFilter{License: in.License, ProductID: in.Product, From: in.From, To: in.To, GapsOnly: in.Gaps, Limit: in.Limit})
 			if err != nil {
 				return nil, s.apiError(err)
 			}
-			rep := meteringReport{Rows: rows}
-			for _, r := range rows {
-				rep.Totals.Ingested += r.Ingested
-				rep.Totals.Late += r.Late
-				rep.Totals.Submitted += r.Submitted
-				rep.Totals.Accepted += r.Accepted
-				if r.Gap != "" {
-					rep.Totals.Gaps++
-				}
+			return &bodyOutput[metering.Report]{rep}, nil
+		})
+	huma.Register(api, op("retry-metering-record", http.MethodPost, "/v1/metering/records/{recordId}/retry",
+		"Send a rejected or not_subscribed record again, once its cause is fixed (it was never billed)"),
+		func(ctx context.Context, in *struct {
+			RecordID string `path:"recordId" maxLength:"64"`
+		}) (*bodyOutput[requeued], error) {
+			n, err := m.Requeue(ctx, in.RecordID, "", "")
+			if err != nil {
+				return nil, s.apiError(err)
 			}
-			return &bodyOutput[meteringReport]{rep}, nil
+			return &bodyOutput[requeued]{requeued{n}}, nil
+		})
+	huma.Register(api, op("retry-metering-records", http.MethodPost, "/v1/metering/retry",
+		"Send a product's rejected (or not_subscribed) records again, once the cause is fixed; records past AWS's window are left alone"),
+		func(ctx context.Context, in *struct {
+			Product string `query:"product" required:"true" doc:"The product id."`
+			Status  string `query:"status" enum:"rejected,not_subscribed," doc:"rejected (default) or not_subscribed."`
+		}) (*bodyOutput[requeued], error) {
+			n, err := m.Requeue(ctx, "", in.Product, in.Status)
+			if err != nil {
+				return nil, s.apiError(err)
+			}
+			return &bodyOutput[requeued]{requeued{n}}, nil
 		})
 }
 
-type meteringReport struct {
-	Totals struct {
-		Ingested  int64 `json:"ingested"`
-		Late      int64 `json:"late"`
-		Submitted int64 `json:"submitted"`
-		Accepted  int64 `json:"accepted"`
-		Gaps      int   `json:"gaps"`
-	} `json:"totals"`
-	Rows []metering.ReportRow `json:"rows"`
+type requeued struct {
+	Requeued int `json:"requeued" doc:"How many records were queued to be sent again."`
 }
 
 func pageLimit(n int) int {

@@ -3,7 +3,9 @@ package metering
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -44,27 +46,43 @@ func (s *Service) Close(ctx context.Context) (int, error) {
 	}
 }
 
+// dueColumns and dueFrom read buckets with what sending them needs.
+const dueColumns = `b.license_id, b.dimension, b.hour, b.quantity, b.records, b.product_id, p.product_code, p.concurrent_agreements,
+	COALESCE(l.license_arn, ''), COALESCE(l.account_id, ''), COALESCE(l.customer_identifier, '')`
+
+const dueFrom = ` FROM usage_buckets b LEFT JOIN licenses l ON l.license_id = b.license_id LEFT JOIN products p ON p.product_id = b.product_id`
+
+func scanDue(r store.Scanner) (dueBucket, error) {
+	var b dueBucket
+	var code sql.NullString
+	var conc sql.NullBool
+	err := r.Scan(&b.license, &b.dimension, &b.hour, &b.quantity, &b.records, &b.productID, &code, &conc, &b.arn, &b.account, &b.cid)
+	b.productCode, b.concurrent = code.String, !conc.Valid || conc.Bool
+	return b, err
+}
+
+// licenseKey and legacyKey are what AWS deduplicates a record on: the
+// license, or (legacy path) the product and customer; dimension; hour.
+func licenseKey(license, dimension string, hour int64) string {
+	return "license|" + license + "|" + dimension + "|" + strconv.FormatInt(hour, 10)
+}
+
+func legacyKey(productID, account, dimension string, hour int64) string {
+	return "legacy|" + productID + "|" + account + "|" + dimension + "|" + strconv.FormatInt(hour, 10)
+}
+
 func (s *Service) closeSome(ctx context.Context) (int, error) {
 	var n int
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
 		n = 0
 		now := s.Now()
 		nowMs := store.Millis(now)
-		due, err := store.QueryAll(ctx, tx, func(r store.Scanner) (dueBucket, error) {
-			var b dueBucket
-			var code sql.NullString
-			var conc sql.NullBool
-			err := r.Scan(&b.license, &b.dimension, &b.hour, &b.quantity, &b.records, &b.productID, &code, &conc, &b.arn, &b.account, &b.cid)
-			b.productCode, b.concurrent = code.String, !conc.Valid || conc.Bool
-			return b, err
-		}, `SELECT b.license_id, b.dimension, b.hour, b.quantity, b.records, b.product_id, p.product_code, p.concurrent_agreements,
-			COALESCE(l.license_arn, ''), COALESCE(l.account_id, ''), COALESCE(l.customer_identifier, '')
-			FROM usage_buckets b LEFT JOIN licenses l ON l.license_id = b.license_id LEFT JOIN products p ON p.product_id = b.product_id
+		due, err := store.QueryAll(ctx, tx, scanDue, `SELECT `+dueColumns+dueFrom+`
 			WHERE b.state = 'open' AND b.close_at <= ? ORDER BY b.hour, b.license_id, b.dimension LIMIT ?`, nowMs, closeBatch)
 		if err != nil {
 			return fmt.Errorf("due buckets: %w", err)
 		}
-		made := map[string]string{} // send key → record id created in this transaction
+		made := map[string]bool{} // send keys handled in this transaction
 		paths := map[string]string{}
 		for _, b := range due {
 			path := PathLegacy
@@ -73,7 +91,7 @@ func (s *Service) closeSome(ctx context.Context) (int, error) {
 			}
 			// One path per customer-hour: the first record of a customer's
 			// hour fixes it for the others (both paths would bill twice).
-			ch := b.productID + "|" + b.account + "|" + fmt.Sprint(b.hour)
+			ch := b.productID + "|" + b.account + "|" + strconv.FormatInt(b.hour, 10)
 			if p, ok := paths[ch]; ok {
 				path = p
 			} else {
@@ -87,70 +105,72 @@ func (s *Service) closeSome(ctx context.Context) (int, error) {
 				}
 				paths[ch] = path
 			}
-			key := "license|" + b.license + "|" + b.dimension + "|" + fmt.Sprint(b.hour)
+			key := licenseKey(b.license, b.dimension, b.hour)
+			group := []dueBucket{b}
 			if path == PathLegacy {
-				// AWS deduplicates legacy records per product, customer,
-				// dimension and hour: licenses of one customer share one record.
-				key = "legacy|" + b.productID + "|" + b.account + "|" + b.dimension + "|" + fmt.Sprint(b.hour)
+				// AWS keeps one legacy record per product, customer, dimension
+				// and hour: all of the customer's licenses' buckets of that
+				// hour go into it together, whenever each would have closed.
+				key = legacyKey(b.productID, b.account, b.dimension, b.hour)
+				if made[key] {
+					continue // frozen with the first of its group
+				}
+				if group, err = store.QueryAll(ctx, tx, scanDue, `SELECT `+dueColumns+dueFrom+`
+					WHERE b.state = 'open' AND b.product_id = ? AND l.account_id = ? AND b.dimension = ? AND b.hour = ? ORDER BY b.license_id`,
+					b.productID, b.account, b.dimension, b.hour); err != nil {
+					return fmt.Errorf("customer's buckets: %w", err)
+				}
 			}
-			recordID, ok := made[key]
+			if made[key] {
+				continue
+			}
+			made[key] = true
+			var quantity int64
+			for _, g := range group {
+				quantity += g.quantity
+			}
+			recordID := uuid.Must(uuid.NewV7()).String()
+			status, reason := StatusPending, ""
 			switch {
-			case ok:
-				if _, err := tx.Exec(ctx, `UPDATE metering_records SET quantity = quantity + ? WHERE record_id = ?`, b.quantity, recordID); err != nil {
-					return fmt.Errorf("merge into record: %w", err)
-				}
-			default:
-				recordID = uuid.Must(uuid.NewV7()).String()
-				status, reason := StatusPending, ""
-				switch {
-				case path == PathLegacy && b.productCode == "":
-					status, reason = StatusRejected, "the product has no product code, which the legacy path needs"
-				case path == PathLicense && b.arn == "":
-					status, reason = StatusRejected, "the license has no LicenseArn"
-				}
-				res, err := tx.Exec(ctx, `INSERT INTO metering_records (record_id, send_key, product_id, product_code, path, license_arn, account_id,
-					customer_identifier, dimension, hour, quantity, status, reason, next_attempt_at, created_at, finished_at)
-					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (send_key) DO NOTHING`,
-					recordID, key, b.productID, b.productCode, path, b.arn, b.account, b.cid, b.dimension, b.hour, b.quantity, status, reason,
-					nowMs, nowMs, finishedAt(status, nowMs))
-				if err != nil {
-					return fmt.Errorf("create record: %w", err)
-				}
-				if k, _ := res.RowsAffected(); k == 0 {
-					// The customer's hour already went out (legacy, another
-					// license): this bucket can no longer be sent.
-					if err := markLate(ctx, tx, b, nowMs); err != nil {
+			case path == PathLegacy && b.productCode == "":
+				status, reason = StatusRejected, "the product has no product code, which the legacy path needs"
+			case path == PathLicense && b.arn == "":
+				status, reason = StatusRejected, "the license has no LicenseArn"
+			case quantity > MaxQuantity:
+				status, reason = StatusRejected, fmt.Sprintf("the hour's usage, %d, exceeds %d, the most one AWS usage record can carry", quantity, MaxQuantity)
+			}
+			res, err := tx.Exec(ctx, `INSERT INTO metering_records (record_id, send_key, product_id, product_code, path, license_arn, account_id,
+				customer_identifier, dimension, hour, quantity, status, reason, next_attempt_at, created_at, finished_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (send_key) DO NOTHING`,
+				recordID, key, b.productID, b.productCode, path, b.arn, b.account, b.cid, b.dimension, b.hour, quantity, status, reason,
+				nowMs, nowMs, finishedAt(status, nowMs))
+			if err != nil {
+				return fmt.Errorf("create record: %w", err)
+			}
+			if k, _ := res.RowsAffected(); k == 0 {
+				// The customer's hour already went out (legacy, another
+				// license's bucket closed earlier): these can no longer be sent.
+				for _, g := range group {
+					if err := markLate(ctx, tx, g, nowMs); err != nil {
 						return err
 					}
 					n++
-					continue
 				}
-				made[key] = recordID
-				if status != StatusPending {
-					if err := s.alert(ctx, tx, now, recordID, status, reason); err != nil {
-						return err
-					}
+				continue
+			}
+			for _, g := range group {
+				res, err := tx.Exec(ctx, `UPDATE usage_buckets SET state = 'closed', record_id = ?, updated_at = ? WHERE license_id = ? AND dimension = ? AND hour = ? AND state = 'open'`,
+					recordID, nowMs, g.license, g.dimension, g.hour)
+				if err != nil {
+					return fmt.Errorf("freeze bucket: %w", err)
 				}
+				if k, _ := res.RowsAffected(); k != 1 {
+					return fmt.Errorf("bucket %s/%s/%d changed while being frozen", g.license, g.dimension, g.hour)
+				}
+				n++
 			}
-			res, err := tx.Exec(ctx, `UPDATE usage_buckets SET state = 'closed', record_id = ?, updated_at = ? WHERE license_id = ? AND dimension = ? AND hour = ? AND state = 'open'`,
-				recordID, nowMs, b.license, b.dimension, b.hour)
-			if err != nil {
-				return fmt.Errorf("freeze bucket: %w", err)
-			}
-			if k, _ := res.RowsAffected(); k != 1 {
-				return fmt.Errorf("bucket %s/%s/%d changed while being frozen", b.license, b.dimension, b.hour)
-			}
-			n++
-		}
-		// A record is one UsageRecord: its quantity is an int32.
-		for _, id := range made {
-			res, err := tx.Exec(ctx, `UPDATE metering_records SET status = ?, reason = ?, finished_at = ? WHERE record_id = ? AND status = 'pending' AND quantity > ?`,
-				StatusRejected, fmt.Sprintf("the hour's usage exceeds %d, the most one AWS usage record can carry", MaxQuantity), nowMs, id, MaxQuantity)
-			if err != nil {
-				return err
-			}
-			if k, _ := res.RowsAffected(); k > 0 {
-				if err := s.alert(ctx, tx, now, id, StatusRejected, "quantity over the AWS maximum"); err != nil {
+			if status != StatusPending {
+				if err := s.alert(ctx, tx, now, recordID, status, reason); err != nil {
 					return err
 				}
 			}
@@ -275,53 +295,68 @@ func (s *Service) alert(ctx context.Context, tx *store.Tx, now time.Time, record
 
 // Zero creates the zero-quantity buckets of products that ask for them
 // (Product.ZeroUsageDimension): for every closed hour since the last run
-// (within AWS's window), each license in force in that hour without any
-// usage gets a zero record.
+// (within AWS's window), each active license without any usage in that hour
+// gets a zero record. Licenses in their final window get none: their last
+// hours are about to close. One hour of one product per transaction.
 func (s *Service) Zero(ctx context.Context) error {
 	s.init()
-	return s.DB.Write(ctx, func(tx *store.Tx) error {
-		now := s.Now()
-		nowMs := store.Millis(now)
-		type prod struct {
-			id, dim string
-			mark    sql.NullInt64
-		}
-		prods, err := store.QueryAll(ctx, tx, func(r store.Scanner) (prod, error) {
+	type prod struct {
+		id, dim string
+		mark    sql.NullInt64
+	}
+	var prods []prod
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		prods, err = store.QueryAll(ctx, tx, func(r store.Scanner) (prod, error) {
 			var p prod
 			return p, r.Scan(&p.id, &p.dim, &p.mark)
 		}, `SELECT p.product_id, p.zero_usage_dimension, m.hour FROM products p LEFT JOIN metering_zero_marks m ON m.product_id = p.product_id
 			WHERE p.zero_usage_dimension <> ''`)
-		if err != nil {
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	last := now.Add(-time.Hour - s.Grace).Truncate(time.Hour) // the newest closed hour
+	for _, p := range prods {
+		from := last
+		if p.mark.Valid {
+			from = store.FromMillis(p.mark.Int64).Add(time.Hour)
+		}
+		if oldest := now.Add(-s.Window + 2*time.Hour).Truncate(time.Hour); from.Before(oldest) {
+			from = oldest
+		}
+		for h := from; !h.After(last); h = h.Add(time.Hour) {
+			if err := s.zeroHour(ctx, p.id, p.dim, h); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// zeroHour makes one product's zero records of one hour and moves its mark.
+func (s *Service) zeroHour(ctx context.Context, productID, dim string, h time.Time) error {
+	return s.DB.Write(ctx, func(tx *store.Tx) error {
+		nowMs, hm := store.Millis(s.Now()), store.Millis(h)
+		var mark sql.NullInt64
+		if err := tx.QueryRow(ctx, `SELECT hour FROM metering_zero_marks WHERE product_id = ?`, productID).Scan(&mark); err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		last := now.Add(-time.Hour - s.Grace).Truncate(time.Hour) // the newest closed hour
-		for _, p := range prods {
-			from := last
-			if p.mark.Valid {
-				from = store.FromMillis(p.mark.Int64).Add(time.Hour)
-			}
-			if oldest := now.Add(-s.Window + 2*time.Hour).Truncate(time.Hour); from.Before(oldest) {
-				from = oldest
-			}
-			for h := from; !h.After(last); h = h.Add(time.Hour) {
-				hm := store.Millis(h)
-				if _, err := tx.Exec(ctx, `INSERT INTO usage_buckets (license_id, dimension, hour, product_id, quantity, records, late_quantity, late_records, state, close_at, created_at, updated_at)
-					SELECT l.license_id, ?, ?, ?, 0, 0, 0, 0, 'open', ?, ?, ? FROM licenses l
-					WHERE l.product_id = ? AND l.state IN ('active', 'ending') AND COALESCE(l.activated_at, l.starts_at, 0) < ?
-					AND NOT EXISTS (SELECT 1 FROM usage_buckets b WHERE b.license_id = l.license_id AND b.hour = ?)
-					ON CONFLICT (license_id, dimension, hour) DO NOTHING`,
-					p.dim, hm, p.id, nowMs, nowMs, nowMs, p.id, hm+time.Hour.Milliseconds(), hm); err != nil {
-					return fmt.Errorf("zero records: %w", err)
-				}
-			}
-			if !from.After(last) {
-				if _, err := tx.Exec(ctx, `INSERT INTO metering_zero_marks (product_id, hour) VALUES (?, ?) ON CONFLICT (product_id) DO UPDATE SET hour = excluded.hour`,
-					p.id, store.Millis(last)); err != nil {
-					return err
-				}
-			}
+		if mark.Valid && mark.Int64 >= hm {
+			return nil // another replica did it
 		}
-		return nil
+		if _, err := tx.Exec(ctx, `INSERT INTO usage_buckets (license_id, dimension, hour, product_id, quantity, records, late_quantity, late_records, state, close_at, created_at, updated_at)
+			SELECT l.license_id, ?, ?, ?, 0, 0, 0, 0, 'open', ?, ?, ? FROM licenses l
+			WHERE l.product_id = ? AND l.state = 'active' AND l.license_arn <> '' AND COALESCE(l.activated_at, l.starts_at, 0) < ?
+			AND NOT EXISTS (SELECT 1 FROM usage_buckets b WHERE b.license_id = l.license_id AND b.hour = ?)
+			ON CONFLICT (license_id, dimension, hour) DO NOTHING`,
+			dim, hm, productID, nowMs, nowMs, nowMs, productID, hm+time.Hour.Milliseconds(), hm); err != nil {
+			return fmt.Errorf("zero records: %w", err)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO metering_zero_marks (product_id, hour) VALUES (?, ?) ON CONFLICT (product_id) DO UPDATE SET hour = excluded.hour`, productID, hm)
+		return err
 	})
 }
 
@@ -330,11 +365,24 @@ func (s *Service) Zero(ctx context.Context) error {
 // running hour at its end but no later than FinalWindowClose after the
 // agreement ended (so it reaches AWS before License Deprovisioned). When the
 // license is deprovisioned, whatever is still open goes at once.
+//
+// A license can also go back from ending to active: an amendment that keeps
+// the LicenseArn ends the old agreement before License Updated moves the
+// license to the new one. Its open buckets then get their usual close time back.
 func (s *Service) Hook(ctx context.Context, tx *store.Tx, before *marketplace.License, after marketplace.License, now time.Time) error {
-	if after.State != marketplace.LicenseEnding && after.State != marketplace.LicenseDeprovisioned {
+	if before != nil && before.State == after.State {
 		return nil
 	}
-	if before != nil && before.State == after.State {
+	if after.State == marketplace.LicenseActive {
+		if before == nil || before.State != marketplace.LicenseEnding {
+			return nil
+		}
+		s.init()
+		hour := time.Hour.Milliseconds()
+		_, err := tx.Exec(ctx, `UPDATE usage_buckets SET close_at = hour + ? WHERE license_id = ? AND state = 'open'`, hour+s.Grace.Milliseconds(), after.LicenseID)
+		return err
+	}
+	if after.State != marketplace.LicenseEnding && after.State != marketplace.LicenseDeprovisioned {
 		return nil
 	}
 	limit := store.Millis(now)

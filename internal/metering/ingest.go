@@ -2,12 +2,14 @@ package metering
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -270,49 +272,49 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 		return IngestResult{}, marketplace.Errorf(marketplace.ETooLarge, "a batch holds at most %d records, this one has %d", MaxIngest, len(batch))
 	}
 	now := s.Now().UTC()
-	parsed := make([]Usage, len(batch))
-	problems := map[int]string{}
-	for i, b := range batch {
-		u, err := b.Usage, b.Err
-		if err != nil {
-			problems[i] = err.Error()
-			continue
-		}
-		if u.Timestamp.After(now.Add(FutureSkew)) {
-			problems[i] = fmt.Sprintf("timestamp %s is in the future (Concord's clock says %s)", u.Timestamp.Format(time.RFC3339), now.Format(time.RFC3339))
-			continue
-		}
-		if hour := u.Timestamp.Truncate(time.Hour); !now.Before(s.sendDeadline(hour)) {
-			problems[i] = fmt.Sprintf("timestamp %s is too old: AWS accepts usage for %s until %s, and it is %s",
-				u.Timestamp.Format(time.RFC3339), hour.Format(time.RFC3339), s.sendDeadline(hour).Format(time.RFC3339), now.Format(time.RFC3339))
-			continue
-		}
-		parsed[i] = u
-	}
-
 	var res IngestResult
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
 		res = IngestResult{Records: []UsageResult{}}
 		status := make([]string, len(batch))
 		reasons := make([]string, len(batch))
-		for i, p := range problems {
-			status[i], reasons[i] = UsageRejected, p
+		var keys []string
+		for i, b := range batch {
+			if b.Err != nil {
+				status[i], reasons[i] = UsageRejected, b.Err.Error()
+			} else {
+				keys = append(keys, b.Usage.IdempotencyKey)
+			}
+		}
+		// A key already stored is a duplicate whatever else may have changed
+		// since (the license deprovisioned, the hour too old): that usage is
+		// committed and counted.
+		stored, err := storedUsage(ctx, tx, keys)
+		if err != nil {
+			return err
 		}
 		targets := map[string]*target{}
 		tenants := map[string]*target{}
 		rows := make([]usageRow, 0, len(batch))
 		seen := make(map[string]int, len(batch))
-		buckets := map[bucketKey]string{} // state of each bucket touched: open, closed or "" (new)
-		for i := range parsed {
+		buckets := map[bucketKey]*bucketState{}
+		for i := range batch {
 			if status[i] != "" {
 				continue
 			}
-			u := &parsed[i]
+			u := &batch[i].Usage
+			if st, ok := stored[u.IdempotencyKey]; ok {
+				status[i], reasons[i] = UsageDuplicate, st.describe(u)
+				continue
+			}
 			if j, dup := seen[u.IdempotencyKey]; dup {
 				status[i], reasons[i] = UsageDuplicate, fmt.Sprintf("idempotencyKey %q repeats record %d of this batch; counted once", clip(u.IdempotencyKey, 80), j)
-				if o := parsed[j]; o.License != u.License || o.Tenant != u.Tenant || o.Dimension != u.Dimension || o.Quantity != u.Quantity || !o.Timestamp.Equal(u.Timestamp) {
+				if o := batch[j].Usage; o.License != u.License || o.Tenant != u.Tenant || o.Dimension != u.Dimension || o.Quantity != u.Quantity || !o.Timestamp.Equal(u.Timestamp) {
 					reasons[i] += fmt.Sprintf(" (record %d differs: quantity %d of %s at %s; this one was not counted)", j, o.Quantity, o.Dimension, o.Timestamp.Format(time.RFC3339Nano))
 				}
+				continue
+			}
+			if why := s.checkTime(now, u.Timestamp); why != "" {
+				status[i], reasons[i] = UsageRejected, why
 				continue
 			}
 			t, err := s.resolve(ctx, tx, targets, tenants, u.License, u.Tenant)
@@ -327,19 +329,26 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 				status[i], reasons[i] = UsageRejected, why
 				continue
 			}
-			seen[u.IdempotencyKey] = i
 			k := bucketKey{t.license.LicenseID, u.Dimension, store.Millis(u.Timestamp.Truncate(time.Hour))}
-			if _, ok := buckets[k]; !ok {
-				var st string
-				err := tx.QueryRow(ctx, `SELECT state FROM usage_buckets WHERE license_id = ? AND dimension = ? AND hour = ?`, k.license, k.dimension, k.hour).Scan(&st)
-				if err != nil && !errors.Is(err, sql.ErrNoRows) {
-					return fmt.Errorf("read bucket: %w", err)
+			b := buckets[k]
+			if b == nil {
+				if b, err = loadBucket(ctx, tx, k, t); err != nil {
+					return err
 				}
-				buckets[k] = st
+				buckets[k] = b
 			}
-			late := buckets[k] == bucketClosed
+			// One AWS record carries at most MaxQuantity: an hour cannot hold more.
+			if !b.late && b.quantity+u.Quantity > MaxQuantity {
+				status[i], reasons[i] = UsageRejected, fmt.Sprintf("the hour %s of %s on license %s would exceed %d, the most one AWS usage record can carry",
+					store.FromMillis(k.hour).Format(time.RFC3339), k.dimension, k.license, MaxQuantity)
+				continue
+			}
+			seen[u.IdempotencyKey] = i
+			if !b.late {
+				b.quantity += u.Quantity
+			}
 			rows = append(rows, usageRow{index: i, key: u.IdempotencyKey, license: t.license.LicenseID, tenant: u.Tenant, product: t.product.ProductID,
-				dimension: u.Dimension, quantity: u.Quantity, ts: store.Millis(u.Timestamp), hour: k.hour, late: late,
+				dimension: u.Dimension, quantity: u.Quantity, ts: store.Millis(u.Timestamp), hour: k.hour, late: b.late,
 				closeAt: s.closeAt(k.hour, t.license)})
 		}
 		inserted, err := insertUsage(ctx, tx, rows, store.Millis(now))
@@ -348,10 +357,10 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 		}
 		adds := map[bucketKey]*bucketAdd{}
 		var order []bucketKey
-		var dups []usageRow
+		var raced []string
 		for _, r := range rows {
 			if !inserted[r.key] {
-				dups = append(dups, r)
+				raced = append(raced, r.key) // stored by a concurrent batch since the lookup
 				continue
 			}
 			k := bucketKey{r.license, r.dimension, r.hour}
@@ -371,9 +380,22 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 				status[r.index] = UsageAccepted
 			}
 		}
-		if err := describeDuplicates(ctx, tx, dups, status, reasons); err != nil {
-			return err
+		if len(raced) > 0 {
+			stored, err := storedUsage(ctx, tx, raced)
+			if err != nil {
+				return err
+			}
+			for _, r := range rows {
+				if st, ok := stored[r.key]; ok && !inserted[r.key] {
+					status[r.index], reasons[r.index] = UsageDuplicate, st.describe(&batch[r.index].Usage)
+				}
+			}
 		}
+		// Buckets are written in one order (as Close reads them), so two
+		// batches on PostgreSQL never wait on each other's rows in a cycle.
+		slices.SortFunc(order, func(a, b bucketKey) int {
+			return cmp.Or(cmp.Compare(a.hour, b.hour), cmp.Compare(a.license, b.license), cmp.Compare(a.dimension, b.dimension))
+		})
 		nowMs := store.Millis(now)
 		// A frozen bucket never changes: the CASEs keep it so even if the state
 		// read above were stale (the transaction would then fail to commit
@@ -421,6 +443,89 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 	s.Metrics.usage(UsageDuplicate, res.Duplicates)
 	s.Metrics.usage(UsageRejected, res.Rejected)
 	return res, nil
+}
+
+// checkTime says why usage at ts cannot be metered at now, or "".
+func (s *Service) checkTime(now, ts time.Time) string {
+	if ts.After(now.Add(FutureSkew)) {
+		return fmt.Sprintf("timestamp %s is in the future (Concord's clock says %s)", ts.Format(time.RFC3339), now.Format(time.RFC3339))
+	}
+	if hour := ts.Truncate(time.Hour); !now.Before(s.sendDeadline(hour)) {
+		return fmt.Sprintf("timestamp %s is too old: AWS accepts usage for %s until %s, and it is %s",
+			ts.Format(time.RFC3339), hour.Format(time.RFC3339), s.sendDeadline(hour).Format(time.RFC3339), now.Format(time.RFC3339))
+	}
+	return ""
+}
+
+// bucketState is what a batch needs to know of a bucket it adds to.
+type bucketState struct {
+	late     bool  // closed: what comes now is late
+	quantity int64 // on-time usage so far
+}
+
+// loadBucket reads a bucket's state. A bucket that does not exist yet on the
+// legacy path is late already when its customer's record for the hour went
+// out (AWS keeps one record per customer, dimension and hour).
+func loadBucket(ctx context.Context, tx *store.Tx, k bucketKey, t *target) (*bucketState, error) {
+	var st string
+	var q int64
+	err := tx.QueryRow(ctx, `SELECT state, quantity FROM usage_buckets WHERE license_id = ? AND dimension = ? AND hour = ?`, k.license, k.dimension, k.hour).Scan(&st, &q)
+	if err == nil {
+		return &bucketState{late: st == bucketClosed, quantity: q}, nil
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("read bucket: %w", err)
+	}
+	if t.product.ConcurrentAgreements {
+		return &bucketState{}, nil
+	}
+	var one int
+	err = tx.QueryRow(ctx, `SELECT 1 FROM metering_records WHERE send_key = ?`, legacyKey(t.product.ProductID, t.license.AccountID, k.dimension, k.hour)).Scan(&one)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("read customer hour: %w", err)
+	}
+	return &bucketState{late: err == nil}, nil
+}
+
+// storedRecord is a usage record already stored under an idempotency key.
+type storedRecord struct {
+	key, license, dimension string
+	quantity, ts, at        int64
+}
+
+// storedUsage reads the records stored under keys.
+func storedUsage(ctx context.Context, tx *store.Tx, keys []string) (map[string]storedRecord, error) {
+	out := map[string]storedRecord{}
+	const chunk = 500
+	for start := 0; start < len(keys); start += chunk {
+		part := keys[start:min(start+chunk, len(keys))]
+		args := make([]any, len(part))
+		for i, k := range part {
+			args[i] = k
+		}
+		recs, err := store.QueryAll(ctx, tx, func(r store.Scanner) (storedRecord, error) {
+			var s storedRecord
+			return s, r.Scan(&s.key, &s.license, &s.dimension, &s.quantity, &s.ts, &s.at)
+		}, `SELECT idempotency_key, license_id, dimension, quantity, ts, received_at FROM usage_records WHERE idempotency_key IN (?`+strings.Repeat(", ?", len(part)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("look up idempotency keys: %w", err)
+		}
+		for _, r := range recs {
+			out[r.key] = r
+		}
+	}
+	return out, nil
+}
+
+// describe explains a duplicate of st, saying whether u differs from it.
+func (st storedRecord) describe(u *Usage) string {
+	reason := fmt.Sprintf("idempotencyKey %q was received at %s; counted once", clip(st.key, 80), store.FromMillis(st.at).Format(time.RFC3339))
+	differs := st.dimension != u.Dimension || st.quantity != u.Quantity || st.ts != store.Millis(u.Timestamp) ||
+		(u.License != "" && st.license != marketplace.LicenseID(u.License))
+	if differs {
+		reason += fmt.Sprintf(" (the stored record differs: quantity %d of %s at %s on %s; this one was not counted)",
+			st.quantity, st.dimension, store.FromMillis(st.ts).Format(time.RFC3339Nano), st.license)
+	}
+	return reason
 }
 
 // Bucket states.
@@ -610,24 +715,4 @@ func insertUsage(ctx context.Context, tx *store.Tx, rows []usageRow, now int64) 
 		}
 	}
 	return inserted, nil
-}
-
-// describeDuplicates explains records whose idempotency key was stored by an
-// earlier batch, saying whether the stored record differs.
-func describeDuplicates(ctx context.Context, tx *store.Tx, dups []usageRow, status, reasons []string) error {
-	for _, r := range dups {
-		var lic, dim string
-		var q, ts, at int64
-		err := tx.QueryRow(ctx, `SELECT license_id, dimension, quantity, ts, received_at FROM usage_records WHERE idempotency_key = ?`, r.key).Scan(&lic, &dim, &q, &ts, &at)
-		if err != nil {
-			return fmt.Errorf("read duplicate: %w", err)
-		}
-		status[r.index] = UsageDuplicate
-		reasons[r.index] = fmt.Sprintf("idempotencyKey %q was received at %s; counted once", clip(r.key, 80), store.FromMillis(at).Format(time.RFC3339))
-		if lic != r.license || dim != r.dimension || q != r.quantity || ts != r.ts {
-			reasons[r.index] += fmt.Sprintf(" (the stored record differs: quantity %d of %s at %s on %s; this one was not counted)",
-				q, dim, store.FromMillis(ts).Format(time.RFC3339Nano), lic)
-		}
-	}
-	return nil
 }

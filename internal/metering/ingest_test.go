@@ -153,7 +153,8 @@ func (e *env) close() int {
 
 func (e *env) report(license string) []metering.ReportRow {
 	e.t.Helper()
-	rows, err := e.svc.Report(context.Background(), metering.ReportFilter{License: license})
+	rep, err := e.svc.Report(context.Background(), metering.ReportFilter{License: license})
+	rows := rep.Rows
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -105,6 +105,14 @@ type RejectedError struct {
 
 func (e *RejectedError) Error() string { return e.Code + ": " + e.Message }
 
+// ProductLevelRejection is the rejection that concerns the request's product
+// (its code), not its records: the whole batch is rejected without splitting.
+const ProductLevelRejection = "InvalidProductCodeException"
+
+// ErrThrottled marks a BatchMeterUsage call AWS throttled: the submitter
+// pauses all its calls for a second, then retries the records.
+var ErrThrottled = errors.New("throttled")
+
 // Metrics are the metering counters on /metrics.
 type Metrics struct {
 	Usage   *prometheus.CounterVec
@@ -214,6 +222,17 @@ func (s *Service) init() {
 	})
 }
 
+// Check reports a configuration that cannot work: an hour must close (end
+// plus grace) well before AWS's window for it closes.
+func (s *Service) Check() error {
+	s.init()
+	if s.Grace > s.Window-2*time.Hour {
+		return fmt.Errorf("--metering-grace %s leaves no time to send an hour within the %s metering window: keep it under %s",
+			s.Grace, s.Window, s.Window-2*time.Hour)
+	}
+	return nil
+}
+
 // Wake makes the submitter look for work now.
 func (s *Service) Wake() {
 	s.init()
@@ -283,4 +302,13 @@ func (l *limiter) Wait(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Pause holds every caller for d from now.
+func (l *limiter) Pause(d time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if at := time.Now().Add(d); at.After(l.next) {
+		l.next = at
+	}
 }

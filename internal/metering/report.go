@@ -3,6 +3,7 @@ package metering
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -155,12 +156,41 @@ type ReportFilter struct {
 	Limit     int
 }
 
+// Report is the reconciliation: rows oldest first, and totals over every
+// row the filter selects (not only the rows shown).
+type Report struct {
+	Totals ReportTotals `json:"totals"`
+	Rows   []ReportRow  `json:"rows"`
+	// Truncated: more rows match than Limit; the totals still count them all.
+	Truncated bool `json:"truncated"`
+}
+
+// ReportTotals add up the selected rows.
+type ReportTotals struct {
+	Ingested  int64 `json:"ingested"`
+	Late      int64 `json:"late"`
+	Submitted int64 `json:"submitted"`
+	Accepted  int64 `json:"accepted"`
+	Rows      int64 `json:"rows"`
+	Gaps      int64 `json:"gaps"`
+}
+
+// staleOpen: an open bucket this long past its close time means no submitter
+// is closing buckets (every replica runs --no-metering, or they are down).
+const staleOpen = 5 * time.Minute
+
+// staleMargin: a record still pending this close to its deadline is at risk.
+const staleMargin = 2 * time.Hour
+
 // Report reconciles usage per license, dimension and hour, oldest first.
-func (s *Service) Report(ctx context.Context, f ReportFilter) ([]ReportRow, error) {
+func (s *Service) Report(ctx context.Context, f ReportFilter) (Report, error) {
 	s.init()
 	if f.Limit <= 0 || f.Limit > 10000 {
 		f.Limit = 1000
 	}
+	now := s.Now()
+	openBefore := store.Millis(now.Add(-staleOpen))
+	pendingBefore := store.Millis(s.expiryCutoff(now.Add(staleMargin)))
 	var conds []string
 	var args []any
 	add := func(c string, v any) { conds = append(conds, c); args = append(args, v) }
@@ -176,25 +206,26 @@ func (s *Service) Report(ctx context.Context, f ReportFilter) ([]ReportRow, erro
 	if !f.To.IsZero() {
 		add("b.hour < ?", store.Millis(f.To))
 	}
+	gapSQL := `(b.late_quantity > 0 OR r.status IN ('duplicate', 'not_subscribed', 'rejected', 'expired')
+		OR (b.state = 'open' AND b.close_at < ?) OR (r.status = 'pending' AND r.hour <= ?))`
+	gapArgs := []any{openBefore, pendingBefore}
 	if f.GapsOnly {
-		conds = append(conds, "(b.late_quantity > 0 OR r.status IN ('duplicate', 'not_subscribed', 'rejected', 'expired'))")
+		conds = append(conds, gapSQL)
+		args = append(args, gapArgs...)
 	}
-	q := `SELECT b.license_id, COALESCE(l.license_arn, ''), COALESCE(l.account_id, ''), b.product_id, b.dimension, b.hour,
-		b.quantity, b.records, b.late_quantity, b.late_records, b.state, COALESCE(r.status, ''), COALESCE(r.metering_record_id, ''),
-		COALESCE(r.record_id, ''), COALESCE(r.reason, '')
-		FROM usage_buckets b LEFT JOIN metering_records r ON r.record_id = b.record_id LEFT JOIN licenses l ON l.license_id = b.license_id`
+	from := ` FROM usage_buckets b LEFT JOIN metering_records r ON r.record_id = b.record_id LEFT JOIN licenses l ON l.license_id = b.license_id`
+	where := ""
 	if len(conds) > 0 {
-		q += " WHERE " + strings.Join(conds, " AND ")
+		where = " WHERE " + strings.Join(conds, " AND ")
 	}
-	q += " ORDER BY b.hour, b.license_id, b.dimension LIMIT ?"
-	var out []ReportRow
+	var out Report
 	err := s.DB.Read(ctx, func(tx *store.Tx) error {
 		var err error
-		out, err = store.QueryAll(ctx, tx, func(r store.Scanner) (ReportRow, error) {
+		out.Rows, err = store.QueryAll(ctx, tx, func(r store.Scanner) (ReportRow, error) {
 			var row ReportRow
-			var hour, q, n, lq, ln int64
+			var hour, q, n, lq, ln, closeAt int64
 			var state, status string
-			err := r.Scan(&row.LicenseID, &row.LicenseArn, &row.AccountID, &row.ProductID, &row.Dimension, &hour, &q, &n, &lq, &ln, &state, &status,
+			err := r.Scan(&row.LicenseID, &row.LicenseArn, &row.AccountID, &row.ProductID, &row.Dimension, &hour, &q, &n, &lq, &ln, &state, &closeAt, &status,
 				&row.MeteringRecordID, &row.RecordID, &row.Reason)
 			row.Hour = store.FromMillis(hour)
 			row.Ingested, row.UsageRecords, row.Late = q+lq, n+ln, lq
@@ -211,14 +242,44 @@ func (s *Service) Report(ctx context.Context, f ReportFilter) ([]ReportRow, erro
 				row.Accepted = q
 			}
 			row.Gap = gap(row, status)
+			if state == bucketOpen && closeAt < openBefore {
+				row.Gap = join(row.Gap, fmt.Sprintf("still open %s after it should have closed: is a submitter running (not --no-metering)?",
+					now.Sub(store.FromMillis(closeAt)).Truncate(time.Minute)))
+			}
+			if status == StatusPending && hour <= pendingBefore {
+				row.Gap = join(row.Gap, "not yet accepted, and AWS's window for it closes "+s.sendDeadline(row.Hour).Format(time.RFC3339))
+			}
 			return row, err
-		}, q, append(args, f.Limit)...)
-		return err
+		}, `SELECT b.license_id, COALESCE(l.license_arn, ''), COALESCE(l.account_id, ''), b.product_id, b.dimension, b.hour,
+			b.quantity, b.records, b.late_quantity, b.late_records, b.state, b.close_at, COALESCE(r.status, ''), COALESCE(r.metering_record_id, ''),
+			COALESCE(r.record_id, ''), COALESCE(r.reason, '')`+from+where+` ORDER BY b.hour, b.license_id, b.dimension LIMIT ?`, append(args, f.Limit+1)...)
+		if err != nil {
+			return err
+		}
+		if len(out.Rows) > f.Limit {
+			out.Rows, out.Truncated = out.Rows[:f.Limit], true
+		}
+		t := &out.Totals
+		return tx.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(b.quantity + b.late_quantity), 0), COALESCE(SUM(b.late_quantity), 0),
+			COALESCE(SUM(CASE WHEN b.state = 'closed' AND r.record_id IS NOT NULL THEN b.quantity ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN r.status = 'success' THEN b.quantity ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN `+gapSQL+` THEN 1 ELSE 0 END), 0)`+from+where, append(gapArgs, args...)...).
+			Scan(&t.Rows, &t.Ingested, &t.Late, &t.Submitted, &t.Accepted, &t.Gaps)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("metering report: %w", err)
+		return Report{}, fmt.Errorf("metering report: %w", err)
+	}
+	if out.Rows == nil {
+		out.Rows = []ReportRow{}
 	}
 	return out, nil
+}
+
+func join(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // gap explains usage of a row that was not billed.
@@ -240,25 +301,62 @@ func gap(r ReportRow, status string) string {
 	return strings.Join(parts, "; ")
 }
 
-// Summary counts the outcome ledger by status.
-func (s *Service) Summary(ctx context.Context) (map[string]int64, error) {
+// Requeue sends rejected or not_subscribed records again, once the cause is
+// fixed (a product code or dimension published in AWS, a buyer's account
+// reinstated). Such a record was never billed, so sending it again cannot bill
+// twice; a record whose hour is past AWS's window cannot be sent and is left
+// alone. The product code is read again from the product's configuration.
+// Give a record id, or a product id and a status; it returns how many records
+// were queued.
+func (s *Service) Requeue(ctx context.Context, recordID, productID, status string) (int, error) {
 	s.init()
-	out := map[string]int64{}
-	err := s.DB.Read(ctx, func(tx *store.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT status, COUNT(*) FROM metering_records GROUP BY status`)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+	if status == "" {
+		status = StatusRejected
+	}
+	if status != StatusRejected && status != StatusNotSubscribed {
+		return 0, marketplace.Errorf(marketplace.EInvalid, "only rejected and not_subscribed records can be sent again, not %s: the others were billed, or AWS holds another quantity for their hour, or it is too late", status)
+	}
+	if (recordID == "") == (productID == "") {
+		return 0, marketplace.Errorf(marketplace.EInvalid, "give a record id, or a product id (with a status)")
+	}
+	var n int
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		now := s.Now()
+		q := `UPDATE metering_records SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL, lease_owner = NULL, lease_until = 0,
+			reason = 'sent again on request after: ' || reason,
+			product_code = COALESCE((SELECT p.product_code FROM products p WHERE p.product_id = metering_records.product_id), product_code)
+			WHERE hour > ? AND `
+		args := []any{store.Millis(now), store.Millis(s.expiryCutoff(now))}
+		if recordID != "" {
 			var st string
-			var n int64
-			if err := rows.Scan(&st, &n); err != nil {
+			err := tx.QueryRow(ctx, `SELECT status FROM metering_records WHERE record_id = ?`, recordID).Scan(&st)
+			if errors.Is(err, sql.ErrNoRows) {
+				return marketplace.Errorf(marketplace.ENotFound, "metering record %s not found", recordID)
+			} else if err != nil {
 				return err
 			}
-			out[st] = n
+			if st != StatusRejected && st != StatusNotSubscribed {
+				return marketplace.Errorf(marketplace.EConflict, "metering record %s is %s: only rejected and not_subscribed records can be sent again", recordID, st)
+			}
+			q += `record_id = ? AND status IN ('rejected', 'not_subscribed')`
+			args = append(args, recordID)
+		} else {
+			q += `product_id = ? AND status = ?`
+			args = append(args, productID, status)
 		}
-		return rows.Err()
+		res, err := tx.Exec(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("requeue: %w", err)
+		}
+		k, _ := res.RowsAffected()
+		n = int(k)
+		if recordID != "" && n == 0 {
+			return marketplace.Errorf(marketplace.EConflict, "metering record %s is past AWS's window and can no longer be sent", recordID)
+		}
+		if n > 0 {
+			tx.AfterCommit(s.Wake)
+		}
+		return nil
 	})
-	return out, err
+	return n, err
 }

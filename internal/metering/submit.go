@@ -9,12 +9,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/store"
 )
 
 // claimed is a record this submitter holds a lease on.
 type claimed struct {
 	id          string
+	owner       string // this claim's lease owner
 	productCode string
 	path        string
 	rec         SendRecord
@@ -113,6 +117,7 @@ func (s *Service) SendOne(ctx context.Context) (worked bool, err error) {
 // claim leases the next batch.
 func (s *Service) claim(ctx context.Context) ([]claimed, error) {
 	var out []claimed
+	owner := s.owner + "/" + uuid.NewString()
 	err := s.DB.WriteCommitted(ctx, func(tx *store.Tx) error {
 		out = nil
 		now := store.Millis(s.Now())
@@ -137,13 +142,13 @@ func (s *Service) claim(ctx context.Context) ([]claimed, error) {
 			var hour int64
 			var q int64
 			err := r.Scan(&c.id, &c.productCode, &c.path, &c.rec.LicenseArn, &c.rec.AccountID, &c.rec.CustomerIdentifier, &c.rec.Dimension, &hour, &q, &c.attempts)
-			c.rec.Hour, c.rec.Quantity = store.FromMillis(hour), int32(q)
+			c.rec.Hour, c.rec.Quantity, c.owner = store.FromMillis(hour), int32(q), owner
 			return c, err
 		}, `WITH picked AS MATERIALIZED (SELECT record_id FROM metering_records WHERE `+due+` ORDER BY hour, record_id LIMIT ?`+lock+`)
 			UPDATE metering_records SET lease_owner = ?, lease_until = ?, attempts = attempts + 1, first_sent_at = COALESCE(first_sent_at, ?)
 			WHERE record_id IN (SELECT record_id FROM picked) AND `+due+`
 			RETURNING record_id, product_code, path, license_arn, account_id, customer_identifier, dimension, hour, quantity, attempts`,
-			product, path, now, now, MaxBatch, s.owner, now+s.Lease.Milliseconds(), now, product, path, now, now)
+			product, path, now, now, MaxBatch, owner, now+s.Lease.Milliseconds(), now, product, path, now, now)
 		return err
 	})
 	if err != nil {
@@ -155,15 +160,30 @@ func (s *Service) claim(ctx context.Context) ([]claimed, error) {
 // send sends a batch and records the answers. A request AWS rejects as a
 // whole is split in halves until the records it objects to stand alone.
 func (s *Service) send(ctx context.Context, batch []claimed) error {
+	return s.sendPart(ctx, batch, false)
+}
+
+// split sends the halves of a batch one after the other, each with its lease
+// renewed, since the calls may outlast the lease the claim took.
+func (s *Service) split(ctx context.Context, batch []claimed) error {
+	half := len(batch) / 2
+	if err := s.sendPart(ctx, batch[:half], true); err != nil {
+		return err
+	}
+	return s.sendPart(ctx, batch[half:], true)
+}
+
+func (s *Service) sendPart(ctx context.Context, batch []claimed, renew bool) error {
 	if len(batch) > 1 && requestSize(batch) >= MaxRequestSize {
-		half := len(batch) / 2
-		if err := s.send(ctx, batch[:half]); err != nil {
-			return err
-		}
-		return s.send(ctx, batch[half:])
+		return s.split(ctx, batch)
 	}
 	if err := s.limiter.Wait(ctx); err != nil {
 		return err
+	}
+	if renew {
+		if err := s.renew(ctx, batch); err != nil {
+			return err
+		}
 	}
 	recs := make([]SendRecord, len(batch))
 	for i, c := range batch {
@@ -190,27 +210,44 @@ func (s *Service) send(ctx context.Context, batch []claimed) error {
 			return err
 		}
 		return s.crash("recorded")
-	case errors.As(err, &rej):
+	case errors.As(err, &rej) && (len(batch) == 1 || (rej.Code == ProductLevelRejection && batch[0].path == PathLegacy)):
+		// One record, or a rejection that is about the product (its code), not
+		// a record: splitting would not tell anything apart.
 		s.Metrics.call("rejected")
-		if len(batch) > 1 {
-			half := len(batch) / 2
-			if err := s.send(ctx, batch[:half]); err != nil {
-				return err
-			}
-			return s.send(ctx, batch[half:])
-		}
-		if err := s.reject(ctx, batch[0], rej); err != nil {
+		if err := s.reject(ctx, batch, rej); err != nil {
 			return err
 		}
 		return s.crash("recorded")
+	case errors.As(err, &rej):
+		s.Metrics.call("rejected")
+		return s.split(ctx, batch)
 	default:
 		s.Metrics.call("transient")
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		s.Logger.Warn("metering: BatchMeterUsage failed; the records will be retried", "records", len(batch), "err", err)
+		if errors.Is(err, ErrThrottled) {
+			// Over the quota (another replica, another tool): everyone here waits.
+			s.limiter.Pause(time.Second)
+		} else {
+			s.Logger.Warn("metering: BatchMeterUsage failed; the records will be retried", "records", len(batch), "err", err)
+		}
 		return s.retryLater(ctx, batch, "BatchMeterUsage failed: "+clip(err.Error(), 300))
 	}
+}
+
+// renew extends the lease of records still held by this claim.
+func (s *Service) renew(ctx context.Context, batch []claimed) error {
+	return s.DB.WriteCommitted(ctx, func(tx *store.Tx) error {
+		until := store.Millis(s.Now().Add(s.Lease))
+		for _, c := range batch {
+			if _, err := tx.Exec(ctx, `UPDATE metering_records SET lease_until = ? WHERE record_id = ? AND status = 'pending' AND lease_owner = ?`,
+				until, c.id, c.owner); err != nil {
+				return fmt.Errorf("renew lease: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // requestSize estimates the JSON size of a BatchMeterUsage request.
@@ -222,11 +259,10 @@ func requestSize(batch []claimed) int {
 	return n
 }
 
-// backoff is the wait before the nth retry of a record: 1 s doubling to 5
-// minutes, with jitter.
+// backoff is the wait before the nth retry of a record: the job backoff (1 s
+// doubling) capped at 5 minutes, with jitter.
 func backoff(attempts int) time.Duration {
-	d := time.Second << min(max(attempts-1, 0), 9)
-	d = min(d, 5*time.Minute)
+	d := min(job.DefaultBackoff(attempts), 5*time.Minute)
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
@@ -237,7 +273,7 @@ func (s *Service) retryLater(ctx context.Context, batch []claimed, reason string
 		for _, c := range batch {
 			if _, err := tx.Exec(ctx, `UPDATE metering_records SET next_attempt_at = ?, lease_owner = NULL, lease_until = 0, reason = ?
 				WHERE record_id = ? AND status = 'pending' AND lease_owner = ?`,
-				store.Millis(now.Add(backoff(c.attempts))), clip(reason, 500), c.id, s.owner); err != nil {
+				store.Millis(now.Add(backoff(c.attempts))), clip(reason, 500), c.id, c.owner); err != nil {
 				return fmt.Errorf("release record: %w", err)
 			}
 		}
@@ -295,29 +331,41 @@ func (s *Service) record(ctx context.Context, batch []claimed, results []SendRes
 	return nil
 }
 
-// reject records a request-level rejection of a single record. An out-of-range
-// timestamp past the record's deadline is an expiry; otherwise the record is
-// rejected with AWS's error. A timestamp AWS calls out of range while
-// Concord's clock says it is in time is retried: the clocks disagree.
-func (s *Service) reject(ctx context.Context, c claimed, rej *RejectedError) error {
+// reject records a request-level rejection of records (a single record, or a
+// batch the rejection is about as a whole). An out-of-range timestamp past the
+// record's deadline is an expiry; otherwise the record is rejected with AWS's
+// error. A timestamp AWS calls out of range while Concord's clock says it is
+// in time is retried: the clocks disagree.
+func (s *Service) reject(ctx context.Context, batch []claimed, rej *RejectedError) error {
 	now := s.Now()
-	status := StatusRejected
-	if rej.Code == "TimestampOutOfBoundsException" {
-		if now.Before(s.sendDeadline(c.rec.Hour)) && c.rec.Hour.Before(now) {
-			return s.retryLater(ctx, []claimed{c}, "AWS answered "+rej.Error()+" although Concord's clock says the hour is in time; retrying")
-		}
-		status = StatusExpired
-	}
 	reason := "AWS rejected the request: " + clip(rej.Error(), 500)
-	return s.DB.WriteCommitted(ctx, func(tx *store.Tx) error {
-		res, err := tx.Exec(ctx, `UPDATE metering_records SET status = ?, reason = ?, finished_at = ?, lease_owner = NULL, lease_until = 0
-			WHERE record_id = ? AND status = 'pending'`, status, reason, store.Millis(now), c.id)
-		if err != nil {
-			return err
-		}
-		if k, _ := res.RowsAffected(); k == 1 {
-			return s.alert(ctx, tx, now, c.id, status, reason)
+	var retry []claimed
+	err := s.DB.WriteCommitted(ctx, func(tx *store.Tx) error {
+		retry = retry[:0]
+		for _, c := range batch {
+			status := StatusRejected
+			if rej.Code == "TimestampOutOfBoundsException" {
+				if now.Before(s.sendDeadline(c.rec.Hour)) && c.rec.Hour.Before(now) {
+					retry = append(retry, c)
+					continue
+				}
+				status = StatusExpired
+			}
+			res, err := tx.Exec(ctx, `UPDATE metering_records SET status = ?, reason = ?, finished_at = ?, lease_owner = NULL, lease_until = 0
+				WHERE record_id = ? AND status = 'pending'`, status, reason, store.Millis(now), c.id)
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k == 1 {
+				if err := s.alert(ctx, tx, now, c.id, status, reason); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
+	if err != nil || len(retry) == 0 {
+		return err
+	}
+	return s.retryLater(ctx, retry, "AWS answered "+rej.Error()+" although Concord's clock says the hour is in time; retrying")
 }
