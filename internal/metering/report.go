@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -325,7 +326,7 @@ func (s *Service) Requeue(ctx context.Context, recordID, productID, status strin
 		q := `UPDATE metering_records SET status = 'pending', attempts = 0, next_attempt_at = ?, finished_at = NULL, lease_owner = NULL, lease_until = 0,
 			reason = 'sent again on request after: ' || reason,
 			product_code = COALESCE((SELECT p.product_code FROM products p WHERE p.product_id = metering_records.product_id), product_code)
-			WHERE hour > ? AND `
+			WHERE hour > ? AND quantity <= ` + strconv.Itoa(MaxQuantity) + ` AND `
 		args := []any{store.Millis(now), store.Millis(s.expiryCutoff(now))}
 		if recordID != "" {
 			var st string
@@ -351,7 +352,8 @@ func (s *Service) Requeue(ctx context.Context, recordID, productID, status strin
 		k, _ := res.RowsAffected()
 		n = int(k)
 		if recordID != "" && n == 0 {
-			return marketplace.Errorf(marketplace.EConflict, "metering record %s is past AWS's window and can no longer be sent", recordID)
+			return marketplace.Errorf(marketplace.EConflict, "metering record %s cannot be sent again: it is past AWS's window, or its quantity exceeds %d, the most one AWS usage record can carry",
+				recordID, MaxQuantity)
 		}
 		if n > 0 {
 			tx.AfterCommit(s.Wake)

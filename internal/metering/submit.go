@@ -142,6 +142,9 @@ func (s *Service) claim(ctx context.Context) ([]claimed, error) {
 			var hour int64
 			var q int64
 			err := r.Scan(&c.id, &c.productCode, &c.path, &c.rec.LicenseArn, &c.rec.AccountID, &c.rec.CustomerIdentifier, &c.rec.Dimension, &hour, &q, &c.attempts)
+			if err == nil && (q < 0 || q > MaxQuantity) {
+				err = fmt.Errorf("metering record %s holds quantity %d, which no AWS usage record can carry", c.id, q)
+			}
 			c.rec.Hour, c.rec.Quantity, c.owner = store.FromMillis(hour), int32(q), owner
 			return c, err
 		}, `WITH picked AS MATERIALIZED (SELECT record_id FROM metering_records WHERE `+due+` ORDER BY hour, record_id LIMIT ?`+lock+`)
