@@ -277,21 +277,12 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 		res = IngestResult{Records: []UsageResult{}}
 		status := make([]string, len(batch))
 		reasons := make([]string, len(batch))
-		var keys []string
 		for i, b := range batch {
 			if b.Err != nil {
 				status[i], reasons[i] = UsageRejected, b.Err.Error()
-			} else {
-				keys = append(keys, b.Usage.IdempotencyKey)
 			}
 		}
-		// A key already stored is a duplicate whatever else may have changed
-		// since (the license deprovisioned, the hour too old): that usage is
-		// committed and counted.
-		stored, err := storedUsage(ctx, tx, keys)
-		if err != nil {
-			return err
-		}
+		var refused []int // records the checks refused: duplicates if their key is stored
 		targets := map[string]*target{}
 		tenants := map[string]*target{}
 		rows := make([]usageRow, 0, len(batch))
@@ -302,10 +293,6 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 				continue
 			}
 			u := &batch[i].Usage
-			if st, ok := stored[u.IdempotencyKey]; ok {
-				status[i], reasons[i] = UsageDuplicate, st.describe(u)
-				continue
-			}
 			if j, dup := seen[u.IdempotencyKey]; dup {
 				status[i], reasons[i] = UsageDuplicate, fmt.Sprintf("idempotencyKey %q repeats record %d of this batch; counted once", clip(u.IdempotencyKey, 80), j)
 				if o := batch[j].Usage; o.License != u.License || o.Tenant != u.Tenant || o.Dimension != u.Dimension || o.Quantity != u.Quantity || !o.Timestamp.Equal(u.Timestamp) {
@@ -315,6 +302,7 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 			}
 			if why := s.checkTime(now, u.Timestamp); why != "" {
 				status[i], reasons[i] = UsageRejected, why
+				refused = append(refused, i)
 				continue
 			}
 			t, err := s.resolve(ctx, tx, targets, tenants, u.License, u.Tenant)
@@ -323,10 +311,12 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 			}
 			if t.err != nil {
 				status[i], reasons[i] = UsageRejected, t.err.Error()
+				refused = append(refused, i)
 				continue
 			}
 			if why := checkUsage(t, u); why != "" {
 				status[i], reasons[i] = UsageRejected, why
+				refused = append(refused, i)
 				continue
 			}
 			k := bucketKey{t.license.LicenseID, u.Dimension, store.Millis(u.Timestamp.Truncate(time.Hour))}
@@ -341,6 +331,7 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 			if !b.late && b.quantity+u.Quantity > MaxQuantity {
 				status[i], reasons[i] = UsageRejected, fmt.Sprintf("the hour %s of %s on license %s would exceed %d, the most one AWS usage record can carry",
 					store.FromMillis(k.hour).Format(time.RFC3339), k.dimension, k.license, MaxQuantity)
+				refused = append(refused, i)
 				continue
 			}
 			seen[u.IdempotencyKey] = i
@@ -360,7 +351,7 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 		var raced []string
 		for _, r := range rows {
 			if !inserted[r.key] {
-				raced = append(raced, r.key) // stored by a concurrent batch since the lookup
+				raced = append(raced, r.key) // stored before: a duplicate
 				continue
 			}
 			k := bucketKey{r.license, r.dimension, r.hour}
@@ -380,6 +371,13 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 				status[r.index] = UsageAccepted
 			}
 		}
+		// A key already stored is a duplicate whatever else may have changed
+		// since (the license deprovisioned, the hour too old): that usage is
+		// committed and counted. Stored keys show up as conflicts at the
+		// insert; the records the checks refused are looked up here.
+		for _, i := range refused {
+			raced = append(raced, batch[i].Usage.IdempotencyKey)
+		}
 		if len(raced) > 0 {
 			stored, err := storedUsage(ctx, tx, raced)
 			if err != nil {
@@ -388,6 +386,11 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 			for _, r := range rows {
 				if st, ok := stored[r.key]; ok && !inserted[r.key] {
 					status[r.index], reasons[r.index] = UsageDuplicate, st.describe(&batch[r.index].Usage)
+				}
+			}
+			for _, i := range refused {
+				if st, ok := stored[batch[i].Usage.IdempotencyKey]; ok {
+					status[i], reasons[i] = UsageDuplicate, st.describe(&batch[i].Usage)
 				}
 			}
 		}
