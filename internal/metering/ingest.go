@@ -393,6 +393,11 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 					status[i], reasons[i] = UsageDuplicate, st.describe(&batch[i].Usage)
 				}
 			}
+			for _, r := range rows {
+				if status[r.index] == "" { // its key conflicted, so it is stored, if not visible here
+					status[r.index], reasons[r.index] = UsageDuplicate, fmt.Sprintf("idempotencyKey %q was already received; counted once", clip(r.key, 80))
+				}
+			}
 		}
 		// Buckets are written in one order (as Close reads them), so two
 		// batches on PostgreSQL never wait on each other's rows in a cycle.
