@@ -30,6 +30,7 @@ import (
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/metering"
+	"github.com/concordmp/concord/internal/offer"
 	"github.com/concordmp/concord/internal/registration"
 	"github.com/concordmp/concord/internal/snsverify"
 	"github.com/concordmp/concord/internal/store"
@@ -96,6 +97,7 @@ type App struct {
 	Entitlements *entitlement.Service
 	Webhooks     *webhook.Service
 	Metering     *metering.Service
+	Offers       *offer.Service
 	// Emulator is the in-process marketplace, in sandbox mode.
 	Emulator *emulator.Emulator
 
@@ -201,7 +203,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	svc := NewServices(db, cfg.Now, logger)
-	a.Ledger, a.Registration, a.Entitlements, a.Webhooks, a.Metering = svc.Ledger, svc.Registration, svc.Entitlements, svc.Webhooks, svc.Metering
+	a.Ledger, a.Registration, a.Entitlements, a.Webhooks, a.Metering, a.Offers = svc.Ledger, svc.Registration, svc.Entitlements, svc.Webhooks, svc.Metering, svc.Offers
 	a.Registration.Resolver = awsmp.NewMetering(awsConf)
 	a.Registration.Path, a.Registration.SecureCookies = cfg.RegistrationPath, cfg.SecureCookies
 	a.Entitlements.API = awsmp.NewEntitlements(awsConf)
@@ -233,7 +235,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 
 	srv := &httpapi.Server{DB: db, Ledger: a.Ledger, Logger: logger, Now: cfg.Now, Version: Version, Registry: a.Registry,
 		Sandbox: a.Sandbox(), EventBridge: ebHandler, SNS: snsHandler,
-		Webhooks: a.Webhooks, Entitlements: a.Entitlements, Registration: a.Registration, Metering: a.Metering,
+		Webhooks: a.Webhooks, Entitlements: a.Entitlements, Registration: a.Registration, Metering: a.Metering, Offers: a.Offers,
 		Extra: func(m *http.ServeMux, api huma.API) {
 			a.Registration.Mount(m)
 			if emuHandler != nil {
@@ -327,6 +329,7 @@ type Services struct {
 	Entitlements *entitlement.Service
 	Webhooks     *webhook.Service
 	Metering     *metering.Service
+	Offers       *offer.Service
 }
 
 // NewServices wires the ledger to its hooks. AWS clients are left nil: the
@@ -338,12 +341,15 @@ func NewServices(db *store.DB, now func() time.Time, logger *slog.Logger) Servic
 		Entitlements: &entitlement.Service{DB: db, Now: now, Logger: logger},
 		Webhooks:     &webhook.Service{DB: db, Now: now, Logger: logger},
 		Metering:     &metering.Service{DB: db, Now: now, Logger: logger, BillingLicense: registration.BillingLicense},
+		Offers:       &offer.Service{DB: db, Now: now, Logger: logger},
 	}
 	s.Entitlements.OnChange = s.Registration.OnEntitlementsChanged
 	s.Registration.OnTenantChange = s.Entitlements.InvalidateTenants
 	// Registration first: a renewal joins its tenant before its entitlements are fetched.
 	// Metering flushes a license's open usage when its final window opens.
 	s.Ledger.LicenseHooks = []inbox.LicenseHook{s.Registration.Hook, s.Entitlements.Hook, s.Metering.Hook}
+	// An agreement made from one of Concord's offers accepts it.
+	s.Ledger.AgreementHooks = []inbox.AgreementHook{s.Offers.AgreementHook}
 	return s
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/metering"
+	"github.com/concordmp/concord/internal/offer"
 	"github.com/concordmp/concord/internal/registration"
 	"github.com/concordmp/concord/internal/store"
 	"github.com/concordmp/concord/internal/webhook"
@@ -50,6 +51,7 @@ type Server struct {
 	Entitlements *entitlement.Service
 	Registration *registration.Service
 	Metering     *metering.Service
+	Offers       *offer.Service
 
 	requests *prometheus.HistogramVec
 }
@@ -82,6 +84,9 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.Metering != nil {
 		s.registerMetering(api)
+	}
+	if s.Offers != nil {
+		s.registerOffers(api)
 	}
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

@@ -61,7 +61,14 @@ type Ledger struct {
 	// row is written, so what they enqueue (webhooks, entitlement refreshes,
 	// tenant links) commits or rolls back with the ledger.
 	LicenseHooks []LicenseHook
+	// AgreementHooks run inside the transaction that folds an agreement,
+	// after its row is written (offers learn they were accepted).
+	AgreementHooks []AgreementHook
 }
+
+// AgreementHook is told about every agreement the ledger folds, as written.
+// Hooks must be idempotent: a replay folds every agreement again.
+type AgreementHook func(ctx context.Context, tx *store.Tx, a marketplace.Agreement, now time.Time) error
 
 // LicenseHook is told about every license the ledger folds: before is the row
 // as it was (nil for a new license), after the row as written. Hooks must be
@@ -157,9 +164,10 @@ func insertEvent(ctx context.Context, tx *store.Tx, door string, ev marketplace.
 // license's state depends on agreements that may be folded later in the same
 // transaction.
 type projector struct {
-	tx    *store.Tx
-	now   time.Time
-	hooks []LicenseHook
+	tx             *store.Tx
+	now            time.Time
+	hooks          []LicenseHook
+	agreementHooks []AgreementHook
 	// enriching is the agreement an enrichment job is folding: it must not
 	// queue its own enrichment again (the job would run twice).
 	enriching     string
@@ -169,7 +177,7 @@ type projector struct {
 }
 
 func (l *Ledger) newProjector(tx *store.Tx, now time.Time) *projector {
-	return &projector{tx: tx, now: now, hooks: l.LicenseHooks, seenAgreement: map[string]bool{}, dirty: map[string]bool{}}
+	return &projector{tx: tx, now: now, hooks: l.LicenseHooks, agreementHooks: l.AgreementHooks, seenAgreement: map[string]bool{}, dirty: map[string]bool{}}
 }
 
 // flush folds every dirty license, in a stable order.
@@ -314,6 +322,11 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 	}
 	if err := upsertBuyer(ctx, p.tx, a.AcceptorAccountID, now); err != nil {
 		return err
+	}
+	for _, h := range p.agreementHooks {
+		if err := h(ctx, p.tx, a, p.now); err != nil {
+			return fmt.Errorf("agreement hook for %s: %w", id, err)
+		}
 	}
 	if err := upsertProduct(ctx, p.tx, a.ProductID, "", "", now); err != nil {
 		return err

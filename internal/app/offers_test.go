@@ -1,0 +1,146 @@
+package app_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/concordmp/concord/internal/app"
+	"github.com/concordmp/concord/internal/emulator/world"
+	"github.com/concordmp/concord/internal/offer"
+	"github.com/concordmp/concord/internal/store"
+	"github.com/concordmp/concord/internal/store/storetest"
+)
+
+// offerForm is a valid direct offer form for the product the tests configure.
+func offerForm(buyer string) map[string]any {
+	return map[string]any{"type": "direct", "buyerCompany": "Initech", "productId": "prod-offers", "name": "Initech 12 months, PO 4711",
+		"pricing": map[string]any{"currency": "USD", "duration": "P12M",
+			"dimensions": []map[string]any{{"key": "seats", "kind": "contract", "quantity": 10, "price": "120.00"}}},
+		"eula": map[string]any{"kind": "standard"}, "metadata": map[string]any{"AWS Account Number": buyer},
+		"expiresOn": "2099-12-31", "notifyUsers": []string{"ae@acme.example"}}
+}
+
+func offersSetup(t *testing.T, dialect string) *bundle {
+	t.Helper()
+	b := setup(t, dialect, app.Config{})
+	err := b.app.Emulator.World.Do(func(s *world.State) error {
+		_, err := s.CreateProduct(world.Product{ProductID: "prod-offers", ProductCode: "offerscode", ConcurrentAgreements: true, Type: world.ProductSaaSContract,
+			Dimensions: []world.Dimension{{Key: "seats", Kind: "contract", Price: "10.00"}}})
+		if err != nil {
+			return err
+		}
+		_, err = s.CreateBuyer("123456789012")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"productCode":"offerscode","type":"saas_contract","dimensions":[{"key":"seats","kind":"contract"}]}`
+	if code, out := b.do(t, "PUT", "/v1/products/prod-offers", b.key, []byte(body)); code != 200 {
+		t.Fatalf("configure product: %d %s", code, out)
+	}
+	return b
+}
+
+// TestOfferDraftsAndAcceptance: RevOps drafts, edits, clones and cancels
+// offers; an offer made outside Concord is associated by its offer id and is
+// accepted when the buyer's agreement arrives.
+func TestOfferDraftsAndAcceptance(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			b := offersSetup(t, dialect)
+			raw, _ := json.Marshal(offerForm("123456789012"))
+			code, out := b.do(t, "POST", "/v1/offers", b.key, raw)
+			var d offer.Detail
+			if json.Unmarshal(out, &d); code != 201 || d.State != offer.StateDraft || len(d.History) != 1 || d.History[0].Step != "created" {
+				t.Fatalf("create: %d %s", code, out)
+			}
+			// A form that breaks the rules is refused with the rule's message.
+			bad := offerForm("12345")
+			bad["buyerCompany"] = ""
+			raw, _ = json.Marshal(bad)
+			if code, out := b.do(t, "POST", "/v1/offers", b.key, raw); code != 400 || !strings.Contains(string(out), "company name is required") ||
+				!strings.Contains(string(out), "must be 12 digits") {
+				t.Fatalf("bad form: %d %s", code, out)
+			}
+			// Edit the draft in full, then clone it.
+			form := offerForm("123456789012")
+			form["name"] = "Initech 24 months"
+			form["pricing"].(map[string]any)["duration"] = "P24M"
+			raw, _ = json.Marshal(form)
+			if code, out := b.do(t, "PUT", "/v1/offers/"+d.ID, b.key, raw); code != 200 || !strings.Contains(string(out), `"P24M"`) {
+				t.Fatalf("edit draft: %d %s", code, out)
+			}
+			code, out = b.do(t, "POST", "/v1/offers/"+d.ID+"/clone", b.key, nil)
+			var clone offer.Detail
+			if json.Unmarshal(out, &clone); code != 201 || clone.ID == d.ID || clone.Pricing.Duration != "P24M" || clone.History[len(clone.History)-1].Step != "cloned" {
+				t.Fatalf("clone: %d %s", code, out)
+			}
+			if code, out := b.do(t, "POST", "/v1/offers/"+clone.ID+"/cancel", b.key, []byte(`{"reason":"duplicate"}`)); code != 200 || !strings.Contains(string(out), `"cancelled"`) {
+				t.Fatalf("cancel: %d %s", code, out)
+			}
+			if code, out := b.do(t, "GET", "/v1/offers?state=draft&q=initech", b.key, nil); code != 200 || !strings.Contains(string(out), d.ID) || strings.Contains(string(out), clone.ID) {
+				t.Fatalf("list: %d %s", code, out)
+			}
+
+			// An offer made outside Concord, associated by its offer id.
+			var offerID string
+			b.app.Emulator.World.Do(func(s *world.State) error {
+				o, err := s.CreatePrivateOffer(world.Offer{ProductID: "prod-offers", BuyerAccounts: []string{"123456789012"}, Quantities: map[string]int64{"seats": 10}})
+				if err == nil {
+					offerID = o.OfferID
+				}
+				return err
+			})
+			raw, _ = json.Marshal(map[string]any{"form": offerForm("123456789012"), "offerId": offerID})
+			code, out = b.do(t, "POST", "/v1/offers/associate", b.key, raw)
+			var assoc offer.Detail
+			if json.Unmarshal(out, &assoc); code != 201 || assoc.State != offer.StatePublished || assoc.OfferID != offerID {
+				t.Fatalf("associate: %d %s", code, out)
+			}
+			if code, out := b.do(t, "POST", "/v1/offers/associate", b.key, raw); code != 409 {
+				t.Fatalf("associating twice: %d %s", code, out)
+			}
+			// Booking data can change once the offer is out; the pricing cannot.
+			form = offerForm("123456789012")
+			form["buyerCompany"] = "Initech Inc."
+			raw, _ = json.Marshal(form)
+			if code, out := b.do(t, "PUT", "/v1/offers/"+assoc.ID, b.key, raw); code != 200 || !strings.Contains(string(out), "Initech Inc.") {
+				t.Fatalf("edit booking data: %d %s", code, out)
+			}
+			form["pricing"].(map[string]any)["duration"] = "P36M"
+			raw, _ = json.Marshal(form)
+			if code, out := b.do(t, "PUT", "/v1/offers/"+assoc.ID, b.key, raw); code != 409 || !strings.Contains(string(out), "only the buyer's company") {
+				t.Fatalf("edit pricing after publishing: %d %s", code, out)
+			}
+			// The buyer accepts: Purchase Agreement Created carries the offer id.
+			var agreementID string
+			b.app.Emulator.World.Do(func(s *world.State) error {
+				a, err := s.Accept("123456789012", offerID, world.AcceptOptions{})
+				if err == nil {
+					agreementID = a.ID
+				}
+				return err
+			})
+			eventually(t, "the offer to be accepted", func() bool {
+				_, out := b.do(t, "GET", "/v1/offers/"+assoc.ID, b.key, nil)
+				var got offer.Detail
+				json.Unmarshal(out, &got)
+				return got.State == offer.StateAccepted && got.AgreementID == agreementID
+			})
+			if code, out := b.do(t, "POST", "/v1/offers/"+assoc.ID+"/cancel", b.key, nil); code != 409 {
+				t.Fatalf("cancel an accepted offer: %d %s", code, out)
+			}
+			_, out = b.do(t, "GET", "/v1/offers/"+assoc.ID, b.key, nil)
+			if !strings.Contains(string(out), fmt.Sprintf(`"step":"accepted","message":"agreement %s"`, agreementID)) {
+				t.Fatalf("history: %s", out)
+			}
+		})
+	}
+}
+
+var _ = store.SQLite

@@ -1,0 +1,571 @@
+package offer
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/concordmp/concord/internal/inbox"
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/store"
+)
+
+// Service stores offers and moves them through their lifecycle.
+type Service struct {
+	DB     *store.DB
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Step is one entry of an offer's history.
+type Step struct {
+	At      time.Time `json:"at"`
+	State   string    `json:"state"`
+	Step    string    `json:"step"`
+	Message string    `json:"message,omitempty"`
+}
+
+// Detail is an offer with its history.
+type Detail struct {
+	Offer
+	History []Step `json:"history"`
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
+}
+
+// Filter selects offers; empty fields do not filter.
+type Filter struct {
+	State, Type, ProductID, BuyerAccountID string
+	// Query searches the buyer's company, the offer name and the ids.
+	Query  string
+	Cursor string
+	Limit  int
+}
+
+// context loads what the rules need for o.
+func (s *Service) context(ctx context.Context, tx *store.Tx, o Offer) (Context, error) {
+	c := Context{Now: s.now()}
+	if o.ProductID != "" {
+		p, ok, err := inbox.LoadProduct(ctx, tx, o.ProductID)
+		if err != nil {
+			return c, err
+		}
+		if ok {
+			c.Product = p
+		}
+	}
+	if o.Amends != nil && o.Amends.AgreementID != "" {
+		a, ok, err := loadAgreement(ctx, tx, o.Amends.AgreementID)
+		if err != nil {
+			return c, err
+		}
+		if ok {
+			c.Amended = &a
+			c.AmendedCurrency = termsCurrency(a.Terms)
+		}
+	}
+	return c, nil
+}
+
+// termsCurrency reads the currency of an agreement's normalised terms.
+func termsCurrency(terms json.RawMessage) string {
+	var t struct {
+		Currency string `json:"currency"`
+	}
+	json.Unmarshal(terms, &t)
+	return t.Currency
+}
+
+func loadAgreement(ctx context.Context, tx *store.Tx, id string) (marketplace.Agreement, bool, error) {
+	var a marketplace.Agreement
+	var terms sql.NullString
+	err := tx.QueryRow(ctx, `SELECT agreement_id, status, acceptor_account_id, proposer_account_id, resale_authorization_id, offer_id, product_id, terms
+		FROM agreements WHERE agreement_id = ?`, id).
+		Scan(&a.AgreementID, &a.Status, &a.AcceptorAccountID, &a.ProposerAccountID, &a.ResaleAuthorizationID, &a.OfferID, &a.ProductID, &terms)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, false, nil
+	} else if err != nil {
+		return a, false, fmt.Errorf("load agreement %s: %w", id, err)
+	}
+	if terms.Valid {
+		a.Terms = json.RawMessage(terms.String)
+	}
+	return a, true, nil
+}
+
+// Create stores a new draft after checking it; the answer carries the
+// warnings. A form with problems is refused with all of them.
+func (s *Service) Create(ctx context.Context, o Offer) (Detail, error) {
+	o.ID = "ofr_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+	o.State = StateDraft
+	o.OfferID, o.ResaleAuthorizationID, o.ChangeSetID, o.AgreementID, o.Failure = "", "", "", "", ""
+	var out Detail
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		c, err := s.context(ctx, tx, o)
+		if err != nil {
+			return err
+		}
+		check := Validate(o, c)
+		if err := check.Err(); err != nil {
+			return err
+		}
+		o.Warnings = messages(check.Warnings)
+		now := s.now()
+		o.CreatedAt, o.UpdatedAt = now, now
+		if err := insert(ctx, tx, o); err != nil {
+			return err
+		}
+		if err := history(ctx, tx, o.ID, now, StateDraft, "created", describe(o)); err != nil {
+			return err
+		}
+		out, err = load(ctx, tx, o.ID)
+		return err
+	})
+	return out, err
+}
+
+func describe(o Offer) string {
+	kind := o.Type + " offer"
+	if o.Amends != nil {
+		kind = "amendment of agreement " + o.Amends.AgreementID
+	}
+	if o.Renewal {
+		kind += " (renewal)"
+	}
+	return fmt.Sprintf("%s for %s (%s)", kind, o.BuyerCompany, o.Metadata[MetaBuyerAccount])
+}
+
+func messages(ps []Problem) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Field + ": " + p.Message
+	}
+	return out
+}
+
+// bookingFields are what can still change once an offer is out: booking
+// data, registration information, contract metadata (but not the accounts).
+func bookingOnly(before, after Offer) error {
+	b, a := before, after
+	b.BuyerCompany, a.BuyerCompany = "", ""
+	b.Registration, a.Registration = nil, nil
+	b.NotifyUsers, a.NotifyUsers = nil, nil
+	bm, am := map[string]string{}, map[string]string{}
+	for k, v := range b.Metadata {
+		if k == MetaBuyerAccount || k == MetaPartnerAccount {
+			bm[k] = v
+		}
+	}
+	for k, v := range a.Metadata {
+		if k == MetaBuyerAccount || k == MetaPartnerAccount {
+			am[k] = v
+		}
+	}
+	b.Metadata, a.Metadata = bm, am
+	b.Warnings, a.Warnings = nil, nil
+	bj, _ := json.Marshal(formOf(b))
+	aj, _ := json.Marshal(formOf(a))
+	if string(bj) != string(aj) {
+		return marketplace.Errorf(marketplace.EConflict, "offer %s is %s: only the buyer's company, registration details, contract metadata (not the AWS account numbers) and the users to notify can change now; clone it for a new offer", before.ID, before.State)
+	}
+	return nil
+}
+
+// formOf is the part of an offer RevOps fills in.
+func formOf(o Offer) Offer {
+	return Offer{Type: o.Type, BuyerCompany: o.BuyerCompany, ProductID: o.ProductID, Name: o.Name, Pricing: o.Pricing, EULA: o.EULA,
+		ResellerAgreement: o.ResellerAgreement, Registration: o.Registration, Metadata: o.Metadata, ExpiresOn: o.ExpiresOn,
+		Renewal: o.Renewal, ZeroDollar: o.ZeroDollar, Amends: o.Amends, NotifyUsers: o.NotifyUsers}
+}
+
+// Update replaces an offer's form. A draft (or a failed offer) can change in
+// full; an offer out with the buyer or partner only in its booking data; an
+// accepted, expired or cancelled offer not at all.
+func (s *Service) Update(ctx context.Context, id string, form Offer) (Detail, error) {
+	var out Detail
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		cur, err := load(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		next := formOf(form)
+		next.ID, next.State, next.CreatedAt = cur.ID, cur.State, cur.CreatedAt
+		next.OfferID, next.ResaleAuthorizationID, next.ChangeSetID, next.AgreementID, next.Failure = cur.OfferID, cur.ResaleAuthorizationID, cur.ChangeSetID, cur.AgreementID, cur.Failure
+		switch cur.State {
+		case StateDraft, StateFailed:
+		case StateAccepted, StateExpired, StateCancelled:
+			return marketplace.Errorf(marketplace.EConflict, "offer %s is %s and can no longer change; clone it for a new offer", id, cur.State)
+		default:
+			if err := bookingOnly(cur.Offer, next); err != nil {
+				return err
+			}
+		}
+		c, err := s.context(ctx, tx, next)
+		if err != nil {
+			return err
+		}
+		check := Validate(next, c)
+		if err := check.Err(); err != nil {
+			return err
+		}
+		next.Warnings = messages(check.Warnings)
+		next.UpdatedAt = s.now()
+		if err := save(ctx, tx, next); err != nil {
+			return err
+		}
+		if err := history(ctx, tx, id, next.UpdatedAt, next.State, "edited", ""); err != nil {
+			return err
+		}
+		out, err = load(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// Clone makes a new draft from an offer's form.
+func (s *Service) Clone(ctx context.Context, id string) (Detail, error) {
+	var src Detail
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		src, err = load(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return Detail{}, err
+	}
+	d, err := s.Create(ctx, formOf(src.Offer))
+	if err != nil {
+		return d, err
+	}
+	err = s.DB.Write(ctx, func(tx *store.Tx) error {
+		return history(ctx, tx, d.ID, s.now(), StateDraft, "cloned", "from offer "+id)
+	})
+	if err != nil {
+		return d, err
+	}
+	return s.Get(ctx, d.ID)
+}
+
+// Cancel withdraws an offer the buyer has not accepted. A partner offer can
+// be cancelled only while the partner has not extended it: after that the
+// reseller must cancel its own offer first.
+func (s *Service) Cancel(ctx context.Context, id, reason string) (Detail, error) {
+	var out Detail
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		cur, err := load(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		switch {
+		case cur.Type == TypePartner && cur.State == StateExtended:
+			return marketplace.Errorf(marketplace.EConflict, "the partner has already extended offer %s to the buyer: the reseller must cancel its offer first, then this one can be cancelled", cur.OfferID)
+		case cur.State == StateAccepted, cur.State == StateExpired, cur.State == StateCancelled:
+			return marketplace.Errorf(marketplace.EConflict, "offer %s is %s and cannot be cancelled", id, cur.State)
+		case cur.State != StateDraft && cur.State != StateFailed:
+			return marketplace.Errorf(marketplace.EConflict, "offer %s is %s in AWS: cancelling a published offer is not supported yet; let it expire or end it in the AWS Marketplace Management Portal", id, cur.State)
+		}
+		if err := setState(ctx, tx, id, StateCancelled, s.now()); err != nil {
+			return err
+		}
+		if err := history(ctx, tx, id, s.now(), StateCancelled, "cancelled", reason); err != nil {
+			return err
+		}
+		out, err = load(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// Association is an offer made outside Concord that Concord should track.
+type Association struct {
+	Form Offer `json:"form"`
+	// OfferID is the AWS offer id (a direct offer, or a partner's offer).
+	OfferID string `json:"offerId,omitempty"`
+}
+
+// Associate tracks an offer made outside Concord: a direct offer by its offer
+// id, a partner offer by its offer id or its CPPO opportunity id. If the buyer
+// already accepted it, it is accepted at once.
+func (s *Service) Associate(ctx context.Context, a Association) (Detail, error) {
+	o := a.Form
+	opportunity := o.Metadata[MetaCPPOOpportunityID]
+	switch {
+	case a.OfferID == "" && (o.Type != TypePartner || opportunity == ""):
+		return Detail{}, marketplace.Errorf(marketplace.EInvalid, "give the offer id, or for a partner offer the %q in the contract metadata", MetaCPPOOpportunityID)
+	case a.OfferID != "" && !strings.HasPrefix(a.OfferID, "offer-"):
+		return Detail{}, marketplace.Errorf(marketplace.EInvalid, "%q is not an AWS offer id (offer-…)", clip(a.OfferID, 80))
+	}
+	o.ID = "ofr_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+	o.OfferID = a.OfferID
+	o.State = StatePublished
+	if o.Type == TypePartner && a.OfferID != "" {
+		o.State = StateExtended
+	}
+	var out Detail
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		if a.OfferID != "" {
+			var other string
+			err := tx.QueryRow(ctx, `SELECT id FROM offers WHERE offer_id = ?`, a.OfferID).Scan(&other)
+			if err == nil {
+				return marketplace.Errorf(marketplace.EConflict, "offer %s is already tracked as %s", a.OfferID, other)
+			} else if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		c, err := s.context(ctx, tx, o)
+		if err != nil {
+			return err
+		}
+		c.Now = time.Time{} // an offer made elsewhere may be past its dates already
+		check := Validate(o, c)
+		if err := check.Err(); err != nil {
+			return err
+		}
+		o.Warnings = messages(check.Warnings)
+		now := s.now()
+		o.CreatedAt, o.UpdatedAt = now, now
+		if err := insert(ctx, tx, o); err != nil {
+			return err
+		}
+		msg := "offer " + a.OfferID
+		if a.OfferID == "" {
+			msg = "CPPO opportunity " + opportunity
+		}
+		if err := history(ctx, tx, o.ID, now, o.State, "associated", msg); err != nil {
+			return err
+		}
+		if a.OfferID != "" {
+			if err := s.matchAccepted(ctx, tx, o.ID, a.OfferID, now); err != nil {
+				return err
+			}
+		}
+		out, err = load(ctx, tx, o.ID)
+		return err
+	})
+	return out, err
+}
+
+// matchAccepted accepts offer id if the ledger already holds an agreement
+// made from AWS offer offerID (an offer id that arrives after the buyer accepted).
+func (s *Service) matchAccepted(ctx context.Context, tx *store.Tx, id, offerID string, now time.Time) error {
+	var agreementID string
+	err := tx.QueryRow(ctx, `SELECT agreement_id FROM agreements WHERE offer_id = ? ORDER BY acceptance_time, agreement_id LIMIT 1`, offerID).Scan(&agreementID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return s.accept(ctx, tx, id, agreementID, now, "the buyer had accepted before Concord knew the offer id; reconciled")
+}
+
+func (s *Service) accept(ctx context.Context, tx *store.Tx, id, agreementID string, now time.Time, note string) error {
+	res, err := tx.Exec(ctx, `UPDATE offers SET state = 'accepted', agreement_id = ?, updated_at = ? WHERE id = ? AND state <> 'accepted'`,
+		agreementID, store.Millis(now), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil
+	}
+	msg := "agreement " + agreementID
+	if note != "" {
+		msg += "; " + note
+	}
+	return history(ctx, tx, id, now, StateAccepted, "accepted", msg)
+}
+
+// AgreementHook is an inbox.AgreementHook: a Purchase Agreement Created or
+// Amended event whose offer is one of Concord's offers accepts it. A partner
+// offer is matched by its resale authorization when its offer id is not known
+// yet, and learns the offer id from the agreement.
+func (s *Service) AgreementHook(ctx context.Context, tx *store.Tx, a marketplace.Agreement, now time.Time) error {
+	if a.OfferID == "" {
+		return nil
+	}
+	var id, state string
+	err := tx.QueryRow(ctx, `SELECT id, state FROM offers WHERE offer_id = ?`, a.OfferID).Scan(&id, &state)
+	if errors.Is(err, sql.ErrNoRows) && a.ResaleAuthorizationID != "" {
+		err = tx.QueryRow(ctx, `SELECT id, state FROM offers WHERE resale_authorization_id = ? AND offer_id IS NULL`, a.ResaleAuthorizationID).Scan(&id, &state)
+		if err == nil {
+			if _, err := tx.Exec(ctx, `UPDATE offers SET offer_id = ?, updated_at = ? WHERE id = ?`, a.OfferID, store.Millis(now), id); err != nil {
+				return err
+			}
+			if err := history(ctx, tx, id, now, state, "partner offer id learnt", "offer "+a.OfferID+" from agreement "+a.AgreementID); err != nil {
+				return err
+			}
+			return s.accept(ctx, tx, id, a.AgreementID, now, "the partner's offer id arrived with the agreement; reconciled")
+		}
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return s.accept(ctx, tx, id, a.AgreementID, now, "")
+}
+
+// Get returns one offer with its history.
+func (s *Service) Get(ctx context.Context, id string) (Detail, error) {
+	var out Detail
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = load(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// List returns offers, newest first.
+func (s *Service) List(ctx context.Context, f Filter) ([]Offer, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	var conds []string
+	var args []any
+	add := func(c string, v ...any) { conds = append(conds, c); args = append(args, v...) }
+	if f.State != "" {
+		add("state = ?", f.State)
+	}
+	if f.Type != "" {
+		add("type = ?", f.Type)
+	}
+	if f.ProductID != "" {
+		add("product_id = ?", f.ProductID)
+	}
+	if f.BuyerAccountID != "" {
+		add("buyer_account_id = ?", f.BuyerAccountID)
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		like := "%" + strings.ToLower(q) + "%"
+		add("(LOWER(buyer_company) LIKE ? OR LOWER(form) LIKE ? OR offer_id = ? OR agreement_id = ? OR id = ?)", like, like, q, q, q)
+	}
+	if f.Cursor != "" {
+		add("id < ?", f.Cursor)
+	}
+	q := `SELECT ` + offerColumns + ` FROM offers`
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	var out []Offer
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = store.QueryAll(ctx, tx, scanOffer, q, append(args, f.Limit)...)
+		return err
+	})
+	if out == nil {
+		out = []Offer{}
+	}
+	return out, err
+}
+
+const offerColumns = `id, state, offer_id, resale_authorization_id, agreement_id, change_set_id, form, created_at, updated_at`
+
+func scanOffer(r store.Scanner) (Offer, error) {
+	var o Offer
+	var id, state, form string
+	var offerID, ra, ag, cs sql.NullString
+	var created, updated int64
+	if err := r.Scan(&id, &state, &offerID, &ra, &ag, &cs, &form, &created, &updated); err != nil {
+		return o, err
+	}
+	if err := json.Unmarshal([]byte(form), &o); err != nil {
+		return o, fmt.Errorf("decode offer %s: %w", id, err)
+	}
+	o.ID, o.State = id, state
+	o.OfferID, o.ResaleAuthorizationID, o.AgreementID, o.ChangeSetID = offerID.String, ra.String, ag.String, cs.String
+	o.CreatedAt, o.UpdatedAt = store.FromMillis(created), store.FromMillis(updated)
+	return o, nil
+}
+
+func load(ctx context.Context, tx *store.Tx, id string) (Detail, error) {
+	o, err := scanOffer(tx.QueryRow(ctx, `SELECT `+offerColumns+` FROM offers WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Detail{}, marketplace.Errorf(marketplace.ENotFound, "offer %s not found", id)
+	} else if err != nil {
+		return Detail{}, err
+	}
+	steps, err := store.QueryAll(ctx, tx, func(r store.Scanner) (Step, error) {
+		var st Step
+		var at int64
+		err := r.Scan(&at, &st.State, &st.Step, &st.Message)
+		st.At = store.FromMillis(at)
+		return st, err
+	}, `SELECT at, state, step, message FROM offer_history WHERE offer_id = ? ORDER BY at, id`, id)
+	if err != nil {
+		return Detail{}, err
+	}
+	return Detail{Offer: o, History: steps}, nil
+}
+
+// stored is the JSON kept in offers.form: the form, failure and warnings.
+func stored(o Offer) (string, error) {
+	f := formOf(o)
+	f.Failure, f.Warnings = o.Failure, o.Warnings
+	b, err := json.Marshal(f)
+	return string(b), err
+}
+
+func insert(ctx context.Context, tx *store.Tx, o Offer) error {
+	form, err := stored(o)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO offers (id, type, state, product_id, buyer_account_id, buyer_company, cppo_opportunity_id, offer_id,
+		resale_authorization_id, agreement_id, change_set_id, expires_on, form, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		o.ID, o.Type, o.State, o.ProductID, o.Metadata[MetaBuyerAccount], o.BuyerCompany, o.Metadata[MetaCPPOOpportunityID],
+		store.NullString(o.OfferID), store.NullString(o.ResaleAuthorizationID), store.NullString(o.AgreementID), store.NullString(o.ChangeSetID),
+		o.ExpiresOn, form, store.Millis(o.CreatedAt), store.Millis(o.UpdatedAt))
+	if store.IsUniqueViolation(err) {
+		return marketplace.Errorf(marketplace.EConflict, "offer %s is already tracked", o.OfferID)
+	}
+	return err
+}
+
+func save(ctx context.Context, tx *store.Tx, o Offer) error {
+	form, err := stored(o)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE offers SET type = ?, product_id = ?, buyer_account_id = ?, buyer_company = ?, cppo_opportunity_id = ?, expires_on = ?,
+		form = ?, updated_at = ? WHERE id = ?`, o.Type, o.ProductID, o.Metadata[MetaBuyerAccount], o.BuyerCompany, o.Metadata[MetaCPPOOpportunityID],
+		o.ExpiresOn, form, store.Millis(o.UpdatedAt), o.ID)
+	return err
+}
+
+func setState(ctx context.Context, tx *store.Tx, id, state string, now time.Time) error {
+	_, err := tx.Exec(ctx, `UPDATE offers SET state = ?, updated_at = ? WHERE id = ?`, state, store.Millis(now), id)
+	return err
+}
+
+func history(ctx context.Context, tx *store.Tx, id string, at time.Time, state, step, msg string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO offer_history (id, offer_id, at, state, step, message) VALUES (?, ?, ?, ?, ?, ?)`,
+		uuid.Must(uuid.NewV7()).String(), id, store.Millis(at), state, step, msg)
+	return err
+}
+
+// Check checks a form against the rules without saving it.
+func (s *Service) Check(ctx context.Context, o Offer) (Check, error) {
+	var c Check
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		cx, err := s.context(ctx, tx, o)
+		if err != nil {
+			return err
+		}
+		c = Validate(o, cx)
+		return nil
+	})
+	return c, err
+}
