@@ -48,6 +48,8 @@ Commands:
   metering report  reconcile usage per license, dimension and hour: ingested, late, submitted, accepted
   metering records list the metering outcome ledger (every record sent to BatchMeterUsage)
   metering retry   send rejected or not_subscribed records again once the cause is fixed
+  offer list|show|check|create|edit|clone|submit|cancel|associate|extended
+                   private offers: draft, check, publish through the Catalog API, track
   emulator         run the AWS Marketplace emulator standalone, or drive one (see "concord emulator help")
   version          print the version
 
@@ -64,6 +66,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	cmd, rest := args[0], args[1:]
+	if cmd == "offer" {
+		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+			fmt.Fprintf(stderr, "concord offer: missing subcommand\n\n%s", usage)
+			return 2
+		}
+		return finish(cmd+" "+rest[0], offerCmd(ctx, rest[0], rest[1:], stdout, stderr), stderr)
+	}
 	if (cmd == "apikey" || cmd == "events" || cmd == "backfill" || cmd == "metering") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
@@ -103,6 +112,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "concord: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
+	return finish(cmd, err, stderr)
+}
+
+// finish turns a command's error into its exit code: 0, 2 for a usage error, 1 otherwise.
+func finish(cmd string, err error, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}

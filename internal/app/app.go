@@ -214,6 +214,8 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if err := a.Metering.Check(); err != nil {
 		return nil, err
 	}
+	a.Offers.Catalog = awsmp.NewCatalog(awsConf)
+	a.Offers.Handlers(a.Runner)
 	a.Ledger.Handlers(a.Runner, awsmp.NewAgreements(awsConf))
 	a.Webhooks.Handlers(a.Runner)
 	a.Entitlements.Handlers(a.Runner)

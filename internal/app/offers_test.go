@@ -144,3 +144,118 @@ func TestOfferDraftsAndAcceptance(t *testing.T) {
 }
 
 var _ = store.SQLite
+
+// getOffer reads an offer over the API.
+func getOffer(t *testing.T, b *bundle, id string) offer.Detail {
+	t.Helper()
+	_, out := b.do(t, "GET", "/v1/offers/"+id, b.key, nil)
+	var d offer.Detail
+	if err := json.Unmarshal(out, &d); err != nil {
+		t.Fatalf("offer %s: %s", id, out)
+	}
+	return d
+}
+
+// TestOfferPublishedAndAccepted: a direct offer and a partner offer are
+// published through Catalog API change sets against the emulator, and end
+// accepted when the buyer (through the partner's CPPO for the partner offer)
+// accepts; the partner offer learns the partner's offer id from the agreement.
+func TestOfferPublishedAndAccepted(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			b := offersSetup(t, dialect)
+			create := func(form map[string]any) offer.Detail {
+				raw, _ := json.Marshal(form)
+				code, out := b.do(t, "POST", "/v1/offers", b.key, raw)
+				var d offer.Detail
+				if json.Unmarshal(out, &d); code != 201 {
+					t.Fatalf("create: %d %s", code, out)
+				}
+				if code, out := b.do(t, "POST", "/v1/offers/"+d.ID+"/submit", b.key, nil); code != 200 || !strings.Contains(string(out), `"submitted"`) {
+					t.Fatalf("submit: %d %s", code, out)
+				}
+				return d
+			}
+			published := func(id string) offer.Detail {
+				var d offer.Detail
+				eventually(t, "offer "+id+" to be published", func() bool {
+					d = getOffer(t, b, id)
+					if d.State == offer.StateFailed {
+						t.Fatalf("offer failed: %s", d.Failure)
+					}
+					return d.State == offer.StatePublished
+				})
+				return d
+			}
+
+			direct := published(create(offerForm("123456789012")).ID)
+			if direct.OfferID == "" || direct.ChangeSetID == "" {
+				t.Fatalf("published direct offer: %+v", direct)
+			}
+			var agreementID string
+			err := b.app.Emulator.World.Do(func(s *world.State) error {
+				o := s.Offers[direct.OfferID]
+				if o == nil || !o.Private || len(o.BuyerAccounts) != 1 || o.BuyerAccounts[0] != "123456789012" || o.Quantities["seats"] != 10 {
+					return fmt.Errorf("the emulator holds %+v", o)
+				}
+				a, err := s.Accept("123456789012", direct.OfferID, world.AcceptOptions{})
+				if err == nil {
+					agreementID = a.ID
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the direct offer to be accepted", func() bool {
+				d := getOffer(t, b, direct.ID)
+				return d.State == offer.StateAccepted && d.AgreementID == agreementID
+			})
+
+			// A partner offer: a resale authorization the partner turns into a CPPO.
+			form := offerForm("123456789012")
+			form["type"] = "partner"
+			form["resellerAgreement"] = map[string]any{"kind": "standard"}
+			form["metadata"] = map[string]any{"AWS Account Number": "123456789012", "Partner AWS Account Number": "999988887777",
+				"CPPO Opportunity ID": "O-1234"}
+			partner := published(create(form).ID)
+			if partner.ResaleAuthorizationID == "" || partner.OfferID != "" {
+				t.Fatalf("published partner offer: %+v", partner)
+			}
+			if code, out := b.do(t, "POST", "/v1/offers/"+partner.ID+"/submit", b.key, nil); code != 409 {
+				t.Fatalf("submitting twice: %d %s", code, out)
+			}
+			var partnerOfferID string
+			err = b.app.Emulator.World.Do(func(s *world.State) error {
+				ra := s.ResaleAuthorizations[partner.ResaleAuthorizationID]
+				if ra == nil || ra.ResellerAccountID != "999988887777" {
+					return fmt.Errorf("the emulator holds resale authorization %+v", ra)
+				}
+				o, err := s.CreatePartnerOffer(ra.ID, world.Offer{BuyerAccounts: []string{"123456789012"}, Quantities: map[string]int64{"seats": 10}})
+				if err != nil {
+					return err
+				}
+				partnerOfferID = o.OfferID
+				_, err = s.Accept("123456789012", o.OfferID, world.AcceptOptions{})
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the partner offer to be accepted", func() bool {
+				d := getOffer(t, b, partner.ID)
+				return d.State == offer.StateAccepted && d.OfferID == partnerOfferID
+			})
+			d := getOffer(t, b, partner.ID)
+			if !strings.Contains(fmt.Sprint(d.History), "reconciled") {
+				t.Fatalf("partner history: %+v", d.History)
+			}
+			// An accepted partner offer cannot be cancelled.
+			if code, _ := b.do(t, "POST", "/v1/offers/"+partner.ID+"/cancel", b.key, nil); code != 409 {
+				t.Fatalf("cancel accepted partner offer: %d", code)
+			}
+		})
+	}
+}

@@ -98,6 +98,31 @@ func (s *Server) registerOffers(api huma.API) {
 			}
 			return &bodyOutput[offer.Detail]{d}, nil
 		})
+	huma.Register(api, op("submit-offer", http.MethodPost, "/v1/offers/{id}/submit",
+		"Publish a draft through the Catalog API (a change set); the offer is submitted, then published or failed"),
+		func(ctx context.Context, in *struct {
+			ID string `path:"id" maxLength:"64"`
+		}) (*bodyOutput[offer.Detail], error) {
+			d, err := o.Submit(ctx, in.ID)
+			if err != nil {
+				return nil, s.apiError(err)
+			}
+			return &bodyOutput[offer.Detail]{d}, nil
+		})
+	huma.Register(api, op("partner-offer-extended", http.MethodPost, "/v1/offers/{id}/extended",
+		"Record the offer id of the CPPO the partner extended to the buyer (from AWS's CPPO Published email)"),
+		func(ctx context.Context, in *struct {
+			ID   string `path:"id" maxLength:"64"`
+			Body struct {
+				OfferID string `json:"offerId" pattern:"^offer-[A-Za-z0-9]+$"`
+			}
+		}) (*bodyOutput[offer.Detail], error) {
+			d, err := o.Extended(ctx, in.ID, in.Body.OfferID)
+			if err != nil {
+				return nil, s.apiError(err)
+			}
+			return &bodyOutput[offer.Detail]{d}, nil
+		})
 	associated := op("associate-offer", http.MethodPost, "/v1/offers/associate",
 		"Track an offer made outside Concord: by its offer id, or a partner offer by its CPPO opportunity id")
 	associated.DefaultStatus = http.StatusCreated

@@ -126,8 +126,8 @@ type Amendment struct {
 type Pricing struct {
 	Currency string `json:"currency,omitempty" doc:"ISO 4217, e.g. USD"`
 	// Duration (ISO 8601, e.g. P12M) or EndDate (YYYY-MM-DD): one of them.
-	Duration   string      `json:"duration,omitempty"`
-	EndDate    string      `json:"endDate,omitempty"`
+	Duration   string            `json:"duration,omitempty"`
+	EndDate    string            `json:"endDate,omitempty"`
 	Dimensions []PricedDimension `json:"dimensions,omitempty"`
 	// Schedule is a payment schedule with installments; empty means upfront.
 	Schedule []Installment `json:"schedule,omitempty"`

@@ -22,6 +22,8 @@ type Service struct {
 	DB     *store.DB
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Catalog publishes offers (awsmp.Catalog); nil where nothing publishes.
+	Catalog CatalogAPI
 }
 
 // Step is one entry of an offer's history.

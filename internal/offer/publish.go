@@ -1,0 +1,276 @@
+package offer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/concordmp/concord/internal/inbox"
+	"github.com/concordmp/concord/internal/job"
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/store"
+)
+
+// CatalogAPI is the part of the AWS Marketplace Catalog API publishing needs
+// (awsmp.Catalog over the official client).
+type CatalogAPI interface {
+	StartChangeSet(ctx context.Context, name, clientToken string, changes []Change) (changeSetID string, err error)
+	DescribeChangeSet(ctx context.Context, id string) (ChangeSetStatus, error)
+}
+
+// Jobs of the publishing flow.
+const (
+	JobPublish = "offer.publish"
+	JobTrack   = "offer.track"
+	JobExpire  = "offer.expire"
+)
+
+// TrackEvery is how often a running change set is polled.
+var TrackEvery = 2 * time.Second
+
+type jobArgs struct {
+	OfferID string `json:"offerId"`
+}
+
+// Handlers registers the publishing jobs.
+func (s *Service) Handlers(r *job.Runner) {
+	r.Handle(JobPublish, func(ctx context.Context, j *job.Job) error { return s.withArgs(ctx, j, s.publish) })
+	r.Handle(JobTrack, func(ctx context.Context, j *job.Job) error { return s.withArgs(ctx, j, s.track) })
+	r.Handle(JobExpire, func(ctx context.Context, j *job.Job) error { return s.withArgs(ctx, j, s.expire) })
+}
+
+func (s *Service) withArgs(ctx context.Context, j *job.Job, fn func(context.Context, string) error) error {
+	var a jobArgs
+	if err := json.Unmarshal(j.Args, &a); err != nil || a.OfferID == "" {
+		return job.Permanent(fmt.Errorf("bad %s job arguments %s", j.Kind, j.Args))
+	}
+	return fn(ctx, a.OfferID)
+}
+
+// Submit sends a draft (or a failed offer) to AWS: its form is checked once
+// more, and a job starts the Catalog API change set that publishes it.
+func (s *Service) Submit(ctx context.Context, id string) (Detail, error) {
+	var out Detail
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		cur, err := load(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if cur.State != StateDraft && cur.State != StateFailed {
+			return marketplace.Errorf(marketplace.EConflict, "offer %s is %s: only a draft (or a failed offer) can be submitted", id, cur.State)
+		}
+		c, err := s.context(ctx, tx, cur.Offer)
+		if err != nil {
+			return err
+		}
+		if err := Validate(cur.Offer, c).Err(); err != nil {
+			return err
+		}
+		now := s.now()
+		if _, err := tx.Exec(ctx, `UPDATE offers SET state = 'submitted', change_set_id = NULL, updated_at = ? WHERE id = ?`, store.Millis(now), id); err != nil {
+			return err
+		}
+		if err := history(ctx, tx, id, now, StateSubmitted, "submitted", ""); err != nil {
+			return err
+		}
+		if _, _, err := job.Enqueue(ctx, tx, now, JobPublish, jobArgs{id}, job.Options{UniqueKey: "offer-publish:" + id}); err != nil {
+			return err
+		}
+		out, err = load(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
+
+// publish starts the change set of a submitted offer.
+func (s *Service) publish(ctx context.Context, id string) error {
+	if s.Catalog == nil {
+		return job.Permanent(fmt.Errorf("no Catalog API client"))
+	}
+	var o Detail
+	var p marketplace.Product
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		if o, err = load(ctx, tx, id); err != nil {
+			return err
+		}
+		p, _, err = inbox.LoadProduct(ctx, tx, o.ProductID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if o.State != StateSubmitted || o.ChangeSetID != "" {
+		return nil // already started, or withdrawn meanwhile
+	}
+	name, changes, err := ChangeSet(o.Offer, p)
+	if err != nil {
+		return s.fail(ctx, id, "Concord could not build the change set: "+err.Error())
+	}
+	// The same submission always sends the same token, so a retried job does
+	// not start a second change set.
+	token := id + "-" + strconv.FormatInt(o.UpdatedAt.UnixMilli(), 36)
+	if len(token) > 64 {
+		token = token[len(token)-64:]
+	}
+	csID, err := s.Catalog.StartChangeSet(ctx, name, token, changes)
+	if err != nil {
+		return fmt.Errorf("start change set for offer %s: %w", id, err)
+	}
+	return s.DB.Write(ctx, func(tx *store.Tx) error {
+		now := s.now()
+		if _, err := tx.Exec(ctx, `UPDATE offers SET change_set_id = ?, updated_at = ? WHERE id = ? AND state = 'submitted'`, csID, store.Millis(now), id); err != nil {
+			return err
+		}
+		if err := history(ctx, tx, id, now, StateSubmitted, "change set started", "change set "+csID+" (PREPARING)"); err != nil {
+			return err
+		}
+		_, _, err := job.Enqueue(ctx, tx, now, JobTrack, jobArgs{id}, job.Options{UniqueKey: "offer-track:" + id, RunAt: now.Add(TrackEvery)})
+		return err
+	})
+}
+
+// track polls a submitted offer's change set until it ends.
+func (s *Service) track(ctx context.Context, id string) error {
+	var o Detail
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		var err error
+		o, err = load(ctx, tx, id)
+		return err
+	})
+	if err != nil || o.State != StateSubmitted || o.ChangeSetID == "" {
+		return err
+	}
+	st, err := s.Catalog.DescribeChangeSet(ctx, o.ChangeSetID)
+	if err != nil {
+		return fmt.Errorf("describe change set %s: %w", o.ChangeSetID, err)
+	}
+	switch st.Status {
+	case "SUCCEEDED":
+		return s.published(ctx, o.Offer, st)
+	case "FAILED", "CANCELLED":
+		msg := "change set " + o.ChangeSetID + " " + st.Status
+		if st.Failure != "" {
+			msg += ": " + st.Failure
+		}
+		return s.fail(ctx, id, msg)
+	default:
+		return s.DB.Write(ctx, func(tx *store.Tx) error {
+			now := s.now()
+			_, _, err := job.Enqueue(ctx, tx, now, JobTrack, jobArgs{id}, job.Options{UniqueKey: "offer-track:" + id, RunAt: now.Add(TrackEvery)})
+			return err
+		})
+	}
+}
+
+// published records what the change set created.
+func (s *Service) published(ctx context.Context, o Offer, st ChangeSetStatus) error {
+	entity := createdEntity(o, st)
+	if entity == "" {
+		return s.fail(ctx, o.ID, "change set "+o.ChangeSetID+" succeeded but named no created entity")
+	}
+	return s.DB.Write(ctx, func(tx *store.Tx) error {
+		now := s.now()
+		col, what := "offer_id", "offer "+entity
+		if o.Type == TypePartner {
+			col, what = "resale_authorization_id", "resale authorization "+entity+" (the partner can now extend an offer to the buyer)"
+		}
+		if _, err := tx.Exec(ctx, `UPDATE offers SET state = 'published', `+col+` = ?, updated_at = ? WHERE id = ? AND state = 'submitted'`,
+			entity, store.Millis(now), o.ID); err != nil {
+			return err
+		}
+		if err := history(ctx, tx, o.ID, now, StatePublished, "published", what); err != nil {
+			return err
+		}
+		if end, err := time.Parse(time.DateOnly, o.ExpiresOn); err == nil {
+			if _, _, err := job.Enqueue(ctx, tx, now, JobExpire, jobArgs{o.ID}, job.Options{UniqueKey: "offer-expire:" + o.ID, RunAt: end.Add(24 * time.Hour)}); err != nil {
+				return err
+			}
+		}
+		if o.Type == TypeDirect {
+			// The buyer may have accepted before this poll saw the change set end.
+			return s.matchAccepted(ctx, tx, o.ID, entity, now)
+		}
+		return nil
+	})
+}
+
+// createdEntity picks the id of what the change set created: the offer, or
+// the resale authorization of a partner offer.
+func createdEntity(o Offer, st ChangeSetStatus) string {
+	if o.Type == TypePartner {
+		return st.EntityIDs[ChangeNameResaleAuthorization]
+	}
+	return st.EntityIDs[ChangeNameOffer]
+}
+
+func (s *Service) fail(ctx context.Context, id, msg string) error {
+	return s.DB.Write(ctx, func(tx *store.Tx) error {
+		var form string
+		if err := tx.QueryRow(ctx, `SELECT form FROM offers WHERE id = ?`, id).Scan(&form); err != nil {
+			return err
+		}
+		var f Offer
+		json.Unmarshal([]byte(form), &f)
+		f.Failure = msg
+		b, _ := json.Marshal(f)
+		now := s.now()
+		if _, err := tx.Exec(ctx, `UPDATE offers SET state = 'failed', form = ?, updated_at = ? WHERE id = ?`, string(b), store.Millis(now), id); err != nil {
+			return err
+		}
+		return history(ctx, tx, id, now, StateFailed, "failed", msg)
+	})
+}
+
+// expire ends an offer its buyer (or partner) did not take up in time.
+func (s *Service) expire(ctx context.Context, id string) error {
+	return s.DB.Write(ctx, func(tx *store.Tx) error {
+		now := s.now()
+		res, err := tx.Exec(ctx, `UPDATE offers SET state = 'expired', updated_at = ? WHERE id = ? AND state IN ('published', 'instructions_sent', 'viewed', 'extended')`,
+			store.Millis(now), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return history(ctx, tx, id, now, StateExpired, "expired", "not accepted by its expiration date")
+		}
+		return nil
+	})
+}
+
+// Extended records the offer a channel partner extended to the buyer from a
+// partner offer's resale authorization, entered by hand (AWS's CPPO Published
+// email) when no event brought it.
+func (s *Service) Extended(ctx context.Context, id, partnerOfferID string) (Detail, error) {
+	var out Detail
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		cur, err := load(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if cur.Type != TypePartner {
+			return marketplace.Errorf(marketplace.EInvalid, "offer %s is a direct offer: only a partner offer is extended by a partner", id)
+		}
+		if cur.State != StatePublished && cur.State != StateExtended {
+			return marketplace.Errorf(marketplace.EConflict, "offer %s is %s: the partner extends a published partner offer", id, cur.State)
+		}
+		now := s.now()
+		if _, err := tx.Exec(ctx, `UPDATE offers SET state = 'extended', offer_id = ?, updated_at = ? WHERE id = ?`, partnerOfferID, store.Millis(now), id); err != nil {
+			if store.IsUniqueViolation(err) {
+				return marketplace.Errorf(marketplace.EConflict, "offer %s is already tracked by another offer", partnerOfferID)
+			}
+			return err
+		}
+		if err := history(ctx, tx, id, now, StateExtended, "partner offer extended", "offer "+partnerOfferID); err != nil {
+			return err
+		}
+		if err := s.matchAccepted(ctx, tx, id, partnerOfferID, now); err != nil {
+			return err
+		}
+		out, err = load(ctx, tx, id)
+		return err
+	})
+	return out, err
+}
