@@ -116,7 +116,10 @@ func (s *Service) publish(ctx context.Context, id string) error {
 		token = token[len(token)-64:]
 	}
 	csID, err := s.Catalog.StartChangeSet(ctx, name, token, changes)
-	if err != nil {
+	if marketplace.ErrorCode(err) == marketplace.EInvalid {
+		// AWS refused the change set as it stands: retrying would not help.
+		return s.fail(ctx, id, "AWS refused the change set: "+marketplace.ErrorMessage(err))
+	} else if err != nil {
 		return fmt.Errorf("start change set for offer %s: %w", id, err)
 	}
 	return s.DB.Write(ctx, func(tx *store.Tx) error {
