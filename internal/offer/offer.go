@@ -10,8 +10,8 @@ package offer
 
 import (
 	"fmt"
+	"math/big"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -220,9 +220,9 @@ var (
 	durationPattern = regexp.MustCompile(`^P([1-9][0-9]{0,2})(M|Y|D)$`)
 	pricePattern    = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,8})?$`)
 	emailPattern    = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
-	// personalData spots what looks like a person's details in an offer name:
-	// an email address, a phone number, or a "first last" pair after a dash.
-	phonePattern = regexp.MustCompile(`\+?[0-9][0-9 ().-]{7,}[0-9]`)
+	// phonePattern spots a phone number in an offer name (international +…,
+	// or the 3-3-4 grouping); dates and order numbers are not phone numbers.
+	phonePattern = regexp.MustCompile(`\+[0-9][0-9 ().-]{6,}[0-9]|\([0-9]{3}\) ?[0-9]{3}[-. ][0-9]{4}|\b[0-9]{3}[-. ][0-9]{3}[-. ][0-9]{4}\b`)
 )
 
 // Validate checks the form against the marketplace's rules.
@@ -316,7 +316,7 @@ func checkPricing(c *Check, o Offer, ctx Context) {
 		c.problem("pricing.dimensions", "price at least one dimension")
 	}
 	seen := map[string]bool{}
-	total := 0.0
+	total := new(big.Rat)
 	for i, d := range p.Dimensions {
 		f := fmt.Sprintf("pricing.dimensions[%d]", i)
 		if seen[d.Key] {
@@ -347,15 +347,15 @@ func checkPricing(c *Check, o Offer, ctx Context) {
 			c.problem(f, "the price %q of %q is not an amount such as 12.50", clip(d.Price, 20), d.Key)
 			continue
 		}
-		if price == 0 && !o.ZeroDollar {
+		if price.Sign() == 0 && !o.ZeroDollar {
 			c.problem(f, "dimension %q has a zero price: tick zero-dollar pricing to allow it", d.Key)
 		}
 		if d.Kind == "contract" {
-			total += price * float64(d.Quantity)
+			total.Add(total, new(big.Rat).Mul(price, new(big.Rat).SetInt64(d.Quantity)))
 		}
 	}
 	if len(p.Schedule) > 0 {
-		sum := 0.0
+		sum := new(big.Rat)
 		last := ""
 		for i, in := range p.Schedule {
 			f := fmt.Sprintf("pricing.schedule[%d]", i)
@@ -370,10 +370,10 @@ func checkPricing(c *Check, o Offer, ctx Context) {
 				c.problem(f, "the installment amount %q is not an amount such as 1000.00", clip(in.Amount, 20))
 				continue
 			}
-			sum += a
+			sum.Add(sum, a)
 		}
-		if total > 0 && !closeEnough(sum, total) {
-			c.problem("pricing.schedule", "the installments add up to %s but the contract dimensions cost %s", formatAmount(sum), formatAmount(total))
+		if total.Sign() > 0 && sum.Cmp(total) != 0 {
+			c.problem("pricing.schedule", "the installments add up to %s but the contract dimensions cost %s", sum.FloatString(2), total.FloatString(2))
 		}
 	}
 }
@@ -529,19 +529,16 @@ func checkAmendment(c *Check, o Offer, ctx Context) {
 	}
 }
 
-// parseAmount reads a non-negative decimal amount.
-func parseAmount(s string) (float64, error) {
+// parseAmount reads a non-negative decimal amount, exactly.
+func parseAmount(s string) (*big.Rat, error) {
 	if !pricePattern.MatchString(s) {
-		return 0, fmt.Errorf("not an amount")
+		return nil, fmt.Errorf("not an amount")
 	}
-	return strconv.ParseFloat(s, 64)
-}
-
-func formatAmount(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }
-
-func closeEnough(a, b float64) bool {
-	d := a - b
-	return d < 0.005 && d > -0.005
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		return nil, fmt.Errorf("not an amount")
+	}
+	return r, nil
 }
 
 func clip(s string, n int) string {

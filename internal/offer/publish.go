@@ -231,7 +231,9 @@ func (s *Service) fail(ctx context.Context, id, msg string) error {
 func (s *Service) expire(ctx context.Context, id string) error {
 	return s.DB.Write(ctx, func(tx *store.Tx) error {
 		now := s.now()
-		res, err := tx.Exec(ctx, `UPDATE offers SET state = 'expired', updated_at = ? WHERE id = ? AND state IN ('published', 'instructions_sent', 'viewed', 'extended')`,
+		// An extended partner offer is left alone: the resale authorization's
+		// date bounds when the partner may extend, not the partner's own offer.
+		res, err := tx.Exec(ctx, `UPDATE offers SET state = 'expired', updated_at = ? WHERE id = ? AND state IN ('published', 'instructions_sent', 'viewed')`,
 			store.Millis(now), id)
 		if err != nil {
 			return err

@@ -110,6 +110,14 @@ func loadAgreement(ctx context.Context, tx *store.Tx, id string) (marketplace.Ag
 // Create stores a new draft after checking it; the answer carries the
 // warnings. A form with problems is refused with all of them.
 func (s *Service) Create(ctx context.Context, o Offer) (Detail, error) {
+	return s.create(ctx, o, true)
+}
+
+// create stores a new draft; checkDates false skips the date rules (a clone
+// of an old offer is a draft whose dates RevOps still has to change, and
+// Submit checks them).
+func (s *Service) create(ctx context.Context, o Offer, checkDates bool) (Detail, error) {
+	o = formOf(o)
 	o.ID = "ofr_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
 	o.State = StateDraft
 	o.OfferID, o.ResaleAuthorizationID, o.ChangeSetID, o.AgreementID, o.Failure = "", "", "", "", ""
@@ -118,6 +126,9 @@ func (s *Service) Create(ctx context.Context, o Offer) (Detail, error) {
 		c, err := s.context(ctx, tx, o)
 		if err != nil {
 			return err
+		}
+		if !checkDates {
+			c.Now = time.Time{}
 		}
 		check := Validate(o, c)
 		if err := check.Err(); err != nil {
@@ -218,6 +229,9 @@ func (s *Service) Update(ctx context.Context, id string, form Offer) (Detail, er
 		if err != nil {
 			return err
 		}
+		if cur.State != StateDraft && cur.State != StateFailed {
+			c.Now = time.Time{} // booking data only: the dates were checked when it went out
+		}
 		check := Validate(next, c)
 		if err := check.Err(); err != nil {
 			return err
@@ -247,7 +261,7 @@ func (s *Service) Clone(ctx context.Context, id string) (Detail, error) {
 	if err != nil {
 		return Detail{}, err
 	}
-	d, err := s.Create(ctx, formOf(src.Offer))
+	d, err := s.create(ctx, formOf(src.Offer), false)
 	if err != nil {
 		return d, err
 	}
@@ -301,7 +315,7 @@ type Association struct {
 // id, a partner offer by its offer id or its CPPO opportunity id. If the buyer
 // already accepted it, it is accepted at once.
 func (s *Service) Associate(ctx context.Context, a Association) (Detail, error) {
-	o := a.Form
+	o := formOf(a.Form) // what AWS assigned comes from AWS, not from the form
 	opportunity := o.Metadata[MetaCPPOOpportunityID]
 	switch {
 	case a.OfferID == "" && (o.Type != TypePartner || opportunity == ""):
