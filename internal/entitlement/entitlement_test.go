@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/concordmp/concord/internal/awsmp"
+	"github.com/concordmp/concord/internal/clocktest"
 	"github.com/concordmp/concord/internal/emulator"
 	"github.com/concordmp/concord/internal/emulator/world"
 	"github.com/concordmp/concord/internal/entitlement"
@@ -22,29 +23,11 @@ import (
 	"github.com/concordmp/concord/internal/store/storetest"
 )
 
-// clock is a fake clock the tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type env struct {
 	t       *testing.T
 	db      *store.DB
 	emu     *emulator.Emulator
-	clock   *clock
+	clock   *clocktest.Clock
 	svc     *entitlement.Service
 	ledger  *inbox.Ledger
 	runner  *job.Runner
@@ -62,7 +45,7 @@ func setup(t *testing.T, db *store.DB) *env {
 	t.Helper()
 	ctx := context.Background()
 	// A minute ahead of the emulator's real-time clock, so its agreements have started.
-	e := &env{t: t, db: db, clock: &clock{t: time.Now().UTC().Add(time.Minute).Truncate(time.Millisecond)}}
+	e := &env{t: t, db: db, clock: clocktest.New(time.Now().UTC().Add(time.Minute).Truncate(time.Millisecond))}
 	srv := httptest.NewUnstartedServer(nil)
 	e.emu = emulator.New(emulator.Options{BaseURL: func() string { return "http://" + srv.Listener.Addr().String() }})
 	srv.Config.Handler = e.emu
@@ -556,7 +539,7 @@ func TestSweepQueuesOldAndNeverFetchedLicenses(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		now := time.Date(2026, 11, 2, 12, 7, 0, 0, time.UTC)
-		clk := &clock{t: now}
+		clk := clocktest.New(now)
 		api := &fakeAPI{ents: map[string][]marketplace.Entitlement{}}
 		svc := &entitlement.Service{DB: db, API: api, Now: clk.Now, SweepBatch: 2}
 		ctx := context.Background()

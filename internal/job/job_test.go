@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/concordmp/concord/internal/clocktest"
 	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
@@ -21,44 +22,18 @@ import (
 // t0 is millisecond-aligned: the schema stores epoch milliseconds.
 var t0 = time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)
 
-// clock is a hand-advanced clock so backoff, due times and leases are tested
-// without sleeping.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t.Truncate(time.Millisecond)
-}
-
-func (c *clock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	return c.now
-}
-
 // fixture is one fresh database plus a clock and helpers that fail the test on
 // unexpected errors.
 type fixture struct {
 	t     *testing.T
 	ctx   context.Context
 	db    *store.DB
-	clock *clock
+	clock *clocktest.Clock
 }
 
 func setup(t *testing.T, db *store.DB) *fixture {
 	t.Helper()
-	return &fixture{t: t, ctx: t.Context(), db: db, clock: &clock{now: t0}}
+	return &fixture{t: t, ctx: t.Context(), db: db, clock: clocktest.New(t0)}
 }
 
 // runner builds a runner on the fixture's clock with the given handlers.
@@ -954,7 +929,7 @@ func testRun(t *testing.T, f *fixture) {
 	stopped := make(chan struct{})
 	go func() { r.Run(ctx); close(stopped) }()
 
-	f.clock.Set(time.Now())
+	f.clock.Set(time.Now().Truncate(time.Millisecond))
 	first := f.enqueue("k", nil, job.Options{})
 	if got := waitFor(t, ran, "the first job"); got != first {
 		t.Fatalf("ran %s, want %s", got, first)
@@ -967,13 +942,13 @@ func testRun(t *testing.T, f *fixture) {
 	waitState(t, f, first, job.StateCompleted)
 	time.Sleep(200 * time.Millisecond)
 	// Idle, with the next poll an hour away: only the enqueue can wake it.
-	f.clock.Set(time.Now())
+	f.clock.Set(time.Now().Truncate(time.Millisecond))
 	second := f.enqueue("k", nil, job.Options{})
 	if got := waitFor(t, ran, "the job enqueued while Run was idle"); got != second {
 		t.Fatalf("ran %s, want %s", got, second)
 	}
 	// Retry wakes it too.
-	f.clock.Set(time.Now())
+	f.clock.Set(time.Now().Truncate(time.Millisecond))
 	third := f.enqueue("k-dead", nil, job.Options{}) // dies at once
 	waitState(t, f, third, job.StateDead)
 	time.Sleep(200 * time.Millisecond) // idle again, as above

@@ -8,10 +8,10 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/concordmp/concord/internal/clocktest"
 	"github.com/concordmp/concord/internal/emulator/eventbridge"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/inbox/inboxtest"
@@ -27,30 +27,13 @@ var t0 = time.Date(2026, 11, 2, 12, 30, 0, 0, time.UTC)
 
 const buyer = "444455556666"
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 // env is a database with a configured product (usage dimensions api_calls and
 // storage, contract dimension seats), a ledger whose license hook is the
 // metering service's, and the service, all on a fake clock.
 type env struct {
 	t      *testing.T
 	db     *store.DB
-	clock  *clock
+	clock  *clocktest.Clock
 	ledger *inbox.Ledger
 	svc    *metering.Service
 	agmts  map[string]eventbridge.Agreement // by license id
@@ -59,7 +42,7 @@ type env struct {
 func newEnv(t *testing.T, db *store.DB) *env {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
-	e := &env{t: t, db: db, clock: &clock{t: t0}, agmts: map[string]eventbridge.Agreement{}}
+	e := &env{t: t, db: db, clock: clocktest.New(t0), agmts: map[string]eventbridge.Agreement{}}
 	e.svc = &metering.Service{DB: db, Now: e.clock.Now, Logger: logger}
 	e.ledger = &inbox.Ledger{DB: db, Now: e.clock.Now, Logger: logger, LicenseHooks: []inbox.LicenseHook{e.svc.Hook}}
 	if _, err := e.ledger.PutProduct(context.Background(), marketplace.Product{ProductID: "prod-m", ProductCode: "code-m",

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/concordmp/concord/internal/clocktest"
 	"github.com/concordmp/concord/internal/emulator/eventbridge"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/inbox/inboxtest"
@@ -18,29 +18,12 @@ import (
 	"github.com/concordmp/concord/internal/store/storetest"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // env is a database with product prod-o configured, a ledger whose agreement
 // hook is the offer service's, and the service, on a fake clock set to now.
 type env struct {
 	t      *testing.T
 	db     *store.DB
-	clock  *clock
+	clock  *clocktest.Clock
 	ledger *inbox.Ledger
 	svc    *offer.Service
 }
@@ -48,7 +31,7 @@ type env struct {
 func newEnv(t *testing.T, db *store.DB) *env {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
-	e := &env{t: t, db: db, clock: &clock{t: now}}
+	e := &env{t: t, db: db, clock: clocktest.New(now)}
 	e.svc = &offer.Service{DB: db, Now: e.clock.Now, Logger: logger}
 	e.ledger = &inbox.Ledger{DB: db, Now: e.clock.Now, Logger: logger, AgreementHooks: []inbox.AgreementHook{e.svc.AgreementHook}}
 	if _, err := e.ledger.PutProduct(context.Background(), product()); err != nil {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/concordmp/concord/internal/awsmp"
+	"github.com/concordmp/concord/internal/clocktest"
 	"github.com/concordmp/concord/internal/emulator/eventbridge"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/job"
@@ -30,18 +31,6 @@ import (
 const seller = "111122223333"
 
 var t0 = time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // resolver is AWS's ResolveCustomer for tokens the test hands out.
 type resolver struct {
@@ -61,7 +50,7 @@ func (r *resolver) ResolveCustomer(_ context.Context, token string) (awsmp.Custo
 
 type fixture struct {
 	db     *store.DB
-	clock  *clock
+	clock  *clocktest.Clock
 	ledger *inbox.Ledger
 	svc    *registration.Service
 	runner *job.Runner
@@ -70,7 +59,7 @@ type fixture struct {
 }
 
 func setup(t *testing.T, db *store.DB) *fixture {
-	f := &fixture{db: db, clock: &clock{now: t0}, res: &resolver{tokens: map[string]awsmp.Customer{}}}
+	f := &fixture{db: db, clock: clocktest.New(t0), res: &resolver{tokens: map[string]awsmp.Customer{}}}
 	logger := slog.New(slog.DiscardHandler)
 	f.ledger = &inbox.Ledger{DB: db, Now: f.clock.Now, Logger: logger}
 	f.svc = &registration.Service{DB: db, Resolver: f.res, Now: f.clock.Now, Logger: logger}

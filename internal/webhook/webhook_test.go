@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concordmp/concord/internal/clocktest"
 	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
@@ -22,24 +23,6 @@ import (
 
 // t0 is millisecond-aligned: the schema stores epoch milliseconds.
 var t0 = time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)
-
-// clock is a hand-advanced clock, so retries are driven without sleeping.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // request is what a receiver got.
 type request struct {
@@ -67,7 +50,7 @@ type fixture struct {
 	t      *testing.T
 	ctx    context.Context
 	db     *store.DB
-	clock  *clock
+	clock  *clocktest.Clock
 	svc    *webhook.Service
 	runner *job.Runner
 }
@@ -83,7 +66,7 @@ func run(t *testing.T, name string, fn func(t *testing.T, f *fixture)) {
 
 func setup(t *testing.T, db *store.DB) *fixture {
 	t.Helper()
-	c := &clock{now: t0}
+	c := clocktest.New(t0)
 	svc := &webhook.Service{DB: db, Now: c.Now}
 	r := job.NewRunner(db, job.RunnerOptions{Now: c.Now})
 	svc.Handlers(r)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,30 +12,14 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/concordmp/concord/internal/clocktest"
 )
-
-// fakeClock is a controllable clock for Options.Now.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type env struct {
 	srv      *Server
 	client   *awssqs.Client
-	clock    *fakeClock
+	clock    *clocktest.Clock
 	endpoint string
 }
 
@@ -44,7 +27,7 @@ type env struct {
 // SDK client pointed at it.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	clock := &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC))
 	srv := New(Options{Now: clock.Now})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
