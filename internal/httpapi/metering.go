@@ -123,10 +123,3 @@ func (s *Server) registerMetering(api huma.API) {
 type requeued struct {
 	Requeued int `json:"requeued" doc:"How many records were queued to be sent again."`
 }
-
-func pageLimit(n int) int {
-	if n <= 0 {
-		return 100
-	}
-	return min(n, 500)
-}

@@ -31,11 +31,16 @@ type listOutput[T any] struct {
 	Body List[T]
 }
 
-func page[T any](items []T, limit int, key func(T) string) *listOutput[T] {
-	if limit <= 0 {
-		limit = 100
+// pageLimit is the rows a page holds: 100 by default, at most 500.
+func pageLimit(n int) int {
+	if n <= 0 {
+		return 100
 	}
-	limit = min(limit, 500)
+	return min(n, 500)
+}
+
+func page[T any](items []T, limit int, key func(T) string) *listOutput[T] {
+	limit = pageLimit(limit)
 	out := &listOutput[T]{Body: List[T]{Items: items}}
 	if len(items) == limit {
 		out.Body.NextCursor = key(items[len(items)-1])

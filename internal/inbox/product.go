@@ -83,9 +83,9 @@ func (l *Ledger) PutProduct(ctx context.Context, p marketplace.Product) (marketp
 func (l *Ledger) GetProduct(ctx context.Context, id string) (marketplace.Product, error) {
 	var p marketplace.Product
 	err := l.DB.Read(ctx, func(tx *store.Tx) error {
+		var ok bool
 		var err error
-		p, err = scanProduct(tx.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE product_id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
+		if p, ok, err = LoadProduct(ctx, tx, id); err == nil && !ok {
 			return marketplace.Errorf(marketplace.ENotFound, "product %s not found", id)
 		}
 		return err

@@ -604,27 +604,16 @@ func (s *Service) resolve(ctx context.Context, tx *store.Tx, targets map[string]
 		return t, nil
 	}
 	t.license = l
-	p, err := loadProduct(ctx, tx, l.ProductID)
+	p, ok, err := inbox.LoadProduct(ctx, tx, l.ProductID)
 	if err != nil {
 		return nil, err
 	}
-	if p == nil {
+	if !ok {
 		t.err = fmt.Errorf("product %s of license %s is not configured: declare its usage dimensions with PUT /v1/products/%s", l.ProductID, l.LicenseArn, l.ProductID)
 		return t, nil
 	}
-	t.product = *p
+	t.product = p
 	return t, nil
-}
-
-func loadProduct(ctx context.Context, tx *store.Tx, productID string) (*marketplace.Product, error) {
-	if productID == "" {
-		return nil, nil
-	}
-	p, ok, err := inbox.LoadProduct(ctx, tx, productID)
-	if err != nil || !ok {
-		return nil, err
-	}
-	return &p, nil
 }
 
 // checkUsage says why a record cannot be metered on its license, or "".
