@@ -61,11 +61,7 @@ func (s *Service) Submit(ctx context.Context, id string) (Detail, error) {
 		if cur.State != StateDraft && cur.State != StateFailed {
 			return marketplace.Errorf(marketplace.EConflict, "offer %s is %s: only a draft (or a failed offer) can be submitted", id, cur.State)
 		}
-		c, err := s.context(ctx, tx, cur.Offer)
-		if err != nil {
-			return err
-		}
-		if err := Validate(cur.Offer, c).Err(); err != nil {
+		if err := s.check(ctx, tx, &cur.Offer, true); err != nil {
 			return err
 		}
 		now := s.now()

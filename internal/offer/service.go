@@ -117,36 +117,51 @@ func (s *Service) Create(ctx context.Context, o Offer) (Detail, error) {
 // of an old offer is a draft whose dates RevOps still has to change, and
 // Submit checks them).
 func (s *Service) create(ctx context.Context, o Offer, checkDates bool) (Detail, error) {
-	o = formOf(o)
-	o.ID = "ofr_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
-	o.State = StateDraft
-	o.OfferID, o.ResaleAuthorizationID, o.ChangeSetID, o.AgreementID, o.Failure = "", "", "", "", ""
+	o = formOf(o) // what AWS assigns comes from AWS, not from the form
+	o.ID, o.State = newID(), StateDraft
 	var out Detail
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
-		c, err := s.context(ctx, tx, o)
-		if err != nil {
+		if err := s.check(ctx, tx, &o, checkDates); err != nil {
 			return err
 		}
-		if !checkDates {
-			c.Now = time.Time{}
-		}
-		check := Validate(o, c)
-		if err := check.Err(); err != nil {
+		if err := s.add(ctx, tx, &o, "created", describe(o)); err != nil {
 			return err
 		}
-		o.Warnings = messages(check.Warnings)
-		now := s.now()
-		o.CreatedAt, o.UpdatedAt = now, now
-		if err := insert(ctx, tx, o); err != nil {
-			return err
-		}
-		if err := history(ctx, tx, o.ID, now, StateDraft, "created", describe(o)); err != nil {
-			return err
-		}
+		var err error
 		out, err = load(ctx, tx, o.ID)
 		return err
 	})
 	return out, err
+}
+
+func newID() string { return "ofr_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "") }
+
+// check validates o against the rules (the date rules only when checkDates)
+// and keeps the warnings on it; a form with problems is an error.
+func (s *Service) check(ctx context.Context, tx *store.Tx, o *Offer, checkDates bool) error {
+	c, err := s.context(ctx, tx, *o)
+	if err != nil {
+		return err
+	}
+	if !checkDates {
+		c.Now = time.Time{}
+	}
+	chk := Validate(*o, c)
+	if err := chk.Err(); err != nil {
+		return err
+	}
+	o.Warnings = messages(chk.Warnings)
+	return nil
+}
+
+// add stores a new offer, its first history step saying how it came.
+func (s *Service) add(ctx context.Context, tx *store.Tx, o *Offer, step, msg string) error {
+	now := s.now()
+	o.CreatedAt, o.UpdatedAt = now, now
+	if err := insert(ctx, tx, *o); err != nil {
+		return err
+	}
+	return history(ctx, tx, o.ID, now, o.State, step, msg)
 }
 
 func describe(o Offer) string {
@@ -225,18 +240,10 @@ func (s *Service) Update(ctx context.Context, id string, form Offer) (Detail, er
 				return err
 			}
 		}
-		c, err := s.context(ctx, tx, next)
-		if err != nil {
+		// Booking data only once the offer is out: its dates were checked then.
+		if err := s.check(ctx, tx, &next, cur.State == StateDraft || cur.State == StateFailed); err != nil {
 			return err
 		}
-		if cur.State != StateDraft && cur.State != StateFailed {
-			c.Now = time.Time{} // booking data only: the dates were checked when it went out
-		}
-		check := Validate(next, c)
-		if err := check.Err(); err != nil {
-			return err
-		}
-		next.Warnings = messages(check.Warnings)
 		next.UpdatedAt = s.now()
 		if err := save(ctx, tx, next); err != nil {
 			return err
@@ -323,7 +330,7 @@ func (s *Service) Associate(ctx context.Context, a Association) (Detail, error) 
 	case a.OfferID != "" && !strings.HasPrefix(a.OfferID, "offer-"):
 		return Detail{}, marketplace.Errorf(marketplace.EInvalid, "%q is not an AWS offer id (offer-…)", clip(a.OfferID, 80))
 	}
-	o.ID = "ofr_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+	o.ID = newID()
 	o.OfferID = a.OfferID
 	o.State = StatePublished
 	if o.Type == TypePartner && a.OfferID != "" {
@@ -340,33 +347,23 @@ func (s *Service) Associate(ctx context.Context, a Association) (Detail, error) 
 				return err
 			}
 		}
-		c, err := s.context(ctx, tx, o)
-		if err != nil {
-			return err
-		}
-		c.Now = time.Time{} // an offer made elsewhere may be past its dates already
-		check := Validate(o, c)
-		if err := check.Err(); err != nil {
-			return err
-		}
-		o.Warnings = messages(check.Warnings)
-		now := s.now()
-		o.CreatedAt, o.UpdatedAt = now, now
-		if err := insert(ctx, tx, o); err != nil {
+		// An offer made elsewhere may be past its dates already.
+		if err := s.check(ctx, tx, &o, false); err != nil {
 			return err
 		}
 		msg := "offer " + a.OfferID
 		if a.OfferID == "" {
 			msg = "CPPO opportunity " + opportunity
 		}
-		if err := history(ctx, tx, o.ID, now, o.State, "associated", msg); err != nil {
+		if err := s.add(ctx, tx, &o, "associated", msg); err != nil {
 			return err
 		}
 		if a.OfferID != "" {
-			if err := s.matchAccepted(ctx, tx, o.ID, a.OfferID, now); err != nil {
+			if err := s.matchAccepted(ctx, tx, o.ID, a.OfferID, o.CreatedAt); err != nil {
 				return err
 			}
 		}
+		var err error
 		out, err = load(ctx, tx, o.ID)
 		return err
 	})
