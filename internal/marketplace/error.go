@@ -7,6 +7,7 @@ package marketplace
 import (
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Error codes shared by every layer. HTTP status codes are chosen from them only at
@@ -56,4 +57,16 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "Internal error."
+}
+
+// Clip shortens s to at most about n bytes for a message, cutting on a
+// character boundary and marking the cut with an ellipsis.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

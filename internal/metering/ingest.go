@@ -118,7 +118,7 @@ func ParseBatch(body []byte) ([]Parsed, error) {
 			return nil, bad("%s", strings.TrimPrefix(err.Error(), "json: "))
 		}
 		if key, _ := tok.(string); key != "records" || seen {
-			return nil, bad("unexpected field %q", clip(fmt.Sprint(tok), 40))
+			return nil, bad("unexpected field %q", marketplace.Clip(fmt.Sprint(tok), 40))
 		}
 		seen = true
 		if tok, err := dec.Token(); err != nil {
@@ -192,7 +192,7 @@ func (w *wireUsage) usage() (Usage, error) {
 	}
 	n, err := strconv.ParseInt(q, 10, 64)
 	if err != nil {
-		return u, fmt.Errorf("quantity %s is not a whole number", clip(q, 40))
+		return u, fmt.Errorf("quantity %s is not a whole number", marketplace.Clip(q, 40))
 	}
 	if n < 0 || n > MaxQuantity {
 		return u, fmt.Errorf("quantity %d is out of range: AWS takes 0 to %d", n, MaxQuantity)
@@ -203,24 +203,13 @@ func (w *wireUsage) usage() (Usage, error) {
 	}
 	ts, err := time.Parse(time.RFC3339Nano, w.Timestamp)
 	if err != nil {
-		return u, fmt.Errorf("timestamp %q is not RFC 3339 (e.g. 2026-12-01T10:15:00Z)", clip(w.Timestamp, 64))
+		return u, fmt.Errorf("timestamp %q is not RFC 3339 (e.g. 2026-12-01T10:15:00Z)", marketplace.Clip(w.Timestamp, 64))
 	}
 	if y := ts.UTC().Year(); y < 2000 || y > 9998 {
-		return u, fmt.Errorf("timestamp %s is out of range", clip(w.Timestamp, 64))
+		return u, fmt.Errorf("timestamp %s is out of range", marketplace.Clip(w.Timestamp, 64))
 	}
 	u.Timestamp = ts.UTC()
 	return u, nil
-}
-
-// clip shortens s to about n bytes for a message, on a character boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // target is a license usage may be metered on, with its product.
@@ -294,7 +283,7 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 			}
 			u := &batch[i].Usage
 			if j, dup := seen[u.IdempotencyKey]; dup {
-				status[i], reasons[i] = UsageDuplicate, fmt.Sprintf("idempotencyKey %q repeats record %d of this batch; counted once", clip(u.IdempotencyKey, 80), j)
+				status[i], reasons[i] = UsageDuplicate, fmt.Sprintf("idempotencyKey %q repeats record %d of this batch; counted once", marketplace.Clip(u.IdempotencyKey, 80), j)
 				if o := batch[j].Usage; o.License != u.License || o.Tenant != u.Tenant || o.Dimension != u.Dimension || o.Quantity != u.Quantity || !o.Timestamp.Equal(u.Timestamp) {
 					reasons[i] += fmt.Sprintf(" (record %d differs: quantity %d of %s at %s; this one was not counted)", j, o.Quantity, o.Dimension, o.Timestamp.Format(time.RFC3339Nano))
 				}
@@ -395,7 +384,7 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 			}
 			for _, r := range rows {
 				if status[r.index] == "" { // its key conflicted, so it is stored, if not visible here
-					status[r.index], reasons[r.index] = UsageDuplicate, fmt.Sprintf("idempotencyKey %q was already received; counted once", clip(r.key, 80))
+					status[r.index], reasons[r.index] = UsageDuplicate, fmt.Sprintf("idempotencyKey %q was already received; counted once", marketplace.Clip(r.key, 80))
 				}
 			}
 		}
@@ -526,7 +515,7 @@ func storedUsage(ctx context.Context, tx *store.Tx, keys []string) (map[string]s
 
 // describe explains a duplicate of st, saying whether u differs from it.
 func (st storedRecord) describe(u *Usage) string {
-	reason := fmt.Sprintf("idempotencyKey %q was received at %s; counted once", clip(st.key, 80), store.FromMillis(st.at).Format(time.RFC3339))
+	reason := fmt.Sprintf("idempotencyKey %q was received at %s; counted once", marketplace.Clip(st.key, 80), store.FromMillis(st.at).Format(time.RFC3339))
 	differs := st.dimension != u.Dimension || st.quantity != u.Quantity || st.ts != store.Millis(u.Timestamp) ||
 		(u.License != "" && st.license != marketplace.LicenseID(u.License))
 	if differs {
@@ -600,7 +589,7 @@ func (s *Service) resolve(ctx context.Context, tx *store.Tx, targets map[string]
 		return nil, err
 	}
 	if !ok {
-		t.err = fmt.Errorf("license %s is not known to Concord (its License Updated event has not arrived)", clip(license, 120))
+		t.err = fmt.Errorf("license %s is not known to Concord (its License Updated event has not arrived)", marketplace.Clip(license, 120))
 		return t, nil
 	}
 	t.license = l
@@ -624,7 +613,7 @@ func checkUsage(t *target, u *Usage) string {
 	case !ok && len(p.Dimensions) == 0:
 		return fmt.Sprintf("product %s has no dimensions configured: declare its usage dimensions with PUT /v1/products/%s", p.ProductID, p.ProductID)
 	case !ok:
-		return fmt.Sprintf("dimension %q is not a dimension of product %s", clip(u.Dimension, 80), p.ProductID)
+		return fmt.Sprintf("dimension %q is not a dimension of product %s", marketplace.Clip(u.Dimension, 80), p.ProductID)
 	case d.Kind == "contract":
 		return fmt.Sprintf("dimension %q of product %s is a contract (entitlement) dimension; only usage dimensions are metered", u.Dimension, p.ProductID)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/concordmp/concord/internal/job"
+	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 )
 
@@ -235,7 +236,7 @@ func (s *Service) sendPart(ctx context.Context, batch []claimed, renew bool) err
 		} else {
 			s.Logger.Warn("metering: BatchMeterUsage failed; the records will be retried", "records", len(batch), "err", err)
 		}
-		return s.retryLater(ctx, batch, "BatchMeterUsage failed: "+clip(err.Error(), 300))
+		return s.retryLater(ctx, batch, "BatchMeterUsage failed: "+marketplace.Clip(err.Error(), 300))
 	}
 }
 
@@ -276,7 +277,7 @@ func (s *Service) retryLater(ctx context.Context, batch []claimed, reason string
 		for _, c := range batch {
 			if _, err := tx.Exec(ctx, `UPDATE metering_records SET next_attempt_at = ?, lease_owner = NULL, lease_until = 0, reason = ?
 				WHERE record_id = ? AND status = 'pending' AND lease_owner = ?`,
-				store.Millis(now.Add(backoff(c.attempts))), clip(reason, 500), c.id, c.owner); err != nil {
+				store.Millis(now.Add(backoff(c.attempts))), marketplace.Clip(reason, 500), c.id, c.owner); err != nil {
 				return fmt.Errorf("release record: %w", err)
 			}
 		}
@@ -306,7 +307,7 @@ func (s *Service) record(ctx context.Context, batch []claimed, results []SendRes
 				status, reason = StatusDuplicate, "AWS answered DuplicateRecord: it already holds a record with a different quantity for this customer, dimension and hour, and that one stands. "+
 					"Concord never resends a different quantity, so the earlier record came from elsewhere (another system, or a Concord database restored from an older backup)"
 			default:
-				status, reason = StatusRejected, fmt.Sprintf("AWS answered an unknown status %q", clip(r.Status, 60))
+				status, reason = StatusRejected, fmt.Sprintf("AWS answered an unknown status %q", marketplace.Clip(r.Status, 60))
 			}
 			// AWS's answer is the truth even if our lease lapsed or the record
 			// expired meanwhile.
@@ -341,7 +342,7 @@ func (s *Service) record(ctx context.Context, batch []claimed, results []SendRes
 // in time is retried: the clocks disagree.
 func (s *Service) reject(ctx context.Context, batch []claimed, rej *RejectedError) error {
 	now := s.Now()
-	reason := "AWS rejected the request: " + clip(rej.Error(), 500)
+	reason := "AWS rejected the request: " + marketplace.Clip(rej.Error(), 500)
 	var retry []claimed
 	err := s.DB.WriteCommitted(ctx, func(tx *store.Tx) error {
 		retry = retry[:0]

@@ -265,7 +265,7 @@ func Validate(o Offer, ctx Context) Check {
 	}
 	for i, e := range o.NotifyUsers {
 		if !emailPattern.MatchString(e) {
-			c.problem(fmt.Sprintf("notifyUsers[%d]", i), "%q is not an email address", clip(e, 80))
+			c.problem(fmt.Sprintf("notifyUsers[%d]", i), "%q is not an email address", marketplace.Clip(e, 80))
 		}
 	}
 	return c
@@ -296,7 +296,7 @@ func firstWordWith(s, sub string) string {
 func checkPricing(c *Check, o Offer, ctx Context) {
 	p := o.Pricing
 	if !currencyPattern.MatchString(p.Currency) {
-		c.problem("pricing.currency", "the currency must be an ISO 4217 code such as USD, not %q", clip(p.Currency, 10))
+		c.problem("pricing.currency", "the currency must be an ISO 4217 code such as USD, not %q", marketplace.Clip(p.Currency, 10))
 	}
 	switch {
 	case p.Duration == "" && p.EndDate == "":
@@ -304,10 +304,10 @@ func checkPricing(c *Check, o Offer, ctx Context) {
 	case p.Duration != "" && p.EndDate != "":
 		c.problem("pricing.duration", "give a duration or an end date, not both")
 	case p.Duration != "" && !durationPattern.MatchString(p.Duration):
-		c.problem("pricing.duration", "the duration %q is not an ISO 8601 period such as P12M, P1Y or P30D", clip(p.Duration, 20))
+		c.problem("pricing.duration", "the duration %q is not an ISO 8601 period such as P12M, P1Y or P30D", marketplace.Clip(p.Duration, 20))
 	case p.EndDate != "":
 		if end, err := time.Parse(time.DateOnly, p.EndDate); err != nil {
-			c.problem("pricing.endDate", "the end date %q is not a date (YYYY-MM-DD)", clip(p.EndDate, 20))
+			c.problem("pricing.endDate", "the end date %q is not a date (YYYY-MM-DD)", marketplace.Clip(p.EndDate, 20))
 		} else if !ctx.Now.IsZero() && !end.After(ctx.Now) {
 			c.problem("pricing.endDate", "the end date %s has passed", p.EndDate)
 		}
@@ -326,7 +326,7 @@ func checkPricing(c *Check, o Offer, ctx Context) {
 		pd, ok := ctx.Product.Dimension(d.Key)
 		switch {
 		case !ok:
-			c.problem(f, "dimension %q is not a dimension of product %s", clip(d.Key, 80), o.ProductID)
+			c.problem(f, "dimension %q is not a dimension of product %s", marketplace.Clip(d.Key, 80), o.ProductID)
 		case pd.Kind != "" && d.Kind != pd.Kind:
 			c.problem(f, "dimension %q is a %s dimension of the product, not %s", d.Key, pd.Kind, d.Kind)
 		}
@@ -344,7 +344,7 @@ func checkPricing(c *Check, o Offer, ctx Context) {
 		}
 		price, err := parseAmount(d.Price)
 		if err != nil {
-			c.problem(f, "the price %q of %q is not an amount such as 12.50", clip(d.Price, 20), d.Key)
+			c.problem(f, "the price %q of %q is not an amount such as 12.50", marketplace.Clip(d.Price, 20), d.Key)
 			continue
 		}
 		if price.Sign() == 0 && !o.ZeroDollar {
@@ -360,14 +360,14 @@ func checkPricing(c *Check, o Offer, ctx Context) {
 		for i, in := range p.Schedule {
 			f := fmt.Sprintf("pricing.schedule[%d]", i)
 			if _, err := time.Parse(time.DateOnly, in.Date); err != nil {
-				c.problem(f, "the installment date %q is not a date (YYYY-MM-DD)", clip(in.Date, 20))
+				c.problem(f, "the installment date %q is not a date (YYYY-MM-DD)", marketplace.Clip(in.Date, 20))
 			} else if in.Date <= last {
 				c.problem(f, "installments must be in date order, each on its own day")
 			}
 			last = in.Date
 			a, err := parseAmount(in.Amount)
 			if err != nil {
-				c.problem(f, "the installment amount %q is not an amount such as 1000.00", clip(in.Amount, 20))
+				c.problem(f, "the installment amount %q is not an amount such as 1000.00", marketplace.Clip(in.Amount, 20))
 				continue
 			}
 			sum.Add(sum, a)
@@ -400,10 +400,10 @@ func checkLegal(c *Check, field, what string, l Legal) {
 	for i, d := range l.Documents {
 		f := fmt.Sprintf("%s.documents[%d]", field, i)
 		if d.ContentType != "text/plain" && d.ContentType != "application/pdf" {
-			c.problem(f, "%q must be a TXT or PDF document", clip(d.Name, 80))
+			c.problem(f, "%q must be a TXT or PDF document", marketplace.Clip(d.Name, 80))
 		}
 		if d.Size <= 0 {
-			c.problem(f, "%q is empty", clip(d.Name, 80))
+			c.problem(f, "%q is empty", marketplace.Clip(d.Name, 80))
 		}
 		total += d.Size
 	}
@@ -421,14 +421,14 @@ func checkMetadata(c *Check, o Offer) {
 	case buyer == "":
 		c.problem("metadata."+MetaBuyerAccount, "the buyer's AWS account number is required")
 	case !accountPattern.MatchString(buyer):
-		c.problem("metadata."+MetaBuyerAccount, "the buyer's AWS account number must be 12 digits, not %q", clip(buyer, 20))
+		c.problem("metadata."+MetaBuyerAccount, "the buyer's AWS account number must be 12 digits, not %q", marketplace.Clip(buyer, 20))
 	}
 	partner := o.Metadata[MetaPartnerAccount]
 	switch {
 	case o.Type == TypePartner && partner == "":
 		c.problem("metadata."+MetaPartnerAccount, "a partner offer needs the partner's AWS account number")
 	case partner != "" && !accountPattern.MatchString(partner):
-		c.problem("metadata."+MetaPartnerAccount, "the partner's AWS account number must be 12 digits, not %q", clip(partner, 20))
+		c.problem("metadata."+MetaPartnerAccount, "the partner's AWS account number must be 12 digits, not %q", marketplace.Clip(partner, 20))
 	case partner != "" && partner == buyer:
 		c.problem("metadata."+MetaPartnerAccount, "the partner's AWS account number is the buyer's")
 	}
@@ -452,7 +452,7 @@ func checkRegistration(c *Check, o Offer, p marketplace.Product) {
 	}
 	for k := range o.Registration {
 		if !known[k] {
-			c.problem("registration."+k, "%q is not a registration field of product %s", clip(k, 80), p.ProductID)
+			c.problem("registration."+k, "%q is not a registration field of product %s", marketplace.Clip(k, 80), p.ProductID)
 		}
 	}
 }
@@ -464,7 +464,7 @@ func checkExpiry(c *Check, o Offer, now time.Time) {
 	}
 	d, err := time.Parse(time.DateOnly, o.ExpiresOn)
 	if err != nil {
-		c.problem("expiresOn", "the expiration date %q is not a date (YYYY-MM-DD, UTC)", clip(o.ExpiresOn, 20))
+		c.problem("expiresOn", "the expiration date %q is not a date (YYYY-MM-DD, UTC)", marketplace.Clip(o.ExpiresOn, 20))
 		return
 	}
 	if !now.IsZero() && d.Add(24*time.Hour).Before(now) {
@@ -539,14 +539,4 @@ func parseAmount(s string) (*big.Rat, error) {
 		return nil, fmt.Errorf("not an amount")
 	}
 	return r, nil
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

@@ -328,7 +328,7 @@ func (s *Service) Associate(ctx context.Context, a Association) (Detail, error) 
 	case a.OfferID == "" && (o.Type != TypePartner || opportunity == ""):
 		return Detail{}, marketplace.Errorf(marketplace.EInvalid, "give the offer id, or for a partner offer the %q in the contract metadata", MetaCPPOOpportunityID)
 	case a.OfferID != "" && !strings.HasPrefix(a.OfferID, "offer-"):
-		return Detail{}, marketplace.Errorf(marketplace.EInvalid, "%q is not an AWS offer id (offer-…)", clip(a.OfferID, 80))
+		return Detail{}, marketplace.Errorf(marketplace.EInvalid, "%q is not an AWS offer id (offer-…)", marketplace.Clip(a.OfferID, 80))
 	}
 	o.ID = newID()
 	o.OfferID = a.OfferID
