@@ -197,10 +197,10 @@ func Entitlements(ctx context.Context, o Options) (Summary, error) {
 	// The legacy mapping: CustomerIdentifier → account (and the licenses
 	// GetEntitlements names for it).
 	customerOf := map[string]string{} // license id → CustomerIdentifier
-	pace := newPacer(o.Rate)
+	pacer := newPacer(o.Rate)
 	bar := newBar(o.Progress, len(legacy), "legacy customers")
 	for _, ci := range legacy {
-		if err := pace.wait(ctx); err != nil {
+		if err := pacer.Wait(ctx); err != nil {
 			bar.abort()
 			return sum, err
 		}
@@ -236,7 +236,7 @@ func Entitlements(ctx context.Context, o Options) (Summary, error) {
 	var order []string
 	bar = newBar(o.Progress, len(list), "accounts")
 	for _, account := range list {
-		if err := pace.wait(ctx); err != nil {
+		if err := pacer.Wait(ctx); err != nil {
 			bar.abort()
 			return sum, err
 		}

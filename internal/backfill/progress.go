@@ -1,11 +1,12 @@
 package backfill
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	"github.com/concordmp/concord/internal/pace"
 )
 
 // barWidth is the width of the progress bar between its brackets.
@@ -78,38 +79,14 @@ func (b *bar) abort() { b.done() }
 // throttled (the SDK retries a throttled call only a few times).
 const DefaultRate = 5
 
-// pacer spaces calls out to a rate; a nil pacer does not wait.
-type pacer struct {
-	every time.Duration
-	next  time.Time
-}
-
-func newPacer(rate float64) *pacer {
+// newPacer paces GetEntitlements calls at rate per second (DefaultRate for 0);
+// a negative rate does not pace them (a nil limiter does not wait).
+func newPacer(rate float64) *pace.Limiter {
 	switch {
 	case rate < 0:
 		return nil
 	case rate == 0:
 		rate = DefaultRate
 	}
-	return &pacer{every: time.Duration(float64(time.Second) / rate)}
-}
-
-// wait returns when the next call may be made, or when ctx ends.
-func (p *pacer) wait(ctx context.Context) error {
-	if p == nil {
-		return ctx.Err()
-	}
-	now := time.Now()
-	if d := p.next.Sub(now); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-		now = p.next
-	}
-	p.next = now.Add(p.every)
-	return nil
+	return pace.New(rate)
 }

@@ -14,7 +14,7 @@ func TestPacerSpacesCallsOut(t *testing.T) {
 		p := newPacer(10)
 		start := time.Now()
 		for range 5 {
-			if err := p.wait(context.Background()); err != nil {
+			if err := p.Wait(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -23,10 +23,10 @@ func TestPacerSpacesCallsOut(t *testing.T) {
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if err := p.wait(ctx); err == nil {
+		if err := p.Wait(ctx); err == nil {
 			t.Fatal("a cancelled wait returned no error")
 		}
-		if newPacer(-1) != nil || newPacer(0).every != time.Second/DefaultRate {
+		if newPacer(-1) != nil || newPacer(0).Interval() != time.Second/DefaultRate {
 			t.Fatal("rate defaults")
 		}
 	})

@@ -29,6 +29,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/concordmp/concord/internal/pace"
 	"github.com/concordmp/concord/internal/store"
 )
 
@@ -186,7 +187,7 @@ type Service struct {
 
 	initOnce sync.Once
 	owner    string
-	limiter  *limiter
+	limiter  *pace.Limiter
 	wake     chan struct{}
 }
 
@@ -217,7 +218,7 @@ func (s *Service) init() {
 			s.Tick = time.Second
 		}
 		s.owner = uuid.NewString()
-		s.limiter = newLimiter(s.RPS)
+		s.limiter = pace.New(s.RPS)
 		s.wake = make(chan struct{}, 1)
 	})
 }
@@ -268,47 +269,4 @@ func (s *Service) sendDeadline(hour time.Time) time.Time {
 		d = next
 	}
 	return d
-}
-
-// limiter spaces calls evenly at rps (no bursts), so a steady stream never
-// exceeds AWS's per-second quota.
-type limiter struct {
-	mu       sync.Mutex
-	interval time.Duration
-	next     time.Time
-}
-
-func newLimiter(rps float64) *limiter {
-	return &limiter{interval: time.Duration(float64(time.Second) / rps)}
-}
-
-// Wait blocks until the caller may make a call.
-func (l *limiter) Wait(ctx context.Context) error {
-	l.mu.Lock()
-	now := time.Now()
-	at := l.next
-	if at.Before(now) {
-		at = now
-	}
-	l.next = at.Add(l.interval)
-	l.mu.Unlock()
-	if d := time.Until(at); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-// Pause holds every caller for d from now.
-func (l *limiter) Pause(d time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if at := time.Now().Add(d); at.After(l.next) {
-		l.next = at
-	}
 }
