@@ -226,10 +226,7 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 		}
 		for _, v := range ids {
 			hour := store.FromMillis(v.hour)
-			deadline := s.sendDeadline(hour)
-			if now.Before(deadline) {
-				continue
-			}
+			deadline := s.sendDeadline(hour) // passed: expiryCutoff selects exactly those (TestExpiryCutoffAgreesWithSendDeadline)
 			reason := fmt.Sprintf("not sent before %s, the last moment AWS accepts usage for %s", deadline.Format(time.RFC3339), hour.Format(time.RFC3339))
 			res, err := tx.Exec(ctx, `UPDATE metering_records SET status = 'expired', reason = ?, finished_at = ? WHERE record_id = ? AND status = 'pending'`, reason, nowMs, v.id)
 			if err != nil {
