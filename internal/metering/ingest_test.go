@@ -146,14 +146,7 @@ func (e *env) report(license string) []metering.ReportRow {
 
 func (e *env) count(table string) int {
 	e.t.Helper()
-	var n int
-	err := e.db.Read(context.Background(), func(tx *store.Tx) error {
-		return tx.QueryRow(context.Background(), `SELECT COUNT(*) FROM `+table).Scan(&n)
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return n
+	return storetest.Count(e.t, e.db, table)
 }
 
 // rec is one usage record as the vendor's app sends it.

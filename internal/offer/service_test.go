@@ -99,14 +99,7 @@ func (e *env) get(id string) offer.Detail {
 
 func (e *env) count(table string) int {
 	e.t.Helper()
-	var n int
-	err := e.db.Read(context.Background(), func(tx *store.Tx) error {
-		return tx.QueryRow(context.Background(), `SELECT COUNT(*) FROM `+table).Scan(&n)
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return n
+	return storetest.Count(e.t, e.db, table)
 }
 
 // wantErr fails unless err has the code and its message holds each part.

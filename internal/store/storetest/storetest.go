@@ -134,3 +134,16 @@ func URL(tb testing.TB, dialect string) string {
 	p.RawQuery = q.Encode()
 	return p.String()
 }
+
+// Count returns how many rows a table holds, failing the test on error.
+func Count(tb testing.TB, db *store.DB, table string) int {
+	tb.Helper()
+	var n int
+	err := db.Read(context.Background(), func(tx *store.Tx) error {
+		return tx.QueryRow(context.Background(), `SELECT COUNT(*) FROM `+table).Scan(&n)
+	})
+	if err != nil {
+		tb.Fatalf("count %s: %v", table, err)
+	}
+	return n
+}
