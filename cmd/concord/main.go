@@ -294,6 +294,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.SQSQueueURL, "sqs-queue-url", env("CONCORD_SQS_QUEUE_URL", ""), "SQS queue the EventBridge rule targets; empty disables the poller outside sandbox mode (CONCORD_SQS_QUEUE_URL)")
 	topics := fs.String("sns-topics", env("CONCORD_SNS_TOPICS", ""), "comma-separated SNS topic ARNs accepted at /events/sns; empty accepts aws-mp-*-notification-* topics (CONCORD_SNS_TOPICS)")
 	fs.IntVar(&cfg.Workers, "workers", envInt("CONCORD_WORKERS", 4), "background job workers (CONCORD_WORKERS)")
+	fs.StringVar(&cfg.PublicURL, "public-url", env("CONCORD_PUBLIC_URL", ""), "URL buyers and AWS reach Concord at, e.g. https://concord.example.com: tracked offer links and custom EULA documents are served under it; empty means the listen address (CONCORD_PUBLIC_URL)")
 	fs.StringVar(&cfg.RegistrationPath, "registration-path", env("CONCORD_REGISTRATION_PATH", "/marketplace/register"), "path of the fulfillment URL AWS Marketplace posts buyers to (CONCORD_REGISTRATION_PATH)")
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", env("CONCORD_SECURE_COOKIES", "") == "true", "mark the registration cookie Secure; set it when Concord is served over HTTPS behind a proxy (CONCORD_SECURE_COOKIES=true)")
 	fs.DurationVar(&cfg.EntitlementCacheTTL, "entitlement-cache-ttl", envDuration("CONCORD_ENTITLEMENT_CACHE_TTL", 30*time.Second), "how long an entitlement answer is served from memory; other replicas see a change within this time (CONCORD_ENTITLEMENT_CACHE_TTL)")

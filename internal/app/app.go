@@ -61,6 +61,10 @@ type Config struct {
 	SQSQueueURL       string
 	SNSTopics         []string // allowed topic ARNs; empty allows the marketplace topics
 	Workers           int
+	// PublicURL is where buyers and AWS reach this Concord (https://…, no
+	// trailing slash): tracked purchase-instruction links and custom EULA
+	// documents are served under it. Empty: the listener's own URL.
+	PublicURL string
 	// RegistrationPath is the fulfillment URL path (default /marketplace/register).
 	RegistrationPath string
 	// SecureCookies marks the registration cookie Secure (behind HTTPS).
@@ -113,6 +117,15 @@ func (a *App) Sandbox() bool { return a.Config.Marketplace == MarketplaceEmulato
 
 // URL is the base URL the app listens on.
 func (a *App) URL() string { return "http://" + a.listener.Addr().String() }
+
+// PublicURL is where buyers and AWS reach this Concord: Config.PublicURL, or
+// the listener's URL.
+func (a *App) PublicURL() string {
+	if a.Config.PublicURL != "" {
+		return strings.TrimRight(a.Config.PublicURL, "/")
+	}
+	return a.URL()
+}
 
 // Start opens everything and starts serving. It returns once the listener is
 // bound; call Close to stop.
@@ -215,6 +228,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.Offers.Catalog = awsmp.NewCatalog(awsConf)
+	a.Offers.PublicURL = a.PublicURL
 	a.Offers.Handlers(a.Runner)
 	a.Ledger.Handlers(a.Runner, awsmp.NewAgreements(awsConf))
 	a.Webhooks.Handlers(a.Runner)

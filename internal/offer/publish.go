@@ -101,7 +101,11 @@ func (s *Service) publish(ctx context.Context, id string) error {
 	if o.State != StateSubmitted || o.ChangeSetID != "" {
 		return nil // already started, or withdrawn meanwhile
 	}
-	name, changes, err := ChangeSet(o.Offer, p)
+	opts, err := s.changeSetOptions(ctx, o.Offer)
+	if err != nil {
+		return err
+	}
+	name, changes, err := ChangeSet(o.Offer, p, append(opts, WithNow(s.now()))...)
 	if err != nil {
 		return s.fail(ctx, id, "Concord could not build the change set: "+err.Error())
 	}

@@ -24,6 +24,16 @@ type Service struct {
 	Logger *slog.Logger
 	// Catalog publishes offers (awsmp.Catalog); nil where nothing publishes.
 	Catalog CatalogAPI
+	// PublicURL is where buyers and AWS reach Concord (tracked links,
+	// custom EULA documents); nil in tests that need neither.
+	PublicURL func() string
+}
+
+func (s *Service) publicURL() string {
+	if s.PublicURL == nil {
+		return "http://127.0.0.1:8080"
+	}
+	return s.PublicURL()
 }
 
 // Step is one entry of an offer's history.
