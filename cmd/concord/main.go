@@ -48,7 +48,7 @@ Commands:
   metering report  reconcile usage per license, dimension and hour: ingested, late, submitted, accepted
   metering records list the metering outcome ledger (every record sent to BatchMeterUsage)
   metering retry   send rejected or not_subscribed records again once the cause is fixed
-  offer list|show|check|create|edit|clone|submit|cancel|associate|extended
+  offer list|show|check|create|edit|clone|submit|cancel|associate|extended|instructions|amend
                    private offers: draft, check, publish through the Catalog API, track
   emulator         run the AWS Marketplace emulator standalone, or drive one (see "concord emulator help")
   version          print the version

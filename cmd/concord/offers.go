@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/concordmp/concord/internal/offer"
@@ -17,25 +18,32 @@ import (
 // uses. Submitting queues the publishing job; serve's job runner carries it out.
 func offerCmd(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
 	summary := map[string]string{
-		"list":      "List offers, newest first.",
-		"show":      "Print one offer, with its history, as JSON.",
-		"check":     "Check a form (JSON, as POST /v1/offers takes it) against the marketplace's rules without saving it.",
-		"create":    "Draft an offer from a form (JSON).",
-		"edit":      "Replace an offer's form: a draft in full, an offer out with the buyer in its booking data only.",
-		"clone":     "Make a new draft from an offer's form.",
-		"submit":    "Publish a draft through the Catalog API (serve's job runner starts the change set).",
-		"cancel":    "Cancel an offer the buyer has not accepted.",
-		"associate": "Track an offer made outside Concord: --offer-id, or a partner form with its \"CPPO Opportunity ID\".",
-		"extended":  "Record the offer id of the CPPO the partner extended from a partner offer.",
+		"list":         "List offers, newest first.",
+		"show":         "Print one offer, with its history, as JSON.",
+		"check":        "Check a form (JSON, as POST /v1/offers takes it) against the marketplace's rules without saving it.",
+		"create":       "Draft an offer from a form (JSON).",
+		"edit":         "Replace an offer's form: a draft in full, an offer out with the buyer in its booking data only.",
+		"clone":        "Make a new draft from an offer's form.",
+		"submit":       "Publish a draft through the Catalog API (serve's job runner starts the change set).",
+		"cancel":       "Cancel an offer the buyer has not accepted.",
+		"associate":    "Track an offer made outside Concord: --offer-id, or a partner form with its \"CPPO Opportunity ID\".",
+		"extended":     "Record the offer id of the CPPO the partner extended from a partner offer.",
+		"instructions": "Record that purchase instructions went to the buyer of a published direct offer (--to), and print them with the tracked link.",
+		"amend":        "Print an amendment of an accepted agreement (--agreement), prefilled from its terms, with what the buyer will owe; save .form and create it.",
 	}[sub]
 	if summary == "" {
-		return usageError{fmt.Errorf("unknown subcommand %q: use list, show, check, create, edit, clone, submit, cancel, associate or extended", sub)}
+		return usageError{fmt.Errorf("unknown subcommand %q: use list, show, check, create, edit, clone, submit, cancel, associate, extended, instructions or amend", sub)}
 	}
 	fs, c := newFlags("offer "+sub, summary, stderr)
 	id := fs.String("id", "", "Concord's offer id (ofr_…)")
 	file := fs.String("file", "", "the form, a JSON file (- for standard input)")
 	offerID := fs.String("offer-id", "", "the AWS offer id (offer-…)")
 	reason := fs.String("reason", "", "why (cancel)")
+	to := fs.String("to", "", "instructions: comma-separated email addresses at the buyer")
+	note := fs.String("note", "", "instructions: a personal line added to them")
+	offerURL := fs.String("offer-url", "", "instructions: the offer's page as the AWS Marketplace Management Portal shows it (default: AWS's standard offer URL)")
+	publicURL := fs.String("public-url", env("CONCORD_PUBLIC_URL", "http://127.0.0.1:8080"), "instructions: the URL buyers reach Concord at, for the tracked link (CONCORD_PUBLIC_URL)")
+	agreementID := fs.String("agreement", "", "amend: the accepted agreement to amend")
 	var f offer.Filter
 	fs.StringVar(&f.State, "state", "", "list: only offers in this state")
 	fs.StringVar(&f.Type, "type", "", "list: direct or partner")
@@ -46,7 +54,10 @@ func offerCmd(ctx context.Context, sub string, args []string, stdout, stderr io.
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	needID := sub != "list" && sub != "check" && sub != "create" && sub != "associate"
+	needID := sub != "list" && sub != "check" && sub != "create" && sub != "associate" && sub != "amend"
+	if sub == "amend" && *agreementID == "" {
+		return usageError{errors.New("--agreement is required")}
+	}
 	if needID && *id == "" {
 		return usageError{errors.New("--id is required")}
 	}
@@ -74,7 +85,7 @@ func offerCmd(ctx context.Context, sub string, args []string, stdout, stderr io.
 		return usageError{errors.New("--offer-id is required")}
 	}
 	return c.withDB(ctx, func(db *store.DB) error {
-		svc := &offer.Service{DB: db}
+		svc := &offer.Service{DB: db, PublicURL: func() string { return strings.TrimRight(*publicURL, "/") }}
 		var d offer.Detail
 		var err error
 		switch sub {
@@ -121,6 +132,25 @@ func offerCmd(ctx context.Context, sub string, args []string, stdout, stderr io.
 			d, err = svc.Associate(ctx, offer.Association{Form: form, OfferID: *offerID})
 		case "extended":
 			d, err = svc.Extended(ctx, *id, *offerID)
+		case "instructions":
+			var recipients []string
+			for _, a := range strings.Split(*to, ",") {
+				if a = strings.TrimSpace(a); a != "" {
+					recipients = append(recipients, a)
+				}
+			}
+			in, err := svc.SendInstructions(ctx, *id, offer.InstructionsRequest{To: recipients, OfferURL: *offerURL, Note: *note})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "To: %s\nSubject: %s\n\n%s\nTracked link: %s\n", strings.Join(in.To, ", "), in.Subject, in.Text, in.Link)
+			return nil
+		case "amend":
+			draft, err := svc.AmendmentDraft(ctx, *agreementID)
+			if err != nil {
+				return err
+			}
+			return printJSON(stdout, draft)
 		}
 		if err != nil {
 			return err

@@ -254,6 +254,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		Webhooks: a.Webhooks, Entitlements: a.Entitlements, Registration: a.Registration, Metering: a.Metering, Offers: a.Offers,
 		Extra: func(m *http.ServeMux, api huma.API) {
 			a.Registration.Mount(m)
+			a.Offers.Mount(m)
 			if emuHandler != nil {
 				m.Handle("/emulator", emuHandler)
 				m.Handle("/emulator/", emuHandler)
@@ -366,6 +367,9 @@ func NewServices(db *store.DB, now func() time.Time, logger *slog.Logger) Servic
 	s.Ledger.LicenseHooks = []inbox.LicenseHook{s.Registration.Hook, s.Entitlements.Hook, s.Metering.Hook}
 	// An agreement made from one of Concord's offers accepts it.
 	s.Ledger.AgreementHooks = []inbox.AgreementHook{s.Offers.AgreementHook}
+	// A partner's offer released from a partner offer extends it; a change
+	// set's end is tracked at once.
+	s.Ledger.EventHooks = []inbox.EventHook{s.Offers.EventHook}
 	return s
 }
 

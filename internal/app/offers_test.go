@@ -248,8 +248,11 @@ func TestOfferPublishedAndAccepted(t *testing.T) {
 				d := getOffer(t, b, partner.ID)
 				return d.State == offer.StateAccepted && d.OfferID == partnerOfferID
 			})
+			// The partner's offer id came with its Offer Released event, before
+			// the agreement.
 			d := getOffer(t, b, partner.ID)
-			if !strings.Contains(fmt.Sprint(d.History), "reconciled") {
+			if h := fmt.Sprint(d.History); !strings.Contains(h, "extended partner offer extended offer "+partnerOfferID+" (from the Offer Released event)") ||
+				!strings.Contains(h, "accepted accepted agreement") {
 				t.Fatalf("partner history: %+v", d.History)
 			}
 			// An accepted partner offer cannot be cancelled.

@@ -2,6 +2,7 @@ package awsmp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -120,4 +121,33 @@ func catalogError(op string, err error) error {
 		return marketplace.Errorf(marketplace.ENotFound, "%s: %s", op, aws.ToString(notFound.Message))
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// DescribeOffer tells whether an offer is private: DescribeEntity's Offer
+// details, whose TargetingRule names buyer accounts for a private offer.
+func (c *Catalog) DescribeOffer(ctx context.Context, offerID string) (offer.OfferInfo, error) {
+	out, err := c.Client.DescribeEntity(ctx, &marketplacecatalog.DescribeEntityInput{Catalog: aws.String(CatalogName), EntityId: aws.String(offerID)})
+	if err != nil {
+		return offer.OfferInfo{}, catalogError("DescribeEntity", err)
+	}
+	var d struct {
+		Rules []struct {
+			Type              string
+			PositiveTargeting *struct{ BuyerAccounts []string }
+		}
+	}
+	if out.DetailsDocument != nil {
+		if err := out.DetailsDocument.UnmarshalSmithyDocument(&d); err != nil {
+			return offer.OfferInfo{}, fmt.Errorf("DescribeEntity %s: read details: %w", offerID, err)
+		}
+	} else if err := json.Unmarshal([]byte(aws.ToString(out.Details)), &d); err != nil {
+		return offer.OfferInfo{}, fmt.Errorf("DescribeEntity %s: read details: %w", offerID, err)
+	}
+	info := offer.OfferInfo{OfferID: offerID}
+	for _, r := range d.Rules {
+		if r.Type == "TargetingRule" && r.PositiveTargeting != nil && len(r.PositiveTargeting.BuyerAccounts) > 0 {
+			info.Private = true
+		}
+	}
+	return info, nil
 }

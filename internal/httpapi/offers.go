@@ -133,4 +133,27 @@ func (s *Server) registerOffers(api huma.API) {
 		}
 		return &bodyOutput[offer.Detail]{d}, nil
 	})
+	huma.Register(api, op("send-offer-instructions", http.MethodPost, "/v1/offers/{id}/instructions",
+		"Record that purchase instructions went to the buyer of a published direct offer, and get them with the tracked link"),
+		func(ctx context.Context, in *struct {
+			ID   string `path:"id" maxLength:"64"`
+			Body offer.InstructionsRequest
+		}) (*bodyOutput[offer.Instructions], error) {
+			out, err := o.SendInstructions(ctx, in.ID, in.Body)
+			if err != nil {
+				return nil, s.apiError(err)
+			}
+			return &bodyOutput[offer.Instructions]{out}, nil
+		})
+	huma.Register(api, op("amendment-draft", http.MethodGet, "/v1/agreements/{id}/amendment",
+		"An amendment of an accepted agreement prefilled from its terms, with what the buyer will owe and, with concurrent agreements on, the alternative of a concurrent offer"),
+		func(ctx context.Context, in *struct {
+			ID string `path:"id" maxLength:"128"`
+		}) (*bodyOutput[offer.Draft], error) {
+			d, err := o.AmendmentDraft(ctx, in.ID)
+			if err != nil {
+				return nil, s.apiError(err)
+			}
+			return &bodyOutput[offer.Draft]{d}, nil
+		})
 }

@@ -64,7 +64,14 @@ type Ledger struct {
 	// AgreementHooks run inside the transaction that folds an agreement,
 	// after its row is written (offers learn they were accepted).
 	AgreementHooks []AgreementHook
+	// EventHooks run inside the transaction that stores a new event (not a
+	// duplicate), before it is folded: offers learn of Offer Released and
+	// Change Set events, which the ledger itself does not fold.
+	EventHooks []EventHook
 }
+
+// EventHook is told about every new event the inbox stores.
+type EventHook func(ctx context.Context, tx *store.Tx, ev marketplace.Event, now time.Time) error
 
 // AgreementHook is told about every agreement the ledger folds, as written.
 // Hooks must be idempotent: a replay folds every agreement again.
@@ -102,6 +109,11 @@ func (l *Ledger) Ingest(ctx context.Context, door string, ev marketplace.Event) 
 		if !ins {
 			res.Duplicate, res.Status = true, "duplicate"
 			return nil
+		}
+		for _, h := range l.EventHooks {
+			if err := h(ctx, tx, ev, now); err != nil {
+				return err
+			}
 		}
 		p := l.newProjector(tx, now)
 		if err := p.apply(ctx, ev.Fact); err != nil {

@@ -403,6 +403,20 @@ func legalDocument(l Legal, standard, custom, url, what string) (map[string]any,
 	return nil, csInvalid("the %s must be standard or custom, not %q", what, l.Kind)
 }
 
+// information is the UpdateInformation of a direct offer: its name and
+// description, and for a renewal the pre-existing agreement it renews.
+func (b *csBuilder) information() map[string]any {
+	info := map[string]any{"Name": b.name(MaxNameLength), "Description": b.description()}
+	if b.o.Renewal && b.o.Amends == nil { // a replacement offer names its agreement already
+		channel := "AwsMarketplace"
+		if b.o.RenewalChannel == RenewalFromOutside {
+			channel = "External"
+		}
+		info["PreExistingAgreement"] = map[string]any{"AcquisitionChannel": channel, "PricingModel": b.pricingModel()}
+	}
+	return info
+}
+
 func (b *csBuilder) directOffer() ([]Change, error) {
 	o := b.o
 	ref := "$" + ChangeNameOffer + ".Entity.Identifier"
@@ -417,7 +431,7 @@ func (b *csBuilder) directOffer() ([]Change, error) {
 		changes = append(changes, Change{ChangeType: "CreateOffer", EntityType: EntityTypeOffer, ChangeName: ChangeNameOffer,
 			Details: map[string]any{"ProductId": o.ProductID, "Name": b.name(MaxNameLength)}})
 	}
-	changes = append(changes, change("UpdateInformation", map[string]any{"Name": b.name(MaxNameLength), "Description": b.description()}))
+	changes = append(changes, change("UpdateInformation", b.information()))
 	if o.Amends == nil {
 		changes = append(changes, change("UpdateTargeting", map[string]any{
 			"PositiveTargeting": map[string]any{"BuyerAccounts": []any{o.Metadata[MetaBuyerAccount]}}}))

@@ -31,8 +31,9 @@ const (
 // Offer states. Direct offers go draft → submitted → published →
 // instructions_sent → viewed → accepted; partner offers go draft → submitted →
 // published (the resale authorization) → extended (the partner's offer id is
-// known) → accepted. Any offer not accepted can end expired or cancelled; a
-// change set AWS refused leaves it failed.
+// known) → accepted. Any offer not accepted can end expired or cancelled (a
+// published one is cancelling while AWS withdraws it); a change set AWS
+// refused leaves it failed.
 const (
 	StateDraft            = "draft"
 	StateSubmitted        = "submitted"
@@ -42,6 +43,7 @@ const (
 	StateExtended         = "extended"
 	StateAccepted         = "accepted"
 	StateExpired          = "expired"
+	StateCancelling       = "cancelling"
 	StateCancelled        = "cancelled"
 	StateFailed           = "failed"
 )
@@ -92,6 +94,11 @@ type Offer struct {
 	// Renewal marks an offer for an existing customer, including one brought
 	// to the marketplace for the first time.
 	Renewal bool `json:"renewal,omitempty"`
+	// RenewalChannel is where the renewed agreement was bought:
+	// aws_marketplace, or external (brought to the marketplace for the
+	// first time). Concord fills it from the ledger when empty; AWS records
+	// it as the offer's pre-existing agreement.
+	RenewalChannel string `json:"renewalChannel,omitempty" doc:"aws_marketplace or external"`
 	// ZeroDollar allows zero prices.
 	ZeroDollar bool `json:"zeroDollar,omitempty"`
 	// Amends names the accepted agreement this offer replaces (an
@@ -158,6 +165,9 @@ type Legal struct {
 
 // Document is an uploaded contract document.
 type Document struct {
+	// ID names the stored document (doc_…): upload documents with
+	// POST /v1/offers/{id}/documents, which lists them here.
+	ID          string `json:"id,omitempty"`
 	Name        string `json:"name,omitempty"`
 	ContentType string `json:"contentType,omitempty" doc:"text/plain or application/pdf"`
 	Size        int64  `json:"size,omitempty"`
@@ -173,6 +183,8 @@ type Problem struct {
 type Check struct {
 	Problems []Problem `json:"problems"`
 	Warnings []Problem `json:"warnings"`
+	// Preview is what an amendment means for the buyer's bill.
+	Preview *Preview `json:"preview,omitempty"`
 }
 
 // OK reports whether the form has no problems.
@@ -210,6 +222,8 @@ type Context struct {
 	AmendedCurrency string
 	// AmendedFromPublic: the amended agreement came from a public offer.
 	AmendedFromPublic bool
+	// AmendedVisibilityUnknown: Concord could not ask AWS whether it did.
+	AmendedVisibilityUnknown bool
 	// Now is the clock.
 	Now time.Time
 }
@@ -260,6 +274,13 @@ func Validate(o Offer, ctx Context) Check {
 	checkRegistration(&c, o, ctx.Product)
 	checkExpiry(&c, o, ctx.Now)
 	checkAmendment(&c, o, ctx)
+	switch {
+	case o.RenewalChannel != "" && !o.Renewal:
+		c.problem("renewalChannel", "only a renewal has a renewal channel: tick renewal, or leave the channel empty")
+	case o.RenewalChannel != "" && o.RenewalChannel != RenewalFromMarketplace && o.RenewalChannel != RenewalFromOutside:
+		c.problem("renewalChannel", "the renewal channel must be %s (the agreement was bought in AWS Marketplace) or %s (brought to the marketplace for the first time), not %q",
+			RenewalFromMarketplace, RenewalFromOutside, marketplace.Clip(o.RenewalChannel, 40))
+	}
 	if len(o.NotifyUsers) > MaxNotifyUsers {
 		c.problem("notifyUsers", "at most %d users can be notified", MaxNotifyUsers)
 	}
@@ -372,7 +393,12 @@ func checkPricing(c *Check, o Offer, ctx Context) {
 			}
 			sum.Add(sum, a)
 		}
-		if total.Sign() > 0 && sum.Cmp(total) != 0 {
+		switch {
+		case total.Sign() > 0 && sum.Cmp(total) != 0 && o.Amends != nil:
+			// An amendment's schedule replaces only the pending installments.
+			c.warn("pricing.schedule", "the installments add up to %s and the contract dimensions to %s: an amendment's payment schedule replaces the agreement's pending installments only, so check that %s is what the buyer still owes",
+				sum.FloatString(2), total.FloatString(2), sum.FloatString(2))
+		case total.Sign() > 0 && sum.Cmp(total) != 0:
 			c.problem("pricing.schedule", "the installments add up to %s but the contract dimensions cost %s", sum.FloatString(2), total.FloatString(2))
 		}
 	}
@@ -523,6 +549,9 @@ func checkAmendment(c *Check, o Offer, ctx Context) {
 	}
 	if partnerAgreement && ctx.AmendedCurrency != "" && o.Pricing.Currency != "" && o.Pricing.Currency != ctx.AmendedCurrency {
 		c.problem("pricing.currency", "a channel partner can amend only in the resale authorization's currency, %s", ctx.AmendedCurrency)
+	}
+	if ctx.AmendedVisibilityUnknown {
+		c.warn("amends.sourceOfferId", "Concord could not ask AWS whether offer %s is public: if it is, the amendment makes agreement %s private and it will no longer renew automatically", a.SourceOfferID, ag.AgreementID)
 	}
 	if ctx.AmendedFromPublic {
 		c.warn("amends", "agreement %s came from a public offer: the amendment makes it a private agreement, and it will no longer renew automatically", ag.AgreementID)

@@ -18,6 +18,16 @@ import (
 type CatalogAPI interface {
 	StartChangeSet(ctx context.Context, name, clientToken string, changes []Change) (changeSetID string, err error)
 	DescribeChangeSet(ctx context.Context, id string) (ChangeSetStatus, error)
+	// DescribeOffer tells whether an offer is private (an amendment of an
+	// agreement made from a public offer makes it private).
+	DescribeOffer(ctx context.Context, offerID string) (OfferInfo, error)
+}
+
+// OfferInfo is what DescribeOffer says about an offer.
+type OfferInfo struct {
+	OfferID string
+	// Private: the offer targets buyer accounts.
+	Private bool
 }
 
 // Jobs of the publishing flow.
@@ -25,6 +35,8 @@ const (
 	JobPublish = "offer.publish"
 	JobTrack   = "offer.track"
 	JobExpire  = "offer.expire"
+	// JobWithdraw withdraws a published offer in AWS (Cancel).
+	JobWithdraw = "offer.withdraw"
 )
 
 // TrackEvery is how often a running change set is polled.
@@ -39,6 +51,7 @@ func (s *Service) Handlers(r *job.Runner) {
 	r.Handle(JobPublish, func(ctx context.Context, j *job.Job) error { return s.withArgs(ctx, j, s.publish) })
 	r.Handle(JobTrack, func(ctx context.Context, j *job.Job) error { return s.withArgs(ctx, j, s.track) })
 	r.Handle(JobExpire, func(ctx context.Context, j *job.Job) error { return s.withArgs(ctx, j, s.expire) })
+	r.Handle(JobWithdraw, func(ctx context.Context, j *job.Job) error { return s.withArgs(ctx, j, s.withdraw) })
 }
 
 func (s *Service) withArgs(ctx context.Context, j *job.Job, fn func(context.Context, string) error) error {
@@ -52,6 +65,10 @@ func (s *Service) withArgs(ctx context.Context, j *job.Job, fn func(context.Cont
 // Submit sends a draft (or a failed offer) to AWS: its form is checked once
 // more, and a job starts the Catalog API change set that publishes it.
 func (s *Service) Submit(ctx context.Context, id string) (Detail, error) {
+	var vis visibility
+	if d, err := s.Get(ctx, id); err == nil {
+		vis = s.visibilityOf(ctx, d.Offer)
+	}
 	var out Detail
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
 		cur, err := load(ctx, tx, id)
@@ -61,7 +78,7 @@ func (s *Service) Submit(ctx context.Context, id string) (Detail, error) {
 		if cur.State != StateDraft && cur.State != StateFailed {
 			return marketplace.Errorf(marketplace.EConflict, "offer %s is %s: only a draft (or a failed offer) can be submitted", id, cur.State)
 		}
-		if err := s.check(ctx, tx, &cur.Offer, true); err != nil {
+		if err := s.check(ctx, tx, &cur.Offer, true, vis); err != nil {
 			return err
 		}
 		now := s.now()
@@ -130,12 +147,12 @@ func (s *Service) publish(ctx context.Context, id string) error {
 		if err := history(ctx, tx, id, now, StateSubmitted, "change set started", "change set "+csID+" (PREPARING)"); err != nil {
 			return err
 		}
-		_, _, err := job.Enqueue(ctx, tx, now, JobTrack, jobArgs{id}, job.Options{UniqueKey: "offer-track:" + id, RunAt: now.Add(TrackEvery)})
-		return err
+		return s.trackLater(ctx, tx, id, now)
 	})
 }
 
-// track polls a submitted offer's change set until it ends.
+// track polls the change set of a submitted (or cancelling) offer until it
+// ends.
 func (s *Service) track(ctx context.Context, id string) error {
 	var o Detail
 	err := s.DB.Read(ctx, func(tx *store.Tx) error {
@@ -143,29 +160,122 @@ func (s *Service) track(ctx context.Context, id string) error {
 		o, err = load(ctx, tx, id)
 		return err
 	})
-	if err != nil || o.State != StateSubmitted || o.ChangeSetID == "" {
+	if err != nil || (o.State != StateSubmitted && o.State != StateCancelling) || o.ChangeSetID == "" {
 		return err
 	}
 	st, err := s.Catalog.DescribeChangeSet(ctx, o.ChangeSetID)
 	if err != nil {
 		return fmt.Errorf("describe change set %s: %w", o.ChangeSetID, err)
 	}
-	switch st.Status {
-	case "SUCCEEDED":
-		return s.published(ctx, o.Offer, st)
-	case "FAILED", "CANCELLED":
-		msg := "change set " + o.ChangeSetID + " " + st.Status
-		if st.Failure != "" {
-			msg += ": " + st.Failure
-		}
-		return s.fail(ctx, id, msg)
-	default:
-		return s.DB.Write(ctx, func(tx *store.Tx) error {
-			now := s.now()
-			_, _, err := job.Enqueue(ctx, tx, now, JobTrack, jobArgs{id}, job.Options{UniqueKey: "offer-track:" + id, RunAt: now.Add(TrackEvery)})
-			return err
-		})
+	failure := "change set " + o.ChangeSetID + " " + st.Status
+	if st.Failure != "" {
+		failure += ": " + st.Failure
 	}
+	switch {
+	case st.Status == ChangeSetSucceeded && o.State == StateCancelling:
+		return s.withdrawn(ctx, o.Offer)
+	case st.Status == ChangeSetSucceeded:
+		return s.published(ctx, o.Offer, st)
+	case st.Done() && o.State == StateCancelling:
+		return s.withdrawFailed(ctx, id, failure)
+	case st.Done():
+		return s.fail(ctx, id, failure)
+	default:
+		return s.DB.Write(ctx, func(tx *store.Tx) error { return s.trackLater(ctx, tx, id, s.now()) })
+	}
+}
+
+func (s *Service) trackLater(ctx context.Context, tx *store.Tx, id string, now time.Time) error {
+	_, _, err := job.Enqueue(ctx, tx, now, JobTrack, jobArgs{id}, job.Options{UniqueKey: "offer-track:" + id, RunAt: now.Add(TrackEvery)})
+	return err
+}
+
+// withdraw starts the change set that takes a cancelling offer off the
+// market: the direct offer's availability ends yesterday (AWS expires an
+// offer whose availability end date has passed), or the partner offer's
+// resale authorization is restricted (irreversibly) so the partner can no
+// longer extend it.
+func (s *Service) withdraw(ctx context.Context, id string) error {
+	if s.Catalog == nil {
+		return job.Permanent(fmt.Errorf("no Catalog API client"))
+	}
+	o, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if o.State != StateCancelling || o.ChangeSetID != "" {
+		return nil
+	}
+	var changes []Change
+	if o.Type == TypePartner {
+		changes = []Change{{ChangeType: "RestrictResaleAuthorization", EntityType: EntityTypeResaleAuthorization, Identifier: o.ResaleAuthorizationID,
+			Details: map[string]any{}}}
+	} else {
+		yesterday := s.now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+		changes = []Change{{ChangeType: "UpdateAvailability", EntityType: EntityTypeOffer, Identifier: o.OfferID,
+			Details: map[string]any{"AvailabilityEndDate": yesterday}}}
+	}
+	token := "withdraw-" + id + "-" + strconv.FormatInt(o.UpdatedAt.UnixMilli(), 36)
+	if len(token) > 64 {
+		token = token[len(token)-64:]
+	}
+	csID, err := s.Catalog.StartChangeSet(ctx, "concord-cancel-"+id, token, changes)
+	if code := marketplace.ErrorCode(err); code == marketplace.EInvalid || code == marketplace.ENotFound {
+		return s.withdrawFailed(ctx, id, "AWS refused to withdraw the offer: "+marketplace.ErrorMessage(err))
+	} else if err != nil {
+		return fmt.Errorf("start withdrawal change set for offer %s: %w", id, err)
+	}
+	return s.DB.Write(ctx, func(tx *store.Tx) error {
+		now := s.now()
+		if _, err := tx.Exec(ctx, `UPDATE offers SET change_set_id = ?, updated_at = ? WHERE id = ? AND state = 'cancelling'`, csID, store.Millis(now), id); err != nil {
+			return err
+		}
+		if err := history(ctx, tx, id, now, StateCancelling, "change set started", "change set "+csID+" (PREPARING)"); err != nil {
+			return err
+		}
+		return s.trackLater(ctx, tx, id, now)
+	})
+}
+
+// withdrawn records that AWS took the offer off the market.
+func (s *Service) withdrawn(ctx context.Context, o Offer) error {
+	return s.DB.Write(ctx, func(tx *store.Tx) error {
+		now := s.now()
+		res, err := tx.Exec(ctx, `UPDATE offers SET state = 'cancelled', updated_at = ? WHERE id = ? AND state = 'cancelling'`, store.Millis(now), o.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // accepted meanwhile
+		}
+		msg := "offer " + o.OfferID + " is no longer available to the buyer"
+		if o.Type == TypePartner {
+			msg = "resale authorization " + o.ResaleAuthorizationID + " is restricted: the partner can no longer extend it"
+		}
+		return history(ctx, tx, o.ID, now, StateCancelled, "cancelled", msg)
+	})
+}
+
+// withdrawFailed puts a cancelling offer back where it was, with AWS's error.
+func (s *Service) withdrawFailed(ctx context.Context, id, msg string) error {
+	return s.DB.Write(ctx, func(tx *store.Tx) error {
+		now := s.now()
+		var prior string
+		if err := tx.QueryRow(ctx, `SELECT prior_state FROM offers WHERE id = ?`, id).Scan(&prior); err != nil {
+			return err
+		}
+		if prior == "" {
+			prior = StatePublished
+		}
+		res, err := tx.Exec(ctx, `UPDATE offers SET state = ?, updated_at = ? WHERE id = ? AND state = 'cancelling'`, prior, store.Millis(now), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return history(ctx, tx, id, now, prior, "cancellation failed", msg+"; the offer is still out")
+	})
 }
 
 // published records what the change set created.
@@ -233,7 +343,7 @@ func (s *Service) expire(ctx context.Context, id string) error {
 		now := s.now()
 		// An extended partner offer is left alone: the resale authorization's
 		// date bounds when the partner may extend, not the partner's own offer.
-		res, err := tx.Exec(ctx, `UPDATE offers SET state = 'expired', updated_at = ? WHERE id = ? AND state IN ('published', 'instructions_sent', 'viewed')`,
+		res, err := tx.Exec(ctx, `UPDATE offers SET state = 'expired', updated_at = ? WHERE id = ? AND state IN ('published', 'instructions_sent', 'viewed', 'cancelling')`,
 			store.Millis(now), id)
 		if err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/concordmp/concord/internal/inbox"
+	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 )
@@ -66,9 +67,22 @@ type Filter struct {
 	Limit  int
 }
 
+// visibility is whether the offer an amendment's agreement was accepted from
+// is public, asked of the Catalog API before the transaction.
+type visibility struct{ public, known, asked bool }
+
+// visibilityOf asks whether o amends an agreement made from a public offer.
+func (s *Service) visibilityOf(ctx context.Context, o Offer) visibility {
+	if o.Amends == nil || o.Amends.SourceOfferID == "" || s.Catalog == nil {
+		return visibility{}
+	}
+	public, ok := s.amendedFromPublic(ctx, o)
+	return visibility{public: public, known: ok, asked: true}
+}
+
 // context loads what the rules need for o.
-func (s *Service) context(ctx context.Context, tx *store.Tx, o Offer) (Context, error) {
-	c := Context{Now: s.now()}
+func (s *Service) context(ctx context.Context, tx *store.Tx, o Offer, vis visibility) (Context, error) {
+	c := Context{Now: s.now(), AmendedFromPublic: vis.public, AmendedVisibilityUnknown: vis.asked && !vis.known}
 	if o.ProductID != "" {
 		p, ok, err := inbox.LoadProduct(ctx, tx, o.ProductID)
 		if err != nil {
@@ -129,9 +143,10 @@ func (s *Service) Create(ctx context.Context, o Offer) (Detail, error) {
 func (s *Service) create(ctx context.Context, o Offer, checkDates bool) (Detail, error) {
 	o = formOf(o) // what AWS assigns comes from AWS, not from the form
 	o.ID, o.State = newID(), StateDraft
+	vis := s.visibilityOf(ctx, o)
 	var out Detail
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
-		if err := s.check(ctx, tx, &o, checkDates); err != nil {
+		if err := s.check(ctx, tx, &o, checkDates, vis); err != nil {
 			return err
 		}
 		if err := s.add(ctx, tx, &o, "created", describe(o)); err != nil {
@@ -148,8 +163,15 @@ func newID() string { return "ofr_" + strings.ReplaceAll(uuid.Must(uuid.NewV7())
 
 // check validates o against the rules (the date rules only when checkDates)
 // and keeps the warnings on it; a form with problems is an error.
-func (s *Service) check(ctx context.Context, tx *store.Tx, o *Offer, checkDates bool) error {
-	c, err := s.context(ctx, tx, *o)
+func (s *Service) check(ctx context.Context, tx *store.Tx, o *Offer, checkDates bool, vis visibility) error {
+	if o.Renewal && o.RenewalChannel == "" {
+		ch, err := renewalChannel(ctx, tx, *o)
+		if err != nil {
+			return err
+		}
+		o.RenewalChannel = ch
+	}
+	c, err := s.context(ctx, tx, *o, vis)
 	if err != nil {
 		return err
 	}
@@ -225,13 +247,14 @@ func bookingOnly(before, after Offer) error {
 func formOf(o Offer) Offer {
 	return Offer{Type: o.Type, BuyerCompany: o.BuyerCompany, ProductID: o.ProductID, Name: o.Name, Pricing: o.Pricing, EULA: o.EULA,
 		ResellerAgreement: o.ResellerAgreement, Registration: o.Registration, Metadata: o.Metadata, ExpiresOn: o.ExpiresOn,
-		Renewal: o.Renewal, ZeroDollar: o.ZeroDollar, Amends: o.Amends, NotifyUsers: o.NotifyUsers}
+		Renewal: o.Renewal, RenewalChannel: o.RenewalChannel, ZeroDollar: o.ZeroDollar, Amends: o.Amends, NotifyUsers: o.NotifyUsers}
 }
 
 // Update replaces an offer's form. A draft (or a failed offer) can change in
 // full; an offer out with the buyer or partner only in its booking data; an
 // accepted, expired or cancelled offer not at all.
 func (s *Service) Update(ctx context.Context, id string, form Offer) (Detail, error) {
+	vis := s.visibilityOf(ctx, form)
 	var out Detail
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
 		cur, err := load(ctx, tx, id)
@@ -251,7 +274,7 @@ func (s *Service) Update(ctx context.Context, id string, form Offer) (Detail, er
 			}
 		}
 		// Booking data only once the offer is out: its dates were checked then.
-		if err := s.check(ctx, tx, &next, cur.State == StateDraft || cur.State == StateFailed); err != nil {
+		if err := s.check(ctx, tx, &next, cur.State == StateDraft || cur.State == StateFailed, vis); err != nil {
 			return err
 		}
 		next.UpdatedAt = s.now()
@@ -291,9 +314,13 @@ func (s *Service) Clone(ctx context.Context, id string) (Detail, error) {
 	return s.Get(ctx, d.ID)
 }
 
-// Cancel withdraws an offer the buyer has not accepted. A partner offer can
-// be cancelled only while the partner has not extended it: after that the
-// reseller must cancel its own offer first.
+// Cancel withdraws an offer the buyer has not accepted. A draft (or a failed
+// offer) is cancelled at once. A published offer is withdrawn in AWS first: a
+// direct offer's availability ends yesterday (AWS expires it), a partner
+// offer's resale authorization is restricted; the offer is cancelling until
+// the change set succeeds. A partner offer can be cancelled only while the
+// partner has not extended it: after that the reseller must cancel its own
+// offer first.
 func (s *Service) Cancel(ctx context.Context, id, reason string) (Detail, error) {
 	var out Detail
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
@@ -301,19 +328,49 @@ func (s *Service) Cancel(ctx context.Context, id, reason string) (Detail, error)
 		if err != nil {
 			return err
 		}
+		now := s.now()
 		switch {
 		case cur.Type == TypePartner && cur.State == StateExtended:
 			return marketplace.Errorf(marketplace.EConflict, "the partner has already extended offer %s to the buyer: the reseller must cancel its offer first, then this one can be cancelled", cur.OfferID)
 		case cur.State == StateAccepted, cur.State == StateExpired, cur.State == StateCancelled:
 			return marketplace.Errorf(marketplace.EConflict, "offer %s is %s and cannot be cancelled", id, cur.State)
-		case cur.State != StateDraft && cur.State != StateFailed:
-			return marketplace.Errorf(marketplace.EConflict, "offer %s is %s in AWS: cancelling a published offer is not supported yet; let it expire or end it in the AWS Marketplace Management Portal", id, cur.State)
-		}
-		if err := setState(ctx, tx, id, StateCancelled, s.now()); err != nil {
-			return err
-		}
-		if err := history(ctx, tx, id, s.now(), StateCancelled, "cancelled", reason); err != nil {
-			return err
+		case cur.State == StateCancelling:
+			return marketplace.Errorf(marketplace.EConflict, "offer %s is already being withdrawn in AWS", id)
+		case cur.State == StateSubmitted:
+			return marketplace.Errorf(marketplace.EConflict, "offer %s is being published (change set %s): cancel it once the change set has finished", id, cur.ChangeSetID)
+		case cur.State == StateDraft || cur.State == StateFailed:
+			if err := setState(ctx, tx, id, StateCancelled, now); err != nil {
+				return err
+			}
+			if err := history(ctx, tx, id, now, StateCancelled, "cancelled", reason); err != nil {
+				return err
+			}
+		case cur.Type == TypePartner && cur.ResaleAuthorizationID == "":
+			// Associated by its CPPO opportunity id: nothing of ours is in AWS.
+			if err := setState(ctx, tx, id, StateCancelled, now); err != nil {
+				return err
+			}
+			if err := history(ctx, tx, id, now, StateCancelled, "cancelled", "no longer tracked; "+reason); err != nil {
+				return err
+			}
+		default:
+			if _, err := tx.Exec(ctx, `UPDATE offers SET state = 'cancelling', prior_state = state, change_set_id = NULL, updated_at = ? WHERE id = ?`,
+				store.Millis(now), id); err != nil {
+				return err
+			}
+			what := "ending offer " + cur.OfferID + "'s availability in AWS"
+			if cur.Type == TypePartner {
+				what = "restricting resale authorization " + cur.ResaleAuthorizationID + " in AWS"
+			}
+			if reason != "" {
+				what += "; " + reason
+			}
+			if err := history(ctx, tx, id, now, StateCancelling, "cancellation requested", what); err != nil {
+				return err
+			}
+			if _, _, err := job.Enqueue(ctx, tx, now, JobWithdraw, jobArgs{id}, job.Options{UniqueKey: "offer-withdraw:" + id}); err != nil {
+				return err
+			}
 		}
 		out, err = load(ctx, tx, id)
 		return err
@@ -358,7 +415,7 @@ func (s *Service) Associate(ctx context.Context, a Association) (Detail, error) 
 			}
 		}
 		// An offer made elsewhere may be past its dates already.
-		if err := s.check(ctx, tx, &o, false); err != nil {
+		if err := s.check(ctx, tx, &o, false, s.visibilityOf(ctx, o)); err != nil {
 			return err
 		}
 		msg := "offer " + a.OfferID
@@ -411,32 +468,36 @@ func (s *Service) accept(ctx context.Context, tx *store.Tx, id, agreementID stri
 
 // AgreementHook is an inbox.AgreementHook: a Purchase Agreement Created or
 // Amended event whose offer is one of Concord's offers accepts it. A partner
-// offer is matched by its resale authorization when its offer id is not known
-// yet, and learns the offer id from the agreement.
+// offer whose partner's offer id is not known yet is found by its resale
+// authorization, or by product, buyer and partner account, and learns the
+// offer id from the agreement.
 func (s *Service) AgreementHook(ctx context.Context, tx *store.Tx, a marketplace.Agreement, now time.Time) error {
 	if a.OfferID == "" {
 		return nil
 	}
-	var id, state string
-	err := tx.QueryRow(ctx, `SELECT id, state FROM offers WHERE offer_id = ?`, a.OfferID).Scan(&id, &state)
-	if errors.Is(err, sql.ErrNoRows) && a.ResaleAuthorizationID != "" {
-		err = tx.QueryRow(ctx, `SELECT id, state FROM offers WHERE resale_authorization_id = ? AND offer_id IS NULL`, a.ResaleAuthorizationID).Scan(&id, &state)
-		if err == nil {
-			if _, err := tx.Exec(ctx, `UPDATE offers SET offer_id = ?, updated_at = ? WHERE id = ?`, a.OfferID, store.Millis(now), id); err != nil {
-				return err
-			}
-			if err := history(ctx, tx, id, now, state, "partner offer id learnt", "offer "+a.OfferID+" from agreement "+a.AgreementID); err != nil {
-				return err
-			}
-			return s.accept(ctx, tx, id, a.AgreementID, now, "the partner's offer id arrived with the agreement; reconciled")
-		}
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	} else if err != nil {
+	var id string
+	err := tx.QueryRow(ctx, `SELECT id FROM offers WHERE offer_id = ?`, a.OfferID).Scan(&id)
+	if err == nil {
+		return s.accept(ctx, tx, id, a.AgreementID, now, "")
+	} else if !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	return s.accept(ctx, tx, id, a.AgreementID, now, "")
+	partnerSold := a.ResaleAuthorizationID != "" || (a.ManufacturerAccountID != "" && a.ProposerAccountID != a.ManufacturerAccountID)
+	if !partnerSold || a.ProductID == "" {
+		return nil
+	}
+	o, ok, err := findPartnerOffer(ctx, tx, partnerMatch{productID: a.ProductID, buyers: []string{a.AcceptorAccountID},
+		partner: a.ProposerAccountID, resaleAuthorizationID: a.ResaleAuthorizationID})
+	if err != nil || !ok {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE offers SET offer_id = ?, updated_at = ? WHERE id = ?`, a.OfferID, store.Millis(now), o.ID); err != nil {
+		return err
+	}
+	if err := history(ctx, tx, o.ID, now, o.State, "partner offer id learnt", "offer "+a.OfferID+" from agreement "+a.AgreementID); err != nil {
+		return err
+	}
+	return s.accept(ctx, tx, o.ID, a.AgreementID, now, "the partner's offer id arrived with the agreement; reconciled")
 }
 
 // Get returns one offer with its history.
@@ -580,14 +641,26 @@ func history(ctx context.Context, tx *store.Tx, id string, at time.Time, state, 
 }
 
 // Check checks a form against the rules without saving it.
+// For an amendment, the answer previews what the buyer will owe.
 func (s *Service) Check(ctx context.Context, o Offer) (Check, error) {
 	var c Check
+	vis := s.visibilityOf(ctx, o)
 	err := s.DB.Read(ctx, func(tx *store.Tx) error {
-		cx, err := s.context(ctx, tx, o)
+		if o.Renewal && o.RenewalChannel == "" {
+			ch, err := renewalChannel(ctx, tx, o)
+			if err != nil {
+				return err
+			}
+			o.RenewalChannel = ch
+		}
+		cx, err := s.context(ctx, tx, o, vis)
 		if err != nil {
 			return err
 		}
 		c = Validate(o, cx)
+		if cx.Amended != nil {
+			c.Preview = preview(o, *cx.Amended, cx.Now)
+		}
 		return nil
 	})
 	return c, err

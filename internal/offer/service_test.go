@@ -444,10 +444,20 @@ func TestCancel(t *testing.T) {
 			t.Errorf("refused cancel left it %s", got.State)
 		}
 
-		// A published offer cannot be withdrawn from AWS yet; an accepted one never.
+		// A published offer is withdrawn in AWS first (the job runs in the
+		// app tests); a second cancel while it is cancelling is refused.
 		p := e.associate(offer.Association{Form: direct(), OfferID: "offer-c"})
+		w, err := e.svc.Cancel(ctx, p.ID, "buyer went elsewhere")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.State != offer.StateCancelling {
+			t.Errorf("published offer cancelled to %s, want cancelling", w.State)
+		}
+		wantSteps(t, w, "published/associated: offer offer-c", "cancelling/cancellation requested: ending offer offer-c's availability in AWS; buyer went elsewhere")
 		_, err = e.svc.Cancel(ctx, p.ID, "")
-		wantErr(t, err, marketplace.EConflict, "is published in AWS")
+		wantErr(t, err, marketplace.EConflict, "is already being withdrawn in AWS")
+		// The buyer accepting meanwhile wins.
 		e.created(agreement("agmt-c", "offer-c", ""))
 		_, err = e.svc.Cancel(ctx, p.ID, "")
 		wantErr(t, err, marketplace.EConflict, "offer "+p.ID+" is accepted and cannot be cancelled")
