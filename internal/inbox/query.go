@@ -57,6 +57,17 @@ const agreementColumns = `agreement_id, initial_agreement_id, previous_agreement
 	start_time, end_time, ended_at, acceptor_account_id, proposer_account_id, manufacturer_account_id, resale_authorization_id,
 	offer_id, product_id, auto_renewal, terms, terms_fetched_at, last_event_time, updated_at`
 
+// LoadAgreement reads one agreement as the ledger holds it, terms included.
+func LoadAgreement(ctx context.Context, tx *store.Tx, id string) (marketplace.Agreement, bool, error) {
+	a, err := scanAgreement(tx.QueryRow(ctx, `SELECT `+agreementColumns+` FROM agreements WHERE agreement_id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, false, nil
+	} else if err != nil {
+		return a, false, fmt.Errorf("load agreement %s: %w", id, err)
+	}
+	return a, true, nil
+}
+
 func scanAgreement(r store.Scanner) (marketplace.Agreement, error) {
 	var a marketplace.Agreement
 	var prev, next, terms sql.NullString

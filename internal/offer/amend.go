@@ -146,37 +146,25 @@ func prefill(a marketplace.Agreement, p marketplace.Product, src Offer, hasSrc b
 	}
 	f.Metadata[MetaBuyerAccount] = a.AcceptorAccountID
 	f.Pricing.Currency = t.Currency
-	for _, it := range t.Pricing {
-		kind := "contract"
-		if strings.Contains(it.Term, "Usage") {
-			kind = "usage"
-		}
-		if pd, ok := p.Dimension(it.Dimension); ok && pd.Kind != "" {
-			kind = pd.Kind
-		}
-		dim := PricedDimension{Key: it.Dimension, Kind: kind, Price: it.Price}
-		if kind == "contract" {
-			if it.Quantity == nil || *it.Quantity <= 0 {
-				continue // a dimension the buyer did not buy
-			}
-			dim.Quantity = *it.Quantity
-		}
-		f.Pricing.Dimensions = append(f.Pricing.Dimensions, dim)
-	}
+	f.Pricing.Dimensions = termDimensions(t, p, src, hasSrc)
 	if len(f.Pricing.Dimensions) > 0 {
-		d.Notes = append(d.Notes, "dimensions, quantities and prices are the accepted terms': change the quantities for the amendment")
+		d.Notes = append(d.Notes, "dimensions and quantities are the accepted terms' (prices as the source offer set them, when Concord made it): change the quantities for the amendment")
 	}
 	end := time.Time{}
-	if t.Validity != nil && t.Validity.End != nil {
+	switch {
+	case t.Validity != nil && t.Validity.End != nil:
 		end = *t.Validity.End
-	} else if a.EndTime != nil {
+	case a.EndTime != nil:
 		end = *a.EndTime
+	case t.Validity != nil && a.StartTime != nil:
+		end = addPeriod(*a.StartTime, t.Validity.Duration)
 	}
 	if end.After(now) {
 		f.Pricing.EndDate = end.UTC().Format(time.DateOnly)
 		d.Notes = append(d.Notes, "the amendment keeps the agreement's end date, "+f.Pricing.EndDate)
 	} else if t.Validity != nil && t.Validity.Duration != "" {
 		f.Pricing.Duration = t.Validity.Duration
+		d.Notes = append(d.Notes, "the agreement's end date is not known: the amendment runs "+t.Validity.Duration+" from acceptance; set an end date to keep the agreement's")
 	}
 	for _, in := range t.PaymentSchedule {
 		if in.ChargeDate.After(now) {
@@ -193,6 +181,72 @@ func prefill(a marketplace.Agreement, p marketplace.Product, src Offer, hasSrc b
 	f.ExpiresOn = expires.Format(time.DateOnly)
 	d.Form = f
 	return d
+}
+
+// termDimensions are the accepted dimensions: one per key, the contract
+// ones with the quantity bought. Prices come from the Concord offer the
+// agreement was accepted from when there is one (with a payment schedule the
+// terms carry the contract dimensions at price 0), else from the terms.
+func termDimensions(t marketplace.Terms, p marketplace.Product, src Offer, hasSrc bool) []PricedDimension {
+	srcPrice := map[string]string{}
+	if hasSrc {
+		for _, dim := range src.Pricing.Dimensions {
+			srcPrice[dim.Key] = dim.Price
+		}
+	}
+	var out []PricedDimension
+	index := map[string]int{}
+	for _, it := range t.Pricing {
+		kind := "contract"
+		if strings.Contains(it.Term, "Usage") {
+			kind = "usage"
+		}
+		if pd, ok := p.Dimension(it.Dimension); ok && pd.Kind != "" {
+			kind = pd.Kind
+		}
+		if kind == "contract" && (it.Quantity == nil || *it.Quantity <= 0) {
+			continue // a dimension the buyer did not buy
+		}
+		dim := PricedDimension{Key: it.Dimension, Kind: kind, Price: it.Price}
+		if kind == "contract" {
+			dim.Quantity = *it.Quantity
+		}
+		if price, ok := srcPrice[it.Dimension]; ok {
+			dim.Price = price
+		}
+		if i, seen := index[dim.Key]; seen {
+			// The same dimension in two terms (a grant at 0 and a rate card):
+			// keep the larger quantity and a non-zero price.
+			if dim.Quantity > out[i].Quantity {
+				out[i].Quantity = dim.Quantity
+			}
+			if r, err := parseAmount(out[i].Price); err != nil || r.Sign() == 0 {
+				out[i].Price = dim.Price
+			}
+			continue
+		}
+		index[dim.Key] = len(out)
+		out = append(out, dim)
+	}
+	return out
+}
+
+// addPeriod adds an ISO 8601 period of days, months or years (P12M) to t;
+// the zero time when it is not one.
+func addPeriod(t time.Time, period string) time.Time {
+	m := durationPattern.FindStringSubmatch(period)
+	if m == nil {
+		return time.Time{}
+	}
+	var n int
+	fmt.Sscanf(m[1], "%d", &n)
+	switch m[2] {
+	case "D":
+		return t.AddDate(0, 0, n)
+	case "M":
+		return t.AddDate(0, n, 0)
+	}
+	return t.AddDate(n, 0, 0)
 }
 
 // preview says what an amendment means for the buyer's bill; nil unless o

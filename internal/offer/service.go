@@ -115,20 +115,7 @@ func termsCurrency(terms json.RawMessage) string {
 }
 
 func loadAgreement(ctx context.Context, tx *store.Tx, id string) (marketplace.Agreement, bool, error) {
-	var a marketplace.Agreement
-	var terms sql.NullString
-	err := tx.QueryRow(ctx, `SELECT agreement_id, status, acceptor_account_id, proposer_account_id, resale_authorization_id, offer_id, product_id, terms
-		FROM agreements WHERE agreement_id = ?`, id).
-		Scan(&a.AgreementID, &a.Status, &a.AcceptorAccountID, &a.ProposerAccountID, &a.ResaleAuthorizationID, &a.OfferID, &a.ProductID, &terms)
-	if errors.Is(err, sql.ErrNoRows) {
-		return a, false, nil
-	} else if err != nil {
-		return a, false, fmt.Errorf("load agreement %s: %w", id, err)
-	}
-	if terms.Valid {
-		a.Terms = json.RawMessage(terms.String)
-	}
-	return a, true, nil
+	return inbox.LoadAgreement(ctx, tx, id)
 }
 
 // Create stores a new draft after checking it; the answer carries the
