@@ -29,6 +29,7 @@ import (
 	"github.com/concordmp/concord/internal/httpapi"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/job"
+	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/metering"
 	"github.com/concordmp/concord/internal/offer"
 	"github.com/concordmp/concord/internal/registration"
@@ -359,6 +360,30 @@ func NewServices(db *store.DB, now func() time.Time, logger *slog.Logger) Servic
 		Webhooks:     &webhook.Service{DB: db, Now: now, Logger: logger},
 		Metering:     &metering.Service{DB: db, Now: now, Logger: logger, BillingLicense: registration.BillingLicense},
 		Offers:       &offer.Service{DB: db, Now: now, Logger: logger},
+	}
+	// A Concord offer's registration details are the buyer's, once AWS gave
+	// the offer its id: the buyer who accepts it is registered with them.
+	s.Offers.OfferRegistration = func(ctx context.Context, tx *store.Tx, o offer.Offer, now time.Time) error {
+		d := registration.OfferDetails{OfferID: o.OfferID, Company: o.BuyerCompany, Fields: map[string]string{}}
+		for k, v := range o.Registration {
+			switch k {
+			case marketplace.FieldCompany:
+				d.Company = v
+			case marketplace.FieldContactName:
+				d.ContactName = v
+			case marketplace.FieldEmail:
+				d.Email = v
+			default:
+				d.Fields[k] = v
+			}
+		}
+		_, err := s.Registration.PutOfferDetailsTx(ctx, tx, d, now)
+		if marketplace.ErrorCode(err) == marketplace.EInvalid {
+			// The buyer registers by hand instead; the offer goes on.
+			logger.Warn("offer registration details not usable for auto-registration", "offer", o.ID, "err", marketplace.ErrorMessage(err))
+			return nil
+		}
+		return err
 	}
 	s.Entitlements.OnChange = s.Registration.OnEntitlementsChanged
 	s.Registration.OnTenantChange = s.Entitlements.InvalidateTenants

@@ -190,9 +190,17 @@ func TestOfferPublishedAndAccepted(t *testing.T) {
 				return d
 			}
 
-			direct := published(create(offerForm("123456789012")).ID)
+			form := offerForm("123456789012")
+			form["registration"] = map[string]string{"contactName": "Peter Gibbons", "email": "peter@initech.example"}
+			direct := published(create(form).ID)
 			if direct.OfferID == "" || direct.ChangeSetID == "" {
 				t.Fatalf("published direct offer: %+v", direct)
+			}
+			// Its registration details are stored under the AWS offer id, for
+			// the buyer's auto-registration.
+			code, out := b.do(t, "GET", "/v1/offers/"+direct.OfferID+"/registration-details", b.key, nil)
+			if code != 200 || !strings.Contains(string(out), `"company":"Initech"`) || !strings.Contains(string(out), `"email":"peter@initech.example"`) {
+				t.Fatalf("registration details of the published offer: %d %s", code, out)
 			}
 			var agreementID string
 			err := b.app.Emulator.World.Do(func(s *world.State) error {
@@ -215,7 +223,7 @@ func TestOfferPublishedAndAccepted(t *testing.T) {
 			})
 
 			// A partner offer: a resale authorization the partner turns into a CPPO.
-			form := offerForm("123456789012")
+			form = offerForm("123456789012")
 			form["type"] = "partner"
 			form["resellerAgreement"] = map[string]any{"kind": "standard"}
 			form["metadata"] = map[string]any{"AWS Account Number": "123456789012", "Partner AWS Account Number": "999988887777",

@@ -133,5 +133,8 @@ func (s *Service) partnerOfferSeen(ctx context.Context, tx *store.Tx, m partnerM
 	if err := history(ctx, tx, o.ID, now, StateExtended, "partner offer extended", msg); err != nil {
 		return err
 	}
+	if err := s.registrationDetails(ctx, tx, o.ID, now); err != nil {
+		return err
+	}
 	return s.matchAccepted(ctx, tx, o.ID, offerID, now)
 }

@@ -303,6 +303,9 @@ func (s *Service) published(ctx context.Context, o Offer, st ChangeSetStatus) er
 			}
 		}
 		if o.Type == TypeDirect {
+			if err := s.registrationDetails(ctx, tx, o.ID, now); err != nil {
+				return err
+			}
 			// The buyer may have accepted before this poll saw the change set end.
 			return s.matchAccepted(ctx, tx, o.ID, entity, now)
 		}
@@ -379,6 +382,9 @@ func (s *Service) Extended(ctx context.Context, id, partnerOfferID string) (Deta
 			return err
 		}
 		if err := history(ctx, tx, id, now, StateExtended, "partner offer extended", "offer "+partnerOfferID); err != nil {
+			return err
+		}
+		if err := s.registrationDetails(ctx, tx, id, now); err != nil {
 			return err
 		}
 		if err := s.matchAccepted(ctx, tx, id, partnerOfferID, now); err != nil {

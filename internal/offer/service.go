@@ -28,6 +28,24 @@ type Service struct {
 	// PublicURL is where buyers and AWS reach Concord (tracked links,
 	// custom EULA documents); nil in tests that need neither.
 	PublicURL func() string
+	// OfferRegistration, when set, is handed an offer's registration
+	// details once its AWS offer id is known (and again when they are
+	// edited), in the same transaction: the buyer who accepts it is then
+	// registered with them (registration.PutOfferDetailsTx).
+	OfferRegistration func(ctx context.Context, tx *store.Tx, o Offer, now time.Time) error
+}
+
+// registrationDetails hands offer id's registration details on, once its
+// AWS offer id is known.
+func (s *Service) registrationDetails(ctx context.Context, tx *store.Tx, id string, now time.Time) error {
+	if s.OfferRegistration == nil {
+		return nil
+	}
+	d, err := load(ctx, tx, id)
+	if err != nil || d.OfferID == "" {
+		return err
+	}
+	return s.OfferRegistration(ctx, tx, d.Offer, now)
 }
 
 func (s *Service) publicURL() string {
@@ -271,6 +289,9 @@ func (s *Service) Update(ctx context.Context, id string, form Offer) (Detail, er
 		if err := history(ctx, tx, id, next.UpdatedAt, next.State, "edited", ""); err != nil {
 			return err
 		}
+		if err := s.registrationDetails(ctx, tx, id, next.UpdatedAt); err != nil {
+			return err
+		}
 		out, err = load(ctx, tx, id)
 		return err
 	})
@@ -413,6 +434,9 @@ func (s *Service) Associate(ctx context.Context, a Association) (Detail, error) 
 			return err
 		}
 		if a.OfferID != "" {
+			if err := s.registrationDetails(ctx, tx, o.ID, o.CreatedAt); err != nil {
+				return err
+			}
 			if err := s.matchAccepted(ctx, tx, o.ID, a.OfferID, o.CreatedAt); err != nil {
 				return err
 			}
@@ -482,6 +506,9 @@ func (s *Service) AgreementHook(ctx context.Context, tx *store.Tx, a marketplace
 		return err
 	}
 	if err := history(ctx, tx, o.ID, now, o.State, "partner offer id learnt", "offer "+a.OfferID+" from agreement "+a.AgreementID); err != nil {
+		return err
+	}
+	if err := s.registrationDetails(ctx, tx, o.ID, now); err != nil {
 		return err
 	}
 	return s.accept(ctx, tx, o.ID, a.AgreementID, now, "the partner's offer id arrived with the agreement; reconciled")

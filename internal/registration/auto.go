@@ -37,6 +37,18 @@ func (d OfferDetails) answers() marketplace.Answers {
 // PutOfferDetails stores the registration details of a private offer. If the
 // buyer has accepted it and not registered, auto-registration is scheduled.
 func (s *Service) PutOfferDetails(ctx context.Context, d OfferDetails) (OfferDetails, error) {
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		d, err = s.PutOfferDetailsTx(ctx, tx, d, s.Now())
+		return err
+	})
+	return d, err
+}
+
+// PutOfferDetailsTx is PutOfferDetails inside the caller's transaction (the
+// offers service stores a Concord offer's registration details as soon as
+// its AWS offer id is known).
+func (s *Service) PutOfferDetailsTx(ctx context.Context, tx *store.Tx, d OfferDetails, now time.Time) (OfferDetails, error) {
 	if d.OfferID == "" || len(d.OfferID) > 255 {
 		return d, marketplace.Errorf(marketplace.EInvalid, "offerId is required (at most 255 characters)")
 	}
@@ -51,37 +63,33 @@ func (s *Service) PutOfferDetails(ctx context.Context, d OfferDetails) (OfferDet
 	if d.Fields == nil {
 		d.Fields = map[string]string{}
 	}
+	d.UpdatedAt = now
 	body, err := json.Marshal(d)
 	if err != nil {
 		return d, err
 	}
-	err = s.DB.Write(ctx, func(tx *store.Tx) error {
-		now := s.Now()
-		d.UpdatedAt = now
-		ms := store.Millis(now)
-		if _, err := tx.Exec(ctx, `INSERT INTO offer_registrations (offer_id, details, created_at, updated_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (offer_id) DO UPDATE SET details = excluded.details, updated_at = excluded.updated_at`, d.OfferID, string(body), ms, ms); err != nil {
-			return fmt.Errorf("store offer registration details: %w", err)
-		}
-		ids, err := store.QueryAll(ctx, tx, store.ScanString, `SELECT l.license_id FROM licenses l JOIN agreements a ON a.agreement_id = l.agreement_id
-			WHERE a.offer_id = ? AND l.state IN ('pending', 'active') AND NOT EXISTS (SELECT 1 FROM tenant_licenses tl WHERE tl.license_id = l.license_id)`, d.OfferID)
+	ms := store.Millis(now)
+	if _, err := tx.Exec(ctx, `INSERT INTO offer_registrations (offer_id, details, created_at, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (offer_id) DO UPDATE SET details = excluded.details, updated_at = excluded.updated_at`, d.OfferID, string(body), ms, ms); err != nil {
+		return d, fmt.Errorf("store offer registration details: %w", err)
+	}
+	ids, err := store.QueryAll(ctx, tx, store.ScanString, `SELECT l.license_id FROM licenses l JOIN agreements a ON a.agreement_id = l.agreement_id
+		WHERE a.offer_id = ? AND l.state IN ('pending', 'active') AND NOT EXISTS (SELECT 1 FROM tenant_licenses tl WHERE tl.license_id = l.license_id)`, d.OfferID)
+	if err != nil {
+		return d, err
+	}
+	for _, id := range ids {
+		l, ok, err := inbox.LoadLicense(ctx, tx, id)
 		if err != nil {
-			return err
+			return d, err
 		}
-		for _, id := range ids {
-			l, ok, err := inbox.LoadLicense(ctx, tx, id)
-			if err != nil {
-				return err
-			}
-			if ok {
-				if err := s.scheduleAuto(ctx, tx, now, l); err != nil {
-					return err
-				}
+		if ok {
+			if err := s.scheduleAuto(ctx, tx, now, l); err != nil {
+				return d, err
 			}
 		}
-		return nil
-	})
-	return d, err
+	}
+	return d, nil
 }
 
 // GetOfferDetails returns the registration details stored for an offer.
