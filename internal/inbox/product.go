@@ -11,15 +11,19 @@ import (
 	"github.com/concordmp/concord/internal/store"
 )
 
-const productColumns = `product_id, product_code, title, type, concurrent_agreements, dimensions, registration, zero_usage_dimension, created_at, updated_at`
+const productColumns = `product_id, product_code, title, type, concurrent_agreements, dimensions, registration, zero_usage_dimension, contract_metadata, created_at, updated_at`
 
 func scanProduct(r store.Scanner) (marketplace.Product, error) {
 	var p marketplace.Product
 	var code sql.NullString
-	var dims, reg string
+	var dims, reg, meta string
 	var created, upd int64
-	if err := r.Scan(&p.ProductID, &code, &p.Title, &p.Type, &p.ConcurrentAgreements, &dims, &reg, &p.ZeroUsageDimension, &created, &upd); err != nil {
+	if err := r.Scan(&p.ProductID, &code, &p.Title, &p.Type, &p.ConcurrentAgreements, &dims, &reg, &p.ZeroUsageDimension, &meta, &created, &upd); err != nil {
 		return p, err
+	}
+	p.ContractMetadata = []marketplace.MetadataField{}
+	if err := json.Unmarshal([]byte(meta), &p.ContractMetadata); err != nil {
+		return p, fmt.Errorf("decode contract metadata fields of %s: %w", p.ProductID, err)
 	}
 	if err := json.Unmarshal([]byte(reg), &p.Registration); err != nil {
 		return p, fmt.Errorf("decode registration settings of %s: %w", p.ProductID, err)
@@ -49,6 +53,13 @@ func (l *Ledger) PutProduct(ctx context.Context, p marketplace.Product) (marketp
 	if err != nil {
 		return p, err
 	}
+	if p.ContractMetadata == nil {
+		p.ContractMetadata = []marketplace.MetadataField{}
+	}
+	meta, err := json.Marshal(p.ContractMetadata)
+	if err != nil {
+		return p, err
+	}
 	var out marketplace.Product
 	err = l.DB.Write(ctx, func(tx *store.Tx) error {
 		if p.ProductCode != "" {
@@ -61,12 +72,13 @@ func (l *Ledger) PutProduct(ctx context.Context, p marketplace.Product) (marketp
 			}
 		}
 		now := store.Millis(l.Now())
-		if _, err := tx.Exec(ctx, `INSERT INTO products (`+productColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		if _, err := tx.Exec(ctx, `INSERT INTO products (`+productColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (product_id) DO UPDATE SET product_code = excluded.product_code, title = excluded.title, type = excluded.type,
 			concurrent_agreements = excluded.concurrent_agreements, dimensions = excluded.dimensions, registration = excluded.registration,
-			zero_usage_dimension = excluded.zero_usage_dimension,
+			zero_usage_dimension = excluded.zero_usage_dimension, contract_metadata = excluded.contract_metadata,
 			updated_at = excluded.updated_at`,
-			p.ProductID, store.NullString(p.ProductCode), p.Title, p.Type, p.ConcurrentAgreements, string(dims), string(reg), p.ZeroUsageDimension, now, now); err != nil {
+			p.ProductID, store.NullString(p.ProductCode), p.Title, p.Type, p.ConcurrentAgreements, string(dims), string(reg), p.ZeroUsageDimension,
+			string(meta), now, now); err != nil {
 			return fmt.Errorf("upsert product: %w", err)
 		}
 		var err error

@@ -3,6 +3,7 @@ package marketplace
 import (
 	"encoding/json"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -105,9 +106,14 @@ type Product struct {
 	// ZeroUsageDimension, when set, is a usage dimension for which Concord sends
 	// a zero-quantity record every hour to each license in force that reported
 	// no usage in that hour.
-	ZeroUsageDimension string    `json:"zeroUsageDimension,omitempty"`
-	CreatedAt          time.Time `json:"createdAt"`
-	UpdatedAt          time.Time `json:"updatedAt"`
+	ZeroUsageDimension string `json:"zeroUsageDimension,omitempty"`
+	// ContractMetadata lists the contract metadata fields the product's
+	// offers carry (the listing's booking fields). A field named exactly
+	// "CPPO Opportunity ID" turns on CPPO tracking: partner offers then need
+	// it.
+	ContractMetadata []MetadataField `json:"contractMetadata"`
+	CreatedAt        time.Time       `json:"createdAt"`
+	UpdatedAt        time.Time       `json:"updatedAt"`
 }
 
 var (
@@ -119,6 +125,27 @@ var (
 
 // ValidAccountID reports whether s looks like an AWS account id (12 digits).
 func ValidAccountID(s string) bool { return accountIDPattern.MatchString(s) }
+
+// MetadataField is one contract metadata field of a product's offers.
+type MetadataField struct {
+	Key      string `json:"key" maxLength:"100"`
+	Label    string `json:"label,omitempty" maxLength:"255"`
+	Required bool   `json:"required,omitempty"`
+}
+
+// CPPOOpportunityField is the case-sensitive contract metadata key that turns
+// on CPPO tracking.
+const CPPOOpportunityField = "CPPO Opportunity ID"
+
+// TracksCPPO reports whether the product's listing turns on CPPO tracking.
+func (p *Product) TracksCPPO() bool {
+	for _, f := range p.ContractMetadata {
+		if f.Key == CPPOOpportunityField {
+			return true
+		}
+	}
+	return false
+}
 
 // Validate checks a product as the vendor configures it.
 func (p *Product) Validate() error {
@@ -151,6 +178,21 @@ func (p *Product) Validate() error {
 		if d, ok := p.Dimension(p.ZeroUsageDimension); !ok || d.Kind == "contract" {
 			return Errorf(EInvalid, "zeroUsageDimension %q must be one of the product's usage dimensions", p.ZeroUsageDimension)
 		}
+	}
+	if len(p.ContractMetadata) > 50 {
+		return Errorf(EInvalid, "at most 50 contract metadata fields")
+	}
+	keys := map[string]bool{}
+	for _, f := range p.ContractMetadata {
+		switch {
+		case strings.TrimSpace(f.Key) == "" || len(f.Key) > 100:
+			return Errorf(EInvalid, "contract metadata field keys are 1-100 characters")
+		case keys[f.Key]:
+			return Errorf(EInvalid, "contract metadata field %q appears twice", f.Key)
+		case strings.EqualFold(f.Key, CPPOOpportunityField) && f.Key != CPPOOpportunityField:
+			return Errorf(EInvalid, "contract metadata field %q: CPPO tracking needs the key spelt exactly %q (it is case-sensitive)", f.Key, CPPOOpportunityField)
+		}
+		keys[f.Key] = true
 	}
 	return p.Registration.Validate()
 }

@@ -271,6 +271,7 @@ func Validate(o Offer, ctx Context) Check {
 		c.problem("resellerAgreement", "only partner offers have a reseller agreement")
 	}
 	checkMetadata(&c, o)
+	checkListingMetadata(&c, o, ctx.Product)
 	checkRegistration(&c, o, ctx.Product)
 	checkExpiry(&c, o, ctx.Now)
 	checkAmendment(&c, o, ctx)
@@ -465,6 +466,34 @@ func checkMetadata(c *Check, o Offer) {
 	}
 	if o.Metadata[MetaCPPOOpportunityID] != "" && o.Type != TypePartner {
 		c.warn("metadata."+MetaCPPOOpportunityID, "a CPPO opportunity id belongs on a partner offer")
+	}
+}
+
+// checkListingMetadata checks the contract metadata against the product's
+// listing: its required fields, and CPPO tracking for partner offers.
+func checkListingMetadata(c *Check, o Offer, p marketplace.Product) {
+	if len(p.ContractMetadata) == 0 {
+		return
+	}
+	known := map[string]bool{MetaBuyerAccount: true, MetaPartnerAccount: true}
+	for _, f := range p.ContractMetadata {
+		known[f.Key] = true
+		name := f.Key
+		if f.Label != "" {
+			name = f.Label + " (" + f.Key + ")"
+		}
+		switch {
+		case f.Key == MetaCPPOOpportunityID && o.Type == TypePartner && strings.TrimSpace(o.Metadata[f.Key]) == "":
+			c.problem("metadata."+f.Key, "product %s tracks CPPO opportunities: a partner offer needs its %q", p.ProductID, MetaCPPOOpportunityID)
+		case f.Key == MetaCPPOOpportunityID:
+		case f.Required && strings.TrimSpace(o.Metadata[f.Key]) == "":
+			c.problem("metadata."+f.Key, "%s is a required contract metadata field of product %s", name, p.ProductID)
+		}
+	}
+	for k := range o.Metadata {
+		if !known[k] && !strings.EqualFold(k, MetaCPPOOpportunityID) {
+			c.warn("metadata."+k, "%q is not one of product %s's contract metadata fields; it is kept, but bookable artifacts list the product's fields", marketplace.Clip(k, 80), p.ProductID)
+		}
 	}
 }
 
