@@ -498,6 +498,7 @@ func setPricing(tx *txn, o *world.Offer, d termsDetails) *changeError {
 	}
 	currency := ""
 	quantities := map[string]int64{}
+	prices := map[string]string{}
 	duration := ""
 	var extra []termDoc
 	for _, t := range d.Terms {
@@ -524,6 +525,7 @@ func setPricing(tx *txn, o *world.Offer, d termsDetails) *changeError {
 					if err := dimKind(it.DimensionKey, "usage"); err != nil {
 						return err
 					}
+					prices[it.DimensionKey] = it.Price
 				}
 			}
 		case "ConfigurableUpfrontPricingTerm":
@@ -532,6 +534,7 @@ func setPricing(tx *txn, o *world.Offer, d termsDetails) *changeError {
 					if err := dimKind(it.DimensionKey, "contract"); err != nil {
 						return err
 					}
+					prices[it.DimensionKey] = it.Price
 				}
 				if len(t.RateCards) == 1 && rc.Selector != nil {
 					duration = rc.Selector.Value
@@ -550,6 +553,9 @@ func setPricing(tx *txn, o *world.Offer, d termsDetails) *changeError {
 			for _, g := range t.Grants {
 				if err := dimKind(g.DimensionKey, "contract"); err != nil {
 					return err
+				}
+				if _, priced := prices[g.DimensionKey]; !priced {
+					prices[g.DimensionKey] = "0.00" // granted; the schedule or Price carries the charge
 				}
 				q := int64(1)
 				if g.MaxQuantity != nil {
@@ -576,6 +582,10 @@ func setPricing(tx *txn, o *world.Offer, d termsDetails) *changeError {
 		currency = "USD"
 	}
 	o.Currency = currency
+	o.Prices = nil
+	if len(prices) > 0 {
+		o.Prices = prices
+	}
 	if len(quantities) > 0 {
 		o.Quantities = quantities
 	} else {
@@ -902,7 +912,7 @@ func applyRAPricing(tx *txn, id string, raw json.RawMessage) (string, *changeErr
 	if err := setPricing(tx, scratch, d); err != nil {
 		return "", err
 	}
-	ra.Currency = scratch.Currency
+	ra.Currency, ra.Prices = scratch.Currency, scratch.Prices
 	setRADetail(ra, "UpdatePricingTerms", raw)
 	return id, nil
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"regexp"
@@ -205,6 +206,9 @@ func (s *State) CreatePartnerOffer(resaleAuthorizationID string, o Offer) (*Offe
 	if o.Currency == "" {
 		o.Currency = ra.Currency
 	}
+	if o.Prices == nil && ra.Prices != nil {
+		o.Prices = maps.Clone(ra.Prices)
+	}
 	off, err := s.CreatePrivateOffer(o)
 	if err != nil {
 		return nil, err
@@ -316,6 +320,13 @@ func (s *State) termsFor(o *Offer, a *Agreement) []agreementapi.Term {
 	var dims []agreementapi.Dimension
 	for _, d := range p.Dimensions {
 		price := d.Price
+		if o.Prices != nil {
+			own, ok := o.Prices[d.Key]
+			if !ok {
+				continue // the offer does not price this dimension
+			}
+			price = own
+		}
 		if price == "" {
 			price = "0.00"
 		}

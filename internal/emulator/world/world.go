@@ -92,8 +92,11 @@ type Offer struct {
 	Duration              string           `json:"duration,omitempty"` // ISO 8601, e.g. P12M
 	StartDate             *time.Time       `json:"startDate,omitempty"`
 	Quantities            map[string]int64 `json:"quantities,omitempty"`
-	Currency              string           `json:"currency,omitempty"`
-	AutoRenew             bool             `json:"autoRenew"`
+	// Prices are the offer's own rate card (dimension → price); nil means the
+	// product's list prices (a public offer).
+	Prices    map[string]string `json:"prices,omitempty"`
+	Currency  string            `json:"currency,omitempty"`
+	AutoRenew bool              `json:"autoRenew"`
 	// Terms are extra accepted terms (payment schedule, legal, ...).
 	Terms []agreementapi.Term `json:"terms,omitempty"`
 	// Details keeps the Catalog API details documents applied to the offer.
@@ -102,14 +105,16 @@ type Offer struct {
 
 // ResaleAuthorization lets a channel partner resell a product (CPPO).
 type ResaleAuthorization struct {
-	ID                string                     `json:"id"`
-	ProductID         string                     `json:"productId"`
-	Name              string                     `json:"name"`
-	ResellerAccountID string                     `json:"resellerAccountId"`
-	State             string                     `json:"state"` // Draft, Active, Restricted
-	Currency          string                     `json:"currency,omitempty"`
-	BuyerAccounts     []string                   `json:"buyerAccounts,omitempty"`
-	Details           map[string]json.RawMessage `json:"details,omitempty"`
+	ID                string `json:"id"`
+	ProductID         string `json:"productId"`
+	Name              string `json:"name"`
+	ResellerAccountID string `json:"resellerAccountId"`
+	State             string `json:"state"` // Draft, Active, Restricted
+	Currency          string `json:"currency,omitempty"`
+	// Prices are the rate card the partner buys at (dimension → price).
+	Prices        map[string]string          `json:"prices,omitempty"`
+	BuyerAccounts []string                   `json:"buyerAccounts,omitempty"`
+	Details       map[string]json.RawMessage `json:"details,omitempty"`
 }
 
 // Agreement is an accepted offer.
