@@ -13,7 +13,7 @@ import (
 // purpose: the service checks them and answers 400 with a precise message.
 type webhookBody struct {
 	URL         *string   `json:"url,omitempty" doc:"Absolute http(s) URL of the receiver, at most 2048 characters. Required on create."`
-	Events      *[]string `json:"events,omitempty" doc:"Event types to receive (tenant.created, license.activated, license.updated, license.ending, license.deprovisioned, webhook.ping); empty or absent means all."`
+	Events      *[]string `json:"events,omitempty" doc:"Event types to receive (tenant.created, license.activated, license.updated, license.ending, license.deprovisioned, metering.failed, metering.expired, notification.<kind> for each notification kind, webhook.ping); empty or absent means all."`
 	Description *string   `json:"description,omitempty" doc:"A note for humans, at most 500 characters."`
 	Enabled     *bool     `json:"enabled,omitempty" doc:"Whether events are sent; defaults to true."`
 }

@@ -52,8 +52,29 @@ const (
 	Ping = "webhook.ping"
 )
 
+// Notification events: every notification Concord records (package notify)
+// is also sent as "notification.<kind>", with the notification as rendered
+// and the kind's data, so the vendor's own systems hear what people are told.
+const (
+	NotificationNewOrder             = "notification.new_order"
+	NotificationPartnerOfferExtended = "notification.partner_offer_extended"
+	NotificationOrderModification    = "notification.order_modification"
+	NotificationRenewal              = "notification.renewal"
+	NotificationAgreementEnded       = "notification.agreement_ended"
+	NotificationRegistrationPending  = "notification.registration_pending"
+	NotificationRegistrationReminder = "notification.registration_reminder"
+	NotificationOfferExpiring        = "notification.offer_expiring"
+	NotificationAgreementEnding      = "notification.agreement_ending"
+	NotificationMeteringFailed       = "notification.metering_failed"
+	NotificationMeteringExpired      = "notification.metering_expired"
+	NotificationBuyerWelcome         = "notification.buyer_welcome"
+)
+
 // EventTypes lists every event type, in the order the documentation gives them.
-var EventTypes = []string{TenantCreated, LicenseActivated, LicenseUpdated, LicenseEnding, LicenseDeprovisioned, MeteringFailed, MeteringExpired, Ping}
+var EventTypes = []string{TenantCreated, LicenseActivated, LicenseUpdated, LicenseEnding, LicenseDeprovisioned, MeteringFailed, MeteringExpired,
+	NotificationNewOrder, NotificationPartnerOfferExtended, NotificationOrderModification, NotificationRenewal, NotificationAgreementEnded,
+	NotificationRegistrationPending, NotificationRegistrationReminder, NotificationOfferExpiring, NotificationAgreementEnding,
+	NotificationMeteringFailed, NotificationMeteringExpired, NotificationBuyerWelcome, Ping}
 
 // Known reports whether eventType is one this package sends, so endpoints cannot
 // subscribe to (and emitters cannot send) misspelt types.
