@@ -36,3 +36,6 @@ fuzz: ## fuzz every parser of outside input for 30 s each
 	go test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/emulator/smithyio
 	go test -run '^$$' -fuzz FuzzParseUsage -fuzztime 30s ./internal/metering
 	go test -run '^$$' -fuzz FuzzParseBatch -fuzztime 30s ./internal/metering
+	go test -run '^$$' -fuzz FuzzNotificationRoute -fuzztime 30s ./internal/notify
+	go test -run '^$$' -fuzz FuzzDocumentUpload -fuzztime 30s ./internal/offer
+	go test -run '^$$' -fuzz FuzzArtifactExportParams -fuzztime 30s ./internal/artifact

@@ -50,6 +50,14 @@ Commands:
   metering retry   send rejected or not_subscribed records again once the cause is fixed
   offer list|show|check|create|edit|clone|submit|cancel|associate|extended|instructions|amend
                    private offers: draft, check, publish through the Catalog API, track
+  offer document add|list|remove
+                   the TXT and PDF documents of an offer's custom EULA or reseller agreement
+  notifications list|show|resend
+                   the notification outbox: what Concord told whom, delivery status, resend
+  readiness        Concurrent Agreements opt-in readiness of a product: the $0 test transactions,
+                   AWS's requirements checked, the integration checklist, what to send AWS
+  artifacts list|show|export|record
+                   finance's bookable artifacts: versions per agreement, JSON/CSV/PDF, CSV export of a period
   emulator         run the AWS Marketplace emulator standalone, or drive one (see "concord emulator help")
   version          print the version
 
@@ -71,9 +79,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "concord offer: missing subcommand\n\n%s", usage)
 			return 2
 		}
+		if rest[0] == "document" {
+			return finish("offer document", offerDocumentCmd(ctx, rest[1:], stdout, stderr), stderr)
+		}
 		return finish(cmd+" "+rest[0], offerCmd(ctx, rest[0], rest[1:], stdout, stderr), stderr)
 	}
-	if (cmd == "apikey" || cmd == "events" || cmd == "backfill" || cmd == "metering") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+	if (cmd == "apikey" || cmd == "events" || cmd == "backfill" || cmd == "metering" || cmd == "notifications") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	var err error
@@ -100,12 +111,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = meteringRecords(ctx, rest, stdout, stderr)
 	case "metering retry":
 		err = meteringRetry(ctx, rest, stdout, stderr)
+	case "notifications list":
+		err = notificationsList(ctx, rest, stdout, stderr)
+	case "notifications show":
+		err = notificationsShow(ctx, rest, stdout, stderr)
+	case "notifications resend":
+		err = notificationsResend(ctx, rest, stdout, stderr)
+	case "readiness":
+		err = readinessCmd(ctx, rest, stdout, stderr)
+	case "artifacts":
+		err = artifactsCmd(ctx, rest, stdout, stderr)
 	case "emulator":
 		err = emulatorCmd(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "concord", app.Version)
 		return 0
-	case "apikey", "events", "backfill", "metering":
+	case "apikey", "events", "backfill", "metering", "notifications":
 		fmt.Fprintf(stderr, "concord %s: missing subcommand\n\n%s", cmd, usage)
 		return 2
 	default:
@@ -305,6 +326,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&cfg.MeteringRPS, "metering-rps", envFloat("CONCORD_METERING_RPS", 10), "BatchMeterUsage calls per second at most, for this process; replicas sharing an AWS account split AWS's 10 (CONCORD_METERING_RPS)")
 	fs.IntVar(&cfg.MeteringInFlight, "metering-in-flight", envInt("CONCORD_METERING_IN_FLIGHT", 8), "BatchMeterUsage calls in flight at once (CONCORD_METERING_IN_FLIGHT)")
 	fs.BoolVar(&cfg.NoMetering, "no-metering", envBool("CONCORD_NO_METERING", false), "do not submit usage to AWS from this process (usage is still taken in and stored) (CONCORD_NO_METERING)")
+	fs.StringVar(&cfg.SMTP.Addr, "smtp-addr", env("CONCORD_SMTP_ADDR", ""), "SMTP server HOST:PORT for notification emails; empty records them as skipped (CONCORD_SMTP_ADDR)")
+	fs.StringVar(&cfg.SMTP.Mode, "smtp-tls", env("CONCORD_SMTP_TLS", "starttls"), "SMTP security: starttls (required, port 587), tls (implicit TLS, port 465) or none (CONCORD_SMTP_TLS)")
+	fs.StringVar(&cfg.SMTP.Username, "smtp-user", env("CONCORD_SMTP_USER", ""), "SMTP user for AUTH PLAIN; empty sends without logging in (CONCORD_SMTP_USER)")
+	fs.StringVar(&cfg.SMTP.Password, "smtp-password", env("CONCORD_SMTP_PASSWORD", ""), "SMTP password; prefer the environment variable, flags show in the process list (CONCORD_SMTP_PASSWORD)")
+	fs.StringVar(&cfg.SMTP.From, "smtp-from", env("CONCORD_SMTP_FROM", ""), "sender of notification emails, e.g. \"Concord <concord@example.com>\" (CONCORD_SMTP_FROM)")
 	shutdown := fs.Duration("shutdown-timeout", envDuration("CONCORD_SHUTDOWN_TIMEOUT", 20*time.Second), "how long to wait for in-flight requests and jobs on shutdown (CONCORD_SHUTDOWN_TIMEOUT)")
 	if err := parse(fs, args); err != nil {
 		return err

@@ -31,6 +31,7 @@ import (
 	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/metering"
+	"github.com/concordmp/concord/internal/notify"
 	"github.com/concordmp/concord/internal/offer"
 	"github.com/concordmp/concord/internal/registration"
 	"github.com/concordmp/concord/internal/snsverify"
@@ -87,6 +88,8 @@ type Config struct {
 	Now func() time.Time
 	// AutoMigrate applies migrations on start (default for SQLite).
 	AutoMigrate bool
+	// SMTP sends notification emails; with no Addr they are stored as skipped.
+	SMTP notify.SMTPMailer
 }
 
 // App is a running Concord.
@@ -103,6 +106,7 @@ type App struct {
 	Webhooks     *webhook.Service
 	Metering     *metering.Service
 	Offers       *offer.Service
+	Notify       *notify.Service
 	// Emulator is the in-process marketplace, in sandbox mode.
 	Emulator *emulator.Emulator
 
@@ -231,6 +235,24 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	a.Offers.Catalog = awsmp.NewCatalog(awsConf)
 	a.Offers.PublicURL = a.PublicURL
 	a.Offers.Handlers(a.Runner)
+	// Notifications: email when an SMTP server is configured, Slack, signed
+	// webhooks, and the sweep for expiring offers, ending agreements and late
+	// registrations.
+	a.Notify = svc.Notify
+	a.Notify.PublicURL = a.PublicURL
+	if cfg.SMTP.Addr != "" {
+		if err := cfg.SMTP.Check(); err != nil {
+			return nil, err
+		}
+		mailer := cfg.SMTP
+		a.Notify.Mailer = &mailer
+	} else {
+		logger.Info("no SMTP server configured (--smtp-addr): notification emails are recorded as skipped, readable at /v1/notifications")
+	}
+	a.Notify.Handlers(a.Runner)
+	if err := a.Notify.Start(ctx); err != nil {
+		logger.Warn("notifications: could not schedule the sweep", "err", err)
+	}
 	a.Ledger.Handlers(a.Runner, awsmp.NewAgreements(awsConf))
 	a.Webhooks.Handlers(a.Runner)
 	a.Entitlements.Handlers(a.Runner)
@@ -252,7 +274,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 
 	srv := &httpapi.Server{DB: db, Ledger: a.Ledger, Logger: logger, Now: cfg.Now, Version: Version, Registry: a.Registry,
 		Sandbox: a.Sandbox(), EventBridge: ebHandler, SNS: snsHandler,
-		Webhooks: a.Webhooks, Entitlements: a.Entitlements, Registration: a.Registration, Metering: a.Metering, Offers: a.Offers,
+		Webhooks: a.Webhooks, Entitlements: a.Entitlements, Registration: a.Registration, Metering: a.Metering, Offers: a.Offers, Notify: a.Notify,
 		Extra: func(m *http.ServeMux, api huma.API) {
 			a.Registration.Mount(m)
 			a.Offers.Mount(m)
@@ -348,6 +370,9 @@ type Services struct {
 	Webhooks     *webhook.Service
 	Metering     *metering.Service
 	Offers       *offer.Service
+	// Notify records notifications in the caller's transaction (Emit); the
+	// triggers in the ledger's hooks, offers, metering and registration call it.
+	Notify *notify.Service
 }
 
 // NewServices wires the ledger to its hooks. AWS clients are left nil: the
@@ -360,6 +385,7 @@ func NewServices(db *store.DB, now func() time.Time, logger *slog.Logger) Servic
 		Webhooks:     &webhook.Service{DB: db, Now: now, Logger: logger},
 		Metering:     &metering.Service{DB: db, Now: now, Logger: logger, BillingLicense: registration.BillingLicense},
 		Offers:       &offer.Service{DB: db, Now: now, Logger: logger},
+		Notify:       &notify.Service{DB: db, Now: now, Logger: logger},
 	}
 	// A Concord offer's registration details are the buyer's, once AWS gave
 	// the offer its id: the buyer who accepts it is registered with them.

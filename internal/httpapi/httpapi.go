@@ -24,6 +24,7 @@ import (
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/metering"
+	"github.com/concordmp/concord/internal/notify"
 	"github.com/concordmp/concord/internal/offer"
 	"github.com/concordmp/concord/internal/registration"
 	"github.com/concordmp/concord/internal/store"
@@ -52,6 +53,8 @@ type Server struct {
 	Registration *registration.Service
 	Metering     *metering.Service
 	Offers       *offer.Service
+	// Notify serves the notification outbox and its routes; nil leaves them out.
+	Notify *notify.Service
 
 	requests *prometheus.HistogramVec
 }
@@ -87,7 +90,11 @@ func (s *Server) Handler() http.Handler {
 	}
 	if s.Offers != nil {
 		s.registerOffers(api)
+		s.registerOfferDocuments(api, mux)
 	}
+	s.registerReadiness(api)
+	s.registerArtifacts(api)
+	s.registerNotifications(api)
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "version": s.Version, "sandbox": s.Sandbox})

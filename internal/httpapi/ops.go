@@ -156,13 +156,14 @@ func (s *Server) register(api huma.API) {
 		func(ctx context.Context, in *struct {
 			ProductID string `path:"productId" maxLength:"255"`
 			Body      struct {
-				ProductCode          string                    `json:"productCode,omitempty" maxLength:"255"`
-				Title                string                    `json:"title,omitempty" maxLength:"255"`
-				Type                 string                    `json:"type,omitempty" enum:"saas_contract,saas_contract_consumption,saas_usage,professional_services,"`
-				ConcurrentAgreements *bool                     `json:"concurrentAgreements,omitempty" doc:"Defaults to true: listings created since 2026-06-01 have Concurrent Agreements on."`
-				Dimensions           []marketplace.Dimension   `json:"dimensions,omitempty" maxItems:"200"`
-				Registration         *marketplace.Registration `json:"registration,omitempty" doc:"The registration page and tenant strategy."`
-				ZeroUsageDimension   string                    `json:"zeroUsageDimension,omitempty" maxLength:"255" doc:"A usage dimension for which a zero-quantity record is sent every hour to each license in force that reported no usage."`
+				ProductCode          string                      `json:"productCode,omitempty" maxLength:"255"`
+				Title                string                      `json:"title,omitempty" maxLength:"255"`
+				Type                 string                      `json:"type,omitempty" enum:"saas_contract,saas_contract_consumption,saas_usage,professional_services,"`
+				ConcurrentAgreements *bool                       `json:"concurrentAgreements,omitempty" doc:"Defaults to true: listings created since 2026-06-01 have Concurrent Agreements on."`
+				Dimensions           []marketplace.Dimension     `json:"dimensions,omitempty" maxItems:"200"`
+				Registration         *marketplace.Registration   `json:"registration,omitempty" doc:"The registration page and tenant strategy."`
+				ZeroUsageDimension   string                      `json:"zeroUsageDimension,omitempty" maxLength:"255" doc:"A usage dimension for which a zero-quantity record is sent every hour to each license in force that reported no usage."`
+				ContractMetadata     []marketplace.MetadataField `json:"contractMetadata,omitempty" maxItems:"50" doc:"The contract metadata fields the product's offers carry; a field keyed exactly \"CPPO Opportunity ID\" turns on CPPO tracking."`
 			}
 		}) (*bodyOutput[marketplace.Product], error) {
 			ca := true
@@ -174,7 +175,8 @@ func (s *Server) register(api huma.API) {
 				reg = *in.Body.Registration
 			}
 			p, err := s.Ledger.PutProduct(ctx, marketplace.Product{ProductID: in.ProductID, ProductCode: in.Body.ProductCode, Title: in.Body.Title,
-				Type: in.Body.Type, ConcurrentAgreements: ca, Dimensions: in.Body.Dimensions, Registration: reg, ZeroUsageDimension: in.Body.ZeroUsageDimension})
+				Type: in.Body.Type, ConcurrentAgreements: ca, Dimensions: in.Body.Dimensions, Registration: reg, ZeroUsageDimension: in.Body.ZeroUsageDimension,
+				ContractMetadata: in.Body.ContractMetadata})
 			if err != nil {
 				return nil, s.apiError(err)
 			}
