@@ -275,3 +275,45 @@ func TestOfferPublishedAndAccepted(t *testing.T) {
 		})
 	}
 }
+
+// TestOfferListingMetadata: a product's contract metadata fields, set with
+// PUT /v1/products, are enforced on its offers; CPPO tracking makes partner
+// offers name their opportunity.
+func TestOfferListingMetadata(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			b := offersSetup(t, dialect)
+			body := `{"productCode":"offerscode","type":"saas_contract","dimensions":[{"key":"seats","kind":"contract"}],
+				"contractMetadata":[{"key":"Salesforce Opportunity","label":"SFDC","required":true},{"key":"CPPO Opportunity ID"}]}`
+			if code, out := b.do(t, "PUT", "/v1/products/prod-offers", b.key, []byte(body)); code != 200 || !strings.Contains(string(out), `"key":"CPPO Opportunity ID"`) {
+				t.Fatalf("configure listing: %d %s", code, out)
+			}
+			form := offerForm("123456789012")
+			form["type"] = "partner"
+			form["resellerAgreement"] = map[string]any{"kind": "standard"}
+			form["metadata"] = map[string]any{"AWS Account Number": "123456789012", "Partner AWS Account Number": "999988887777"}
+			raw, _ := json.Marshal(form)
+			code, out := b.do(t, "POST", "/v1/offers", b.key, raw)
+			if code != 400 || !strings.Contains(string(out), "SFDC (Salesforce Opportunity) is a required contract metadata field") ||
+				!strings.Contains(string(out), "tracks CPPO opportunities") {
+				t.Fatalf("partner offer without the listing's fields: %d %s", code, out)
+			}
+			form["metadata"] = map[string]any{"AWS Account Number": "123456789012", "Partner AWS Account Number": "999988887777",
+				"Salesforce Opportunity": "006A", "CPPO Opportunity ID": "O-77"}
+			raw, _ = json.Marshal(form)
+			if code, out := b.do(t, "POST", "/v1/offers", b.key, raw); code != 201 {
+				t.Fatalf("partner offer with them: %d %s", code, out)
+			}
+			// A misspelt CPPO field is refused and changes nothing.
+			bad := `{"productCode":"offerscode","dimensions":[{"key":"seats","kind":"contract"}],"contractMetadata":[{"key":"cppo opportunity id"}]}`
+			if code, out := b.do(t, "PUT", "/v1/products/prod-offers", b.key, []byte(bad)); code != 400 || !strings.Contains(string(out), "case-sensitive") {
+				t.Fatalf("misspelt CPPO field: %d %s", code, out)
+			}
+			if _, out := b.do(t, "GET", "/v1/products/prod-offers", b.key, nil); !strings.Contains(string(out), "Salesforce Opportunity") {
+				t.Fatalf("refused change altered the listing: %s", out)
+			}
+		})
+	}
+}
