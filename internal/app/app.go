@@ -33,6 +33,7 @@ import (
 	"github.com/concordmp/concord/internal/metering"
 	"github.com/concordmp/concord/internal/notify"
 	"github.com/concordmp/concord/internal/offer"
+	"github.com/concordmp/concord/internal/orders"
 	"github.com/concordmp/concord/internal/registration"
 	"github.com/concordmp/concord/internal/snsverify"
 	"github.com/concordmp/concord/internal/store"
@@ -107,6 +108,7 @@ type App struct {
 	Metering     *metering.Service
 	Offers       *offer.Service
 	Notify       *notify.Service
+	Orders       *orders.Desk
 	// Emulator is the in-process marketplace, in sandbox mode.
 	Emulator *emulator.Emulator
 
@@ -250,6 +252,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		logger.Info("no SMTP server configured (--smtp-addr): notification emails are recorded as skipped, readable at /v1/notifications")
 	}
 	a.Notify.Handlers(a.Runner)
+	a.Orders = svc.Orders
+	a.Orders.Catalog = a.Offers.Catalog
+	a.Orders.Handlers(a.Runner)
 	if err := a.Notify.Start(ctx); err != nil {
 		logger.Warn("notifications: could not schedule the sweep", "err", err)
 	}
@@ -373,6 +378,9 @@ type Services struct {
 	// Notify records notifications in the caller's transaction (Emit); the
 	// triggers in the ledger's hooks, offers, metering and registration call it.
 	Notify *notify.Service
+	// Orders turns agreement events into bookable artifacts and order
+	// notifications, and offer, registration and metering events into theirs.
+	Orders *orders.Desk
 }
 
 // NewServices wires the ledger to its hooks. AWS clients are left nil: the
@@ -387,6 +395,10 @@ func NewServices(db *store.DB, now func() time.Time, logger *slog.Logger) Servic
 		Offers:       &offer.Service{DB: db, Now: now, Logger: logger},
 		Notify:       &notify.Service{DB: db, Now: now, Logger: logger},
 	}
+	s.Orders = &orders.Desk{DB: db, Notify: s.Notify, Now: now, Logger: logger}
+	s.Offers.OnEvent = s.Orders.OfferEvent
+	s.Registration.OnTenantCreated = s.Orders.TenantCreated
+	s.Metering.OnAlert = s.Orders.MeteringAlert
 	// A Concord offer's registration details are the buyer's, once AWS gave
 	// the offer its id: the buyer who accepts it is registered with them.
 	s.Offers.OfferRegistration = func(ctx context.Context, tx *store.Tx, o offer.Offer, now time.Time) error {
@@ -415,9 +427,11 @@ func NewServices(db *store.DB, now func() time.Time, logger *slog.Logger) Servic
 	s.Registration.OnTenantChange = s.Entitlements.InvalidateTenants
 	// Registration first: a renewal joins its tenant before its entitlements are fetched.
 	// Metering flushes a license's open usage when its final window opens.
-	s.Ledger.LicenseHooks = []inbox.LicenseHook{s.Registration.Hook, s.Entitlements.Hook, s.Metering.Hook}
-	// An agreement made from one of Concord's offers accepts it.
-	s.Ledger.AgreementHooks = []inbox.AgreementHook{s.Offers.AgreementHook}
+	// Orders last: a license registration attached to a tenant is not pending.
+	s.Ledger.LicenseHooks = []inbox.LicenseHook{s.Registration.Hook, s.Entitlements.Hook, s.Metering.Hook, s.Orders.LicenseHook}
+	// An agreement made from one of Concord's offers accepts it; every
+	// agreement event is recorded for finance and announced.
+	s.Ledger.AgreementHooks = []inbox.AgreementHook{s.Offers.AgreementHook, s.Orders.AgreementHook}
 	// A partner's offer released from a partner offer extends it; a change
 	// set's end is tracked at once.
 	s.Ledger.EventHooks = []inbox.EventHook{s.Offers.EventHook}

@@ -22,9 +22,13 @@ func offerForm(buyer string) map[string]any {
 		"expiresOn": "2099-12-31", "notifyUsers": []string{"ae@acme.example"}}
 }
 
-func offersSetup(t *testing.T, dialect string) *bundle {
+func offersSetup(t *testing.T, dialect string, cfg ...app.Config) *bundle {
 	t.Helper()
-	b := setup(t, dialect, app.Config{})
+	c := app.Config{}
+	if len(cfg) > 0 {
+		c = cfg[0]
+	}
+	b := setup(t, dialect, c)
 	err := b.app.Emulator.World.Do(func(s *world.State) error {
 		_, err := s.CreateProduct(world.Product{ProductID: "prod-offers", ProductCode: "offerscode", ConcurrentAgreements: true, Type: world.ProductSaaSContract,
 			Dimensions: []world.Dimension{{Key: "seats", Kind: "contract", Price: "10.00"}}})

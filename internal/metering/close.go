@@ -287,6 +287,11 @@ func (s *Service) alert(ctx context.Context, tx *store.Tx, now time.Time, record
 		s.Logger.Error("metering: usage will not be billed", "outcome", outcome, "reason", reason, "record", a.RecordID,
 			"license", a.LicenseArn, "account", a.AccountID, "dimension", a.Dimension, "hour", a.Hour, "quantity", a.Quantity)
 	})
+	if s.OnAlert != nil {
+		if err := s.OnAlert(ctx, tx, a, now); err != nil {
+			return err
+		}
+	}
 	return webhook.Emit(ctx, tx, now, typ, a)
 }
 

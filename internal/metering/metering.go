@@ -180,6 +180,9 @@ type Service struct {
 	// Tick is how often buckets are closed and due records looked for (default 1 s).
 	Tick    time.Duration
 	Metrics *Metrics
+	// OnAlert, when set, is told in the same transaction about usage that
+	// will not be billed (the metering failure notifications).
+	OnAlert func(ctx context.Context, tx *store.Tx, a MeteringAlert, now time.Time) error
 	// Crash, when set, is called at the submitter's crash points ("claimed",
 	// "called", "recorded"); an error stops the submitter there, as a crash
 	// would. Tests use it.

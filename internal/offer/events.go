@@ -136,5 +136,8 @@ func (s *Service) partnerOfferSeen(ctx context.Context, tx *store.Tx, m partnerM
 	if err := s.registrationDetails(ctx, tx, o.ID, now); err != nil {
 		return err
 	}
+	if err := s.tell(ctx, tx, EventExtended, o.ID, now); err != nil {
+		return err
+	}
 	return s.matchAccepted(ctx, tx, o.ID, offerID, now)
 }

@@ -2,7 +2,9 @@ package offer
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -309,7 +311,23 @@ func (s *Service) published(ctx context.Context, o Offer, st ChangeSetStatus) er
 			// The buyer may have accepted before this poll saw the change set end.
 			return s.matchAccepted(ctx, tx, o.ID, entity, now)
 		}
-		return nil
+		// So may the partner have extended it, and the buyer accepted that
+		// (events folded while Concord could not see the change set end):
+		// the agreement on the resale authorization reconciles it, as
+		// AgreementHook would have.
+		var agreementID string
+		err := tx.QueryRow(ctx, `SELECT agreement_id FROM agreements WHERE resale_authorization_id = ? ORDER BY acceptance_time, agreement_id LIMIT 1`,
+			entity).Scan(&agreementID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		a, ok, err := inbox.LoadAgreement(ctx, tx, agreementID)
+		if err != nil || !ok {
+			return err
+		}
+		return s.AgreementHook(ctx, tx, a, now)
 	})
 }
 
@@ -385,6 +403,9 @@ func (s *Service) Extended(ctx context.Context, id, partnerOfferID string) (Deta
 			return err
 		}
 		if err := s.registrationDetails(ctx, tx, id, now); err != nil {
+			return err
+		}
+		if err := s.tell(ctx, tx, EventExtended, id, now); err != nil {
 			return err
 		}
 		if err := s.matchAccepted(ctx, tx, id, partnerOfferID, now); err != nil {

@@ -33,6 +33,28 @@ type Service struct {
 	// edited), in the same transaction: the buyer who accepts it is then
 	// registered with them (registration.PutOfferDetailsTx).
 	OfferRegistration func(ctx context.Context, tx *store.Tx, o Offer, now time.Time) error
+	// OnEvent, when set, is told in the same transaction of what others
+	// must hear: EventExtended (a partner extended its offer to the buyer)
+	// and EventReconciled (an accepted offer learnt its offer id late).
+	OnEvent func(ctx context.Context, tx *store.Tx, event string, o Offer, now time.Time) error
+}
+
+// Events told to Service.OnEvent.
+const (
+	EventExtended   = "extended"
+	EventReconciled = "reconciled"
+)
+
+// tell hands event about offer id to OnEvent.
+func (s *Service) tell(ctx context.Context, tx *store.Tx, event, id string, now time.Time) error {
+	if s.OnEvent == nil {
+		return nil
+	}
+	d, err := load(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	return s.OnEvent(ctx, tx, event, d.Offer, now)
 }
 
 // registrationDetails hands offer id's registration details on, once its
@@ -345,7 +367,12 @@ func (s *Service) Cancel(ctx context.Context, id, reason string) (Detail, error)
 		case cur.State == StateCancelling:
 			return marketplace.Errorf(marketplace.EConflict, "offer %s is already being withdrawn in AWS", id)
 		case cur.State == StateSubmitted:
-			return marketplace.Errorf(marketplace.EConflict, "offer %s is being published (change set %s): cancel it once the change set has finished", id, cur.ChangeSetID)
+			// The change set is named once the publishing job has started it.
+			what := "being published"
+			if cur.ChangeSetID != "" {
+				what += " (change set " + cur.ChangeSetID + ")"
+			}
+			return marketplace.Errorf(marketplace.EConflict, "offer %s is %s: cancel it once the change set has finished", id, what)
 		case cur.State == StateDraft || cur.State == StateFailed:
 			if err := setState(ctx, tx, id, StateCancelled, now); err != nil {
 				return err
@@ -474,7 +501,13 @@ func (s *Service) accept(ctx context.Context, tx *store.Tx, id, agreementID stri
 	if note != "" {
 		msg += "; " + note
 	}
-	return history(ctx, tx, id, now, StateAccepted, "accepted", msg)
+	if err := history(ctx, tx, id, now, StateAccepted, "accepted", msg); err != nil {
+		return err
+	}
+	if strings.Contains(note, "reconciled") {
+		return s.tell(ctx, tx, EventReconciled, id, now)
+	}
+	return nil
 }
 
 // AgreementHook is an inbox.AgreementHook: a Purchase Agreement Created or

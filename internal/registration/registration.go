@@ -60,6 +60,9 @@ type Service struct {
 	// OnTenantChange is told, after commit, which tenants gained or lost
 	// licenses (the entitlement cache drops its answers for them).
 	OnTenantChange func(tenantIDs []string)
+	// OnTenantCreated, when set, is told in the same transaction that a
+	// buyer registered and got a tenant (the buyer's welcome email).
+	OnTenantCreated func(ctx context.Context, tx *store.Tx, t marketplace.Tenant, product marketplace.Product, licenseArn string, now time.Time) error
 }
 
 func (s *Service) path() string {
@@ -242,6 +245,11 @@ func (s *Service) newTenant(ctx context.Context, tx *store.Tx, now time.Time, pr
 	}
 	if err := webhook.Emit(ctx, tx, now, webhook.TenantCreated, TenantEvent{Tenant: full}); err != nil {
 		return "", err
+	}
+	if s.OnTenantCreated != nil {
+		if err := s.OnTenantCreated(ctx, tx, full, product, ref.Arn, now); err != nil {
+			return "", err
+		}
 	}
 	return t.TenantID, s.announceLinked(ctx, tx, now, t.TenantID, ref.ID)
 }

@@ -1,0 +1,372 @@
+// Package orders turns what happens in the ledger, to offers, in
+// registration and in metering into what sales, RevOps and finance hear of:
+// a bookable artifact for each agreement event, and the notification that
+// goes with it. It holds no state of its own: the artifacts live in
+// internal/artifact, the notifications in internal/notify's outbox.
+package orders
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/concordmp/concord/internal/artifact"
+	"github.com/concordmp/concord/internal/inbox"
+	"github.com/concordmp/concord/internal/job"
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/metering"
+	"github.com/concordmp/concord/internal/notify"
+	"github.com/concordmp/concord/internal/offer"
+	"github.com/concordmp/concord/internal/store"
+)
+
+// JobRecord records an agreement's artifact and sends its notification, after
+// the ledger has committed the agreement (its licenses and terms included).
+const JobRecord = "orders.record"
+
+// OfferDescriber tells whether an offer is private (awsmp.Catalog).
+type OfferDescriber interface {
+	DescribeOffer(ctx context.Context, offerID string) (offer.OfferInfo, error)
+}
+
+// Desk wires the events to artifacts and notifications.
+type Desk struct {
+	DB     *store.DB
+	Notify *notify.Service
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Catalog tells a public order from a private offer made outside
+	// Concord; nil counts such orders as public.
+	Catalog OfferDescriber
+}
+
+func (d *Desk) now() time.Time {
+	if d.Now == nil {
+		return time.Now()
+	}
+	return d.Now()
+}
+
+type recordArgs struct {
+	AgreementID string `json:"agreementId"`
+	// Corrected: an offer was reconciled with the agreement after its order
+	// notification may have gone out.
+	Corrected bool `json:"corrected,omitempty"`
+}
+
+// Handlers registers the record job.
+func (d *Desk) Handlers(r *job.Runner) {
+	r.Handle(JobRecord, func(ctx context.Context, j *job.Job) error {
+		var a recordArgs
+		if err := json.Unmarshal(j.Args, &a); err != nil || a.AgreementID == "" {
+			return job.Permanent(fmt.Errorf("bad %s job arguments %s", j.Kind, j.Args))
+		}
+		return d.record(ctx, a)
+	})
+}
+
+// AgreementHook is an inbox.AgreementHook: every fold of an agreement queues
+// its recording, which runs after the commit. The ledger folds an agreement
+// before its licenses, and enrichment folds it again once its terms are
+// stored, so recording inside the hook would see neither.
+func (d *Desk) AgreementHook(ctx context.Context, tx *store.Tx, a marketplace.Agreement, now time.Time) error {
+	return enqueue(ctx, tx, now, recordArgs{AgreementID: a.AgreementID})
+}
+
+func enqueue(ctx context.Context, tx *store.Tx, now time.Time, a recordArgs) error {
+	key := "orders:" + a.AgreementID
+	if a.Corrected {
+		key += ":corrected"
+	}
+	_, _, err := job.Enqueue(ctx, tx, now, JobRecord, a, job.Options{UniqueKey: key})
+	return err
+}
+
+// record stores the agreement's artifact when it changed, and sends the
+// notification the agreement's state calls for: the order (new, partner,
+// amended or renewal) once its terms are known, or its end.
+func (d *Desk) record(ctx context.Context, args recordArgs) error {
+	public, err := d.isPublic(ctx, args.AgreementID)
+	if err != nil {
+		return err
+	}
+	return d.DB.Write(ctx, func(tx *store.Tx) error {
+		now := d.now()
+		a, ok, err := inbox.LoadAgreement(ctx, tx, args.AgreementID)
+		if err != nil || !ok {
+			return err
+		}
+		art, _, err := artifact.Record(ctx, tx, args.AgreementID, now)
+		if err != nil {
+			return err
+		}
+		switch {
+		case artifact.IsCancellation(a.Status) || a.Status == marketplace.StatusExpired:
+			return d.ended(ctx, tx, now, a, art)
+		case marketplace.IsTerminalStatus(a.Status):
+			return nil // replaced or renewed: the successor's order says so
+		case !art.TermsKnown:
+			return nil // the order goes out with its terms, on the next fold
+		}
+		n, err := d.orderNotice(ctx, tx, art, public)
+		if err != nil {
+			return err
+		}
+		_, created, err := d.Notify.Emit(ctx, tx, now, n)
+		if err != nil || created || !args.Corrected {
+			return err
+		}
+		// The order went out before the offer was reconciled with it: send
+		// it again, corrected.
+		data := n.Data.(notify.OrderData)
+		data.Corrected = true
+		n.Data, n.Key = data, n.Key+":corrected"
+		_, _, err = d.Notify.Emit(ctx, tx, now, n)
+		return err
+	})
+}
+
+// isPublic asks the Catalog API, outside any transaction, whether the offer
+// of an agreement Concord's offers table does not know is public.
+func (d *Desk) isPublic(ctx context.Context, agreementID string) (bool, error) {
+	var offerID string
+	var known bool
+	err := d.DB.Read(ctx, func(tx *store.Tx) error {
+		a, ok, err := inbox.LoadAgreement(ctx, tx, agreementID)
+		if err != nil || !ok {
+			return err
+		}
+		offerID = a.OfferID
+		if a.ResaleAuthorizationID != "" || a.PreviousAgreementID != "" || offerID == "" {
+			known = true // AWS makes partner and replacement offers only private
+			return nil
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM offers WHERE offer_id = ?`, offerID).Scan(&n); err != nil {
+			return err
+		}
+		known = n > 0
+		return nil
+	})
+	if err != nil || known {
+		return false, err
+	}
+	if d.Catalog == nil {
+		return true, nil
+	}
+	info, err := d.Catalog.DescribeOffer(ctx, offerID)
+	if err != nil {
+		return false, fmt.Errorf("is offer %s public: %w", offerID, err)
+	}
+	return !info.Private, nil
+}
+
+// orderNotice is the notification of an order, with its artifact attached.
+func (d *Desk) orderNotice(ctx context.Context, tx *store.Tx, art artifact.BookableArtifact, public bool) (notify.Notice, error) {
+	data := orderData(art)
+	switch {
+	case art.Kind == artifact.KindAmendment:
+		data.OrderType = notify.OrderAmended
+	case art.Channel == artifact.ChannelPartner:
+		data.OrderType = notify.OrderPartner
+	case public && art.ConcordOfferID == "":
+		data.OrderType = notify.OrderPublic
+	default:
+		data.OrderType = notify.OrderDirect
+	}
+	kind := notify.KindNewOrder
+	switch art.Kind {
+	case artifact.KindAmendment:
+		kind = notify.KindOrderModification
+	case artifact.KindRenewal:
+		kind = notify.KindRenewal
+	}
+	if prev := art.Lineage.PreviousAgreementID; prev != "" {
+		if p, ok, err := latest(ctx, tx, prev); err != nil {
+			return notify.Notice{}, err
+		} else if ok {
+			data.PreviousDimensions = dimensions(p)
+		}
+	}
+	files, err := attachments(art)
+	if err != nil {
+		return notify.Notice{}, err
+	}
+	return notify.Notice{Kind: kind, Key: "order:" + art.AgreementID, ProductID: art.Product.ProductID, OfferID: art.ConcordOfferID,
+		AgreementID: art.AgreementID, Data: data, Attachments: files}, nil
+}
+
+// latest is an agreement's latest artifact.
+func latest(ctx context.Context, tx *store.Tx, agreementID string) (artifact.BookableArtifact, bool, error) {
+	var body string
+	err := tx.QueryRow(ctx, `SELECT data FROM artifacts WHERE agreement_id = ? ORDER BY version DESC LIMIT 1`, agreementID).Scan(&body)
+	if err != nil {
+		return artifact.BookableArtifact{}, false, nil //nolint:nilerr // no artifact yet
+	}
+	var a artifact.BookableArtifact
+	if err := json.Unmarshal([]byte(body), &a); err != nil {
+		return a, false, fmt.Errorf("decode artifact of %s: %w", agreementID, err)
+	}
+	return a, true, nil
+}
+
+func attachments(art artifact.BookableArtifact) ([]notify.Attachment, error) {
+	files, err := artifact.Files(art)
+	if err != nil {
+		return nil, fmt.Errorf("render artifact of %s: %w", art.AgreementID, err)
+	}
+	out := make([]notify.Attachment, len(files))
+	for i, f := range files {
+		out[i] = notify.Attachment(f)
+	}
+	return out, nil
+}
+
+func party(p artifact.ArtifactParty) string {
+	if p.Company != "" {
+		return p.Company + " (" + p.AccountID + ")"
+	}
+	return p.AccountID
+}
+
+func orderData(art artifact.BookableArtifact) notify.OrderData {
+	o := notify.OrderData{BuyerCompany: art.Buyer.Company, BuyerAccountID: art.Buyer.AccountID, ProductID: art.Product.ProductID,
+		ProductTitle: art.Product.Title, SellerOfRecord: party(art.SellerOfRecord), OfferID: art.OfferID, ConcordOfferID: art.ConcordOfferID,
+		ResaleAuthorizationID: art.ResaleAuthorizationID, AgreementID: art.AgreementID, PreviousAgreementID: art.Lineage.PreviousAgreementID,
+		LicenseArns: art.LicenseArns, Dimensions: dimensions(art), TotalContractValue: art.TotalContractValue, Currency: art.Currency,
+		Start: art.StartsAt, End: art.EndsAt, AutoRenewal: art.AutoRenew, ContractMetadata: art.Metadata}
+	if art.Reseller != nil {
+		o.Reseller = party(*art.Reseller)
+	}
+	for _, in := range art.PaymentSchedule {
+		o.PaymentSchedule = append(o.PaymentSchedule, notify.Payment{Date: in.ChargeDate, Amount: in.Amount})
+	}
+	return o
+}
+
+func dimensions(art artifact.BookableArtifact) []notify.OrderDimension {
+	var out []notify.OrderDimension
+	for _, l := range art.Lines {
+		d := notify.OrderDimension{Key: l.Dimension, Name: l.Name, Price: l.UnitPrice}
+		if l.Quantity != nil {
+			d.Quantity = fmt.Sprint(*l.Quantity)
+		}
+		if l.Kind == artifact.LineUsage {
+			d.Unit = "per unit used"
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// ended is the notification of an agreement that ended or was cancelled.
+func (d *Desk) ended(ctx context.Context, tx *store.Tx, now time.Time, a marketplace.Agreement, art artifact.BookableArtifact) error {
+	data := notify.AgreementEndedData{AgreementID: a.AgreementID, Status: a.Status, Cancelled: artifact.IsCancellation(a.Status),
+		BuyerCompany: art.Buyer.Company, BuyerAccountID: a.AcceptorAccountID, ProductID: a.ProductID, ProductTitle: art.Product.Title,
+		OfferID: a.OfferID, LicenseArns: art.LicenseArns, EndedAt: a.EndedAt}
+	if a.EndedAt != nil {
+		until := a.EndedAt.Add(metering.FinalWindowClose)
+		data.FinalMeteringUntil = &until
+	}
+	n := notify.Notice{Kind: notify.KindAgreementEnded, Key: "agreement_ended:" + a.AgreementID, ProductID: a.ProductID,
+		OfferID: art.ConcordOfferID, AgreementID: a.AgreementID, Data: data}
+	if data.Cancelled {
+		files, err := attachments(art)
+		if err != nil {
+			return err
+		}
+		n.Attachments = files
+	}
+	_, _, err := d.Notify.Emit(ctx, tx, now, n)
+	return err
+}
+
+// OfferEvent is an offer.Service OnEvent: a partner extended its offer
+// (Partner Offer Extended), or an accepted offer was reconciled with its
+// agreement late (the order is sent again, corrected, if it went out).
+func (d *Desk) OfferEvent(ctx context.Context, tx *store.Tx, event string, o offer.Offer, now time.Time) error {
+	switch event {
+	case offer.EventReconciled:
+		if o.AgreementID == "" {
+			return nil
+		}
+		return enqueue(ctx, tx, now, recordArgs{AgreementID: o.AgreementID, Corrected: true})
+	case offer.EventExtended:
+		p, _, err := inbox.LoadProduct(ctx, tx, o.ProductID)
+		if err != nil {
+			return err
+		}
+		data := notify.PartnerOfferData{ConcordOfferID: o.ID, OfferName: o.Name, ProductID: o.ProductID, ProductTitle: p.Title,
+			ResaleAuthorizationID: o.ResaleAuthorizationID, PartnerAccountID: o.Metadata[offer.MetaPartnerAccount], PartnerOfferID: o.OfferID,
+			BuyerCompany: o.BuyerCompany, BuyerAccountID: o.Metadata[offer.MetaBuyerAccount], ExpiresOn: o.ExpiresOn}
+		_, _, err = d.Notify.Emit(ctx, tx, now, notify.Notice{Kind: notify.KindPartnerOfferExtended, Key: "partner_offer_extended:" + o.ID,
+			ProductID: o.ProductID, OfferID: o.ID, Data: data})
+		return err
+	}
+	return nil
+}
+
+// LicenseHook is an inbox.LicenseHook, after registration's: a license that
+// became active with no tenant waits for its buyer to register.
+func (d *Desk) LicenseHook(ctx context.Context, tx *store.Tx, before *marketplace.License, after marketplace.License, now time.Time) error {
+	if after.State != marketplace.LicenseActive || (before != nil && before.State == marketplace.LicenseActive) {
+		return nil
+	}
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM tenant_licenses WHERE license_id = ?`, after.LicenseID).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	a, _, err := inbox.LoadAgreement(ctx, tx, after.AgreementID)
+	if err != nil {
+		return err
+	}
+	p, _, err := inbox.LoadProduct(ctx, tx, after.ProductID)
+	if err != nil {
+		return err
+	}
+	since := now
+	if a.AcceptanceTime != nil {
+		since = *a.AcceptanceTime
+	}
+	data := notify.RegistrationData{LicenseArn: after.LicenseArn, BuyerAccountID: after.AccountID, ProductID: after.ProductID,
+		ProductTitle: p.Title, AgreementID: after.AgreementID, OfferID: a.OfferID, Since: since, Deadline: since.Add(48 * time.Hour)}
+	concordOffer := ""
+	if a.OfferID != "" {
+		var company string
+		if err := tx.QueryRow(ctx, `SELECT id, buyer_company FROM offers WHERE offer_id = ?`, a.OfferID).Scan(&concordOffer, &company); err == nil {
+			data.BuyerCompany = company
+		}
+	}
+	_, _, err = d.Notify.Emit(ctx, tx, now, notify.Notice{Kind: notify.KindRegistrationPending, Key: "registration_pending:" + after.LicenseID,
+		ProductID: after.ProductID, OfferID: concordOffer, AgreementID: after.AgreementID, Data: data})
+	return err
+}
+
+// TenantCreated is registration's OnTenantCreated: the buyer's welcome email,
+// with the product's support page.
+func (d *Desk) TenantCreated(ctx context.Context, tx *store.Tx, t marketplace.Tenant, p marketplace.Product, licenseArn string, now time.Time) error {
+	if t.Email == "" {
+		return nil // nobody to welcome
+	}
+	data := notify.WelcomeData{BuyerCompany: t.Company, ContactName: t.ContactName, ProductID: p.ProductID, ProductTitle: p.Title,
+		TenantID: t.TenantID, LicenseArn: licenseArn, SupportURL: p.Registration.SupportURL, AppURL: p.Registration.AppURL}
+	_, _, err := d.Notify.Emit(ctx, tx, now, notify.Notice{Kind: notify.KindBuyerWelcome, Key: "buyer_welcome:" + t.TenantID,
+		ProductID: p.ProductID, To: []string{t.Email}, BuyerFacing: true, Data: data})
+	return err
+}
+
+// MeteringAlert is metering's OnAlert: usage that will not be billed.
+func (d *Desk) MeteringAlert(ctx context.Context, tx *store.Tx, a metering.MeteringAlert, now time.Time) error {
+	kind := notify.KindMeteringFailed
+	if a.Outcome == metering.StatusExpired {
+		kind = notify.KindMeteringExpired
+	}
+	var title string
+	tx.QueryRow(ctx, `SELECT title FROM products WHERE product_id = ?`, a.ProductID).Scan(&title)
+	data := notify.MeteringData{RecordID: a.RecordID, Outcome: a.Outcome, Reason: a.Reason, ProductID: a.ProductID, ProductTitle: title,
+		LicenseArn: a.LicenseArn, AccountID: a.AccountID, Dimension: a.Dimension, Hour: a.Hour, Quantity: a.Quantity}
+	_, _, err := d.Notify.Emit(ctx, tx, now, notify.Notice{Kind: kind, Key: "metering:" + a.RecordID + ":" + a.Outcome, ProductID: a.ProductID, Data: data})
+	return err
+}
