@@ -141,6 +141,8 @@ func TestValidateValidForms(t *testing.T) {
 	withSchedule.Pricing.Schedule = []offer.Installment{{Date: "2026-12-01", Amount: "6000.00"}, {Date: "2027-06-01", Amount: "6000"}}
 	renewal := direct()
 	renewal.Renewal = true
+	renewalMarketplace, renewalOutside := renewal, renewal
+	renewalMarketplace.RenewalChannel, renewalOutside.RenewalChannel = offer.RenewalFromMarketplace, offer.RenewalFromOutside
 	zero := direct()
 	zero.ZeroDollar = true
 	zero.Pricing.Dimensions[0].Price, zero.Pricing.Dimensions[1].Price = "0", "0.00"
@@ -201,6 +203,8 @@ func TestValidateValidForms(t *testing.T) {
 		"expires today (UTC)":                   {expiresToday, baseContext()},
 		"custom EULA of five documents":         {fiveDocs, baseContext()},
 		"renewal":                               {renewal, baseContext()},
+		"renewal bought in AWS Marketplace":     {renewalMarketplace, baseContext()},
+		"renewal brought to the marketplace":    {renewalOutside, baseContext()},
 		"zero dollar":                           {zero, baseContext()},
 		"all default registration fields":       {registration, baseContext()},
 		"product's own registration fields":     {customReg, customRegCtx},
@@ -534,6 +538,26 @@ func TestValidateRules(t *testing.T) {
 		{name: "amendment of a public offer's agreement", form: amendment,
 			edit:     func(o *offer.Offer, c *offer.Context) { c.AmendedFromPublic = true },
 			warnings: p("amends", "agreement agmt-1 came from a public offer: the amendment makes it a private agreement, and it will no longer renew automatically")},
+
+		{name: "amendment whose installments are not its contract price", form: amendment,
+			edit: func(o *offer.Offer, _ *offer.Context) {
+				o.Pricing.Schedule = []offer.Installment{{Date: "2026-12-01", Amount: "4000.00"}, {Date: "2027-06-01", Amount: "2000"}}
+			},
+			warnings: p("pricing.schedule", "the installments add up to 6000.00 and the contract dimensions to 12000.00: an amendment's payment schedule "+
+				"replaces the agreement's pending installments only, so check that 6000.00 is what the buyer still owes")},
+		{name: "amendment of an agreement whose offer AWS could not describe", form: amendment,
+			edit: func(o *offer.Offer, c *offer.Context) { c.AmendedVisibilityUnknown = true },
+			warnings: p("amends.sourceOfferId", "Concord could not ask AWS whether offer offer-1 is public: if it is, the amendment makes agreement agmt-1 "+
+				"private and it will no longer renew automatically")},
+
+		// Renewals.
+		{name: "renewal channel without renewal", edit: func(o *offer.Offer, _ *offer.Context) { o.RenewalChannel = offer.RenewalFromOutside },
+			problems: p("renewalChannel", "only a renewal has a renewal channel: tick renewal, or leave the channel empty")},
+		{name: "unknown renewal channel", edit: func(o *offer.Offer, _ *offer.Context) { o.Renewal, o.RenewalChannel = true, "AwsMarketplace" },
+			problems: p("renewalChannel", "the renewal channel must be aws_marketplace (the agreement was bought in AWS Marketplace) or external "+
+				`(brought to the marketplace for the first time), not "AwsMarketplace"`)},
+		{name: "long unknown renewal channel", edit: func(o *offer.Offer, _ *offer.Context) { o.Renewal, o.RenewalChannel = true, strings.Repeat("x", 100) },
+			problems: p("renewalChannel", `not "`+strings.Repeat("x", 40)+`…"`)},
 
 		// Users to notify.
 		{name: "user to notify not an email", edit: func(o *offer.Offer, _ *offer.Context) { o.NotifyUsers = append(o.NotifyUsers, "jane") },

@@ -3,8 +3,11 @@ package offer_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -602,5 +605,288 @@ func TestAssociateTakesNoAssignedFields(t *testing.T) {
 		if d.AgreementID != "" || d.ChangeSetID != "" || d.Failure != "" {
 			t.Errorf("a published offer took agreement %q, change set %q, failure %q from the form", d.AgreementID, d.ChangeSetID, d.Failure)
 		}
+	})
+}
+
+// TestRenewalChannel: a renewal's channel is filled from the ledger (the
+// buyer holds an agreement for the product: bought in AWS Marketplace; else
+// brought to the marketplace for the first time), unless RevOps gave one; a
+// channel belongs to renewals only, and is one of the two.
+func TestRenewalChannel(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		e.created(agreement("agmt-r", "offer-r", ""))
+
+		r := direct()
+		r.Renewal = true
+		if d := e.create(r); d.RenewalChannel != offer.RenewalFromMarketplace {
+			t.Errorf("renewal of a buyer with an agreement: channel %q, want %s", d.RenewalChannel, offer.RenewalFromMarketplace)
+		}
+		n := direct()
+		n.Renewal, n.Metadata[offer.MetaBuyerAccount] = true, "999988887777"
+		if d := e.create(n); d.RenewalChannel != offer.RenewalFromOutside {
+			t.Errorf("renewal of a buyer new to the marketplace: channel %q, want %s", d.RenewalChannel, offer.RenewalFromOutside)
+		}
+		given := direct()
+		given.Renewal, given.RenewalChannel = true, offer.RenewalFromOutside
+		if d := e.create(given); d.RenewalChannel != offer.RenewalFromOutside {
+			t.Errorf("a given channel became %q", d.RenewalChannel)
+		}
+		if d := e.create(direct()); d.RenewalChannel != "" {
+			t.Errorf("an offer that is no renewal has channel %q", d.RenewalChannel)
+		}
+
+		bad := direct()
+		bad.RenewalChannel = offer.RenewalFromOutside
+		_, err := e.svc.Create(ctx, bad)
+		wantErr(t, err, marketplace.EInvalid, "renewalChannel: only a renewal has a renewal channel: tick renewal, or leave the channel empty")
+		chk, err := e.svc.Check(ctx, bad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expect(t, chk, []want{{"renewalChannel", "only a renewal has a renewal channel"}}, nil)
+		bad.Renewal, bad.RenewalChannel = true, "partner"
+		_, err = e.svc.Create(ctx, bad)
+		wantErr(t, err, marketplace.EInvalid, `renewalChannel: the renewal channel must be aws_marketplace (the agreement was bought in AWS Marketplace) or external (brought to the marketplace for the first time), not "partner"`)
+		if n := e.count("offers"); n != 4 {
+			t.Errorf("%d offers, want 4", n)
+		}
+	})
+}
+
+// fakeCatalog answers DescribeOffer from a table of offers (public or not),
+// ENotFound for others, and records what it was asked; it publishes nothing.
+type fakeCatalog struct {
+	mu     sync.Mutex
+	public map[string]bool
+	asked  []string
+}
+
+func (f *fakeCatalog) StartChangeSet(context.Context, string, string, []offer.Change) (string, error) {
+	return "", errors.New("not in these tests")
+}
+
+func (f *fakeCatalog) DescribeChangeSet(context.Context, string) (offer.ChangeSetStatus, error) {
+	return offer.ChangeSetStatus{}, errors.New("not in these tests")
+}
+
+func (f *fakeCatalog) DescribeOffer(_ context.Context, id string) (offer.OfferInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked = append(f.asked, id)
+	public, ok := f.public[id]
+	if !ok {
+		return offer.OfferInfo{}, marketplace.Errorf(marketplace.ENotFound, "DescribeEntity: entity %s not found", id)
+	}
+	return offer.OfferInfo{OfferID: id, Private: !public}, nil
+}
+
+// TestAmendmentOfAPublicOffersAgreement: Concord asks the Catalog API
+// whether an amendment's source offer is public (the amendment then makes
+// the agreement private and ends its auto-renewal), warns when it cannot
+// tell, and does not ask about its own (private) offers.
+func TestAmendmentOfAPublicOffersAgreement(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		cat := &fakeCatalog{public: map[string]bool{"offer-pub": true, "offer-priv": false}}
+		e.svc.Catalog = cat
+		amend := func(agreementID, sourceOfferID string) offer.Offer {
+			o, _ := amendment()
+			o.Amends = &offer.Amendment{AgreementID: agreementID, SourceOfferID: sourceOfferID}
+			return o
+		}
+		for _, id := range []string{"pub", "priv", "gone"} {
+			e.created(agreement("agmt-"+id, "offer-"+id, ""))
+		}
+
+		public := "agreement agmt-pub came from a public offer: the amendment makes it a private agreement, and it will no longer renew automatically"
+		chk, err := e.svc.Check(ctx, amend("agmt-pub", "offer-pub"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		expect(t, chk, nil, []want{{"amends", public}})
+		if chk.Preview == nil {
+			t.Error("the check of an amendment has no preview")
+		}
+		if d := e.create(amend("agmt-pub", "offer-pub")); strings.Join(d.Warnings, "|") != "amends: "+public {
+			t.Errorf("warnings %q", d.Warnings)
+		}
+		chk, _ = e.svc.Check(ctx, amend("agmt-priv", "offer-priv"))
+		expect(t, chk, nil, nil)
+		chk, _ = e.svc.Check(ctx, amend("agmt-gone", "offer-gone"))
+		expect(t, chk, nil, []want{{"amends.sourceOfferId", "Concord could not ask AWS whether offer offer-gone is public: " +
+			"if it is, the amendment makes agreement agmt-gone private and it will no longer renew automatically"}})
+
+		// Concord's own offers are private: AWS is not asked.
+		e.associate(offer.Association{Form: direct(), OfferID: "offer-mine"})
+		e.created(agreement("agmt-mine", "offer-mine", ""))
+		cat.asked = nil
+		chk, _ = e.svc.Check(ctx, amend("agmt-mine", "offer-mine"))
+		expect(t, chk, nil, nil)
+		if len(cat.asked) != 0 {
+			t.Errorf("AWS was asked about %q", cat.asked)
+		}
+	})
+}
+
+// TestInstructionsAndViewed: purchase instructions go out for a published
+// direct offer only, to valid addresses; they keep one tracked link, which
+// marks the offer viewed the first time the buyer opens it.
+func TestInstructionsAndViewed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		e.svc.PublicURL = func() string { return "https://concord.example" }
+		to := offer.InstructionsRequest{To: []string{"it@acme.example"}}
+
+		draft := e.create(direct())
+		_, err := e.svc.SendInstructions(ctx, draft.ID, to)
+		wantErr(t, err, marketplace.EConflict, "offer "+draft.ID+" is draft: purchase instructions go out once the offer is published and until the buyer accepts it")
+		p := e.associate(offer.Association{Form: partner()})
+		_, err = e.svc.SendInstructions(ctx, p.ID, to)
+		wantErr(t, err, marketplace.EInvalid, "offer "+p.ID+" is a partner offer: the partner engages the buyer with its own offer, so Concord sends no purchase instructions for it")
+		_, err = e.svc.SendInstructions(ctx, "ofr_none", to)
+		wantErr(t, err, marketplace.ENotFound)
+
+		d := e.associate(offer.Association{Form: direct(), OfferID: "offer-i1"})
+		many := offer.InstructionsRequest{}
+		for i := range offer.MaxNotifyUsers + 1 {
+			many.To = append(many.To, fmt.Sprintf("user%d@acme.example", i))
+		}
+		for _, tc := range []struct {
+			req offer.InstructionsRequest
+			msg string
+		}{
+			{offer.InstructionsRequest{}, "to: name at least one person at the buyer the purchase instructions go to"},
+			{many, "to: at most 20 recipients"},
+			{offer.InstructionsRequest{To: []string{"it@acme.example", "bob"}}, `to[1]: "bob" is not an email address`},
+			{offer.InstructionsRequest{To: to.To, OfferURL: "http://aws.amazon.com/marketplace"}, `offerUrl: "http://aws.amazon.com/marketplace" is not an https URL`},
+			{offer.InstructionsRequest{To: to.To, OfferURL: "https://"}, `offerUrl: "https://" is not an https URL`},
+		} {
+			_, err := e.svc.SendInstructions(ctx, d.ID, tc.req)
+			wantErr(t, err, marketplace.EInvalid, tc.msg)
+		}
+		wantSteps(t, e.get(d.ID), "published/associated: offer offer-i1")
+
+		in, err := e.svc.SendInstructions(ctx, d.ID, offer.InstructionsRequest{To: to.To, Note: "As discussed."})
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, ok := strings.CutPrefix(in.Link, "https://concord.example"+offer.TrackPath)
+		if !ok || len(token) != 32 || in.OfferURL != offer.OfferPageURL("prod-o", "offer-i1") || in.Subject != "Your private offer for prod-o on AWS Marketplace" ||
+			!strings.Contains(in.Text, "Hello Acme Corp team,\n\nAs discussed.\n") || !strings.Contains(in.Text, "2. Open the offer: "+in.Link+"\n") {
+			t.Fatalf("instructions %+v", in)
+		}
+		wantSteps(t, in.Offer, "published/associated", "instructions_sent/purchase instructions sent: to it@acme.example")
+
+		// Sent again, to more people, with the page the portal shows: the same link.
+		portal := "https://aws.amazon.com/marketplace/fp/offers/offer-i1"
+		again, err := e.svc.SendInstructions(ctx, d.ID, offer.InstructionsRequest{To: []string{"it@acme.example", "cfo@acme.example"}, OfferURL: portal})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.Link != in.Link || again.OfferURL != portal || again.Offer.State != offer.StateInstructionsSent {
+			t.Fatalf("instructions sent again %+v", again)
+		}
+
+		// The buyer opens the link: viewed, once; it leads to the latest page.
+		for range 2 {
+			page, err := e.svc.Viewed(ctx, token)
+			if err != nil || page != portal {
+				t.Fatalf("viewed: %q %v", page, err)
+			}
+		}
+		_, err = e.svc.Viewed(ctx, strings.Repeat("0", 32))
+		wantErr(t, err, marketplace.ENotFound, "no offer has this link")
+		wantSteps(t, e.get(d.ID), "published/associated", "instructions_sent/purchase instructions sent: to it@acme.example",
+			"instructions_sent/purchase instructions sent: to it@acme.example, cfo@acme.example", "viewed/viewed: the buyer opened the tracked link")
+
+		// Instructions may go again after the buyer viewed them; not once accepted.
+		if in, err := e.svc.SendInstructions(ctx, d.ID, to); err != nil || in.Offer.State != offer.StateViewed {
+			t.Fatalf("instructions after viewing: %v %+v", err, in.Offer)
+		}
+		e.created(agreement("agmt-i1", "offer-i1", ""))
+		_, err = e.svc.SendInstructions(ctx, d.ID, to)
+		wantErr(t, err, marketplace.EConflict, "is accepted: purchase instructions go out once the offer is published and until the buyer accepts it")
+		if page, err := e.svc.Viewed(ctx, token); err != nil || page != portal {
+			t.Fatalf("the link of an accepted offer: %q %v", page, err)
+		}
+		wantSteps(t, e.get(d.ID), "published/associated", "instructions_sent/", "instructions_sent/", "viewed/viewed",
+			"viewed/purchase instructions sent", "accepted/accepted: agreement agmt-i1")
+	})
+}
+
+// TestSubmitAndExtendedRefusals: an offer is submitted once, cannot be
+// cancelled while its change set runs, and only a published partner offer
+// learns the partner's offer id by hand.
+func TestSubmitAndExtendedRefusals(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		d := e.create(direct())
+		s, err := e.svc.Submit(ctx, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSteps(t, s, "draft/created", "submitted/submitted")
+		_, err = e.svc.Submit(ctx, d.ID)
+		wantErr(t, err, marketplace.EConflict, "offer "+d.ID+" is submitted: only a draft (or a failed offer) can be submitted")
+		_, err = e.svc.Cancel(ctx, d.ID, "")
+		wantErr(t, err, marketplace.EConflict, "offer "+d.ID+" is being published: cancel it once the change set has finished")
+		err = db.Write(ctx, func(tx *store.Tx) error { // the publishing job started change set cs-1
+			_, err := tx.Exec(ctx, `UPDATE offers SET change_set_id = ? WHERE id = ?`, "cs-1", d.ID)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.svc.Cancel(ctx, d.ID, "")
+		wantErr(t, err, marketplace.EConflict, "offer "+d.ID+" is being published (change set cs-1): cancel it once the change set has finished")
+
+		_, err = e.svc.Extended(ctx, d.ID, "offer-x")
+		wantErr(t, err, marketplace.EInvalid, "offer "+d.ID+" is a direct offer: only a partner offer is extended by a partner")
+		pd := e.create(partner())
+		_, err = e.svc.Extended(ctx, pd.ID, "offer-x")
+		wantErr(t, err, marketplace.EConflict, "offer "+pd.ID+" is draft: the partner extends a published partner offer")
+		p := e.associate(offer.Association{Form: partner()})
+		e.associate(offer.Association{Form: direct(), OfferID: "offer-taken"})
+		_, err = e.svc.Extended(ctx, p.ID, "offer-taken")
+		wantErr(t, err, marketplace.EConflict, "offer offer-taken is already tracked by another offer")
+		x, err := e.svc.Extended(ctx, p.ID, "offer-x1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSteps(t, x, "published/associated: CPPO opportunity O1234567", "extended/partner offer extended: offer offer-x1")
+		// An extended partner offer is the reseller's to cancel first.
+		_, err = e.svc.Cancel(ctx, p.ID, "")
+		wantErr(t, err, marketplace.EConflict, "the partner has already extended offer offer-x1 to the buyer: the reseller must cancel its offer first")
+
+		// A draft whose dates passed meanwhile is checked again on submission.
+		old := e.create(direct())
+		e.clock.Advance(60 * 24 * time.Hour)
+		_, err = e.svc.Submit(ctx, old.ID)
+		wantErr(t, err, marketplace.EInvalid, "expiresOn: the expiration date 2026-12-01 has passed (AWS uses UTC)")
+		wantSteps(t, e.get(old.ID), "draft/created")
+	})
+}
+
+// TestAmendmentDraftRefusals: only an active agreement the ledger holds has
+// an amendment draft.
+func TestAmendmentDraftRefusals(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		_, err := e.svc.AmendmentDraft(ctx, "agmt-none")
+		wantErr(t, err, marketplace.ENotFound, "agreement agmt-none is not in the ledger")
+		a := agreement("agmt-c", "offer-c", "")
+		e.created(a)
+		if _, err := e.svc.AmendmentDraft(ctx, "agmt-c"); err != nil {
+			t.Fatalf("draft of an active agreement: %v", err)
+		}
+		e.event(eventbridge.Ended(inboxtest.Seller, a, marketplace.StatusExpired, now))
+		_, err = e.svc.AmendmentDraft(ctx, "agmt-c")
+		wantErr(t, err, marketplace.EConflict, "agreement agmt-c is EXPIRED: only an active agreement can be amended")
 	})
 }

@@ -318,7 +318,20 @@ func (s *State) termsFor(o *Offer, a *Agreement) []agreementapi.Term {
 	var terms []agreementapi.Term
 	var contract, usage []agreementapi.RateCardItem
 	var dims []agreementapi.Dimension
+	// A dimension a fixed upfront term grants (the payment schedule carries
+	// its charges) has no rate card line of its own, as in AWS.
+	granted := map[string]bool{}
+	for _, t := range o.Terms {
+		if t.Type == agreementapi.TermFixedUpfrontPricing {
+			for _, g := range t.Grants {
+				granted[g.DimensionKey] = true
+			}
+		}
+	}
 	for _, d := range p.Dimensions {
+		if d.Kind == "contract" && granted[d.Key] {
+			continue
+		}
 		price := d.Price
 		if o.Prices != nil {
 			own, ok := o.Prices[d.Key]

@@ -449,11 +449,35 @@ func (s *State) agreementAPIView(a *Agreement) agreementapi.Agreement {
 		v.LicenseArns = []string{a.LicenseArn}
 	}
 	if p := s.Products[a.ProductID]; p != nil {
+		// The estimate is what the accepted terms charge: the offer's own
+		// rate card (the product's list prices for a public offer) for the
+		// quantities bought, plus its fixed upfront prices and installments.
+		var prices map[string]string
+		if o := s.Offers[a.OfferID]; o != nil {
+			prices = o.Prices
+		}
 		total := new(big.Rat)
+		add := func(amount string, q int64) {
+			if r, ok := new(big.Rat).SetString(amount); ok {
+				total.Add(total, r.Mul(r, new(big.Rat).SetInt64(q)))
+			}
+		}
 		for _, d := range p.Dimensions {
-			if q, ok := a.Quantities[d.Key]; ok && d.Price != "" {
-				if price, ok := new(big.Rat).SetString(d.Price); ok {
-					total.Add(total, new(big.Rat).Mul(price, new(big.Rat).SetInt64(q)))
+			price := d.Price
+			if prices != nil {
+				price = prices[d.Key]
+			}
+			if q, ok := a.Quantities[d.Key]; ok && price != "" {
+				add(price, q)
+			}
+		}
+		for _, t := range a.Terms {
+			switch t.Type {
+			case agreementapi.TermFixedUpfrontPricing:
+				add(t.Price, 1)
+			case agreementapi.TermPaymentSchedule:
+				for _, it := range t.Schedule {
+					add(it.ChargeAmount, 1)
 				}
 			}
 		}
