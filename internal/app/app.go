@@ -402,6 +402,12 @@ func NewServices(db *store.DB, now func() time.Time, logger *slog.Logger) Servic
 	// A Concord offer's registration details are the buyer's, once AWS gave
 	// the offer its id: the buyer who accepts it is registered with them.
 	s.Offers.OfferRegistration = func(ctx context.Context, tx *store.Tx, o offer.Offer, now time.Time) error {
+		if o.Registration[marketplace.FieldContactName] == "" && o.Registration[marketplace.FieldEmail] == "" {
+			// Only the buyer's company is known: the buyer registers, so the
+			// vendor gets a contact. Auto-registration is for offers that
+			// collected the buyer's details.
+			return nil
+		}
 		d := registration.OfferDetails{OfferID: o.OfferID, Company: o.BuyerCompany, Fields: map[string]string{}}
 		for k, v := range o.Registration {
 			switch k {

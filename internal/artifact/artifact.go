@@ -262,7 +262,18 @@ func IsCancellation(status string) bool {
 // records, and record again after enrichment. Recording is idempotent:
 // calling it too often costs a read, never a duplicate version.
 func Record(ctx context.Context, tx *store.Tx, agreementID string, now time.Time) (a BookableArtifact, created bool, err error) {
-	a, err = build(ctx, tx, agreementID)
+	return record(ctx, tx, agreementID, now, false)
+}
+
+// RecordBooking records the agreement as it was booked, ignoring a
+// cancellation: for an order cancelled before Concord recorded it, so that
+// finance gets the booking before the cancellation that reverses it.
+func RecordBooking(ctx context.Context, tx *store.Tx, agreementID string, now time.Time) (a BookableArtifact, created bool, err error) {
+	return record(ctx, tx, agreementID, now, true)
+}
+
+func record(ctx context.Context, tx *store.Tx, agreementID string, now time.Time, booking bool) (a BookableArtifact, created bool, err error) {
+	a, err = build(ctx, tx, agreementID, booking)
 	if err != nil {
 		return a, false, err
 	}
@@ -306,7 +317,7 @@ func contentHash(a BookableArtifact) (string, error) {
 }
 
 // build reads everything the artifact of agreement id says.
-func build(ctx context.Context, tx *store.Tx, id string) (BookableArtifact, error) {
+func build(ctx context.Context, tx *store.Tx, id string, booking bool) (BookableArtifact, error) {
 	ag, ok, err := inbox.LoadAgreement(ctx, tx, id)
 	if err != nil {
 		return BookableArtifact{}, err
@@ -392,7 +403,7 @@ func build(ctx context.Context, tx *store.Tx, id string) (BookableArtifact, erro
 		a.OrderType = OrderPrivate
 	}
 	switch {
-	case IsCancellation(ag.Status):
+	case IsCancellation(ag.Status) && !booking:
 		a.Kind = KindCancellation
 		a.Status = ag.Status
 		a.EndedAt = utc(ag.EndedAt)
@@ -622,6 +633,11 @@ func tenantCompany(ctx context.Context, tx *store.Tx, ag marketplace.Agreement, 
 }
 
 // latest is the newest version of the agreement's artifact.
+// Latest is an agreement's latest artifact version, in tx.
+func Latest(ctx context.Context, tx *store.Tx, agreementID string) (BookableArtifact, bool, error) {
+	return latest(ctx, tx, agreementID)
+}
+
 func latest(ctx context.Context, tx *store.Tx, agreementID string) (BookableArtifact, bool, error) {
 	a, err := scan(tx.QueryRow(ctx, `SELECT content FROM artifacts WHERE agreement_id = ? ORDER BY version DESC LIMIT 1`, agreementID))
 	if errors.Is(err, sql.ErrNoRows) {

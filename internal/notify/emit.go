@@ -268,3 +268,10 @@ func nonNilBytes(b []byte) []byte {
 	}
 	return b
 }
+
+// Emitted reports whether a notice with this key was emitted (in tx).
+func Emitted(ctx context.Context, tx *store.Tx, key string) (bool, error) {
+	var n int
+	err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM notifications WHERE dedupe_key = ?`, key).Scan(&n)
+	return n > 0, err
+}

@@ -252,7 +252,7 @@ func compose(from *mail.Address, m Message) ([]byte, error) {
 	header := []struct{ k, v string }{
 		{"From", from.String()},
 		{"To", strings.Join(to, ", ")},
-		{"Subject", mime.QEncoding.Encode("utf-8", cleanSubject(m.Subject))},
+		{"Subject", foldWords(mime.BEncoding.Encode("utf-8", cleanSubject(m.Subject)))},
 		{"Date", date.UTC().Format(time.RFC1123Z)},
 		{"Message-ID", "<" + strings.Trim(id, "<>") + ">"},
 		{"MIME-Version", "1.0"},
@@ -317,6 +317,13 @@ func compose(from *mail.Address, m Message) ([]byte, error) {
 
 // attachmentName keeps the base name of a file, without control characters,
 // path separators or quotes, so it is safe in a MIME header.
+// foldWords puts each RFC 2047 encoded-word of a header on its own line (a
+// folded header), so a long non-ASCII subject keeps every line well within
+// RFC 5322's 998 characters; an encoded-word is at most 75.
+func foldWords(v string) string {
+	return strings.ReplaceAll(v, "?= =?", "?=\r\n =?")
+}
+
 func attachmentName(name string) string {
 	name = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == '"' || r == '\\' || r == '/' {

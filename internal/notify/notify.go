@@ -145,7 +145,7 @@ type Notice struct {
 	Kind string
 	// Key makes the notice once-only: a second Emit with the same key changes
 	// nothing, so replayed events and repeated sweeps never notify twice.
-	// Make it from what the notice is about, e.g. "new_order:<agreement id>".
+	// Make it from what the notice is about, e.g. "order:<agreement id>".
 	Key string
 	// ProductID selects the routes filtered to one product.
 	ProductID string

@@ -544,6 +544,9 @@ func (s *Service) AgreementHook(ctx context.Context, tx *store.Tx, a marketplace
 	if err := s.registrationDetails(ctx, tx, o.ID, now); err != nil {
 		return err
 	}
+	if err := s.tell(ctx, tx, EventExtended, o.ID, now); err != nil {
+		return err
+	}
 	return s.accept(ctx, tx, o.ID, a.AgreementID, now, "the partner's offer id arrived with the agreement; reconciled")
 }
 

@@ -98,19 +98,44 @@ func (d *Desk) record(ctx context.Context, args recordArgs) error {
 		if err != nil || !ok {
 			return err
 		}
+		ended := artifact.IsCancellation(a.Status) || a.Status == marketplace.StatusExpired
+		if marketplace.IsTerminalStatus(a.Status) && !ended {
+			_, _, err := artifact.Record(ctx, tx, args.AgreementID, now)
+			return err // replaced or renewed: the successor's order says so
+		}
+		if ended && artifact.IsCancellation(a.Status) {
+			// An order cancelled before Concord recorded it (both events in
+			// one batch, or after downtime) is booked first: finance reverses
+			// what it saw booked.
+			announced, err := notify.Emitted(ctx, tx, orderKey(args.AgreementID))
+			if err != nil {
+				return err
+			}
+			if !announced && a.TermsFetchedAt != nil {
+				booking, _, err := artifact.RecordBooking(ctx, tx, args.AgreementID, now)
+				if err != nil {
+					return err
+				}
+				n, err := d.orderNotice(ctx, tx, a, booking, public)
+				if err != nil {
+					return err
+				}
+				if _, _, err := d.Notify.Emit(ctx, tx, now, n); err != nil {
+					return err
+				}
+			}
+		}
 		art, _, err := artifact.Record(ctx, tx, args.AgreementID, now)
 		if err != nil {
 			return err
 		}
-		switch {
-		case artifact.IsCancellation(a.Status) || a.Status == marketplace.StatusExpired:
+		if ended {
 			return d.ended(ctx, tx, now, a, art)
-		case marketplace.IsTerminalStatus(a.Status):
-			return nil // replaced or renewed: the successor's order says so
-		case !art.TermsKnown:
+		}
+		if !art.TermsKnown {
 			return nil // the order goes out with its terms, on the next fold
 		}
-		n, err := d.orderNotice(ctx, tx, art, public)
+		n, err := d.orderNotice(ctx, tx, a, art, public)
 		if err != nil {
 			return err
 		}
@@ -158,16 +183,26 @@ func (d *Desk) isPublic(ctx context.Context, agreementID string) (bool, error) {
 	}
 	info, err := d.Catalog.DescribeOffer(ctx, offerID)
 	if err != nil {
-		return false, fmt.Errorf("is offer %s public: %w", offerID, err)
+		// Booking does not wait on the Catalog API: the order is announced
+		// as a private offer's.
+		if d.Logger != nil {
+			d.Logger.Warn("orders: could not tell whether an offer is public; announcing it as private", "offer", offerID, "err", err)
+		}
+		return false, nil
 	}
 	return !info.Private, nil
 }
 
 // orderNotice is the notification of an order, with its artifact attached.
-func (d *Desk) orderNotice(ctx context.Context, tx *store.Tx, art artifact.BookableArtifact, public bool) (notify.Notice, error) {
+func (d *Desk) orderNotice(ctx context.Context, tx *store.Tx, a marketplace.Agreement, art artifact.BookableArtifact, public bool) (notify.Notice, error) {
 	data := orderData(art)
+	kind := art.Kind
+	if kind == artifact.KindCancellation {
+		// The order as it was booked, before the cancellation.
+		kind = orderKind(a, art)
+	}
 	switch {
-	case art.Kind == artifact.KindAmendment:
+	case kind == artifact.KindAmendment:
 		data.OrderType = notify.OrderAmended
 	case art.Channel == artifact.ChannelPartner:
 		data.OrderType = notify.OrderPartner
@@ -176,15 +211,15 @@ func (d *Desk) orderNotice(ctx context.Context, tx *store.Tx, art artifact.Booka
 	default:
 		data.OrderType = notify.OrderDirect
 	}
-	kind := notify.KindNewOrder
-	switch art.Kind {
+	notice := notify.KindNewOrder
+	switch kind {
 	case artifact.KindAmendment:
-		kind = notify.KindOrderModification
+		notice = notify.KindOrderModification
 	case artifact.KindRenewal:
-		kind = notify.KindRenewal
+		notice = notify.KindRenewal
 	}
 	if prev := art.Lineage.PreviousAgreementID; prev != "" {
-		if p, ok, err := latest(ctx, tx, prev); err != nil {
+		if p, ok, err := artifact.Latest(ctx, tx, prev); err != nil {
 			return notify.Notice{}, err
 		} else if ok {
 			data.PreviousDimensions = dimensions(p)
@@ -194,22 +229,23 @@ func (d *Desk) orderNotice(ctx context.Context, tx *store.Tx, art artifact.Booka
 	if err != nil {
 		return notify.Notice{}, err
 	}
-	return notify.Notice{Kind: kind, Key: "order:" + art.AgreementID, ProductID: art.Product.ProductID, OfferID: art.ConcordOfferID,
+	return notify.Notice{Kind: notice, Key: orderKey(art.AgreementID), ProductID: art.Product.ProductID, OfferID: art.ConcordOfferID,
 		AgreementID: art.AgreementID, Data: data, Attachments: files}, nil
 }
 
-// latest is an agreement's latest artifact.
-func latest(ctx context.Context, tx *store.Tx, agreementID string) (artifact.BookableArtifact, bool, error) {
-	var body string
-	err := tx.QueryRow(ctx, `SELECT data FROM artifacts WHERE agreement_id = ? ORDER BY version DESC LIMIT 1`, agreementID).Scan(&body)
-	if err != nil {
-		return artifact.BookableArtifact{}, false, nil //nolint:nilerr // no artifact yet
+func orderKey(agreementID string) string { return "order:" + agreementID }
+
+// orderKind is the kind of order a cancelled agreement had been.
+func orderKind(a marketplace.Agreement, art artifact.BookableArtifact) string {
+	switch {
+	case a.Intent == "REPLACE" || (a.Intent == "AMEND" && a.PreviousAgreementID != ""):
+		return artifact.KindAmendment
+	case a.Intent == "RENEW":
+		return artifact.KindRenewal
+	case art.Channel == artifact.ChannelPartner:
+		return artifact.KindPartnerOrder
 	}
-	var a artifact.BookableArtifact
-	if err := json.Unmarshal([]byte(body), &a); err != nil {
-		return a, false, fmt.Errorf("decode artifact of %s: %w", agreementID, err)
-	}
-	return a, true, nil
+	return artifact.KindNew
 }
 
 func attachments(art artifact.BookableArtifact) ([]notify.Attachment, error) {
@@ -314,8 +350,11 @@ func (d *Desk) LicenseHook(ctx context.Context, tx *store.Tx, before *marketplac
 	if after.State != marketplace.LicenseActive || (before != nil && before.State == marketplace.LicenseActive) {
 		return nil
 	}
+	// Not when a tenant holds it, nor for an existing customer backfill
+	// mapped (as GET /v1/registrations/pending and the reminder sweep).
 	var n int
-	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM tenant_licenses WHERE license_id = ?`, after.LicenseID).Scan(&n); err != nil || n > 0 {
+	if err := tx.QueryRow(ctx, `SELECT (SELECT COUNT(*) FROM tenant_licenses WHERE license_id = ?)
+		+ (SELECT COUNT(*) FROM inbox_events WHERE license_id = ? AND kind = 'license_imported')`, after.LicenseID, after.LicenseID).Scan(&n); err != nil || n > 0 {
 		return err
 	}
 	a, _, err := inbox.LoadAgreement(ctx, tx, after.AgreementID)
@@ -347,6 +386,13 @@ func (d *Desk) LicenseHook(ctx context.Context, tx *store.Tx, before *marketplac
 // TenantCreated is registration's OnTenantCreated: the buyer's welcome email,
 // with the product's support page.
 func (d *Desk) TenantCreated(ctx context.Context, tx *store.Tx, t marketplace.Tenant, p marketplace.Product, licenseArn string, now time.Time) error {
+	// The buyer's company now names the order's buyer: a new artifact version.
+	var agreementID string
+	if err := tx.QueryRow(ctx, `SELECT agreement_id FROM licenses WHERE license_arn = ?`, licenseArn).Scan(&agreementID); err == nil && agreementID != "" {
+		if err := enqueue(ctx, tx, now, recordArgs{AgreementID: agreementID}); err != nil {
+			return err
+		}
+	}
 	if t.Email == "" {
 		return nil // nobody to welcome
 	}

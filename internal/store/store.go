@@ -35,6 +35,9 @@ const (
 	Postgres = "postgres"
 )
 
+// uriPath escapes what would end a file name in a SQLite URI.
+var uriPath = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
+
 // Config says where the database is. An empty URL means SQLite in DataDir.
 type Config struct {
 	URL     string
@@ -127,7 +130,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	// busy_timeout first so the other pragmas wait for locks too; WAL lets readers
 	// run beside the writer; synchronous FULL because a 2xx must mean committed;
 	// _txlock=immediate takes the write lock at BEGIN instead of failing on upgrade.
-	base := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	// The path is escaped: a '?' or '#' in a directory name (a test named
+	// "x#01") would otherwise end the file name and open another database.
+	base := "file:" + uriPath.Replace(path) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
 	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
