@@ -397,6 +397,7 @@ func NewServices(db *store.DB, now func() time.Time, logger *slog.Logger) Servic
 	}
 	s.Orders = &orders.Desk{DB: db, Notify: s.Notify, Now: now, Logger: logger}
 	s.Offers.OnEvent = s.Orders.OfferEvent
+	s.Offers.OnInstructions = s.Orders.Instructions
 	s.Registration.OnTenantCreated = s.Orders.TenantCreated
 	s.Metering.OnAlert = s.Orders.MeteringAlert
 	// A Concord offer's registration details are the buyer's, once AWS gave

@@ -183,6 +183,20 @@ func TestOrdersNotifiedAndBooked(t *testing.T) {
 			b.do(t, "POST", "/v1/offers/"+d.ID+"/submit", b.key, nil)
 			var offerID string
 			eventually(t, "the offer to be published", func() bool { offerID = getOffer(t, b, d.ID).OfferID; return offerID != "" })
+			// Purchase instructions go to the buyer's people by email, with the tracked link.
+			code, out = b.do(t, "POST", "/v1/offers/"+d.ID+"/instructions", b.key, []byte(`{"to":["procurement@initech.example"],"note":"As discussed."}`))
+			var in offer.Instructions
+			if json.Unmarshal(out, &in); code != 200 || in.Link == "" {
+				t.Fatalf("instructions: %d %s", code, out)
+			}
+			ins := mb.find(t, "Your private offer for")
+			if len(ins.to) != 1 || ins.to[0] != "procurement@initech.example" || !strings.Contains(ins.text, in.Link) ||
+				!strings.Contains(ins.html, in.Link) || !strings.Contains(ins.text, "As discussed.") {
+				t.Errorf("instructions email to %v:\n%s", ins.to, ins.text)
+			}
+			if got := mb.recipients("Your private offer for"); got["finance@acme.example"] {
+				t.Errorf("buyer-facing instructions went to an internal route: %v", got)
+			}
 			var agreementID string
 			err := b.app.Emulator.World.Do(func(s *world.State) error {
 				a, err := s.Accept("123456789012", offerID, world.AcceptOptions{})

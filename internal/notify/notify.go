@@ -63,12 +63,16 @@ const (
 	// KindBuyerWelcome: the buyer registered; a welcome email to the buyer
 	// with the product's support URL (WelcomeData, BuyerFacing).
 	KindBuyerWelcome = "buyer_welcome"
+	// KindPurchaseInstructions: a direct offer's purchase instructions, to
+	// the buyer's people, with the tracked link (InstructionsData,
+	// BuyerFacing).
+	KindPurchaseInstructions = "purchase_instructions"
 )
 
 // Kinds lists every kind, in the order the documentation gives them.
 var Kinds = []string{KindNewOrder, KindPartnerOfferExtended, KindOrderModification, KindRenewal, KindAgreementEnded,
 	KindRegistrationPending, KindRegistrationReminder, KindOfferExpiring, KindAgreementEnding, KindMeteringFailed,
-	KindMeteringExpired, KindBuyerWelcome}
+	KindMeteringExpired, KindBuyerWelcome, KindPurchaseInstructions}
 
 // KnownKind reports whether kind is one of Kinds, so routes cannot name (and
 // callers cannot emit) a misspelt kind.
@@ -359,6 +363,24 @@ type WelcomeData struct {
 	AppURL string `json:"appUrl,omitempty"`
 }
 
+// InstructionsData: how the buyer accepts a direct private offer.
+type InstructionsData struct {
+	ConcordOfferID string `json:"concordOfferId"`
+	OfferID        string `json:"offerId"`
+	OfferName      string `json:"offerName,omitempty"`
+	BuyerCompany   string `json:"buyerCompany,omitempty"`
+	BuyerAccountID string `json:"buyerAccountId"`
+	ProductID      string `json:"productId"`
+	ProductTitle   string `json:"productTitle,omitempty"`
+	// Link is the tracked link: it marks the offer viewed and leads to the
+	// offer in AWS Marketplace.
+	Link string `json:"link"`
+	// ExpiresOn is the last day the offer can be accepted, YYYY-MM-DD (UTC).
+	ExpiresOn string `json:"expiresOn,omitempty"`
+	// Note is RevOps' personal line.
+	Note string `json:"note,omitempty"`
+}
+
 // dataMatches reports whether data is the Data type of kind.
 func dataMatches(kind string, data any) bool {
 	switch data.(type) {
@@ -378,6 +400,8 @@ func dataMatches(kind string, data any) bool {
 		return kind == KindMeteringFailed || kind == KindMeteringExpired
 	case WelcomeData:
 		return kind == KindBuyerWelcome
+	case InstructionsData:
+		return kind == KindPurchaseInstructions
 	}
 	return false
 }

@@ -103,6 +103,14 @@ func samples() map[string]sample {
 				TenantID: "tnt_1", SupportURL: "https://acme.example/support?a=1&b=2", AppURL: "https://app.acme.example/"}},
 			subject: []string{"Welcome to Acme Analytics"},
 			body:    []string{"Ada Lovelace", "tnt_1", "https://app.acme.example/", hostile}},
+		notify.KindPurchaseInstructions: {notice: notify.Notice{Kind: notify.KindPurchaseInstructions, Key: "instructions:1", ProductID: "prod-acme",
+			OfferID: "ofr_1", To: []string{"procurement@initech.example"}, BuyerFacing: true,
+			Data: notify.InstructionsData{ConcordOfferID: "ofr_1", OfferID: "offer-abc", OfferName: "Initech 12 months", BuyerCompany: hostile,
+				BuyerAccountID: "444455556666", ProductID: "prod-acme", ProductTitle: "Acme Analytics",
+				Link: "https://concord.acme.example/o/0123456789abcdef0123456789abcdef", ExpiresOn: "2030-04-30", Note: "As discussed with Bill."}},
+			subject: []string{"Your private offer for Acme Analytics on AWS Marketplace"},
+			body: []string{"444455556666", "https://concord.acme.example/o/0123456789abcdef0123456789abcdef", "2030-04-30", "offer-abc",
+				"As discussed with Bill.", "Initech 12 months", hostile}},
 	}
 }
 

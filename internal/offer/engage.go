@@ -53,8 +53,10 @@ func OfferPageURL(productID, offerID string) string {
 	return "https://aws.amazon.com/marketplace/procurement?productId=" + url.QueryEscape(productID) + "&offerId=" + url.QueryEscape(offerID)
 }
 
-// SendInstructions records that purchase instructions went to the buyer of a
-// published direct offer and returns them, with a tracked link. Sending them
+// SendInstructions records that purchase instructions go to the buyer of a
+// published direct offer and returns them, with a tracked link; with
+// OnInstructions set (serve), they are emailed through the notification
+// outbox in the same transaction. Sending them
 // again (to more people, or after the buyer viewed them) keeps the link and
 // adds a history step.
 func (s *Service) SendInstructions(ctx context.Context, id string, req InstructionsRequest) (Instructions, error) {
@@ -126,6 +128,9 @@ func (s *Service) SendInstructions(ctx context.Context, id string, req Instructi
 		link := s.publicURL() + TrackPath + token.String
 		out = Instructions{Offer: d, Link: link, OfferURL: page, To: req.To}
 		out.Subject, out.Text = instructionsText(d.Offer, p, link, req.Note)
+		if s.OnInstructions != nil {
+			return s.OnInstructions(ctx, tx, out, req.Note, now)
+		}
 		return nil
 	})
 	return out, err

@@ -37,6 +37,10 @@ type Service struct {
 	// must hear: EventExtended (a partner extended its offer to the buyer)
 	// and EventReconciled (an accepted offer learnt its offer id late).
 	OnEvent func(ctx context.Context, tx *store.Tx, event string, o Offer, now time.Time) error
+	// OnInstructions, when set, sends purchase instructions recorded with
+	// SendInstructions, in the same transaction (the notification outbox
+	// emails them to the buyer's people).
+	OnInstructions func(ctx context.Context, tx *store.Tx, in Instructions, note string, now time.Time) error
 }
 
 // Events told to Service.OnEvent.

@@ -68,13 +68,14 @@ const (
 	NotificationMeteringFailed       = "notification.metering_failed"
 	NotificationMeteringExpired      = "notification.metering_expired"
 	NotificationBuyerWelcome         = "notification.buyer_welcome"
+	NotificationPurchaseInstructions = "notification.purchase_instructions"
 )
 
 // EventTypes lists every event type, in the order the documentation gives them.
 var EventTypes = []string{TenantCreated, LicenseActivated, LicenseUpdated, LicenseEnding, LicenseDeprovisioned, MeteringFailed, MeteringExpired,
 	NotificationNewOrder, NotificationPartnerOfferExtended, NotificationOrderModification, NotificationRenewal, NotificationAgreementEnded,
 	NotificationRegistrationPending, NotificationRegistrationReminder, NotificationOfferExpiring, NotificationAgreementEnding,
-	NotificationMeteringFailed, NotificationMeteringExpired, NotificationBuyerWelcome, Ping}
+	NotificationMeteringFailed, NotificationMeteringExpired, NotificationBuyerWelcome, NotificationPurchaseInstructions, Ping}
 
 // Known reports whether eventType is one this package sends, so endpoints cannot
 // subscribe to (and emitters cannot send) misspelt types.
