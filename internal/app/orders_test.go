@@ -18,7 +18,10 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/concordmp/concord/internal/app"
+	"github.com/concordmp/concord/internal/emulator/agreementapi"
+	"github.com/concordmp/concord/internal/emulator/eventbridge"
 	"github.com/concordmp/concord/internal/emulator/world"
+	"github.com/concordmp/concord/internal/inbox/inboxtest"
 	"github.com/concordmp/concord/internal/notify"
 	"github.com/concordmp/concord/internal/offer"
 	"github.com/concordmp/concord/internal/store/storetest"
@@ -339,3 +342,32 @@ func decodeBase64(t *testing.T, data []byte) []byte {
 }
 
 func newQP(data []byte) io.Reader { return quotedprintable.NewReader(bytes.NewReader(data)) }
+
+// TestOldOrdersBookedNotAnnounced: an agreement whose events are weeks old
+// (an inbox replay, a late redelivery) gets its artifact but no order email.
+func TestOldOrdersBookedNotAnnounced(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, dialect, app.Config{})
+			start := time.Now().UTC().AddDate(0, -2, 0).Truncate(time.Second)
+			end := start.AddDate(1, 0, 0)
+			b.app.Emulator.Agreements.Put(agreementapi.Agreement{AgreementID: "agmt-old", AcceptorAccountID: "444455556666", ProposerAccountID: inboxtest.Seller,
+				AcceptanceTime: &start, StartTime: &start, EndTime: &end, OfferID: "offer-old", ProductID: "prod-old", Currency: "USD",
+				Terms: []agreementapi.Term{{Type: agreementapi.TermConfigurableUpfrontPricing, ID: "term-1", CurrencyCode: "USD",
+					RateCards:     []agreementapi.RateCard{{Selector: &agreementapi.Selector{Type: "Duration", Value: "P12M"}, Items: []agreementapi.RateCardItem{{DimensionKey: "seats", Price: "10.00"}}}},
+					Configuration: &agreementapi.UpfrontConfiguration{SelectorValue: "P12M", Dimensions: []agreementapi.Dimension{{DimensionKey: "seats", DimensionValue: 3}}}}}})
+			a := eventbridge.Agreement{ID: "agmt-old", Intent: "NEW", AcceptanceTime: start, StartTime: start, EndTime: end,
+				AcceptorAccountID: "444455556666", ProposerAccountID: inboxtest.Seller, OfferID: "offer-old"}
+			b.send(t, eventbridge.Created(inboxtest.Seller, a, start))
+			eventually(t, "the old order's artifact with its terms", func() bool {
+				_, out := b.do(t, "GET", "/v1/agreements/agmt-old/artifacts", b.key, nil)
+				return strings.Contains(string(out), `"termsKnown":true`)
+			})
+			if _, out := b.do(t, "GET", "/v1/notifications?kind=new_order", b.key, nil); strings.Contains(string(out), "agmt-old") {
+				t.Fatalf("an order two months old was announced: %s", out)
+			}
+		})
+	}
+}

@@ -23,6 +23,11 @@ import (
 	"github.com/concordmp/concord/internal/store"
 )
 
+// NotifyWithin bounds how old an agreement's last event may be for its order
+// or end to be announced: replaying the inbox, or events AWS redelivers long
+// after, record artifacts but do not email finance about old orders again.
+const NotifyWithin = 7 * 24 * time.Hour
+
 // JobRecord records an agreement's artifact and sends its notification, after
 // the ledger has committed the agreement (its licenses and terms included).
 const JobRecord = "orders.record"
@@ -100,9 +105,11 @@ func (d *Desk) record(ctx context.Context, args recordArgs) error {
 			return err
 		}
 		ended := artifact.IsCancellation(a.Status) || a.Status == marketplace.StatusExpired
-		if marketplace.IsTerminalStatus(a.Status) && !ended {
+		if (marketplace.IsTerminalStatus(a.Status) && !ended) || a.LastEventTime.Before(now.Add(-NotifyWithin)) {
+			// Replaced or renewed: the successor's order says so. Old news
+			// (a replay, a late redelivery): recorded, not announced again.
 			_, _, err := artifact.Record(ctx, tx, args.AgreementID, now)
-			return err // replaced or renewed: the successor's order says so
+			return err
 		}
 		if ended && artifact.IsCancellation(a.Status) {
 			// An order cancelled before Concord recorded it (both events in
