@@ -58,6 +58,8 @@ Commands:
                    AWS's requirements checked, the integration checklist, what to send AWS
   artifacts list|show|export|record
                    finance's bookable artifacts: versions per agreement, JSON/CSV/PDF, CSV export of a period
+  user create|list seller console users with a role (admin, revops, finance, read-only); the
+                   password is read with --password-stdin, or generated and printed once
   emulator         run the AWS Marketplace emulator standalone, or drive one (see "concord emulator help")
   version          print the version
 
@@ -84,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return finish(cmd+" "+rest[0], offerCmd(ctx, rest[0], rest[1:], stdout, stderr), stderr)
 	}
-	if (cmd == "apikey" || cmd == "events" || cmd == "backfill" || cmd == "metering" || cmd == "notifications") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+	if (cmd == "apikey" || cmd == "events" || cmd == "backfill" || cmd == "metering" || cmd == "notifications" || cmd == "user") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	var err error
@@ -117,6 +119,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = notificationsShow(ctx, rest, stdout, stderr)
 	case "notifications resend":
 		err = notificationsResend(ctx, rest, stdout, stderr)
+	case "user create":
+		err = userCreate(ctx, rest, stdout, stderr)
+	case "user list":
+		err = userList(ctx, rest, stdout, stderr)
 	case "readiness":
 		err = readinessCmd(ctx, rest, stdout, stderr)
 	case "artifacts":
@@ -126,7 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, "concord", app.Version)
 		return 0
-	case "apikey", "events", "backfill", "metering", "notifications":
+	case "apikey", "events", "backfill", "metering", "notifications", "user":
 		fmt.Fprintf(stderr, "concord %s: missing subcommand\n\n%s", cmd, usage)
 		return 2
 	default:
@@ -317,7 +323,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Workers, "workers", envInt("CONCORD_WORKERS", 4), "background job workers (CONCORD_WORKERS)")
 	fs.StringVar(&cfg.PublicURL, "public-url", env("CONCORD_PUBLIC_URL", ""), "URL buyers and AWS reach Concord at, e.g. https://concord.example.com: tracked offer links and custom EULA documents are served under it; empty means the listen address (CONCORD_PUBLIC_URL)")
 	fs.StringVar(&cfg.RegistrationPath, "registration-path", env("CONCORD_REGISTRATION_PATH", "/marketplace/register"), "path of the fulfillment URL AWS Marketplace posts buyers to (CONCORD_REGISTRATION_PATH)")
-	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", env("CONCORD_SECURE_COOKIES", "") == "true", "mark the registration cookie Secure; set it when Concord is served over HTTPS behind a proxy (CONCORD_SECURE_COOKIES=true)")
+	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", env("CONCORD_SECURE_COOKIES", "") == "true", "mark the registration and console cookies Secure; set it when Concord is served over HTTPS behind a proxy (CONCORD_SECURE_COOKIES=true)")
 	fs.DurationVar(&cfg.EntitlementCacheTTL, "entitlement-cache-ttl", envDuration("CONCORD_ENTITLEMENT_CACHE_TTL", 30*time.Second), "how long an entitlement answer is served from memory; other replicas see a change within this time (CONCORD_ENTITLEMENT_CACHE_TTL)")
 	fs.DurationVar(&cfg.EntitlementMaxAge, "entitlement-max-age", envDuration("CONCORD_ENTITLEMENT_MAX_AGE", 24*time.Hour), "entitlements fetched longer ago than this are answered as stale and refreshed (CONCORD_ENTITLEMENT_MAX_AGE)")
 	fs.DurationVar(&cfg.EntitlementRefreshEvery, "entitlement-refresh-every", envDuration("CONCORD_ENTITLEMENT_REFRESH_EVERY", 6*time.Hour), "the sweep refreshes active licenses whose entitlements are older than this (CONCORD_ENTITLEMENT_REFRESH_EVERY)")

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/concordmp/concord/internal/awsmp"
+	"github.com/concordmp/concord/internal/console"
 	"github.com/concordmp/concord/internal/emulator"
 	"github.com/concordmp/concord/internal/entitlement"
 	"github.com/concordmp/concord/internal/httpapi"
@@ -70,7 +71,7 @@ type Config struct {
 	PublicURL string
 	// RegistrationPath is the fulfillment URL path (default /marketplace/register).
 	RegistrationPath string
-	// SecureCookies marks the registration cookie Secure (behind HTTPS).
+	// SecureCookies marks the registration and console cookies Secure (behind HTTPS).
 	SecureCookies bool
 	// EntitlementCacheTTL, EntitlementMaxAge and EntitlementRefreshEvery tune
 	// entitlement checks (zero: the entitlement package's defaults).
@@ -109,6 +110,8 @@ type App struct {
 	Offers       *offer.Service
 	Notify       *notify.Service
 	Orders       *orders.Desk
+	// Console is the seller console under /console.
+	Console *console.Service
 	// Emulator is the in-process marketplace, in sandbox mode.
 	Emulator *emulator.Emulator
 
@@ -263,6 +266,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	a.Entitlements.Handlers(a.Runner)
 	a.Registration.Handlers(a.Runner)
 
+	a.Console = &console.Service{DB: db, Now: cfg.Now, Logger: logger, Offers: a.Offers, Registration: a.Registration, Notify: a.Notify,
+		SecureCookies: cfg.SecureCookies, Sandbox: a.Sandbox()}
+
 	var ebHandler, snsHandler http.Handler
 	ebHandler = &inbox.EventBridgeReceiver{Ledger: a.Ledger, Header: cfg.EventBridgeHeader, Secret: cfg.EventBridgeSecret, Logger: logger, Metrics: metrics}
 	verify := snsverify.Options{Now: cfg.Now, TopicAllowed: topicAllowed(cfg.SNSTopics)}
@@ -283,6 +289,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		Extra: func(m *http.ServeMux, api huma.API) {
 			a.Registration.Mount(m)
 			a.Offers.Mount(m)
+			a.Console.Mount(m)
 			if emuHandler != nil {
 				m.Handle("/emulator", emuHandler)
 				m.Handle("/emulator/", emuHandler)

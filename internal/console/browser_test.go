@@ -1,0 +1,160 @@
+package console_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/concordmp/concord/internal/browsertest"
+	"github.com/concordmp/concord/internal/store"
+	"github.com/concordmp/concord/internal/store/storetest"
+)
+
+// layoutFacts are what the accessibility and layout checks look at.
+type layoutFacts struct {
+	Lang        string   `json:"lang"`
+	H1s         []string `json:"h1s"`
+	Unlabeled   []string `json:"unlabeled"`
+	ScrollWidth int      `json:"scrollWidth"`
+	InnerWidth  int      `json:"innerWidth"`
+	Stylesheet  bool     `json:"stylesheet"`
+}
+
+const layoutJS = `(() => {
+	const unlabeled = [];
+	for (const el of document.querySelectorAll("input, select, textarea")) {
+		if (el.type === "hidden") continue;
+		if (!el.labels || el.labels.length === 0) unlabeled.push(el.outerHTML.slice(0, 120));
+	}
+	return {lang: document.documentElement.lang, h1s: Array.from(document.querySelectorAll("h1"), h => h.textContent.trim()), unlabeled,
+		scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
+		stylesheet: getComputedStyle(document.body).backgroundColor === "rgb(244, 245, 247)"};
+})()`
+
+// TestBrowserSignInAndDashboard signs in with headless Chromium, at 1280 px
+// and on a 390 px phone, and sees the dashboard with its data. It is skipped
+// without Chromium unless CONCORD_TEST_REQUIRE_BROWSER=1; CONCORD_SCREENSHOTS=1
+// saves docs/screenshots/console-dashboard.png.
+func TestBrowserSignInAndDashboard(t *testing.T) {
+	t.Parallel()
+	br := browsertest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	e := setup(t, storetest.Open(t, store.SQLite))
+	d := e.data()
+
+	p, err := br.NewPage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	width := 0
+	check := func(what string) layoutFacts {
+		t.Helper()
+		var f layoutFacts
+		if err := p.Evaluate(ctx, layoutJS, &f); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if f.Lang != "en" || len(f.H1s) != 1 || len(f.Unlabeled) > 0 || !f.Stylesheet {
+			t.Fatalf("%s: lang %q, h1s %q, controls without a label %q, stylesheet applied %v", what, f.Lang, f.H1s, f.Unlabeled, f.Stylesheet)
+		}
+		if f.ScrollWidth > f.InnerWidth || f.InnerWidth != width {
+			t.Fatalf("%s: the %d px viewport lays out %d px and scrolls %d px", what, width, f.InnerWidth, f.ScrollWidth)
+		}
+		return f
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := p.Text(ctx, sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	for _, vp := range []struct {
+		w, h   int
+		mobile bool
+	}{{1280, 800, false}, {390, 844, true}} {
+		if err := p.SetViewport(ctx, vp.w, vp.h, vp.mobile); err != nil {
+			t.Fatal(err)
+		}
+		width = vp.w
+		// A signed-out visit to the offers goes to the sign-in page and back.
+		resp, err := p.Navigate(ctx, e.srv.URL+"/console/offers")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Status != 200 || !strings.Contains(resp.URL, "/console/login?next=") {
+			t.Fatalf("%d px: signed out: %+v", vp.w, resp)
+		}
+		check("login")
+		if err := p.Type(ctx, "#email", "admin@seller.example"); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Type(ctx, "#password", "not the password"); err != nil {
+			t.Fatal(err)
+		}
+		if resp, err = p.ClickAndWait(ctx, "button[type=submit]"); err != nil || resp.Status != 401 {
+			t.Fatalf("%d px: wrong password: %+v %v", vp.w, resp, err)
+		}
+		if s := text("[role=alert]"); !strings.Contains(s, "The email or password is incorrect.") {
+			t.Fatalf("error summary %q", s)
+		}
+		var invalid string
+		if err := p.Evaluate(ctx, `document.getElementById("email").getAttribute("aria-invalid") + "/" + document.querySelector("[role=alert] a").getAttribute("href")`, &invalid); err != nil || invalid != "true/#email" {
+			t.Fatalf("invalid markup %q %v", invalid, err)
+		}
+		check("login with an error")
+		if err := p.Type(ctx, "#password", password); err != nil {
+			t.Fatal(err)
+		}
+		if resp, err = p.ClickAndWait(ctx, "button[type=submit]"); err != nil || resp.Status != 200 || !strings.HasSuffix(resp.URL, "/console/offers") {
+			t.Fatalf("%d px: sign in: %+v %v", vp.w, resp, err)
+		}
+		if s := text("main"); !strings.Contains(s, "Acme Corp expansion PO-4471") {
+			t.Fatalf("offers page: %q", s)
+		}
+		check("offers")
+		if resp, err = p.Navigate(ctx, e.srv.URL+"/console/"); err != nil || resp.Status != 200 {
+			t.Fatalf("dashboard: %+v %v", resp, err)
+		}
+		if h1 := text("h1"); h1 != "Dashboard" {
+			t.Fatalf("h1 %q", h1)
+		}
+		if s := text("main"); !strings.Contains(s, "agmt-ending") || !strings.Contains(s, "1 offer") || !strings.Contains(s, "Pending registrations") {
+			t.Fatalf("dashboard: %q", s)
+		}
+		check("dashboard")
+		if vp.w == 1280 && os.Getenv("CONCORD_SCREENSHOTS") == "1" {
+			shot, err := p.Screenshot(ctx, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join("..", "..", "docs", "screenshots")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "console-dashboard.png"), shot, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if resp, err = p.Navigate(ctx, e.srv.URL+"/console/offers/"+d.offer.ID); err != nil || resp.Status != 200 {
+			t.Fatalf("offer: %+v %v", resp, err)
+		}
+		check("offer detail")
+		if resp, err = p.Navigate(ctx, e.srv.URL+"/console/notifications"); err != nil || resp.Status != 200 {
+			t.Fatalf("notifications: %+v %v", resp, err)
+		}
+		check("notifications")
+		// Sign out.
+		if resp, err = p.ClickAndWait(ctx, "form.signout button"); err != nil || !strings.HasSuffix(resp.URL, "/console/login") {
+			t.Fatalf("%d px: sign out: %+v %v", vp.w, resp, err)
+		}
+		if resp, err = p.Navigate(ctx, e.srv.URL+"/console/"); err != nil || !strings.Contains(resp.URL, "/console/login") {
+			t.Fatalf("%d px: after sign out: %+v %v", vp.w, resp, err)
+		}
+	}
+}

@@ -1,0 +1,349 @@
+package console
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/notify"
+	"github.com/concordmp/concord/internal/offer"
+	"github.com/concordmp/concord/internal/registration"
+	"github.com/concordmp/concord/internal/store"
+)
+
+type loginData struct {
+	Email, Next, LoginCSRF string
+}
+
+// loginPage shows the sign-in form with a fresh login CSRF token.
+func (s *Service) loginPage(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if _, ok, _ := s.loadSession(r.Context(), c.Value); ok {
+			http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+			return
+		}
+	}
+	s.showLogin(w, r, http.StatusOK, loginData{Next: r.URL.Query().Get("next")}, nil)
+}
+
+func (s *Service) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginData, errs []fieldError) {
+	d.LoginCSRF = randomToken()
+	d.Next = safeNext(d.Next)
+	s.setCookie(w, r, loginCookie, d.LoginCSRF, 3600)
+	s.render(w, r, status, "login", view{Title: "Sign in", Errors: errs, Data: d})
+}
+
+// login checks the form and opens a session.
+func (s *Service) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		s.showLogin(w, r, http.StatusBadRequest, loginData{}, []fieldError{{ID: "email", Message: "We could not read that form. Try again."}})
+		return
+	}
+	d := loginData{Email: strings.TrimSpace(r.PostForm.Get("email")), Next: r.PostForm.Get("next")}
+	c, err := r.Cookie(loginCookie)
+	if err != nil || c.Value == "" || !sameOrigin(r) || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostForm.Get("csrf"))) != 1 {
+		s.showLogin(w, r, http.StatusForbidden, d, []fieldError{{ID: "email", Message: "This sign-in form expired or did not come from this page. Sign in again."}})
+		return
+	}
+	password := r.PostForm.Get("password")
+	var errs []fieldError
+	if d.Email == "" {
+		errs = append(errs, fieldError{ID: "email", Message: "Enter your email address."})
+	}
+	if password == "" {
+		errs = append(errs, fieldError{ID: "password", Message: "Enter your password."})
+	}
+	if len(errs) > 0 {
+		s.showLogin(w, r, http.StatusBadRequest, d, errs)
+		return
+	}
+	u, err := s.authenticate(r.Context(), d.Email, password)
+	if errors.Is(err, errBadLogin) {
+		s.logger().Info("console: failed sign-in", "email", normEmail(d.Email))
+		s.showLogin(w, r, http.StatusUnauthorized, d, []fieldError{{ID: "email", Message: "The email or password is incorrect."}})
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	token, err := s.openSession(r.Context(), u)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.logger().Info("console: signed in", "user", u.Email, "role", u.Role)
+	s.setCookie(w, r, loginCookie, "", -1)
+	s.setCookie(w, r, sessionCookie, token, int(SessionTTL.Seconds()))
+	http.Redirect(w, r, safeNext(d.Next), http.StatusSeeOther)
+}
+
+// logout ends the session.
+func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if err := s.closeSession(r.Context(), c.Value); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	s.setCookie(w, r, sessionCookie, "", -1)
+	http.Redirect(w, r, Prefix+"/login", http.StatusSeeOther)
+}
+
+// count is a label and how many.
+type count struct {
+	Key   string
+	Count int
+}
+
+type endingAgreement struct {
+	AgreementID, AccountID, ProductID string
+	EndTime                           time.Time
+	DaysLeft                          int
+}
+
+type dashboardData struct {
+	Offers           []count
+	OffersTotal      int
+	Ending           []endingAgreement
+	EndingTotal      int
+	Pending          []registration.Pending
+	PendingTotal     int
+	PendingOverdue   int
+	Metering         []count
+	MeteringProblems int
+	MeteringPending  int
+	FailedDeliveries int
+}
+
+// offerStates orders the dashboard's offer counts along the lifecycle.
+var offerStates = []string{offer.StateDraft, offer.StateSubmitted, offer.StatePublished, offer.StateInstructionsSent, offer.StateViewed,
+	offer.StateExtended, offer.StateAccepted, offer.StateExpired, offer.StateCancelling, offer.StateCancelled, offer.StateFailed}
+
+// EndingWindow is how far ahead the dashboard looks for agreements ending.
+const EndingWindow = 90 * 24 * time.Hour
+
+func (s *Service) dashboard(w http.ResponseWriter, r *http.Request) {
+	d, err := s.dashboardData(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "dashboard", view{Title: "Dashboard", Nav: "dashboard", Data: d})
+}
+
+func (s *Service) dashboardData(ctx context.Context) (dashboardData, error) {
+	var d dashboardData
+	now := s.now()
+	scanCount := func(r store.Scanner) (count, error) {
+		var c count
+		err := r.Scan(&c.Key, &c.Count)
+		return c, err
+	}
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		byState, err := store.QueryAll(ctx, tx, scanCount, `SELECT state, COUNT(*) FROM offers GROUP BY state`)
+		if err != nil {
+			return err
+		}
+		m := map[string]int{}
+		for _, c := range byState {
+			m[c.Key] = c.Count
+			d.OffersTotal += c.Count
+		}
+		for _, st := range offerStates {
+			d.Offers = append(d.Offers, count{Key: st, Count: m[st]})
+		}
+		from, to := store.Millis(now), store.Millis(now.Add(EndingWindow))
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM agreements WHERE status = ? AND end_time >= ? AND end_time < ?`,
+			marketplace.StatusActive, from, to).Scan(&d.EndingTotal); err != nil {
+			return err
+		}
+		d.Ending, err = store.QueryAll(ctx, tx, func(r store.Scanner) (endingAgreement, error) {
+			var a endingAgreement
+			var end int64
+			err := r.Scan(&a.AgreementID, &a.AccountID, &a.ProductID, &end)
+			a.EndTime = store.FromMillis(end)
+			a.DaysLeft = int(a.EndTime.Sub(now).Hours() / 24)
+			return a, err
+		}, `SELECT agreement_id, acceptor_account_id, product_id, end_time FROM agreements WHERE status = ? AND end_time >= ? AND end_time < ?
+			ORDER BY end_time, agreement_id LIMIT 10`, marketplace.StatusActive, from, to)
+		if err != nil {
+			return err
+		}
+		d.Metering, err = store.QueryAll(ctx, tx, scanCount, `SELECT status, COUNT(*) FROM metering_records GROUP BY status ORDER BY status`)
+		if err != nil {
+			return err
+		}
+		for _, c := range d.Metering {
+			switch c.Key {
+			case "rejected", "not_subscribed", "expired":
+				d.MeteringProblems += c.Count
+			case "pending":
+				d.MeteringPending += c.Count
+			}
+		}
+		return tx.QueryRow(ctx, `SELECT COUNT(DISTINCT notification_id) FROM notification_deliveries WHERE status = ?`, notify.StatusFailed).Scan(&d.FailedDeliveries)
+	})
+	if err != nil {
+		return d, err
+	}
+	if s.Registration != nil {
+		pending, err := s.Registration.ListPending(ctx)
+		if err != nil {
+			return d, err
+		}
+		d.PendingTotal = len(pending)
+		for _, p := range pending {
+			if p.Overdue {
+				d.PendingOverdue++
+			}
+		}
+		d.Pending = pending[:min(len(pending), 10)]
+	}
+	return d, nil
+}
+
+type offersData struct {
+	States     []string
+	State, Q   string
+	Offers     []offer.Offer
+	NextCursor string
+}
+
+const offersPage = 50
+
+func (s *Service) offers(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	d := offersData{States: offerStates, State: q.Get("state"), Q: strings.TrimSpace(q.Get("q"))}
+	var errs []fieldError
+	if d.State != "" && !validState(d.State) {
+		errs = append(errs, fieldError{ID: "state", Message: "Choose a state from the list."})
+	}
+	if len(d.Q) > 200 || !marketplace.Storable(d.Q) {
+		errs = append(errs, fieldError{ID: "q", Message: "Search for at most 200 characters of plain text."})
+	}
+	if len(errs) > 0 {
+		s.render(w, r, http.StatusBadRequest, "offers", view{Title: "Offers", Nav: "offers", Errors: errs, Data: d})
+		return
+	}
+	cursor := q.Get("cursor")
+	if !marketplace.Storable(cursor) || len(cursor) > 100 {
+		cursor = ""
+	}
+	list, err := s.Offers.List(r.Context(), offer.Filter{State: d.State, Query: d.Q, Cursor: cursor, Limit: offersPage})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d.Offers = list
+	if len(list) == offersPage {
+		d.NextCursor = list[len(list)-1].ID
+	}
+	s.render(w, r, http.StatusOK, "offers", view{Title: "Offers", Nav: "offers", Data: d})
+}
+
+func validState(st string) bool {
+	for _, x := range offerStates {
+		if x == st {
+			return true
+		}
+	}
+	return false
+}
+
+type offerData struct {
+	offer.Detail
+	BuyerAccount string
+}
+
+func (s *Service) offerDetail(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if !marketplace.Storable(id) || len(id) > 100 {
+		s.fail(w, r, marketplace.Errorf(marketplace.ENotFound, "offer not found"))
+		return
+	}
+	d, err := s.Offers.Get(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	title := d.Name
+	if title == "" {
+		title = "Offer for " + d.BuyerCompany
+	}
+	s.render(w, r, http.StatusOK, "offer", view{Title: title, Nav: "offers", Data: offerData{Detail: d, BuyerAccount: d.Metadata[offer.MetaBuyerAccount]}})
+}
+
+type notificationsData struct {
+	Statuses      []string
+	Status        string
+	Notifications []notify.NotificationSummary
+}
+
+var notificationStatuses = []string{notify.StatusFailed, notify.StatusPending, notify.StatusSkipped, notify.StatusSent, notify.StatusNone}
+
+func (s *Service) notificationsView(ctx context.Context, status string) (notificationsData, error) {
+	d := notificationsData{Statuses: notificationStatuses, Status: status}
+	list, err := s.Notify.List(ctx, notify.Filter{Status: status, Limit: 100})
+	d.Notifications = list
+	return d, err
+}
+
+func (s *Service) notifications(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	status := q.Get("status")
+	var errs []fieldError
+	ok := status == ""
+	for _, x := range notificationStatuses {
+		ok = ok || x == status
+	}
+	if !ok {
+		errs, status = append(errs, fieldError{ID: "status", Message: "Choose a delivery status from the list."}), ""
+	}
+	d, err := s.notificationsView(r.Context(), status)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v := view{Title: "Notifications", Nav: "notifications", Errors: errs, Data: d}
+	if id := q.Get("resent"); id != "" && marketplace.Storable(id) && len(id) <= 100 {
+		v.Status = "Resending notification " + id + ": its failed and skipped deliveries are queued again."
+	}
+	code := http.StatusOK
+	if len(errs) > 0 {
+		code = http.StatusBadRequest
+	}
+	s.render(w, r, code, "notifications", v)
+}
+
+// resend queues a notification's failed and skipped deliveries again.
+func (s *Service) resend(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, err := s.Notify.Resend(r.Context(), id, ""); err != nil {
+		code := marketplace.ErrorCode(err)
+		if code != marketplace.EConflict && code != marketplace.ENotFound && code != marketplace.EInvalid {
+			s.fail(w, r, err)
+			return
+		}
+		d, lerr := s.notificationsView(r.Context(), "")
+		if lerr != nil {
+			s.fail(w, r, lerr)
+			return
+		}
+		status := http.StatusConflict
+		if code == marketplace.ENotFound {
+			status = http.StatusNotFound
+		}
+		s.render(w, r, status, "notifications", view{Title: "Notifications", Nav: "notifications", Data: d,
+			Errors: []fieldError{{ID: "resend-" + id, Message: "Could not resend: " + marketplace.ErrorMessage(err)}}})
+		return
+	}
+	user := sessionOf(r).User
+	s.logger().Info("console: notification resent", "notification", id, "user", user.Email)
+	http.Redirect(w, r, Prefix+"/notifications?resent="+id, http.StatusSeeOther)
+}
