@@ -119,63 +119,81 @@ func daysLeft(d time.Duration) int {
 
 func (s *Service) sweepOffers(ctx context.Context, now time.Time) (int, error) {
 	today, last := now.UTC().Format(time.DateOnly), now.UTC().Add(OfferExpiringWithin).Format(time.DateOnly)
-	total, after := 0, ""
-	for {
-		n, more, next := 0, false, after
-		err := s.DB.Write(ctx, func(tx *store.Tx) error {
-			n, more, next = 0, false, after
-			type row struct {
-				d    OfferExpiringData
-				form string
-			}
-			args := append(append([]any{}, offerStatesOpen...), today, last, after, sweepBatch)
-			rows, err := store.QueryAll(ctx, tx, func(r store.Scanner) (row, error) {
-				var w row
-				err := r.Scan(&w.d.ConcordOfferID, &w.d.OfferID, &w.d.OfferType, &w.d.State, &w.d.ProductID, &w.d.BuyerAccountID,
-					&w.d.BuyerCompany, &w.d.ExpiresOn, &w.form, &w.d.ProductTitle)
-				return w, err
-			}, `SELECT o.id, COALESCE(o.offer_id, ''), o.type, o.state, o.product_id, o.buyer_account_id, o.buyer_company, o.expires_on,
+	return s.sweepPages(ctx, "offers", func(tx *store.Tx, after string, p *page) error {
+		type row struct {
+			d    OfferExpiringData
+			form string
+		}
+		args := append(append([]any{}, offerStatesOpen...), today, last, after, sweepBatch)
+		rows, err := store.QueryAll(ctx, tx, func(r store.Scanner) (row, error) {
+			var w row
+			err := r.Scan(&w.d.ConcordOfferID, &w.d.OfferID, &w.d.OfferType, &w.d.State, &w.d.ProductID, &w.d.BuyerAccountID,
+				&w.d.BuyerCompany, &w.d.ExpiresOn, &w.form, &w.d.ProductTitle)
+			return w, err
+		}, `SELECT o.id, COALESCE(o.offer_id, ''), o.type, o.state, o.product_id, o.buyer_account_id, o.buyer_company, o.expires_on,
 				o.form, COALESCE(p.title, '')
 				FROM offers o LEFT JOIN products p ON p.product_id = o.product_id
 				WHERE o.state IN (?, ?, ?, ?) AND o.expires_on >= ? AND o.expires_on <= ? AND o.id > ?
 				AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = 'offer_expiring:' || o.id)
 				ORDER BY o.id LIMIT ?`, args...)
+		if err != nil {
+			return fmt.Errorf("list offers expiring soon: %w", err)
+		}
+		p.more = len(rows) == sweepBatch
+		for _, w := range rows {
+			p.last = w.d.ConcordOfferID
+			day, err := time.Parse(time.DateOnly, w.d.ExpiresOn)
 			if err != nil {
-				return fmt.Errorf("list offers expiring soon: %w", err)
+				continue
 			}
-			more = len(rows) == sweepBatch
-			for _, w := range rows {
-				next = w.d.ConcordOfferID
-				day, err := time.Parse(time.DateOnly, w.d.ExpiresOn)
-				if err != nil {
-					continue
-				}
-				left := day.Add(24 * time.Hour).Sub(now)
-				if left <= 0 || left > OfferExpiringWithin {
-					continue
-				}
-				w.d.DaysLeft = daysLeft(left)
-				var form struct {
-					Name string `json:"name"`
-				}
-				json.Unmarshal([]byte(w.form), &form)
-				w.d.OfferName = form.Name
-				_, created, err := s.Emit(ctx, tx, now, Notice{Kind: KindOfferExpiring, Key: KindOfferExpiring + ":" + w.d.ConcordOfferID,
-					ProductID: w.d.ProductID, OfferID: w.d.ConcordOfferID, Data: w.d})
-				if err != nil {
-					return err
-				}
-				if created {
-					n++
-				}
+			left := day.Add(24 * time.Hour).Sub(now)
+			if left <= 0 || left > OfferExpiringWithin {
+				continue
 			}
-			return nil
+			w.d.DaysLeft = daysLeft(left)
+			var form struct {
+				Name string `json:"name"`
+			}
+			json.Unmarshal([]byte(w.form), &form)
+			w.d.OfferName = form.Name
+			_, created, err := s.Emit(ctx, tx, now, Notice{Kind: KindOfferExpiring, Key: KindOfferExpiring + ":" + w.d.ConcordOfferID,
+				ProductID: w.d.ProductID, OfferID: w.d.ConcordOfferID, Data: w.d})
+			if err != nil {
+				return err
+			}
+			if created {
+				p.created++
+			}
+		}
+		return nil
+	})
+}
+
+// page is what one transaction of a sweep did: the notices it created, the
+// key of the last row it read, and whether a full batch came back (more may
+// follow).
+type page struct {
+	created int
+	last    string
+	more    bool
+}
+
+// sweepPages runs batch in one write transaction per page of rows keyed
+// after the last one read, until a page is not full, and adds up the notices
+// created.
+func (s *Service) sweepPages(ctx context.Context, what string, batch func(tx *store.Tx, after string, p *page) error) (int, error) {
+	total, after := 0, ""
+	for {
+		var p page
+		err := s.DB.Write(ctx, func(tx *store.Tx) error {
+			p = page{last: after}
+			return batch(tx, after, &p)
 		})
 		if err != nil {
-			return total, fmt.Errorf("notification sweep: offers: %w", err)
+			return total, fmt.Errorf("notification sweep: %s: %w", what, err)
 		}
-		total, after = total+n, next
-		if !more {
+		total, after = total+p.created, p.last
+		if !p.more {
 			return total, nil
 		}
 	}
@@ -193,83 +211,67 @@ func endingThreshold(left time.Duration) int {
 
 func (s *Service) sweepAgreements(ctx context.Context, now time.Time) (int, error) {
 	maxDays := AgreementEndingThresholds[len(AgreementEndingThresholds)-1]
-	total, after := 0, ""
-	for {
-		n, more, next := 0, false, after
-		err := s.DB.Write(ctx, func(tx *store.Tx) error {
-			n, more, next = 0, false, after
-			rows, err := store.QueryAll(ctx, tx, func(r store.Scanner) (AgreementEndingData, error) {
-				var d AgreementEndingData
-				var end int64
-				var auto sql.NullBool
-				err := r.Scan(&d.AgreementID, &d.ProductID, &d.BuyerAccountID, &d.OfferID, &end, &auto, &d.ProductTitle, &d.BuyerCompany)
-				d.EndTime = store.FromMillis(end)
-				if auto.Valid {
-					d.AutoRenewal = &auto.Bool
-				}
-				return d, err
-			}, `SELECT a.agreement_id, a.product_id, a.acceptor_account_id, a.offer_id, a.end_time, a.auto_renewal, COALESCE(p.title, ''),
+	return s.sweepPages(ctx, "agreements", func(tx *store.Tx, after string, p *page) error {
+		rows, err := store.QueryAll(ctx, tx, func(r store.Scanner) (AgreementEndingData, error) {
+			var d AgreementEndingData
+			var end int64
+			var auto sql.NullBool
+			err := r.Scan(&d.AgreementID, &d.ProductID, &d.BuyerAccountID, &d.OfferID, &end, &auto, &d.ProductTitle, &d.BuyerCompany)
+			d.EndTime = store.FromMillis(end)
+			if auto.Valid {
+				d.AutoRenewal = &auto.Bool
+			}
+			return d, err
+		}, `SELECT a.agreement_id, a.product_id, a.acceptor_account_id, a.offer_id, a.end_time, a.auto_renewal, COALESCE(p.title, ''),
 				COALESCE((SELECT MIN(o.buyer_company) FROM offers o WHERE o.offer_id = a.offer_id AND o.buyer_company <> ''),
 					(SELECT MIN(t.company) FROM tenants t WHERE t.account_id = a.acceptor_account_id AND t.product_id = a.product_id), '')
 				FROM agreements a LEFT JOIN products p ON p.product_id = a.product_id
 				WHERE a.status = 'ACTIVE' AND a.next_agreement_id IS NULL AND a.end_time > ? AND a.end_time <= ? AND a.agreement_id > ?
 				ORDER BY a.agreement_id LIMIT ?`,
-				store.Millis(now), store.Millis(now.Add(time.Duration(maxDays)*24*time.Hour)), after, sweepBatch)
-			if err != nil {
-				return fmt.Errorf("list agreements ending soon: %w", err)
-			}
-			more = len(rows) == sweepBatch
-			for _, d := range rows {
-				next = d.AgreementID
-				left := d.EndTime.Sub(now)
-				if d.Threshold = endingThreshold(left); d.Threshold == 0 {
-					continue
-				}
-				d.DaysLeft = daysLeft(left)
-				_, created, err := s.Emit(ctx, tx, now, Notice{Kind: KindAgreementEnding,
-					Key:       KindAgreementEnding + ":" + d.AgreementID + ":" + strconv.Itoa(d.Threshold) + "d",
-					ProductID: d.ProductID, OfferID: d.OfferID, AgreementID: d.AgreementID, Data: d})
-				if err != nil {
-					return err
-				}
-				if created {
-					n++
-				}
-			}
-			return nil
-		})
+			store.Millis(now), store.Millis(now.Add(time.Duration(maxDays)*24*time.Hour)), after, sweepBatch)
 		if err != nil {
-			return total, fmt.Errorf("notification sweep: agreements: %w", err)
+			return fmt.Errorf("list agreements ending soon: %w", err)
 		}
-		total, after = total+n, next
-		if !more {
-			return total, nil
+		p.more = len(rows) == sweepBatch
+		for _, d := range rows {
+			p.last = d.AgreementID
+			left := d.EndTime.Sub(now)
+			if d.Threshold = endingThreshold(left); d.Threshold == 0 {
+				continue
+			}
+			d.DaysLeft = daysLeft(left)
+			_, created, err := s.Emit(ctx, tx, now, Notice{Kind: KindAgreementEnding,
+				Key:       KindAgreementEnding + ":" + d.AgreementID + ":" + strconv.Itoa(d.Threshold) + "d",
+				ProductID: d.ProductID, OfferID: d.OfferID, AgreementID: d.AgreementID, Data: d})
+			if err != nil {
+				return err
+			}
+			if created {
+				p.created++
+			}
 		}
-	}
+		return nil
+	})
 }
 
 func (s *Service) sweepRegistrations(ctx context.Context, now time.Time) (int, error) {
 	dueBy := store.Millis(now.Add(-RegistrationReminderAfter))
 	notBefore := store.Millis(now.Add(-RegistrationReminderAfter - RegistrationReminderWithin))
-	total, after := 0, ""
-	for {
-		n, more, next := 0, false, after
-		err := s.DB.Write(ctx, func(tx *store.Tx) error {
-			n, more, next = 0, false, after
-			type row struct {
-				licenseID string
-				d         RegistrationData
-			}
-			rows, err := store.QueryAll(ctx, tx, func(r store.Scanner) (row, error) {
-				var w row
-				var since int64
-				var auto sql.NullInt64
-				err := r.Scan(&w.licenseID, &w.d.LicenseArn, &w.d.BuyerAccountID, &w.d.ProductID, &w.d.AgreementID, &w.d.OfferID, &since,
-					&w.d.ProductTitle, &w.d.BuyerCompany, &auto)
-				w.d.Since, w.d.AutoRegisterAt = store.FromMillis(since), store.FromNullMillis(auto)
-				w.d.Deadline = w.d.Since.Add(RegistrationReminderAfter)
-				return w, err
-			}, `SELECT l.license_id, l.license_arn, l.account_id, COALESCE(NULLIF(l.product_id, ''), a.product_id, ''), l.agreement_id,
+	return s.sweepPages(ctx, "registrations", func(tx *store.Tx, after string, p *page) error {
+		type row struct {
+			licenseID string
+			d         RegistrationData
+		}
+		rows, err := store.QueryAll(ctx, tx, func(r store.Scanner) (row, error) {
+			var w row
+			var since int64
+			var auto sql.NullInt64
+			err := r.Scan(&w.licenseID, &w.d.LicenseArn, &w.d.BuyerAccountID, &w.d.ProductID, &w.d.AgreementID, &w.d.OfferID, &since,
+				&w.d.ProductTitle, &w.d.BuyerCompany, &auto)
+			w.d.Since, w.d.AutoRegisterAt = store.FromMillis(since), store.FromNullMillis(auto)
+			w.d.Deadline = w.d.Since.Add(RegistrationReminderAfter)
+			return w, err
+		}, `SELECT l.license_id, l.license_arn, l.account_id, COALESCE(NULLIF(l.product_id, ''), a.product_id, ''), l.agreement_id,
 				COALESCE(a.offer_id, ''), COALESCE(a.acceptance_time, l.activated_at, l.updated_at), COALESCE(p.title, ''),
 				COALESCE((SELECT MIN(o.buyer_company) FROM offers o WHERE o.offer_id = a.offer_id AND o.buyer_company <> ''), ''),
 				(SELECT MIN(j.run_at) FROM jobs j WHERE j.unique_key = 'autoreg:' || l.license_id AND j.state = 'available')
@@ -282,29 +284,21 @@ func (s *Service) sweepRegistrations(ctx context.Context, now time.Time) (int, e
 				AND NOT EXISTS (SELECT 1 FROM inbox_events ie WHERE ie.license_id = l.license_id AND ie.kind = 'license_imported')
 				AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.dedupe_key = 'registration_reminder:' || l.license_id)
 				ORDER BY l.license_id LIMIT ?`, after, dueBy, notBefore, sweepBatch)
-			if err != nil {
-				return fmt.Errorf("list overdue registrations: %w", err)
-			}
-			more = len(rows) == sweepBatch
-			for _, w := range rows {
-				next = w.licenseID
-				_, created, err := s.Emit(ctx, tx, now, Notice{Kind: KindRegistrationReminder, Key: KindRegistrationReminder + ":" + w.licenseID,
-					ProductID: w.d.ProductID, OfferID: w.d.OfferID, AgreementID: w.d.AgreementID, Data: w.d})
-				if err != nil {
-					return err
-				}
-				if created {
-					n++
-				}
-			}
-			return nil
-		})
 		if err != nil {
-			return total, fmt.Errorf("notification sweep: registrations: %w", err)
+			return fmt.Errorf("list overdue registrations: %w", err)
 		}
-		total, after = total+n, next
-		if !more {
-			return total, nil
+		p.more = len(rows) == sweepBatch
+		for _, w := range rows {
+			p.last = w.licenseID
+			_, created, err := s.Emit(ctx, tx, now, Notice{Kind: KindRegistrationReminder, Key: KindRegistrationReminder + ":" + w.licenseID,
+				ProductID: w.d.ProductID, OfferID: w.d.OfferID, AgreementID: w.d.AgreementID, Data: w.d})
+			if err != nil {
+				return err
+			}
+			if created {
+				p.created++
+			}
 		}
-	}
+		return nil
+	})
 }

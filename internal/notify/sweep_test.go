@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -200,6 +201,26 @@ func TestSweep(t *testing.T) {
 		})
 		if n != 1 {
 			t.Fatalf("%d sweeps waiting, want the next one", n)
+		}
+	})
+}
+
+// TestSweepPages: a sweep reads more rows than one batch, page by page, and
+// announces each once.
+func TestSweepPages(t *testing.T) {
+	t.Parallel()
+	run(t, "more offers and agreements than a batch", func(t *testing.T, f *fixture) {
+		f.product("prod-acme", "Acme Analytics")
+		const n = 230 // more than two batches of 100
+		for i := range n {
+			f.offer(fmt.Sprintf("ofr_%03d", i), "published", "2030-03-06")
+			f.agreement(fmt.Sprintf("agmt-%03d", i), "ACTIVE", t0.Add(20*24*time.Hour), "")
+		}
+		if r := f.sweep(); r.OffersExpiring != n || r.AgreementsEnding != n {
+			t.Fatalf("first sweep: %+v, want %d of each", r, n)
+		}
+		if r := f.sweep(); r != (notify.SweepResult{}) {
+			t.Fatalf("second sweep: %+v", r)
 		}
 	})
 }
