@@ -64,13 +64,10 @@ func (s *Service) SendInstructions(ctx context.Context, id string, req Instructi
 	if len(req.To) == 0 {
 		return out, marketplace.Errorf(marketplace.EInvalid, "to: name at least one person at the buyer the purchase instructions go to")
 	}
-	if len(req.To) > MaxNotifyUsers {
-		return out, marketplace.Errorf(marketplace.EInvalid, "to: at most %d recipients", MaxNotifyUsers)
-	}
-	for i, e := range req.To {
-		if !emailPattern.MatchString(e) {
-			return out, marketplace.Errorf(marketplace.EInvalid, "to[%d]: %q is not an email address", i, marketplace.Clip(e, 80))
-		}
+	var c Check
+	checkEmails(&c, "to", req.To, "at most %d recipients")
+	if err := c.Err(); err != nil {
+		return out, err
 	}
 	if req.OfferURL != "" {
 		if u, err := url.Parse(req.OfferURL); err != nil || u.Scheme != "https" || u.Host == "" {

@@ -127,17 +127,27 @@ func (s *Service) partnerOfferSeen(ctx context.Context, tx *store.Tx, m partnerM
 	if err != nil || !ok {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE offers SET state = 'extended', offer_id = ?, updated_at = ? WHERE id = ?`, offerID, store.Millis(now), o.ID); err != nil {
-		return err
-	}
-	if err := history(ctx, tx, o.ID, now, StateExtended, "partner offer extended", msg); err != nil {
-		return err
-	}
-	if err := s.registrationDetails(ctx, tx, o.ID, now); err != nil {
-		return err
-	}
-	if err := s.tell(ctx, tx, EventExtended, o.ID, now); err != nil {
+	if err := s.partnerOfferID(ctx, tx, o.ID, offerID, StateExtended, "partner offer extended", msg, now); err != nil {
 		return err
 	}
 	return s.matchAccepted(ctx, tx, o.ID, offerID, now)
+}
+
+// partnerOfferID gives partner offer id the offer id of the partner's own
+// offer, leaving it in state with a history step, and passes the news on:
+// its registration details, and the extended event.
+func (s *Service) partnerOfferID(ctx context.Context, tx *store.Tx, id, offerID, state, step, msg string, now time.Time) error {
+	if _, err := tx.Exec(ctx, `UPDATE offers SET state = ?, offer_id = ?, updated_at = ? WHERE id = ?`, state, offerID, store.Millis(now), id); err != nil {
+		if store.IsUniqueViolation(err) {
+			return marketplace.Errorf(marketplace.EConflict, "offer %s is already tracked by another offer", offerID)
+		}
+		return err
+	}
+	if err := history(ctx, tx, id, now, state, step, msg); err != nil {
+		return err
+	}
+	if err := s.registrationDetails(ctx, tx, id, now); err != nil {
+		return err
+	}
+	return s.tell(ctx, tx, EventExtended, id, now)
 }

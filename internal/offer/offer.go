@@ -282,15 +282,21 @@ func Validate(o Offer, ctx Context) Check {
 		c.problem("renewalChannel", "the renewal channel must be %s (the agreement was bought in AWS Marketplace) or %s (brought to the marketplace for the first time), not %q",
 			RenewalFromMarketplace, RenewalFromOutside, marketplace.Clip(o.RenewalChannel, 40))
 	}
-	if len(o.NotifyUsers) > MaxNotifyUsers {
-		c.problem("notifyUsers", "at most %d users can be notified", MaxNotifyUsers)
+	checkEmails(&c, "notifyUsers", o.NotifyUsers, "at most %d users can be notified")
+	return c
+}
+
+// checkEmails checks a list of at most MaxNotifyUsers email addresses;
+// tooMany is the message (with the limit) for a longer one.
+func checkEmails(c *Check, field string, list []string, tooMany string) {
+	if len(list) > MaxNotifyUsers {
+		c.problem(field, tooMany, MaxNotifyUsers)
 	}
-	for i, e := range o.NotifyUsers {
+	for i, e := range list {
 		if !emailPattern.MatchString(e) {
-			c.problem(fmt.Sprintf("notifyUsers[%d]", i), "%q is not an email address", marketplace.Clip(e, 80))
+			c.problem(fmt.Sprintf("%s[%d]", field, i), "%q is not an email address", marketplace.Clip(e, 80))
 		}
 	}
-	return c
 }
 
 func checkName(c *Check, name string) {

@@ -130,11 +130,7 @@ func (s *Service) publish(ctx context.Context, id string) error {
 	}
 	// The same submission always sends the same token, so a retried job does
 	// not start a second change set.
-	token := id + "-" + strconv.FormatInt(o.UpdatedAt.UnixMilli(), 36)
-	if len(token) > 64 {
-		token = token[len(token)-64:]
-	}
-	csID, err := s.Catalog.StartChangeSet(ctx, name, token, changes)
+	csID, err := s.Catalog.StartChangeSet(ctx, name, clientToken(id, o.UpdatedAt), changes)
 	if marketplace.ErrorCode(err) == marketplace.EInvalid {
 		// AWS refused the change set as it stands: retrying would not help.
 		return s.fail(ctx, id, "AWS refused the change set: "+marketplace.ErrorMessage(err))
@@ -151,6 +147,17 @@ func (s *Service) publish(ctx context.Context, id string) error {
 		}
 		return s.trackLater(ctx, tx, id, now)
 	})
+}
+
+// clientToken is the change set's client request token for one request
+// about an offer as it was at updated: a retried job sends the same token and
+// starts no second change set. AWS allows 64 characters; the tail is kept.
+func clientToken(what string, updated time.Time) string {
+	token := what + "-" + strconv.FormatInt(updated.UnixMilli(), 36)
+	if len(token) > 64 {
+		token = token[len(token)-64:]
+	}
+	return token
 }
 
 // track polls the change set of a submitted (or cancelling) offer until it
@@ -217,11 +224,7 @@ func (s *Service) withdraw(ctx context.Context, id string) error {
 		changes = []Change{{ChangeType: "UpdateAvailability", EntityType: EntityTypeOffer, Identifier: o.OfferID,
 			Details: map[string]any{"AvailabilityEndDate": yesterday}}}
 	}
-	token := "withdraw-" + id + "-" + strconv.FormatInt(o.UpdatedAt.UnixMilli(), 36)
-	if len(token) > 64 {
-		token = token[len(token)-64:]
-	}
-	csID, err := s.Catalog.StartChangeSet(ctx, "concord-cancel-"+id, token, changes)
+	csID, err := s.Catalog.StartChangeSet(ctx, "concord-cancel-"+id, clientToken("withdraw-"+id, o.UpdatedAt), changes)
 	if code := marketplace.ErrorCode(err); code == marketplace.EInvalid || code == marketplace.ENotFound {
 		return s.withdrawFailed(ctx, id, "AWS refused to withdraw the offer: "+marketplace.ErrorMessage(err))
 	} else if err != nil {
@@ -393,19 +396,7 @@ func (s *Service) Extended(ctx context.Context, id, partnerOfferID string) (Deta
 			return marketplace.Errorf(marketplace.EConflict, "offer %s is %s: the partner extends a published partner offer", id, cur.State)
 		}
 		now := s.now()
-		if _, err := tx.Exec(ctx, `UPDATE offers SET state = 'extended', offer_id = ?, updated_at = ? WHERE id = ?`, partnerOfferID, store.Millis(now), id); err != nil {
-			if store.IsUniqueViolation(err) {
-				return marketplace.Errorf(marketplace.EConflict, "offer %s is already tracked by another offer", partnerOfferID)
-			}
-			return err
-		}
-		if err := history(ctx, tx, id, now, StateExtended, "partner offer extended", "offer "+partnerOfferID); err != nil {
-			return err
-		}
-		if err := s.registrationDetails(ctx, tx, id, now); err != nil {
-			return err
-		}
-		if err := s.tell(ctx, tx, EventExtended, id, now); err != nil {
+		if err := s.partnerOfferID(ctx, tx, id, partnerOfferID, StateExtended, "partner offer extended", "offer "+partnerOfferID, now); err != nil {
 			return err
 		}
 		if err := s.matchAccepted(ctx, tx, id, partnerOfferID, now); err != nil {

@@ -539,16 +539,7 @@ func (s *Service) AgreementHook(ctx context.Context, tx *store.Tx, a marketplace
 	if err != nil || !ok {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `UPDATE offers SET offer_id = ?, updated_at = ? WHERE id = ?`, a.OfferID, store.Millis(now), o.ID); err != nil {
-		return err
-	}
-	if err := history(ctx, tx, o.ID, now, o.State, "partner offer id learnt", "offer "+a.OfferID+" from agreement "+a.AgreementID); err != nil {
-		return err
-	}
-	if err := s.registrationDetails(ctx, tx, o.ID, now); err != nil {
-		return err
-	}
-	if err := s.tell(ctx, tx, EventExtended, o.ID, now); err != nil {
+	if err := s.partnerOfferID(ctx, tx, o.ID, a.OfferID, o.State, "partner offer id learnt", "offer "+a.OfferID+" from agreement "+a.AgreementID, now); err != nil {
 		return err
 	}
 	return s.accept(ctx, tx, o.ID, a.AgreementID, now, "the partner's offer id arrived with the agreement; reconciled")
