@@ -417,11 +417,13 @@ func (d *Desk) MeteringAlert(ctx context.Context, tx *store.Tx, a metering.Meter
 	if a.Outcome == metering.StatusExpired {
 		kind = notify.KindMeteringExpired
 	}
-	var title string
-	tx.QueryRow(ctx, `SELECT title FROM products WHERE product_id = ?`, a.ProductID).Scan(&title)
-	data := notify.MeteringData{RecordID: a.RecordID, Outcome: a.Outcome, Reason: a.Reason, ProductID: a.ProductID, ProductTitle: title,
+	p, _, err := inbox.LoadProduct(ctx, tx, a.ProductID)
+	if err != nil {
+		return err
+	}
+	data := notify.MeteringData{RecordID: a.RecordID, Outcome: a.Outcome, Reason: a.Reason, ProductID: a.ProductID, ProductTitle: p.Title,
 		LicenseArn: a.LicenseArn, AccountID: a.AccountID, Dimension: a.Dimension, Hour: a.Hour, Quantity: a.Quantity}
-	_, _, err := d.Notify.Emit(ctx, tx, now, notify.Notice{Kind: kind, Key: "metering:" + a.RecordID + ":" + a.Outcome, ProductID: a.ProductID, Data: data})
+	_, _, err = d.Notify.Emit(ctx, tx, now, notify.Notice{Kind: kind, Key: "metering:" + a.RecordID + ":" + a.Outcome, ProductID: a.ProductID, Data: data})
 	return err
 }
 
@@ -429,11 +431,13 @@ func (d *Desk) MeteringAlert(ctx context.Context, tx *store.Tx, a metering.Meter
 // the buyer's people, once per request.
 func (d *Desk) Instructions(ctx context.Context, tx *store.Tx, in offer.Instructions, note string, now time.Time) error {
 	o := in.Offer
-	var title string
-	tx.QueryRow(ctx, `SELECT title FROM products WHERE product_id = ?`, o.ProductID).Scan(&title)
+	p, _, err := inbox.LoadProduct(ctx, tx, o.ProductID)
+	if err != nil {
+		return err
+	}
 	data := notify.InstructionsData{ConcordOfferID: o.ID, OfferID: o.OfferID, OfferName: o.Name, BuyerCompany: o.BuyerCompany,
-		BuyerAccountID: o.Metadata[offer.MetaBuyerAccount], ProductID: o.ProductID, ProductTitle: title, Link: in.Link, ExpiresOn: o.ExpiresOn, Note: note}
-	_, _, err := d.Notify.Emit(ctx, tx, now, notify.Notice{Kind: notify.KindPurchaseInstructions,
+		BuyerAccountID: o.Metadata[offer.MetaBuyerAccount], ProductID: o.ProductID, ProductTitle: p.Title, Link: in.Link, ExpiresOn: o.ExpiresOn, Note: note}
+	_, _, err = d.Notify.Emit(ctx, tx, now, notify.Notice{Kind: notify.KindPurchaseInstructions,
 		Key: "purchase_instructions:" + o.ID + ":" + strconv.FormatInt(now.UnixNano(), 36), ProductID: o.ProductID, OfferID: o.ID,
 		To: in.To, BuyerFacing: true, Data: data})
 	return err
