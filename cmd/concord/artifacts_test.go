@@ -14,7 +14,6 @@ import (
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/pdfdoc"
-	"github.com/concordmp/concord/internal/store"
 	"github.com/concordmp/concord/internal/store/storetest"
 )
 
@@ -26,15 +25,7 @@ func TestArtifactsCommand(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			url, dir := storetest.URL(t, d), t.TempDir()
-			db, err := store.Open(ctx, store.Config{URL: url, DataDir: dir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if err := db.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			db, url, dir := migratedDB(t, d)
 			at := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 			l := &inbox.Ledger{DB: db, Now: time.Now}
 			a := eventbridge.Agreement{ID: "agmt-cli-art", Intent: "NEW", AcceptanceTime: at, StartTime: at, AcceptorAccountID: "444455556666",

@@ -23,16 +23,8 @@ import (
 // returns the flags that point the CLI at it.
 func backfillDB(t *testing.T, dialect string, p marketplace.Product) []string {
 	t.Helper()
-	url, dir := storetest.URL(t, dialect), t.TempDir()
 	ctx := context.Background()
-	db, err := store.Open(ctx, store.Config{URL: url, DataDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db, url, dir := migratedDB(t, dialect)
 	if _, err := (&inbox.Ledger{DB: db, Now: time.Now}).PutProduct(ctx, p); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/concordmp/concord/internal/store"
+	"github.com/concordmp/concord/internal/store/storetest"
 )
 
 func TestEveryCommandHasHelp(t *testing.T) {
@@ -55,4 +58,21 @@ func TestAPIKeyCreateListRevokeAndReplay(t *testing.T) {
 	if code := run(context.Background(), []string{"events", "replay", "--data-dir", dir}, &out, &errw); code != 0 || !strings.Contains(out.String(), `"events": 0`) {
 		t.Fatalf("replay: %d %s %s", code, out.String(), errw.String())
 	}
+}
+
+// migratedDB opens a fresh, migrated database of dialect, closed when the
+// test ends, with the --database URL and --data-dir the commands under test
+// take to reach it.
+func migratedDB(t *testing.T, dialect string) (db *store.DB, url, dir string) {
+	t.Helper()
+	url, dir = storetest.URL(t, dialect), t.TempDir()
+	db, err := store.Open(context.Background(), store.Config{URL: url, DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db, url, dir
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/concordmp/concord/internal/emulator/world"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/metering"
-	"github.com/concordmp/concord/internal/store"
 	"github.com/concordmp/concord/internal/store/storetest"
 )
 
@@ -59,15 +58,7 @@ func TestMeteringReportAndRecordsCommands(t *testing.T) {
 			}
 
 			// The ledger learns of the license from the events AWS sends.
-			url, dir := storetest.URL(t, d), t.TempDir()
-			db, err := store.Open(ctx, store.Config{URL: url, DataDir: dir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if err := db.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			db, url, dir := migratedDB(t, d)
 			now := emu.World.Now
 			svc := app.NewServices(db, now, slog.New(slog.DiscardHandler))
 			if _, err := svc.Ledger.PutProduct(ctx, marketplace.Product{ProductID: "prod-cli", ProductCode: "clicode", Type: marketplace.ProductSaaSUsage,

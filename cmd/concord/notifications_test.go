@@ -22,21 +22,14 @@ func TestNotificationsCommands(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			url, dir := storetest.URL(t, d), t.TempDir()
-			db, err := store.Open(ctx, store.Config{URL: url, DataDir: dir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if err := db.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			db, url, dir := migratedDB(t, d)
 			now := func() time.Time { return time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC) }
 			svc := app.NewServices(db, now, slog.New(slog.DiscardHandler)).Notify
 			if _, err := svc.CreateRoute(ctx, notify.NotificationRouteInput{Kind: "*", Channel: notify.ChannelEmail, Target: "finance@seller.example"}); err != nil {
 				t.Fatal(err)
 			}
 			var id string
+			var err error
 			err = db.Write(ctx, func(tx *store.Tx) error {
 				id, _, err = svc.Emit(ctx, tx, now(), notify.Notice{Kind: notify.KindMeteringFailed, Key: "metering_failed:mr_1", ProductID: "prod-cli",
 					Data: notify.MeteringData{RecordID: "mr_1", Outcome: "rejected", Reason: "bad dimension", ProductID: "prod-cli",

@@ -12,7 +12,6 @@ import (
 	"github.com/concordmp/concord/internal/emulator/eventbridge"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/readiness"
-	"github.com/concordmp/concord/internal/store"
 	"github.com/concordmp/concord/internal/store/storetest"
 )
 
@@ -24,15 +23,7 @@ func TestReadinessCommand(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			url, dir := storetest.URL(t, d), t.TempDir()
-			db, err := store.Open(ctx, store.Config{URL: url, DataDir: dir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if err := db.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			db, url, dir := migratedDB(t, d)
 			const account, seller = "220000000001", "111122223333"
 			t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 			svc := app.NewServices(db, time.Now, slog.New(slog.DiscardHandler))
