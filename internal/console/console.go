@@ -21,11 +21,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/concordmp/concord/internal/emulator"
+	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/metering"
 	"github.com/concordmp/concord/internal/notify"
 	"github.com/concordmp/concord/internal/offer"
 	"github.com/concordmp/concord/internal/registration"
 	"github.com/concordmp/concord/internal/store"
+	"github.com/concordmp/concord/internal/webhook"
 )
 
 //go:embed templates/*.html
@@ -56,6 +60,15 @@ type Service struct {
 	Offers       *offer.Service
 	Registration *registration.Service
 	Notify       *notify.Service
+	Ledger       *inbox.Ledger
+	Metering     *metering.Service
+	Webhooks     *webhook.Service
+	// Emulator is the built-in marketplace in sandbox mode (nil otherwise):
+	// the sandbox page plays the buyer, the partner and AWS's clock with it.
+	Emulator *emulator.Emulator
+	// FulfillmentURL is where the sandbox sends a buyer to register (the
+	// registration page's full URL).
+	FulfillmentURL func() string
 	// SecureCookies marks the cookies Secure (Concord behind HTTPS).
 	SecureCookies bool
 	// Sandbox shows the sandbox banner.
@@ -69,6 +82,8 @@ type Service struct {
 	tmplOnce  sync.Once
 	pages     map[string]*template.Template
 	tmplErr   error
+	cssOnce   sync.Once
+	css       []byte
 }
 
 func (s *Service) now() time.Time {
@@ -99,6 +114,10 @@ func (s *Service) Mount(m *http.ServeMux) {
 	m.HandleFunc("GET "+Prefix+"/offers/{id}", s.signedIn(s.offerDetail))
 	m.HandleFunc("GET "+Prefix+"/notifications", s.signedIn(s.notifications))
 	m.HandleFunc("POST "+Prefix+"/notifications/{id}/resend", s.signedIn(s.writer(s.resend)))
+	s.mountOfferForms(m)
+	s.mountLedger(m)
+	s.mountSettings(m)
+	s.mountSandbox(m)
 }
 
 // ctxKey carries the session in a request's context.
@@ -346,22 +365,31 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
+// stylesheet is console.css: every static/*.css file, in name order, so each
+// part of the console keeps its styles in its own file and the browser still
+// loads one stylesheet.
+func (s *Service) stylesheet() []byte {
+	s.cssOnce.Do(func() {
+		names, _ := fs.Glob(staticFS, "static/*.css")
+		for _, n := range names {
+			b, _ := staticFS.ReadFile(n)
+			s.css = append(append(s.css, b...), '\n')
+		}
+	})
+	return s.css
+}
+
 // static serves the embedded stylesheet.
 func (s *Service) static(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("file")
-	b, err := staticFS.ReadFile("static/" + name)
-	if err != nil || strings.Contains(name, "/") {
+	if name != "console.css" {
 		http.NotFound(w, r)
 		return
 	}
+	b := s.stylesheet()
 	h := w.Header()
 	setHeaders(h)
 	h.Set("Cache-Control", "no-cache")
-	switch {
-	case strings.HasSuffix(name, ".css"):
-		h.Set("Content-Type", "text/css; charset=utf-8")
-	default:
-		h.Set("Content-Type", "application/octet-stream")
-	}
+	h.Set("Content-Type", "text/css; charset=utf-8")
 	w.Write(b)
 }

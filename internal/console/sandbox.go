@@ -1,0 +1,5 @@
+package console
+
+import "net/http"
+
+func (s *Service) mountSandbox(m *http.ServeMux) {}

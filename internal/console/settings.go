@@ -1,0 +1,5 @@
+package console
+
+import "net/http"
+
+func (s *Service) mountSettings(m *http.ServeMux) {}
