@@ -177,6 +177,19 @@ func (s *Service) writer(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// may refuses users whose role cannot change area (User.Can).
+func (s *Service) may(area string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess := sessionOf(r)
+		if !sess.User.Can(area) {
+			s.errorPage(w, r, &sess, http.StatusForbidden, "Your role cannot do that",
+				"You are signed in as "+sess.User.Email+" with the "+sess.User.Role+" role, which cannot change "+area+". Nothing was changed. Ask an admin for another role.")
+			return
+		}
+		h(w, r)
+	}
+}
+
 // sameOrigin accepts a request whose Origin (when the browser sends one) is
 // this host; Sec-Fetch-Site cross-site or same-site is refused. It is a
 // second line behind the CSRF token: under Referrer-Policy no-referrer,

@@ -71,6 +71,34 @@ type User struct {
 // CanWrite reports whether the user may change anything (every role but read-only).
 func (u User) CanWrite() bool { return u.Role != RoleReadOnly }
 
+// Areas of change, each open to some roles (see Can).
+const (
+	// AreaOffers: create, edit, submit, clone, cancel, amend and associate
+	// offers, send purchase instructions. Admin and revops.
+	AreaOffers = "offers"
+	// AreaSettings: products and listings, notification routes, API keys,
+	// webhooks and console users. Admin only.
+	AreaSettings = "settings"
+	// AreaSandbox: play the buyer, the partner and AWS's clock in sandbox
+	// mode; resend notifications. Every role but read-only.
+	AreaSandbox = "sandbox"
+)
+
+// Can reports whether the user may make changes in area. Templates call it
+// to hide the buttons a role cannot use; handlers wrapped in Service.may
+// refuse the request anyway.
+func (u User) Can(area string) bool {
+	switch area {
+	case AreaOffers:
+		return u.Role == RoleAdmin || u.Role == RoleRevOps
+	case AreaSettings:
+		return u.Role == RoleAdmin
+	case AreaSandbox:
+		return u.CanWrite()
+	}
+	return false
+}
+
 // NewUser is what CreateUser needs.
 type NewUser struct {
 	Email, Role, Password string
