@@ -269,7 +269,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	a.Console = &console.Service{DB: db, Now: cfg.Now, Logger: logger, Offers: a.Offers, Registration: a.Registration, Notify: a.Notify,
 		Ledger: a.Ledger, Metering: a.Metering, Webhooks: a.Webhooks, Emulator: a.Emulator,
 		FulfillmentURL: func() string { return a.PublicURL() + a.Registration.Path },
-		SecureCookies: cfg.SecureCookies, Sandbox: a.Sandbox()}
+		SecureCookies:  cfg.SecureCookies, Sandbox: a.Sandbox()}
 
 	var ebHandler, snsHandler http.Handler
 	ebHandler = &inbox.EventBridgeReceiver{Ledger: a.Ledger, Header: cfg.EventBridgeHeader, Secret: cfg.EventBridgeSecret, Logger: logger, Metrics: metrics}
