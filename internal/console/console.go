@@ -84,6 +84,7 @@ type Service struct {
 	tmplErr   error
 	cssOnce   sync.Once
 	css       []byte
+	logins    loginLimiter
 }
 
 func (s *Service) now() time.Time {

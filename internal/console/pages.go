@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,9 +63,18 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, http.StatusBadRequest, d, errs)
 		return
 	}
+	email, addr := normEmail(d.Email), clientAddr(r)
+	if wait := s.logins.wait(email, addr, s.now()); wait > 0 {
+		s.logger().Warn("console: sign-in refused after repeated failures", "email", email, "remote", addr)
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		s.showLogin(w, r, http.StatusTooManyRequests, d, []fieldError{{ID: "email",
+			Message: "Too many failed sign-ins. Try again in " + minutes(wait) + ", or ask an admin to check your account."}})
+		return
+	}
 	u, err := s.authenticate(r.Context(), d.Email, password)
 	if errors.Is(err, errBadLogin) {
-		s.logger().Info("console: failed sign-in", "email", normEmail(d.Email))
+		s.logins.fail(email, addr, s.now())
+		s.logger().Info("console: failed sign-in", "email", email, "remote", addr)
 		s.showLogin(w, r, http.StatusUnauthorized, d, []fieldError{{ID: "email", Message: "The email or password is incorrect."}})
 		return
 	}
@@ -72,6 +82,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.logins.succeed(email, addr)
 	token, err := s.openSession(r.Context(), u)
 	if err != nil {
 		s.fail(w, r, err)
