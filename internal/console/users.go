@@ -328,3 +328,79 @@ func (s *Service) closeSession(ctx context.Context, token string) error {
 		return err
 	})
 }
+
+// errLastAdmin refuses a change that would leave no enabled admin, since
+// nobody could then manage settings or users from the console.
+func errLastAdmin(email string) error {
+	return marketplace.Errorf(marketplace.EConflict,
+		"%s is the last enabled admin: make another user an admin first, so someone can still manage settings and users", email)
+}
+
+// changeUser runs change on one user inside a write transaction, after
+// checking that the result leaves at least one enabled admin.
+func (s *Service) changeUser(ctx context.Context, id string, change func(tx *store.Tx, u User, now time.Time) (User, error)) (User, error) {
+	var out User
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		u, err := scanUser(tx.QueryRow(ctx, `SELECT id, email, role, created_at, disabled_at FROM console_users WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return marketplace.Errorf(marketplace.ENotFound, "console user %s not found", marketplace.Clip(strings.ToValidUTF8(id, "?"), 64))
+		}
+		if err != nil {
+			return err
+		}
+		next, err := change(tx, u, s.now())
+		if err != nil {
+			return err
+		}
+		if u.Role == RoleAdmin && !u.Disabled && (next.Role != RoleAdmin || next.Disabled) {
+			var others int
+			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM console_users WHERE role = ? AND disabled_at IS NULL AND id <> ?`, RoleAdmin, u.ID).Scan(&others); err != nil {
+				return err
+			}
+			if others == 0 {
+				return errLastAdmin(u.Email)
+			}
+		}
+		out = next
+		return nil
+	})
+	if err != nil && marketplace.ErrorCode(err) == marketplace.EInternal {
+		return out, fmt.Errorf("change console user: %w", err)
+	}
+	return out, err
+}
+
+// SetRole gives a user another role. It takes effect on the user's next
+// request (sessions read the role each time). Demoting the last enabled
+// admin is a conflict.
+func (s *Service) SetRole(ctx context.Context, id, role string) (User, error) {
+	if !ValidRole(role) {
+		return User{}, marketplace.Errorf(marketplace.EInvalid, "Choose a role: %s.", strings.Join(Roles, ", "))
+	}
+	return s.changeUser(ctx, id, func(tx *store.Tx, u User, now time.Time) (User, error) {
+		u.Role = role
+		_, err := tx.Exec(ctx, `UPDATE console_users SET role = ?, updated_at = ? WHERE id = ?`, role, store.Millis(now), u.ID)
+		return u, err
+	})
+}
+
+// SetDisabled disables or enables a user. Disabling also deletes the user's
+// sessions, so they are signed out everywhere at once; a disabled user
+// cannot sign in. Disabling the last enabled admin is a conflict.
+func (s *Service) SetDisabled(ctx context.Context, id string, disabled bool) (User, error) {
+	return s.changeUser(ctx, id, func(tx *store.Tx, u User, now time.Time) (User, error) {
+		if u.Disabled == disabled {
+			return u, nil
+		}
+		u.Disabled = disabled
+		if !disabled {
+			_, err := tx.Exec(ctx, `UPDATE console_users SET disabled_at = NULL, updated_at = ? WHERE id = ?`, store.Millis(now), u.ID)
+			return u, err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE console_users SET disabled_at = ?, updated_at = ? WHERE id = ?`, store.Millis(now), store.Millis(now), u.ID); err != nil {
+			return u, err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE user_id = ?`, u.ID)
+		return u, err
+	})
+}
