@@ -267,27 +267,29 @@ func validState(st string) bool {
 	return false
 }
 
+// offerData is the offer page: the offer, what it links to, the actions
+// its state allows (offer_forms.go), and what was typed into an action the
+// service refused.
 type offerData struct {
 	offer.Detail
-	BuyerAccount string
+	BuyerAccount, PartnerAccount, CPPOID string
+	// Metadata are the contract metadata fields other than the accounts and
+	// the CPPO opportunity, by key.
+	Metadata []offerMeta
+	// OfferPage is the AWS Marketplace page of the offer, once AWS assigned it.
+	OfferPage string
+	// TrackedLink is the link the purchase instructions carry.
+	TrackedLink                                                        string
+	CanSubmit, CanEdit, CanCancel, CanInstruct, CanAssociate, CanAmend bool
+	Reason, InstructionsTo, Note                                       string
 }
 
 func (s *Service) offerDetail(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !marketplace.Storable(id) || len(id) > 100 {
-		s.fail(w, r, marketplace.Errorf(marketplace.ENotFound, "offer not found"))
+	d, ok := s.loadOffer(w, r)
+	if !ok {
 		return
 	}
-	d, err := s.Offers.Get(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	title := d.Name
-	if title == "" {
-		title = "Offer for " + d.BuyerCompany
-	}
-	s.render(w, r, http.StatusOK, "offer", view{Title: title, Nav: "offers", Data: offerData{Detail: d, BuyerAccount: d.Metadata[offer.MetaBuyerAccount]}})
+	s.showOffer(w, r, http.StatusOK, d, view{Status: offerDone[r.URL.Query().Get("done")]}, offerData{})
 }
 
 type notificationsData struct {
