@@ -54,8 +54,13 @@ const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'se
 // Service serves the console. DB holds users and sessions; the other services
 // are the app's, read (and, for resends, written) through their own methods.
 type Service struct {
-	DB           *store.DB
+	DB *store.DB
+	// Now is the marketplace's clock (the emulator's in sandbox mode): what
+	// pages compare dates with. Clock is the wall clock that sessions and
+	// sign-in limits run on, so moving the sandbox's clock forward signs no
+	// one out. Nil is time.Now for both.
 	Now          func() time.Time
+	Clock        func() time.Time
 	Logger       *slog.Logger
 	Offers       *offer.Service
 	Registration *registration.Service
@@ -92,6 +97,13 @@ func (s *Service) now() time.Time {
 		return time.Now()
 	}
 	return s.Now()
+}
+
+func (s *Service) wallNow() time.Time {
+	if s.Clock == nil {
+		return time.Now()
+	}
+	return s.Clock()
 }
 
 func (s *Service) logger() *slog.Logger {

@@ -46,7 +46,7 @@ func setup(t *testing.T, db *store.DB, opts ...func(*console.Service)) *env {
 	logger := slog.New(slog.DiscardHandler)
 	clock := func() time.Time { return now }
 	e := &env{t: t, db: db, svc: app.NewServices(db, clock, logger)}
-	e.console = &console.Service{DB: db, Now: clock, Logger: logger, Offers: e.svc.Offers, Registration: e.svc.Registration,
+	e.console = &console.Service{DB: db, Now: clock, Clock: clock, Logger: logger, Offers: e.svc.Offers, Registration: e.svc.Registration,
 		Notify: e.svc.Notify, Ledger: e.svc.Ledger, Metering: e.svc.Metering, Webhooks: e.svc.Webhooks, Iterations: 1000}
 	for _, o := range opts {
 		o(e.console)

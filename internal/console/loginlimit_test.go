@@ -30,7 +30,7 @@ func TestRepeatedFailedSignInsAreRefused(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		clk := clocktest.New(now)
-		e := setup(t, db, func(c *console.Service) { c.Now = clk.Now })
+		e := setup(t, db, func(c *console.Service) { c.Clock = clk.Now })
 
 		for i := range console.LoginFailuresPerEmailAndAddress {
 			if p := e.signIn("admin@seller.example", "wrong password "+string(rune('a'+i))); p.status != http.StatusUnauthorized {

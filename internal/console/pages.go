@@ -64,7 +64,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email, addr := normEmail(d.Email), clientAddr(r)
-	if wait := s.logins.wait(email, addr, s.now()); wait > 0 {
+	if wait := s.logins.wait(email, addr, s.wallNow()); wait > 0 {
 		s.logger().Warn("console: sign-in refused after repeated failures", "email", email, "remote", addr)
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		s.showLogin(w, r, http.StatusTooManyRequests, d, []fieldError{{ID: "email",
@@ -73,7 +73,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.authenticate(r.Context(), d.Email, password)
 	if errors.Is(err, errBadLogin) {
-		s.logins.fail(email, addr, s.now())
+		s.logins.fail(email, addr, s.wallNow())
 		s.logger().Info("console: failed sign-in", "email", email, "remote", addr)
 		s.showLogin(w, r, http.StatusUnauthorized, d, []fieldError{{ID: "email", Message: "The email or password is incorrect."}})
 		return

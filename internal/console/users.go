@@ -179,7 +179,7 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (User, error) {
 	if err != nil {
 		return User{}, err
 	}
-	now := s.now()
+	now := s.wallNow()
 	u := User{ID: "usr_" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", ""), Email: normEmail(in.Email), Role: in.Role, CreatedAt: now.Truncate(time.Millisecond)}
 	err = s.DB.Write(ctx, func(tx *store.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO console_users (id, email, role, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -277,7 +277,7 @@ func tokenHash(token string) string {
 // openSession stores a new session for u and returns its cookie token.
 func (s *Service) openSession(ctx context.Context, u User) (string, error) {
 	token, csrf := randomToken(), randomToken()
-	now := s.now()
+	now := s.wallNow()
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
 		// Expired sessions are pruned as people sign in.
 		if _, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE expires_at < ?`, store.Millis(now)); err != nil {
@@ -312,7 +312,7 @@ func (s *Service) loadSession(ctx context.Context, token string) (sess session, 
 			return err
 		}
 		sess.User.CreatedAt, sess.User.Disabled = store.FromMillis(created), disabled.Valid
-		ok = !sess.User.Disabled && s.now().Before(store.FromMillis(expires))
+		ok = !sess.User.Disabled && s.wallNow().Before(store.FromMillis(expires))
 		return nil
 	})
 	if err != nil {
@@ -348,7 +348,7 @@ func (s *Service) changeUser(ctx context.Context, id string, change func(tx *sto
 		if err != nil {
 			return err
 		}
-		next, err := change(tx, u, s.now())
+		next, err := change(tx, u, s.wallNow())
 		if err != nil {
 			return err
 		}
