@@ -2,8 +2,6 @@ package console_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,8 +34,8 @@ const layoutJS = `(() => {
 
 // TestBrowserSignInAndDashboard signs in with headless Chromium, at 1280 px
 // and on a 390 px phone, and sees the dashboard with its data. It is skipped
-// without Chromium unless CONCORD_TEST_REQUIRE_BROWSER=1; CONCORD_SCREENSHOTS=1
-// saves docs/screenshots/console-dashboard.png.
+// without Chromium unless CONCORD_TEST_REQUIRE_BROWSER=1. (The screenshots
+// of docs/screenshots come from TestBrowserJourneys.)
 func TestBrowserSignInAndDashboard(t *testing.T) {
 	t.Parallel()
 	br := browsertest.Start(t)
@@ -128,19 +126,6 @@ func TestBrowserSignInAndDashboard(t *testing.T) {
 			t.Fatalf("dashboard: %q", s)
 		}
 		check("dashboard")
-		if vp.w == 1280 && os.Getenv("CONCORD_SCREENSHOTS") == "1" {
-			shot, err := p.Screenshot(ctx, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir := filepath.Join("..", "..", "docs", "screenshots")
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "console-dashboard.png"), shot, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
 		if resp, err = p.Navigate(ctx, e.srv.URL+"/console/offers/"+d.offer.ID); err != nil || resp.Status != 200 {
 			t.Fatalf("offer: %+v %v", resp, err)
 		}

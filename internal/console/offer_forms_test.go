@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -646,15 +644,6 @@ func TestBrowserOfferForms(t *testing.T) {
 			t.Fatalf("save: %+v %v\n%s", resp, err, summary)
 		}
 		check("offer page")
-		if vp.w == 1280 && os.Getenv("CONCORD_SCREENSHOTS") == "1" {
-			shot, err := p.Screenshot(ctx, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join("..", "..", "docs", "screenshots", "console-offer.png"), shot, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
 		if resp, err := p.ClickAndWait(ctx, "#submit-offer"); err != nil || resp.Status != 200 || !strings.Contains(resp.URL, "?done=submitted") {
 			t.Fatalf("submit: %+v %v", resp, err)
 		}

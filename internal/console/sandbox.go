@@ -32,6 +32,7 @@ func (s *Service) mountSandbox(m *http.ServeMux) {
 	m.HandleFunc("GET "+sandboxPath, s.signedIn(s.sandbox))
 	for path, h := range map[string]http.HandlerFunc{
 		"/clock":                             s.sandboxAdvance,
+		"/sample-product":                    s.sandboxSampleProduct,
 		"/offers/{id}/accept":                s.sandboxAccept,
 		"/resale-authorizations/{id}/extend": s.sandboxExtend,
 		"/agreements/{id}/{action}":          s.sandboxAgreement,
@@ -57,6 +58,7 @@ func (s *Service) withEmulator(h http.HandlerFunc) http.HandlerFunc {
 // sandboxDone maps the ?done= of a redirect to a fixed sentence; the query
 // text itself is never shown.
 var sandboxDone = map[string]string{
+	"product":   "The sample product is listed in the emulator and described to Concord (see Settings → Products). Create an offer for it under Offers → New offer.",
 	"advanced":  "The emulator's clock moved forward, and Concord's with it. What fell due (renewals, expiries, final metering windows) happened in the emulator; its events reach Concord in a few seconds.",
 	"accepted":  "The buyer accepted the offer in the emulator. Concord records the agreement and marks its offer accepted when the Purchase Agreement event arrives, in a few seconds: reload to see it.",
 	"extended":  "The partner extended its offer to the buyer in the emulator; it now waits for the buyer below. Concord marks its partner offer extended when the Offer Released event arrives, in a few seconds.",
@@ -131,6 +133,8 @@ type sbAgreement struct {
 
 type sandboxData struct {
 	Now             time.Time
+	Products        []sbProduct
+	HasSample       bool
 	Offers          []sbOffer
 	Authorizations  []sbAuthorization
 	Agreements      []sbAgreement
@@ -229,6 +233,9 @@ func (s *Service) sandboxData(ctx context.Context, agreement, offerParam string,
 	}
 	concord, err := s.concordOffers(ctx)
 	if err != nil {
+		return d, err
+	}
+	if d.Products, d.HasSample, err = s.sandboxProducts(ctx); err != nil {
 		return d, err
 	}
 	err = s.Emulator.World.Read(func(st *world.State) error {

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -526,8 +524,7 @@ func TestSandboxIsNotFoundWithoutTheEmulator(t *testing.T) {
 // TestBrowserSandbox clicks the sandbox page's buttons in headless Chromium
 // at 1280 px and on a 390 px phone: one h1, every control labelled, no
 // sideways scrolling. It is skipped without Chromium unless
-// CONCORD_TEST_REQUIRE_BROWSER=1; CONCORD_SCREENSHOTS=1 saves
-// docs/screenshots/console-sandbox.png.
+// CONCORD_TEST_REQUIRE_BROWSER=1.
 func TestBrowserSandbox(t *testing.T) {
 	t.Parallel()
 	br := browsertest.Start(t)
@@ -592,19 +589,6 @@ func TestBrowserSandbox(t *testing.T) {
 	e.inConcord(agreement, marketplace.StatusActive)
 	if _, err := p.Navigate(ctx, e.a.URL()+"/console/sandbox?agreement="+agreement); err != nil {
 		t.Fatal(err)
-	}
-	if os.Getenv("CONCORD_SCREENSHOTS") == "1" {
-		shot, err := p.Screenshot(ctx, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := filepath.Join("..", "..", "docs", "screenshots")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "console-sandbox.png"), shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 
 	if err := p.SetViewport(ctx, 390, 844, true); err != nil {
