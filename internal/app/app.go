@@ -340,6 +340,11 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		logger.Warn("no event door is configured: set --sqs-queue-url (EventBridge rule to SQS) or --eventbridge-secret (API destination); only SNS at /events/sns can deliver events")
 	}
 	logger.Info("concord listening", "url", a.URL(), "database", db.Dialect(), "marketplace", cfg.Marketplace, "version", Version)
+	if users, err := a.Console.ListUsers(ctx); err == nil && len(users) == 0 {
+		logger.Info("the seller console has no user yet: create the first admin with `concord user create --email you@example.com --role admin`", "console", a.URL()+console.Prefix+"/")
+	} else {
+		logger.Info("seller console", "url", a.URL()+console.Prefix+"/")
+	}
 	ok = true
 	return a, nil
 }
