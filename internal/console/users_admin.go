@@ -69,16 +69,17 @@ func (s *Service) usersPage(w http.ResponseWriter, r *http.Request) {
 	}
 	notice := ""
 	q := r.URL.Query()
-	if email := q.Get("added"); email != "" {
-		notice = "Added " + email + ". Give them the password you chose through a channel you trust; they sign in at /console/login."
-	}
 	for _, u := range d.Users {
-		switch u.ID {
-		case q.Get("role"):
+		// Only what names a user that exists is confirmed: a link cannot make
+		// the page say what nobody did.
+		switch {
+		case q.Get("added") != "" && normEmail(q.Get("added")) == u.Email:
+			notice = "Added " + u.Email + ". Give them the password you chose through a channel you trust; they sign in at /console/login."
+		case u.ID == q.Get("role"):
 			notice = u.Email + " now has the " + u.Role + " role."
-		case q.Get("disabled"):
+		case u.ID == q.Get("disabled"):
 			notice = u.Email + " is disabled and was signed out everywhere."
-		case q.Get("enabled"):
+		case u.ID == q.Get("enabled"):
 			notice = u.Email + " is enabled again and can sign in."
 		}
 	}
