@@ -103,7 +103,11 @@ type offerForm struct {
 	NotifyUsers     string
 	AmendsAgreement string
 	AmendsSource    string
-	Warnings, Notes []string
+	// FromAgreement and FromKind (renew or concurrent) name the agreement a
+	// new offer was prefilled from: on save, what the form does not show
+	// (registration answers, custom contract documents) comes from it again.
+	FromAgreement, FromKind string
+	Warnings, Notes         []string
 	// NoTerms: the amended agreement's terms are not in the ledger.
 	NoTerms          bool
 	Preview          *offer.Preview
@@ -610,22 +614,19 @@ func (s *Service) newOfferForm(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := offerForm{Type: offer.TypeDirect, Currency: "USD", EULA: "standard"}
 	msg := ""
-	if id := q.Get("concurrent") + q.Get("renew"); safeID(id) {
-		d, err := s.Offers.AmendmentDraft(ctx, id)
+	kind, id := "renew", q.Get("renew")
+	if c := q.Get("concurrent"); c != "" {
+		kind, id = "concurrent", c
+	}
+	if safeID(id) {
+		o, err := s.prefilledOffer(ctx, kind, id)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		o := d.Form
-		o.Amends = nil
-		if q.Get("concurrent") != "" {
-			if d.Alternative != nil {
-				o = d.Alternative.Form
-			}
+		if kind == "concurrent" {
 			msg = "This new offer is for the same buyer and product as agreement " + id + " and ends on the same day. Set the additional quantities only."
 		} else {
-			o.Renewal, o.RenewalChannel = true, offer.RenewalFromMarketplace
-			o.Pricing.Schedule, o.Pricing.EndDate, o.Pricing.Duration = nil, "", "P12M"
 			msg = "This renewal of agreement " + id + " is prefilled from it. Check the duration, prices and expiry date."
 		}
 		p, err := s.formProduct(ctx, o.ProductID)
@@ -635,6 +636,7 @@ func (s *Service) newOfferForm(w http.ResponseWriter, r *http.Request) {
 		}
 		f = formOfOffer(o, p)
 		f.keepLegal(o)
+		f.FromAgreement, f.FromKind = id, kind
 	} else {
 		products, err := s.Ledger.ListProducts(ctx, inbox.Page{Limit: 1})
 		if err != nil {
@@ -652,6 +654,26 @@ func (s *Service) newOfferForm(w http.ResponseWriter, r *http.Request) {
 	s.showOfferForm(w, r, http.StatusOK, "New private offer", f, nil, msg)
 }
 
+// prefilledOffer is a new offer prefilled from an agreement: a renewal, or a
+// concurrent offer alongside it (kind concurrent).
+func (s *Service) prefilledOffer(ctx context.Context, kind, id string) (offer.Offer, error) {
+	d, err := s.Offers.AmendmentDraft(ctx, id)
+	if err != nil {
+		return offer.Offer{}, err
+	}
+	o := d.Form
+	o.Amends = nil
+	if kind == "concurrent" {
+		if d.Alternative != nil {
+			o = d.Alternative.Form
+		}
+		return o, nil
+	}
+	o.Renewal, o.RenewalChannel = true, offer.RenewalFromMarketplace
+	o.Pricing.Schedule, o.Pricing.EndDate, o.Pricing.Duration = nil, "", "P12M"
+	return o, nil
+}
+
 func (s *Service) createOffer(w http.ResponseWriter, r *http.Request) {
 	f, changed, err := s.offerFormOfPost(r.Context(), r)
 	if err != nil {
@@ -659,7 +681,23 @@ func (s *Service) createOffer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Mode, f.Action, f.Back, f.BackLabel = offerFormNew, Prefix+"/offers/new", Prefix+"/offers", "All offers"
-	s.saveOfferForm(w, r, "New private offer", f, changed, offer.Offer{}, func(ctx context.Context, o offer.Offer) (offer.Detail, error) {
+	// A form prefilled from an agreement keeps what it does not show: the
+	// registration answers and the custom contracts of the agreement's offer.
+	var base offer.Offer
+	if id, kind := r.PostForm.Get("from-agreement"), r.PostForm.Get("from-kind"); safeID(id) && (kind == "renew" || kind == "concurrent") {
+		base, err = s.prefilledOffer(r.Context(), kind, id)
+		switch marketplace.ErrorCode(err) {
+		case "":
+			f.FromAgreement, f.FromKind = id, kind
+			f.keepLegal(base)
+		case marketplace.ENotFound, marketplace.EConflict:
+			base = offer.Offer{} // the agreement ended since: nothing to keep
+		default:
+			s.fail(w, r, err)
+			return
+		}
+	}
+	s.saveOfferForm(w, r, "New private offer", f, changed, base, func(ctx context.Context, o offer.Offer) (offer.Detail, error) {
 		return s.Offers.Create(ctx, o)
 	}, "created")
 }
@@ -933,7 +971,25 @@ func (s *Service) showOffer(w http.ResponseWriter, r *http.Request, status int, 
 	data.CanEdit = offerEditable(d.State)
 	data.CanInstruct = d.Type == offer.TypeDirect &&
 		(d.State == offer.StatePublished || d.State == offer.StateInstructionsSent || d.State == offer.StateViewed)
-	data.CanAmend = d.State == offer.StateAccepted && d.AgreementID != ""
+	if d.AgreementID != "" {
+		// Only an agreement in force can be amended or renewed from here: one
+		// replaced, renewed, cancelled or expired since is named as such.
+		var a marketplace.Agreement
+		var found bool
+		err := s.DB.Read(ctx, func(tx *store.Tx) error {
+			var err error
+			a, found, err = inbox.LoadAgreement(ctx, tx, d.AgreementID)
+			return err
+		})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if found {
+			data.AgreementStatus = awsWords{}.Word(a.Status)
+		}
+		data.CanAmend = d.State == offer.StateAccepted && found && !marketplace.IsTerminalStatus(a.Status)
+	}
 	if d.State == offer.StateInstructionsSent || d.State == offer.StateViewed || d.State == offer.StateAccepted {
 		var token *string
 		err := s.DB.Read(ctx, func(tx *store.Tx) error {

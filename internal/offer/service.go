@@ -577,8 +577,13 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Offer, error) {
 		add("buyer_account_id = ?", f.BuyerAccountID)
 	}
 	if q := strings.TrimSpace(f.Query); q != "" {
-		like := "%" + strings.ToLower(q) + "%"
-		add("(LOWER(buyer_company) LIKE ? OR LOWER(form) LIKE ? OR offer_id = ? OR agreement_id = ? OR id = ?)", like, like, q, q, q)
+		// The form column is JSON, which writes <, > and & as \u003c, \u003e
+		// and \u0026: search it for the query as JSON writes it. % and _ are
+		// searched for, not wildcards. LOWER folds only ASCII on SQLite, so
+		// the query as typed is tried too (same results on PostgreSQL).
+		lower := strings.ToLower(q)
+		add(`(LOWER(buyer_company) LIKE ? ESCAPE '!' OR buyer_company LIKE ? ESCAPE '!' OR LOWER(form) LIKE ? ESCAPE '!' OR form LIKE ? ESCAPE '!'
+			OR offer_id = ? OR agreement_id = ? OR id = ?)`, likeContains(lower), likeContains(q), likeContains(inJSON(lower)), likeContains(inJSON(q)), q, q, q)
 	}
 	if f.Cursor != "" {
 		add("id < ?", f.Cursor)
@@ -598,6 +603,18 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Offer, error) {
 		out = []Offer{}
 	}
 	return out, err
+}
+
+// likeContains is a LIKE pattern (escape character !) matching text that
+// contains s.
+func likeContains(s string) string {
+	return "%" + strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(s) + "%"
+}
+
+// inJSON is s as it appears inside a JSON string Concord stored.
+func inJSON(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b[1 : len(b)-1])
 }
 
 const offerColumns = `id, state, offer_id, resale_authorization_id, agreement_id, change_set_id, form, created_at, updated_at`
