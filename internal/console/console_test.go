@@ -434,6 +434,10 @@ func TestResendAndItsRefusals(t *testing.T) {
 			t.Fatalf("after resend: %s", s)
 		}
 		wantIn(t, admin.get(p.header.Get("Location")), `role="status"`, "Resending notification "+d.notification)
+		// The confirmation names only a notification that exists.
+		if p := admin.get("/console/notifications?resent=Your+account+is+locked.+Call+555-0100"); p.status != 200 || strings.Contains(p.body, "555-0100") || strings.Contains(p.body, `role="status"`) {
+			t.Fatalf("a made-up confirmation: %d\n%s", p.status, p.body)
+		}
 		p = admin.post(path, url.Values{"csrf": {token}})
 		if p.status != http.StatusConflict {
 			t.Fatalf("second resend: %d", p.status)
@@ -474,4 +478,46 @@ func TestStylesheet(t *testing.T) {
 	if p := e.client().get("/console/static/nope.css"); p.status != 404 {
 		t.Fatalf("missing file: %d", p.status)
 	}
+}
+
+// TestSigningInAgainEndsTheEarlierSession: a sign-in from a browser that
+// still holds a session cookie (a second tab's login form) ends that session
+// rather than leaving it alive.
+func TestSigningInAgainEndsTheEarlierSession(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		first := e.login("admin@seller.example")
+		var token string
+		for _, ck := range first.http.Jar.Cookies(mustURL(t, e.srv.URL+"/console/")) {
+			if ck.Name == "concord_console" {
+				token = ck.Value
+			}
+		}
+		c := e.client()
+		lp := c.get("/console/login")
+		c.http.Jar.SetCookies(mustURL(t, e.srv.URL+"/console/"), []*http.Cookie{{Name: "concord_console", Value: token, Path: "/console"}})
+		p := c.post("/console/login", url.Values{"email": {"admin@seller.example"}, "password": {password}, "csrf": {csrfOf(t, lp)}})
+		if p.status != http.StatusSeeOther {
+			t.Fatalf("second sign-in: %d", p.status)
+		}
+		if n := storetest.Count(t, db, "console_sessions"); n != 1 {
+			t.Fatalf("%d sessions after signing in twice, want 1", n)
+		}
+		if p := first.get("/console/"); p.status != http.StatusSeeOther {
+			t.Fatalf("the first session still works: %d", p.status)
+		}
+		if p := c.get("/console/"); p.status != http.StatusOK {
+			t.Fatalf("the new session: %d", p.status)
+		}
+	})
+}
+
+func mustURL(t *testing.T, raw string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

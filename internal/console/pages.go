@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -64,7 +65,7 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email, addr := normEmail(d.Email), clientAddr(r)
-	if wait := s.logins.wait(email, addr, s.wallNow()); wait > 0 {
+	if wait := s.logins.admit(email, addr, s.wallNow()); wait > 0 {
 		s.logger().Warn("console: sign-in refused after repeated failures", "email", email, "remote", addr)
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		s.showLogin(w, r, http.StatusTooManyRequests, d, []fieldError{{ID: "email",
@@ -73,7 +74,6 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.authenticate(r.Context(), d.Email, password)
 	if errors.Is(err, errBadLogin) {
-		s.logins.fail(email, addr, s.wallNow())
 		s.logger().Info("console: failed sign-in", "email", email, "remote", addr)
 		s.showLogin(w, r, http.StatusUnauthorized, d, []fieldError{{ID: "email", Message: "The email or password is incorrect."}})
 		return
@@ -83,6 +83,13 @@ func (s *Service) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logins.succeed(email, addr)
+	// A new sign-in in the same browser ends the session it had.
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		if err := s.closeSession(r.Context(), c.Value); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
 	token, err := s.openSession(r.Context(), u)
 	if err != nil {
 		s.fail(w, r, err)
@@ -279,7 +286,10 @@ type offerData struct {
 	// OfferPage is the AWS Marketplace page of the offer, once AWS assigned it.
 	OfferPage string
 	// TrackedLink is the link the purchase instructions carry.
-	TrackedLink                                                        string
+	TrackedLink string
+	// AgreementStatus is the status of the offer's agreement in words, once
+	// the ledger holds it.
+	AgreementStatus                                                    string
 	CanSubmit, CanEdit, CanCancel, CanInstruct, CanAssociate, CanAmend bool
 	Reason, InstructionsTo, Note                                       string
 }
@@ -324,8 +334,12 @@ func (s *Service) notifications(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := view{Title: "Notifications", Nav: "notifications", Errors: errs, Data: d}
+	// The confirmation names only a notification that exists: a link cannot
+	// make the page say anything else.
 	if id := q.Get("resent"); id != "" && marketplace.Storable(id) && len(id) <= 100 {
-		v.Status = "Resending notification " + id + ": its failed and skipped deliveries are queued again."
+		if n, err := s.Notify.Get(r.Context(), id); err == nil {
+			v.Status = "Resending notification " + n.ID + " (" + n.Subject + "): its failed and skipped deliveries are queued again."
+		}
 	}
 	code := http.StatusOK
 	if len(errs) > 0 {
@@ -358,5 +372,5 @@ func (s *Service) resend(w http.ResponseWriter, r *http.Request) {
 	}
 	user := sessionOf(r).User
 	s.logger().Info("console: notification resent", "notification", id, "user", user.Email)
-	http.Redirect(w, r, Prefix+"/notifications?resent="+id, http.StatusSeeOther)
+	http.Redirect(w, r, Prefix+"/notifications?resent="+url.QueryEscape(id), http.StatusSeeOther)
 }
