@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"html/template"
 	"io"
 	"log/slog"
 	"net/http"
@@ -373,7 +374,7 @@ func TestPagesShowRealData(t *testing.T) {
 			if strings.Contains(p.body, "Resend") {
 				t.Fatal("the read-only user is offered a resend button")
 			}
-			if p := c.get("/console/notifications?status=sent"); strings.Contains(p.body, "Metering failed") {
+			if p := c.get("/console/notifications?status=sent"); strings.Contains(p.body, "Metering failed: 12 api_calls") {
 				t.Fatal("status filter")
 			}
 			if p := c.get("/console/notifications?status=bounced"); p.status != 400 || !strings.Contains(p.body, `href="#status"`) {
@@ -520,4 +521,30 @@ func mustURL(t *testing.T, raw string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// TestMeteringAlertsAndNotificationKinds: the metering page lists the
+// alerts about unbilled usage, and the notifications page filters by kind.
+func TestMeteringAlertsAndNotificationKinds(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		d := e.data()
+		n, err := e.svc.Notify.Get(context.Background(), d.notification)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := e.login("viewer@seller.example")
+		wantIn(t, c.get("/console/metering"), `<h2 id="alerts-h">Alerts</h2>`, template.HTMLEscapeString(n.Subject), "delivery Skipped",
+			`href="/console/notifications?kind=metering_failed"`)
+		wantIn(t, c.get("/console/notifications?kind=metering_failed"), `<option value="metering_failed" selected>`, d.notification)
+		if p := c.get("/console/notifications?kind=new_order"); p.status != 200 || strings.Contains(p.body, d.notification) {
+			t.Fatalf("kind new_order: %d, lists the metering notification: %v", p.status, strings.Contains(p.body, d.notification))
+		}
+		p := c.get("/console/notifications?kind=bogus")
+		if p.status != http.StatusBadRequest {
+			t.Fatalf("unknown kind: %d", p.status)
+		}
+		wantIn(t, p, "Choose a kind from the list.", d.notification)
+	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/metering"
+	"github.com/concordmp/concord/internal/notify"
 	"github.com/concordmp/concord/internal/store"
 )
 
@@ -261,6 +262,7 @@ type meteringData struct {
 	NextCursor    string
 	Cursor        string
 	Retryable     []retryGroup
+	Alerts        []notify.NotificationSummary
 }
 
 const recordsPage = 50
@@ -440,8 +442,22 @@ func (s *Service) meteringView(ctx context.Context, mq meteringQuery) (meteringD
 		}
 		d.Records = append(d.Records, v)
 	}
+	// The alerts: the latest notifications about usage that will not be
+	// billed (the same ones sent by email, Slack and webhook).
+	for _, kind := range []string{notify.KindMeteringFailed, notify.KindMeteringExpired} {
+		list, err := s.Notify.List(ctx, notify.Filter{Kind: kind, Limit: meteringAlerts})
+		if err != nil {
+			return d, err
+		}
+		d.Alerts = append(d.Alerts, list...)
+	}
+	slices.SortFunc(d.Alerts, func(a, b notify.NotificationSummary) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	d.Alerts = d.Alerts[:min(len(d.Alerts), meteringAlerts)]
 	return d, nil
 }
+
+// meteringAlerts is how many alerts the metering page shows.
+const meteringAlerts = 10
 
 // meteringRetry sends rejected or not_subscribed records again: one record,
 // or every such record of a product (metering.Service.Requeue decides which

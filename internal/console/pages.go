@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -305,30 +306,31 @@ func (s *Service) offerDetail(w http.ResponseWriter, r *http.Request) {
 type notificationsData struct {
 	Statuses      []string
 	Status        string
+	Kinds         []string
+	Kind          string
 	Notifications []notify.NotificationSummary
 }
 
 var notificationStatuses = []string{notify.StatusFailed, notify.StatusPending, notify.StatusSkipped, notify.StatusSent, notify.StatusNone}
 
-func (s *Service) notificationsView(ctx context.Context, status string) (notificationsData, error) {
-	d := notificationsData{Statuses: notificationStatuses, Status: status}
-	list, err := s.Notify.List(ctx, notify.Filter{Status: status, Limit: 100})
+func (s *Service) notificationsView(ctx context.Context, status, kind string) (notificationsData, error) {
+	d := notificationsData{Statuses: notificationStatuses, Status: status, Kinds: notify.Kinds, Kind: kind}
+	list, err := s.Notify.List(ctx, notify.Filter{Status: status, Kind: kind, Limit: 100})
 	d.Notifications = list
 	return d, err
 }
 
 func (s *Service) notifications(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	status := q.Get("status")
+	status, kind := q.Get("status"), q.Get("kind")
 	var errs []fieldError
-	ok := status == ""
-	for _, x := range notificationStatuses {
-		ok = ok || x == status
-	}
-	if !ok {
+	if status != "" && !slices.Contains(notificationStatuses, status) {
 		errs, status = append(errs, fieldError{ID: "status", Message: "Choose a delivery status from the list."}), ""
 	}
-	d, err := s.notificationsView(r.Context(), status)
+	if kind != "" && !notify.KnownKind(kind) {
+		errs, kind = append(errs, fieldError{ID: "kind", Message: "Choose a kind from the list."}), ""
+	}
+	d, err := s.notificationsView(r.Context(), status, kind)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -357,7 +359,7 @@ func (s *Service) resend(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		d, lerr := s.notificationsView(r.Context(), "")
+		d, lerr := s.notificationsView(r.Context(), "", "")
 		if lerr != nil {
 			s.fail(w, r, lerr)
 			return
