@@ -72,7 +72,7 @@ func startJourney(t *testing.T) *journey {
 }
 
 // facts checks the page every time: one h1, English, every control labelled,
-// no sideways scrolling, the stylesheet applied.
+// no sideways scrolling, the stylesheet applied, and text contrast.
 func (j *journey) facts(what string) {
 	j.t.Helper()
 	var f layoutFacts
@@ -85,7 +85,37 @@ func (j *journey) facts(what string) {
 	if f.ScrollWidth > f.InnerWidth {
 		j.t.Fatalf("%s: the %d px viewport scrolls sideways to %d px", what, f.InnerWidth, f.ScrollWidth)
 	}
+	var low []string
+	if err := j.p.Evaluate(j.ctx, contrastJS, &low); err != nil {
+		j.t.Fatalf("%s: %v", what, err)
+	}
+	if len(low) > 0 {
+		j.t.Fatalf("%s: text under WCAG AA contrast:\n%s", what, strings.Join(low, "\n"))
+	}
 }
+
+// contrastJS lists the text on the page whose contrast with its background
+// is under WCAG AA: 4.5:1, or 3:1 for large text (24 px, or 18.66 px bold).
+// The background is the first opaque one among the element's ancestors.
+const contrastJS = `(() => {
+	const rgb = s => (s.match(/[\d.]+/g) || []).map(Number);
+	const lum = ([r, g, b]) => { const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+		return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+	const bg = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.length === 3 || c[3] > 0.9) return c.slice(0, 3); } return [255, 255, 255]; };
+	const low = [];
+	for (const el of document.body.querySelectorAll("*")) {
+		if (el.closest("svg")) continue;
+		const text = Array.from(el.childNodes).filter(n => n.nodeType === 3).map(n => n.textContent.trim()).join(" ").trim();
+		if (!text) continue;
+		const s = getComputedStyle(el), r = el.getBoundingClientRect();
+		if (s.visibility === "hidden" || r.width === 0 || r.height === 0 || s.position === "absolute" && r.right < 0) continue;
+		const fg = rgb(s.color), b = bg(el);
+		const l1 = lum(fg), l2 = lum(b), ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+		const size = parseFloat(s.fontSize), large = size >= 24 || (size >= 18.66 && Number(s.fontWeight) >= 700);
+		if (ratio < (large ? 3 : 4.5)) low.push(ratio.toFixed(2) + " " + s.color + " on rgb(" + b.join(", ") + "): " + text.slice(0, 60));
+	}
+	return low;
+})()`
 
 // shot saves a screenshot of the page as docs/screenshots/console-<name>.png
 // when CONCORD_SCREENSHOTS=1.
