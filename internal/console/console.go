@@ -12,9 +12,11 @@ import (
 	"crypto/subtle"
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -141,10 +143,28 @@ func sessionOf(r *http.Request) session {
 	return s
 }
 
+// Body limits of a POST: a form, and a form with files (the documents of
+// a contract, 6 MB, and room for the multipart framing).
+const (
+	maxFormBytes   = 64 << 10
+	maxUploadBytes = offer.MaxEULABytes + 1<<20
+)
+
 // signedIn runs h for a signed-in user: GETs without a session go to the
 // login page; POSTs must come from this origin and carry the session's CSRF
-// token.
+// token. A POST body is a URL-encoded form of at most maxFormBytes.
 func (s *Service) signedIn(h http.HandlerFunc) http.HandlerFunc {
+	return s.signedInWith(maxFormBytes, h)
+}
+
+// signedInUpload is signedIn for a form with files (multipart/form-data) of
+// up to maxUploadBytes; the CSRF token is read from the form's fields before
+// h runs, so h reads the files from r.MultipartForm.
+func (s *Service) signedInUpload(h http.HandlerFunc) http.HandlerFunc {
+	return s.signedInWith(maxUploadBytes, h)
+}
+
+func (s *Service) signedInWith(limit int64, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var token string
 		if c, err := r.Cookie(sessionCookie); err == nil {
@@ -164,8 +184,14 @@ func (s *Service) signedIn(h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-			if !sameOrigin(r) || r.ParseForm() != nil ||
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+			err := parseBody(r, limit)
+			if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) && sameOrigin(r) {
+				s.errorPage(w, r, &sess, http.StatusRequestEntityTooLarge, "That is too much to send at once",
+					fmt.Sprintf("The form came to more than %d KB, so nothing was changed. Contract documents come to at most 6 MB in all; other forms are small.", limit>>10))
+				return
+			}
+			if !sameOrigin(r) || err != nil ||
 				subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(sess.CSRF)) != 1 {
 				s.logger().Warn("console: refused a POST without a valid CSRF token or from another origin", "path", r.URL.Path, "user", sess.User.Email)
 				s.errorPage(w, r, &sess, http.StatusForbidden, "That request could not be accepted",
@@ -175,6 +201,19 @@ func (s *Service) signedIn(h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess)))
 	}
+}
+
+// parseBody reads a POST's form: multipart/form-data (files) only where the
+// limit allows uploads, else a URL-encoded form.
+func parseBody(r *http.Request, limit int64) error {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		if limit <= maxFormBytes {
+			return errors.New("console: this form takes no files")
+		}
+		// Files stay in memory: the body is bounded by limit.
+		return r.ParseMultipartForm(limit)
+	}
+	return r.ParseForm()
 }
 
 // writer refuses the read-only role.
@@ -269,6 +308,7 @@ func (v view) ErrorFor(id string) string {
 }
 
 var funcs = template.FuncMap{
+	"contract": contractOf,
 	"when": func(t any) string {
 		switch t := t.(type) {
 		case time.Time:

@@ -255,6 +255,23 @@ func (j *journey) waitOffer(id, state string) offer.Detail {
 	}
 }
 
+// setFiles chooses files for a file input, as a person does in the file
+// dialog.
+func (j *journey) setFiles(sel string, paths ...string) {
+	j.t.Helper()
+	var res struct {
+		Result struct {
+			ObjectID string `json:"objectId"`
+		} `json:"result"`
+	}
+	if err := j.p.Call(j.ctx, "Runtime.evaluate", map[string]any{"expression": "document.querySelector(" + jsq(sel) + ")"}, &res); err != nil || res.Result.ObjectID == "" {
+		j.t.Fatalf("find %s: %v", sel, err)
+	}
+	if err := j.p.Call(j.ctx, "DOM.setFileInputFiles", map[string]any{"files": paths, "objectId": res.Result.ObjectID}, nil); err != nil {
+		j.t.Fatalf("choose files for %s: %v", sel, err)
+	}
+}
+
 // attr is an attribute of the first element matching sel ("" if none).
 func (j *journey) attr(sel, name string) string {
 	j.t.Helper()
@@ -333,8 +350,19 @@ func TestBrowserJourneys(t *testing.T) {
 	j.submit("#save-offer", "/console/offers/ofr_")
 	j.see("Draft", "Globex PO-1001")
 	direct := strings.TrimPrefix(j.path(), "/console/offers/")
+	// Globex negotiated its own EULA: upload it to the draft.
+	eula := filepath.Join(t.TempDir(), "globex-eula.txt")
+	if err := os.WriteFile(eula, []byte("Globex master subscription agreement.\nThese terms replace AWS's standard contract.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	j.setFiles("#documents-file", eula)
+	j.submit("#upload-documents", "/console/offers/"+direct+"?done=documents")
+	j.see("The documents are added", "globex-eula.txt", "The consolidated PDF AWS fetches")
 	j.submit("#submit-offer", "/console/offers/"+direct)
 	d := j.waitOffer(direct, offer.StatePublished)
+	if d.EULA.Kind != "custom" || len(d.EULA.Documents) != 1 {
+		t.Fatalf("published without the custom EULA: %+v", d.EULA)
+	}
 	j.until("/console/offers/"+direct, "Published", d.OfferID)
 	j.shot("offer")
 	j.submit("#sandbox-accept", "/console/sandbox?offer="+d.OfferID)

@@ -25,6 +25,7 @@ import (
 
 func (s *Service) mountOfferForms(m *http.ServeMux) {
 	offers := func(h http.HandlerFunc) http.HandlerFunc { return s.signedIn(s.may(AreaOffers, h)) }
+	s.mountOfferDocuments(m)
 	m.HandleFunc("GET "+Prefix+"/offers/new", offers(s.newOfferForm))
 	m.HandleFunc("POST "+Prefix+"/offers/new", offers(s.createOffer))
 	m.HandleFunc("GET "+Prefix+"/offers/{id}/edit", offers(s.editOfferForm))
@@ -43,15 +44,17 @@ func (s *Service) mountOfferForms(m *http.ServeMux) {
 // offerDone are the confirmations an action redirects with (?done=…):
 // fixed texts, so nothing from the query string is echoed.
 var offerDone = map[string]string{
-	"created":      "The offer is saved as a draft. Check it, then submit it to AWS when it is ready.",
-	"amendment":    "The amendment is saved as a draft. Check the preview, then submit it to AWS when it is ready.",
-	"edited":       "Your changes are saved.",
-	"submitted":    "The offer is submitted. Concord is publishing it through the AWS Catalog API; it becomes published (or failed, with AWS's reason) when AWS answers.",
-	"cloned":       "This is a new draft copied from the offer. Change what you need, then save it.",
-	"cancelled":    "The offer is cancelled.",
-	"cancelling":   "Cancellation requested: AWS is withdrawing the offer. It becomes cancelled when AWS confirms.",
-	"instructions": "The purchase instructions are recorded. When email is set up, Concord emails them to the buyer; the tracked link is shown below.",
-	"associated":   "Concord now tracks this offer. The offer you started from is unchanged: cancel it if it was a draft of the same deal.",
+	"created":          "The offer is saved as a draft. Check it, then submit it to AWS when it is ready.",
+	"amendment":        "The amendment is saved as a draft. Check the preview, then submit it to AWS when it is ready.",
+	"edited":           "Your changes are saved.",
+	"submitted":        "The offer is submitted. Concord is publishing it through the AWS Catalog API; it becomes published (or failed, with AWS's reason) when AWS answers.",
+	"cloned":           "This is a new draft copied from the offer. Change what you need, then save it.",
+	"cancelled":        "The offer is cancelled.",
+	"cancelling":       "Cancellation requested: AWS is withdrawing the offer. It becomes cancelled when AWS confirms.",
+	"instructions":     "The purchase instructions are recorded. When email is set up, Concord emails them to the buyer; the tracked link is shown below.",
+	"associated":       "Concord now tracks this offer. The offer you started from is unchanged: cancel it if it was a draft of the same deal.",
+	"documents":        "The documents are added and consolidated into the one PDF AWS will fetch: check it below.",
+	"document-removed": "The document is removed.",
 }
 
 // safeID keeps ids from the path short and printable.
@@ -961,7 +964,7 @@ func (s *Service) showOffer(w http.ResponseWriter, r *http.Request, status int, 
 	}
 	switch d.State {
 	case offer.StateDraft, offer.StateFailed:
-		data.CanSubmit, data.CanCancel = true, true
+		data.CanSubmit, data.CanCancel, data.CanDocuments = true, true, true
 		data.CanAssociate = d.OfferID == ""
 	case offer.StatePublished, offer.StateInstructionsSent, offer.StateViewed:
 		data.CanCancel = true

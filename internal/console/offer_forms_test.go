@@ -95,7 +95,7 @@ func TestOfferFormCreatesAnOffer(t *testing.T) {
 		wantHeaders(t, form)
 		wantIn(t, form, "<h1>New private offer</h1>", `<label for="buyer-company">Buyer company</label>`, `<label for="type-partner">`,
 			`name="refresh"`, "Update the form for this product", `<label for="dim-0-qty">Quantity</label>`, `<label for="sched-5-amount">Amount</label>`,
-			"uploaded through the API", `<label for="expires-on">`, `<label for="notify-users">`, `id="check-offer"`)
+			"upload its files on the offer's page", `<label for="expires-on">`, `<label for="notify-users">`, `id="check-offer"`)
 
 		// Choosing another product and pressing the update button draws its
 		// dimensions and contract fields.

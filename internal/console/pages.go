@@ -292,7 +292,9 @@ type offerData struct {
 	// the ledger holds it.
 	AgreementStatus                                                    string
 	CanSubmit, CanEdit, CanCancel, CanInstruct, CanAssociate, CanAmend bool
-	Reason, InstructionsTo, Note                                       string
+	// CanDocuments: the contract documents can change (a draft or failed offer).
+	CanDocuments                 bool
+	Reason, InstructionsTo, Note string
 }
 
 func (s *Service) offerDetail(w http.ResponseWriter, r *http.Request) {

@@ -45,6 +45,8 @@ var postRoutes = []postRoute{
 	{"/console/offers/{offer}/cancel", console.AreaOffers},
 	{"/console/offers/{offer}/instructions", console.AreaOffers},
 	{"/console/offers/{offer}/associate", console.AreaOffers},
+	{"/console/offers/{offer}/documents", console.AreaOffers},
+	{"/console/offers/{offer}/documents/{doc}/remove", console.AreaOffers},
 	{"/console/agreements/{agreement}/amend", console.AreaOffers},
 
 	{"/console/metering/retry", console.AreaSandbox},
@@ -127,7 +129,7 @@ func TestSecurityRouteTableIsComplete(t *testing.T) {
 		for _, m := range sandboxMap.FindAllStringSubmatch(src, -1) {
 			mounted = append(mounted, "/console/sandbox"+m[1])
 		}
-		if n := strings.Count(src, `"POST "`); n > 0 && f != "console.go" && f != "ledger.go" && f != "offer_forms.go" && f != "settings.go" && f != "sandbox.go" {
+		if n := strings.Count(src, `"POST "`); n > 0 && f != "console.go" && f != "ledger.go" && f != "offer_forms.go" && f != "offer_documents.go" && f != "settings.go" && f != "sandbox.go" {
 			t.Errorf("%s mounts POST routes this test does not read: add it to TestSecurityRouteTableIsComplete", f)
 		}
 	}

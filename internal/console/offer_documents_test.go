@@ -1,0 +1,162 @@
+package console_test
+
+import (
+	"bytes"
+	"context"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/concordmp/concord/internal/console"
+	"github.com/concordmp/concord/internal/offer"
+	"github.com/concordmp/concord/internal/pdfdoc"
+	"github.com/concordmp/concord/internal/store"
+	"github.com/concordmp/concord/internal/store/storetest"
+)
+
+// upload posts files (name → content) as the offer page's upload form does.
+func (c *client) upload(path, csrf, kind string, files map[string][]byte) page {
+	c.e.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	mw.WriteField("csrf", csrf)
+	mw.WriteField("kind", kind)
+	for name, content := range files {
+		w, err := mw.CreateFormFile("file", name)
+		if err != nil {
+			c.e.t.Fatal(err)
+		}
+		w.Write(content)
+	}
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, c.e.srv.URL+path, &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return c.do(req)
+}
+
+// TestOfferDocumentsFromTheConsole: RevOps uploads a custom EULA (a text and
+// a PDF) to a draft, sees them and the consolidated PDF AWS will fetch,
+// removes one; bad files, a published offer, other roles and oversized
+// uploads change nothing.
+func TestOfferDocumentsFromTheConsole(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		d := e.data()
+		ctx := context.Background()
+		c := e.login("admin@seller.example")
+		path := "/console/offers/" + d.offer.ID
+		p := c.get(path)
+		wantIn(t, p, `<h2 id="documents-title">Contract documents</h2>`, "AWS's standard contract.", `enctype="multipart/form-data"`, `<label for="documents-file">Files</label>`)
+		token := csrfOf(t, p)
+
+		pdf, err := pdfdoc.TextToPDF("security.txt", "Security addendum.\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p = c.upload(path+"/documents", token, "eula", map[string][]byte{"terms.txt": []byte("These terms apply to Acme Corp.\n"), "security.pdf": pdf})
+		if p.status != http.StatusSeeOther || p.header.Get("Location") != path+"?done=documents" {
+			t.Fatalf("upload: %d %v\n%s", p.status, p.header, p.body)
+		}
+		got, err := e.svc.Offers.Get(ctx, d.offer.ID)
+		if err != nil || got.EULA.Kind != "custom" || len(got.EULA.Documents) != 2 {
+			t.Fatalf("after the upload: %+v %v", got.EULA, err)
+		}
+		p = c.get(path + "?done=documents")
+		wantIn(t, p, "The documents are added", "terms.txt", "security.pdf", `href="`+path+`/contract/eula.pdf"`)
+		var txt offer.Document
+		for _, doc := range got.EULA.Documents {
+			if doc.Name == "terms.txt" {
+				txt = doc
+			}
+		}
+		if f := c.get(path + "/documents/" + txt.ID); f.status != 200 || f.body != "These terms apply to Acme Corp.\n" ||
+			!strings.Contains(f.header.Get("Content-Disposition"), `filename=terms.txt`) {
+			t.Fatalf("document download: %d %v %q", f.status, f.header, f.body)
+		}
+		if f := c.get(path + "/contract/eula.pdf"); f.status != 200 || !strings.HasPrefix(f.body, "%PDF-") || f.header.Get("Content-Type") != "application/pdf" {
+			t.Fatalf("consolidated PDF: %d %v", f.status, f.header)
+		}
+		if f := c.get(path + "/contract/reseller.pdf"); f.status != 404 {
+			t.Fatalf("a direct offer's reseller PDF: %d", f.status)
+		}
+
+		// Refused: a file that is not text or PDF, no file, an unknown kind.
+		before := storetest.Count(t, db, "offer_documents")
+		for _, tc := range []struct {
+			kind  string
+			files map[string][]byte
+			want  string
+		}{
+			{"eula", map[string][]byte{"logo.png": {0x89, 'P', 'N', 'G', 0, 0, 0}}, "The files were not added"},
+			{"eula", nil, "Choose one or more TXT or PDF files"},
+			{"nda", map[string][]byte{"a.txt": []byte("x")}, "Choose which contract the files belong to."},
+			{"reseller", map[string][]byte{"a.txt": []byte("x")}, "only a partner offer has a reseller agreement"},
+		} {
+			p := c.upload(path+"/documents", token, tc.kind, tc.files)
+			if p.status < 400 || p.status >= 500 {
+				t.Fatalf("%s %v: %d", tc.kind, tc.files, p.status)
+			}
+			wantIn(t, p, tc.want, `href="#documents-file"`)
+		}
+		if n := storetest.Count(t, db, "offer_documents"); n != before {
+			t.Fatalf("refused uploads changed the documents: %d → %d", before, n)
+		}
+		// Too large: 413, nothing stored.
+		p = c.upload(path+"/documents", token, "eula", map[string][]byte{"big.txt": bytes.Repeat([]byte("a"), offer.MaxEULABytes+2<<20)})
+		if p.status != http.StatusRequestEntityTooLarge || storetest.Count(t, db, "offer_documents") != before {
+			t.Fatalf("oversized upload: %d", p.status)
+		}
+		// Files are refused where no form takes them.
+		if p := c.upload(path+"/cancel", token, "eula", map[string][]byte{"a.txt": []byte("x")}); p.status != http.StatusForbidden {
+			t.Fatalf("multipart to the cancel form: %d", p.status)
+		}
+
+		// Another role, and no CSRF token.
+		if _, err := e.console.CreateUser(ctx, console.NewUser{Email: "fin@seller.example", Role: console.RoleFinance, Password: password}); err != nil {
+			t.Fatal(err)
+		}
+		fin := e.login("fin@seller.example")
+		fp := fin.get(path)
+		if strings.Contains(fp.body, `id="upload-documents"`) || strings.Contains(fp.body, ">Remove<") {
+			t.Fatal("finance is shown the upload form or remove buttons")
+		}
+		if p := fin.upload(path+"/documents", csrfOf(t, fp), "eula", map[string][]byte{"a.txt": []byte("x")}); p.status != http.StatusForbidden {
+			t.Fatalf("finance upload: %d", p.status)
+		}
+		if p := c.upload(path+"/documents", "not-the-token", "eula", map[string][]byte{"a.txt": []byte("x")}); p.status != http.StatusForbidden {
+			t.Fatalf("upload without the CSRF token: %d", p.status)
+		}
+		if p := fin.post(path+"/documents/"+txt.ID+"/remove", url.Values{"csrf": {csrfOf(t, fp)}}); p.status != http.StatusForbidden {
+			t.Fatalf("finance remove: %d", p.status)
+		}
+		if n := storetest.Count(t, db, "offer_documents"); n != before {
+			t.Fatalf("refused requests changed the documents: %d → %d", before, n)
+		}
+
+		// Remove one.
+		p = c.post(path+"/documents/"+txt.ID+"/remove", url.Values{"csrf": {token}})
+		if p.status != http.StatusSeeOther {
+			t.Fatalf("remove: %d\n%s", p.status, p.body)
+		}
+		if got, err = e.svc.Offers.Get(ctx, d.offer.ID); err != nil || len(got.EULA.Documents) != 1 || got.EULA.Documents[0].Name != "security.pdf" {
+			t.Fatalf("after removing: %+v %v", got.EULA, err)
+		}
+
+		// Once submitted, the documents are fixed: no form, and a clear refusal.
+		if _, err := e.svc.Offers.Submit(ctx, d.offer.ID); err != nil {
+			t.Fatal(err)
+		}
+		p = c.get(path)
+		if strings.Contains(p.body, `id="upload-documents"`) {
+			t.Fatal("a submitted offer shows the upload form")
+		}
+		p = c.upload(path+"/documents", token, "eula", map[string][]byte{"more.txt": []byte("More terms.\n")})
+		if p.status != http.StatusConflict {
+			t.Fatalf("upload to a submitted offer: %d", p.status)
+		}
+		wantIn(t, p, "its documents can change only while it is a draft")
+	})
+}
