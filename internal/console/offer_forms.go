@@ -44,17 +44,18 @@ func (s *Service) mountOfferForms(m *http.ServeMux) {
 // offerDone are the confirmations an action redirects with (?done=…):
 // fixed texts, so nothing from the query string is echoed.
 var offerDone = map[string]string{
-	"created":          "The offer is saved as a draft. Check it, then submit it to AWS when it is ready.",
-	"amendment":        "The amendment is saved as a draft. Check the preview, then submit it to AWS when it is ready.",
-	"edited":           "Your changes are saved.",
-	"submitted":        "The offer is submitted. Concord is publishing it through the AWS Catalog API; it becomes published (or failed, with AWS's reason) when AWS answers.",
-	"cloned":           "This is a new draft copied from the offer. Change what you need, then save it.",
-	"cancelled":        "The offer is cancelled.",
-	"cancelling":       "Cancellation requested: AWS is withdrawing the offer. It becomes cancelled when AWS confirms.",
-	"instructions":     "The purchase instructions are recorded. When email is set up, Concord emails them to the buyer; the tracked link is shown below.",
-	"associated":       "Concord now tracks this offer. The offer you started from is unchanged: cancel it if it was a draft of the same deal.",
-	"documents":        "The documents are added and consolidated into the one PDF AWS will fetch: check it below.",
-	"document-removed": "The document is removed.",
+	"created":              "The offer is saved as a draft. Check it, then submit it to AWS when it is ready.",
+	"amendment":            "The amendment is saved as a draft. Check the preview, then submit it to AWS when it is ready.",
+	"edited":               "Your changes are saved.",
+	"submitted":            "The offer is submitted. Concord is publishing it through the AWS Catalog API; it becomes published (or failed, with AWS's reason) when AWS answers.",
+	"cloned":               "This is a new draft copied from the offer. Change what you need, then save it.",
+	"cancelled":            "The offer is cancelled.",
+	"cancelling":           "Cancellation requested: AWS is withdrawing the offer. It becomes cancelled when AWS confirms.",
+	"instructions":         "The purchase instructions are recorded. When email is set up, Concord emails them to the buyer; the tracked link is shown below.",
+	"associated":           "Concord now tracks this offer. The offer you started from is unchanged: cancel it if it was a draft of the same deal.",
+	"associated-cancelled": "Concord now tracks this offer, and the draft it was made from is cancelled.",
+	"documents":            "The documents are added and consolidated into the one PDF AWS will fetch: check it below.",
+	"document-removed":     "The document is removed.",
 }
 
 // safeID keeps ids from the path short and printable.
@@ -1127,12 +1128,18 @@ type associateData struct {
 	PartnerAccount  string
 	SourceTitle     string
 	DimensionsCount int
+	// CancelSource cancels the draft the details came from once the AWS
+	// offer is tracked (it was a draft of the same deal).
+	CancelSource bool
+	// SourceDraft: the source is a draft (or failed), which can be cancelled.
+	SourceDraft bool
 }
 
 func (s *Service) showAssociate(w http.ResponseWriter, r *http.Request, status int, d offer.Detail, a associateData, errs []fieldError) {
 	a.Source, a.Partner = d, d.Type == offer.TypePartner
 	a.SourceAccount, a.PartnerAccount, a.SourceTitle = d.Metadata[offer.MetaBuyerAccount], d.Metadata[offer.MetaPartnerAccount], offerTitle(d.Offer)
 	a.DimensionsCount = len(d.Pricing.Dimensions)
+	a.SourceDraft = d.State == offer.StateDraft || d.State == offer.StateFailed
 	s.render(w, r, status, "offer_associate", view{Title: "Associate an AWS offer", Nav: "offers", Errors: errs, Data: a})
 }
 
@@ -1141,7 +1148,7 @@ func (s *Service) associateForm(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s.showAssociate(w, r, http.StatusOK, d, associateData{CPPOID: d.Metadata[offer.MetaCPPOOpportunityID]}, nil)
+	s.showAssociate(w, r, http.StatusOK, d, associateData{CPPOID: d.Metadata[offer.MetaCPPOOpportunityID], CancelSource: true}, nil)
 }
 
 // associateOffer tracks an AWS offer (or a partner's CPPO) with the form of
@@ -1152,7 +1159,8 @@ func (s *Service) associateOffer(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a := associateData{AWSOfferID: strings.TrimSpace(r.PostForm.Get("aws-offer-id")), CPPOID: strings.TrimSpace(r.PostForm.Get("cppo-opportunity"))}
+	a := associateData{AWSOfferID: strings.TrimSpace(r.PostForm.Get("aws-offer-id")), CPPOID: strings.TrimSpace(r.PostForm.Get("cppo-opportunity")),
+		CancelSource: r.PostForm.Get("cancel-source") == "on"}
 	form := d.Offer
 	form.Metadata = map[string]string{}
 	for k, v := range d.Metadata {
@@ -1187,7 +1195,18 @@ func (s *Service) associateOffer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger().Info("console: offer associated", "offer", n.ID, "from", d.ID, "awsOffer", a.AWSOfferID, "user", sessionOf(r).User.Email)
-	http.Redirect(w, r, Prefix+"/offers/"+n.ID+"?done=associated", http.StatusSeeOther)
+	done := "associated"
+	if a.CancelSource && (d.State == offer.StateDraft || d.State == offer.StateFailed) {
+		// The draft was this deal's: cancel it, so the deal is tracked once.
+		// The AWS offer is tracked already; should cancelling fail, the new
+		// offer's page says so and the draft stays for the user to cancel.
+		done = "associated-cancelled"
+		if _, err := s.Offers.Cancel(r.Context(), d.ID, "tracked as "+n.ID+" (an offer made outside Concord)"); err != nil {
+			s.logger().Warn("console: could not cancel the draft an association came from", "offer", d.ID, "err", err)
+			done = "associated"
+		}
+	}
+	http.Redirect(w, r, Prefix+"/offers/"+n.ID+"?done="+done, http.StatusSeeOther)
 }
 
 // partnerRow is one partner offer with the last step of its history.

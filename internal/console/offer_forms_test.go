@@ -348,6 +348,27 @@ func TestOfferInstructionsAndAssociate(t *testing.T) {
 			if p := c.post("/console/offers/"+d.ID+"/associate", url.Values{"csrf": {csrfOf(t, form)}, "aws-offer-id": {"offer-old"}}); p.status != http.StatusConflict {
 				t.Fatalf("associated twice: %d", p.status)
 			}
+			if src, err := e.svc.Offers.Get(ctx, d.ID); err != nil || src.State != offer.StateDraft {
+				t.Fatalf("without the box ticked the draft stays: %s %v", src.State, err)
+			}
+		})
+
+		t.Run("associate and cancel the draft", func(t *testing.T) {
+			draft, err := e.svc.Offers.Clone(ctx, d.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			form := c.get("/console/offers/" + draft.ID + "/associate")
+			wantIn(t, form, `<input type="checkbox" id="cancel-source" name="cancel-source" checked>`)
+			got := created(t, e, c.post("/console/offers/"+draft.ID+"/associate", url.Values{"csrf": {csrfOf(t, form)}, "aws-offer-id": {"offer-made-in-ammp"}, "cancel-source": {"on"}}), "associated-cancelled")
+			if got.OfferID != "offer-made-in-ammp" {
+				t.Fatalf("associated %+v", got.Offer)
+			}
+			wantIn(t, c.get("/console/offers/"+got.ID+"?done=associated-cancelled"), "and the draft it was made from is cancelled")
+			src, err := e.svc.Offers.Get(ctx, draft.ID)
+			if err != nil || src.State != offer.StateCancelled || !strings.Contains(src.History[len(src.History)-1].Message, got.ID) {
+				t.Fatalf("the draft after associating: %s %+v %v", src.State, src.History, err)
+			}
 		})
 
 		t.Run("purchase instructions", func(t *testing.T) {
