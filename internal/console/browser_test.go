@@ -32,6 +32,50 @@ const layoutJS = `(() => {
 		stylesheet: getComputedStyle(document.body).backgroundColor === "rgb(244, 245, 247)"};
 })()`
 
+// checkLayout fails t unless the page is in English with one h1, a label on
+// every control and the stylesheet applied, and lays out in the width px
+// viewport without scrolling sideways. (A phone's layout viewport grows to
+// fit content too wide for it, so the width is compared, not only the
+// scroll width.)
+func checkLayout(t testing.TB, ctx context.Context, p *browsertest.Page, what string, width int) layoutFacts {
+	t.Helper()
+	var f layoutFacts
+	if err := p.Evaluate(ctx, layoutJS, &f); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if f.Lang != "en" || len(f.H1s) != 1 || len(f.Unlabeled) > 0 || !f.Stylesheet {
+		t.Fatalf("%s: lang %q, h1s %q, controls without a label %q, stylesheet applied %v", what, f.Lang, f.H1s, f.Unlabeled, f.Stylesheet)
+	}
+	if f.ScrollWidth > f.InnerWidth || f.InnerWidth != width {
+		// Name what overflows: an element whose content (often one long
+		// word) is wider than it, outside any scrolling region.
+		var wide []string
+		p.Evaluate(ctx, `Array.from(document.querySelectorAll("main *")).filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX === "visible").slice(0, 5).map(e => e.tagName + " " + e.textContent.trim().slice(0, 40))`, &wide)
+		t.Fatalf("%s: the %d px viewport lays out %d px and scrolls %d px; too wide: %q", what, width, f.InnerWidth, f.ScrollWidth, wide)
+	}
+	return f
+}
+
+// browserSignIn opens loginURL (the sign-in page, perhaps with ?next=),
+// signs in as email with the test password, and returns where it landed.
+func browserSignIn(t testing.TB, ctx context.Context, p *browsertest.Page, loginURL, email string) browsertest.Response {
+	t.Helper()
+	if _, err := p.Navigate(ctx, loginURL); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Type(ctx, "#email", email); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Type(ctx, "#password", password); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := p.ClickAndWait(ctx, "button[type=submit]")
+	if err != nil {
+		t.Fatalf("sign in as %s: %v", email, err)
+	}
+	return resp
+}
+
 // TestBrowserSignInAndDashboard signs in with headless Chromium, at 1280 px
 // and on a 390 px phone, and sees the dashboard with its data. It is skipped
 // without Chromium unless CONCORD_TEST_REQUIRE_BROWSER=1. (The screenshots
@@ -51,17 +95,7 @@ func TestBrowserSignInAndDashboard(t *testing.T) {
 	width := 0
 	check := func(what string) layoutFacts {
 		t.Helper()
-		var f layoutFacts
-		if err := p.Evaluate(ctx, layoutJS, &f); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if f.Lang != "en" || len(f.H1s) != 1 || len(f.Unlabeled) > 0 || !f.Stylesheet {
-			t.Fatalf("%s: lang %q, h1s %q, controls without a label %q, stylesheet applied %v", what, f.Lang, f.H1s, f.Unlabeled, f.Stylesheet)
-		}
-		if f.ScrollWidth > f.InnerWidth || f.InnerWidth != width {
-			t.Fatalf("%s: the %d px viewport lays out %d px and scrolls %d px", what, width, f.InnerWidth, f.ScrollWidth)
-		}
-		return f
+		return checkLayout(t, ctx, p, what, width)
 	}
 	text := func(sel string) string {
 		t.Helper()

@@ -22,10 +22,11 @@ import (
 // in headless Chromium: the built-in emulator plays AWS, the buyer and the
 // partner, and Concord hears of everything through its events.
 type journey struct {
-	t     *testing.T
-	ctx   context.Context
-	a     *app.App
-	p     *browsertest.Page
+	t   *testing.T
+	ctx context.Context
+	a   *app.App
+	p   *browsertest.Page
+	// width is the viewport's, which every page must lay out in.
 	width int
 }
 
@@ -75,16 +76,7 @@ func startJourney(t *testing.T) *journey {
 // no sideways scrolling, the stylesheet applied, and text contrast.
 func (j *journey) facts(what string) {
 	j.t.Helper()
-	var f layoutFacts
-	if err := j.p.Evaluate(j.ctx, layoutJS, &f); err != nil {
-		j.t.Fatalf("%s: %v", what, err)
-	}
-	if f.Lang != "en" || len(f.H1s) != 1 || len(f.Unlabeled) > 0 || !f.Stylesheet {
-		j.t.Fatalf("%s: lang %q, h1s %q, controls without a label %q, stylesheet applied %v", what, f.Lang, f.H1s, f.Unlabeled, f.Stylesheet)
-	}
-	if f.ScrollWidth > f.InnerWidth {
-		j.t.Fatalf("%s: the %d px viewport scrolls sideways to %d px", what, f.InnerWidth, f.ScrollWidth)
-	}
+	checkLayout(j.t, j.ctx, j.p, what, j.width)
 	var low []string
 	if err := j.p.Evaluate(j.ctx, contrastJS, &low); err != nil {
 		j.t.Fatalf("%s: %v", what, err)
@@ -484,6 +476,7 @@ func TestBrowserJourneys(t *testing.T) {
 	if err := j.p.SetViewport(ctx, 390, 844, true); err != nil {
 		t.Fatal(err)
 	}
+	j.width = 390
 	for _, pg := range pages {
 		j.visit(pg.path, "")
 	}

@@ -459,17 +459,8 @@ func TestLedgerPagesInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Navigate(ctx, e.srv.URL+"/console/login"); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Type(ctx, "#email", "admin@seller.example"); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Type(ctx, "#password", password); err != nil {
-		t.Fatal(err)
-	}
-	if resp, err := p.ClickAndWait(ctx, "button[type=submit]"); err != nil || resp.Status != 200 {
-		t.Fatalf("sign in: %+v %v", resp, err)
+	if resp := browserSignIn(t, ctx, p, e.srv.URL+"/console/login", "admin@seller.example"); resp.Status != 200 {
+		t.Fatalf("sign in: %+v", resp)
 	}
 	pages := map[string]string{
 		"buyers":    "/console/buyers",
@@ -493,14 +484,7 @@ func TestLedgerPagesInBrowser(t *testing.T) {
 			if err != nil || resp.Status != 200 {
 				t.Fatalf("%s: %+v %v", name, resp, err)
 			}
-			var f layoutFacts
-			if err := p.Evaluate(ctx, layoutJS, &f); err != nil {
-				t.Fatal(err)
-			}
-			if f.Lang != "en" || len(f.H1s) != 1 || len(f.Unlabeled) > 0 || !f.Stylesheet || f.ScrollWidth > f.InnerWidth {
-				t.Fatalf("%s at %d px: h1s %q, controls without a label %q, stylesheet %v, %d px wide in a %d px window",
-					name, vp.w, f.H1s, f.Unlabeled, f.Stylesheet, f.ScrollWidth, f.InnerWidth)
-			}
+			checkLayout(t, ctx, p, fmt.Sprintf("%s at %d px", name, vp.w), vp.w)
 			if shots != "" {
 				shot, err := p.Screenshot(ctx, true)
 				if err != nil {

@@ -593,16 +593,7 @@ func TestBrowserOfferForms(t *testing.T) {
 	width := 0
 	check := func(what string) {
 		t.Helper()
-		var f layoutFacts
-		if err := p.Evaluate(ctx, layoutJS, &f); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if f.Lang != "en" || len(f.H1s) != 1 || len(f.Unlabeled) > 0 || !f.Stylesheet {
-			t.Fatalf("%s: h1s %q, controls without a label %q, stylesheet applied %v", what, f.H1s, f.Unlabeled, f.Stylesheet)
-		}
-		if f.ScrollWidth > f.InnerWidth || f.InnerWidth != width {
-			t.Fatalf("%s: the %d px viewport lays out %d px and scrolls %d px", what, width, f.InnerWidth, f.ScrollWidth)
-		}
+		checkLayout(t, ctx, p, what, width)
 	}
 	nav := func(path string, status int) {
 		t.Helper()
@@ -611,16 +602,7 @@ func TestBrowserOfferForms(t *testing.T) {
 			t.Fatalf("%s: %+v %v", path, resp, err)
 		}
 	}
-	nav("/console/login", 200)
-	if err := p.Type(ctx, "#email", "admin@seller.example"); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Type(ctx, "#password", password); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.ClickAndWait(ctx, "button[type=submit]"); err != nil {
-		t.Fatal(err)
-	}
+	browserSignIn(t, ctx, p, e.srv.URL+"/console/login", "admin@seller.example")
 	for i, vp := range []struct {
 		w, h   int
 		mobile bool

@@ -541,15 +541,8 @@ func TestBrowserSandbox(t *testing.T) {
 	width := 0
 	check := func(what string) {
 		t.Helper()
-		var f layoutFacts
-		if err := p.Evaluate(ctx, layoutJS, &f); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		if f.Lang != "en" || len(f.H1s) != 1 || f.H1s[0] != "Sandbox" || len(f.Unlabeled) > 0 || !f.Stylesheet {
-			t.Fatalf("%s: lang %q, h1s %q, controls without a label %q, stylesheet applied %v", what, f.Lang, f.H1s, f.Unlabeled, f.Stylesheet)
-		}
-		if f.ScrollWidth > f.InnerWidth || f.InnerWidth != width {
-			t.Fatalf("%s: the %d px viewport lays out %d px and scrolls %d px", what, width, f.InnerWidth, f.ScrollWidth)
+		if f := checkLayout(t, ctx, p, what, width); f.H1s[0] != "Sandbox" {
+			t.Fatalf("%s: h1 %q", what, f.H1s[0])
 		}
 	}
 	click := func(sel, want string) {
@@ -564,17 +557,8 @@ func TestBrowserSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	width = 1280
-	if _, err := p.Navigate(ctx, e.a.URL()+"/console/login?next=/console/sandbox"); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Type(ctx, "#email", "admin@seller.example"); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Type(ctx, "#password", password); err != nil {
-		t.Fatal(err)
-	}
-	if resp, err := p.ClickAndWait(ctx, "button[type=submit]"); err != nil || !strings.HasSuffix(resp.URL, "/console/sandbox") {
-		t.Fatalf("sign in: %+v %v", resp, err)
+	if resp := browserSignIn(t, ctx, p, e.a.URL()+"/console/login?next=/console/sandbox", "admin@seller.example"); !strings.HasSuffix(resp.URL, "/console/sandbox") {
+		t.Fatalf("sign in: %+v", resp)
 	}
 	check("1280 px sandbox")
 	click("#accept-"+direct.OfferID, "accepted")

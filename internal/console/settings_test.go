@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -647,17 +648,8 @@ func TestBrowserSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Navigate(ctx, e.srv.URL+"/console/login"); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Type(ctx, "#email", "admin@seller.example"); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Type(ctx, "#password", password); err != nil {
-		t.Fatal(err)
-	}
-	if resp, err := p.ClickAndWait(ctx, "button[type=submit]"); err != nil || resp.Status != 200 {
-		t.Fatalf("sign in: %+v %v", resp, err)
+	if resp := browserSignIn(t, ctx, p, e.srv.URL+"/console/login", "admin@seller.example"); resp.Status != 200 {
+		t.Fatalf("sign in: %+v", resp)
 	}
 	for _, vp := range []struct {
 		w, h   int
@@ -673,14 +665,7 @@ func TestBrowserSettings(t *testing.T) {
 			if err != nil || resp.Status != 200 {
 				t.Fatalf("%s: %+v %v", path, resp, err)
 			}
-			var f layoutFacts
-			if err := p.Evaluate(ctx, layoutJS, &f); err != nil {
-				t.Fatal(err)
-			}
-			if f.Lang != "en" || len(f.H1s) != 1 || len(f.Unlabeled) > 0 || !f.Stylesheet || f.ScrollWidth > f.InnerWidth || f.InnerWidth != vp.w {
-				t.Fatalf("%d px %s: h1s %q, controls without a label %q, stylesheet %v, laid out %d px, scrolls %d px",
-					vp.w, path, f.H1s, f.Unlabeled, f.Stylesheet, f.InnerWidth, f.ScrollWidth)
-			}
+			checkLayout(t, ctx, p, fmt.Sprintf("%d px %s", vp.w, path), vp.w)
 		}
 	}
 	// The product form refuses a zero-usage dimension the product lacks,
