@@ -411,6 +411,19 @@ func (s *Service) errorPage(w http.ResponseWriter, r *http.Request, sess *sessio
 	s.render(w, r, status, "error", v)
 }
 
+// refusal is the status of an error the user can act on: 400 when the
+// input was invalid, 409 when it conflicts with the state; ok is false for
+// any other error, which fail answers.
+func refusal(err error) (status int, ok bool) {
+	switch marketplace.ErrorCode(err) {
+	case marketplace.EInvalid:
+		return http.StatusBadRequest, true
+	case marketplace.EConflict:
+		return http.StatusConflict, true
+	}
+	return 0, false
+}
+
 // fail answers an application error with its status and message; anything
 // else is logged and answered with a generic page.
 func (s *Service) fail(w http.ResponseWriter, r *http.Request, err error) {

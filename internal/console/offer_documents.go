@@ -63,12 +63,9 @@ func (s *Service) uploadDocuments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.Offers.AddDocuments(r.Context(), d.ID, kind, files); err != nil {
-		switch marketplace.ErrorCode(err) {
-		case marketplace.EInvalid:
-			refuse(http.StatusBadRequest, "The files were not added: "+marketplace.ErrorMessage(err))
-		case marketplace.EConflict:
-			refuse(http.StatusConflict, "The files were not added: "+marketplace.ErrorMessage(err))
-		default:
+		if status, ok := refusal(err); ok {
+			refuse(status, "The files were not added: "+marketplace.ErrorMessage(err))
+		} else {
 			s.fail(w, r, err)
 		}
 		return

@@ -1018,12 +1018,8 @@ func (s *Service) showOffer(w http.ResponseWriter, r *http.Request, status int, 
 // offerRefused shows the offer again after the service refused an action, with
 // its message linked to the field (or button) of that action.
 func (s *Service) offerRefused(w http.ResponseWriter, r *http.Request, d offer.Detail, id, prefix string, err error, data offerData) {
-	status := http.StatusBadRequest
-	switch marketplace.ErrorCode(err) {
-	case marketplace.EInvalid:
-	case marketplace.EConflict:
-		status = http.StatusConflict
-	default:
+	status, ok := refusal(err)
+	if !ok {
 		s.fail(w, r, err)
 		return
 	}
@@ -1178,12 +1174,8 @@ func (s *Service) associateOffer(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := s.Offers.Associate(r.Context(), offer.Association{Form: form, OfferID: a.AWSOfferID})
 	if err != nil {
-		status := http.StatusBadRequest
-		switch marketplace.ErrorCode(err) {
-		case marketplace.EInvalid:
-		case marketplace.EConflict:
-			status = http.StatusConflict
-		default:
+		status, ok := refusal(err)
+		if !ok {
 			s.fail(w, r, err)
 			return
 		}

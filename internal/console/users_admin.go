@@ -169,12 +169,8 @@ func (s *Service) userChangeFailed(w http.ResponseWriter, r *http.Request, field
 	if err == nil {
 		return false
 	}
-	status := http.StatusConflict
-	switch marketplace.ErrorCode(err) {
-	case marketplace.EConflict:
-	case marketplace.EInvalid:
-		status = http.StatusBadRequest
-	default:
+	status, ok := refusal(err)
+	if !ok {
 		s.fail(w, r, err)
 		return true
 	}
