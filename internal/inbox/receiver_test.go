@@ -272,7 +272,14 @@ func TestSQSPollerExtendsVisibilityOfSlowBatches(t *testing.T) {
 	}
 	fq.delay = 20 * time.Millisecond
 	q := &countingQueue{Queue: fq}
-	p := &inbox.Poller{Ledger: newLedger(db, t0), Queue: q, Logger: discard(), Visibility: 10 * time.Millisecond}
+	// Each event takes 5 ms to fold, so the batch (50 ms) outlives its 10 ms
+	// visibility however fast the machine: the heartbeat must extend it.
+	l := newLedger(db, t0)
+	l.EventHooks = append(l.EventHooks, func(context.Context, *store.Tx, marketplace.Event, time.Time) error {
+		time.Sleep(5 * time.Millisecond)
+		return nil
+	})
+	p := &inbox.Poller{Ledger: l, Queue: q, Logger: discard(), Visibility: 10 * time.Millisecond}
 	n, err := p.PollOnce(context.Background())
 	if err != nil || n != 10 {
 		t.Fatalf("committed %d, err %v", n, err)
@@ -287,8 +294,8 @@ func TestSQSPollerExtendsVisibilityOfSlowBatches(t *testing.T) {
 	}
 }
 
-// fakeQueue returns its messages once; each Delete call takes delay so the
-// batch outlives its visibility timeout.
+// fakeQueue returns its messages once, after delay; each visibility
+// extension takes a quarter of it.
 type fakeQueue struct {
 	msgs    []inbox.QueueMessage
 	delay   time.Duration
