@@ -210,31 +210,8 @@ func dbSnapshot(t *testing.T, db *store.DB) string {
 			return err
 		}
 		for _, table := range tables {
-			rows, err := tx.Query(ctx, `SELECT * FROM `+table) // names from the catalog, not from input
+			lines, err := storetest.Rows(ctx, tx, `SELECT * FROM `+table) // names from the catalog, not from input
 			if err != nil {
-				return err
-			}
-			cols, _ := rows.Columns()
-			var lines []string
-			for rows.Next() {
-				vals := make([]any, len(cols))
-				ptrs := make([]any, len(cols))
-				for i := range vals {
-					ptrs[i] = &vals[i]
-				}
-				if err := rows.Scan(ptrs...); err != nil {
-					rows.Close()
-					return err
-				}
-				for i, v := range vals {
-					if b, ok := v.([]byte); ok {
-						vals[i] = string(b)
-					}
-				}
-				lines = append(lines, fmt.Sprint(vals...))
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
 				return err
 			}
 			sort.Strings(lines)

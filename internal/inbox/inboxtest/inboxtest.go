@@ -11,6 +11,7 @@ import (
 
 	"github.com/concordmp/concord/internal/emulator/eventbridge"
 	"github.com/concordmp/concord/internal/store"
+	"github.com/concordmp/concord/internal/store/storetest"
 )
 
 // Seller is the ISV account the streams are sent to.
@@ -33,29 +34,13 @@ func Snapshot(tb testing.TB, db *store.DB) string {
 			`SELECT customer_key, state, offer_id FROM subscriptions ORDER BY customer_key`,
 			`SELECT kind, status FROM inbox_events WHERE status = 'deferred' ORDER BY kind`,
 		} {
-			rows, err := tx.Query(context.Background(), q)
+			lines, err := storetest.Rows(context.Background(), tx, q)
 			if err != nil {
 				return err
 			}
-			cols, _ := rows.Columns()
-			for rows.Next() {
-				vals := make([]any, len(cols))
-				ptrs := make([]any, len(cols))
-				for i := range vals {
-					ptrs[i] = &vals[i]
-				}
-				if err := rows.Scan(ptrs...); err != nil {
-					rows.Close()
-					return err
-				}
-				for i, v := range vals {
-					if bs, ok := v.([]byte); ok {
-						vals[i] = string(bs)
-					}
-				}
-				fmt.Fprintln(&b, vals...)
+			for _, l := range lines {
+				b.WriteString(l + "\n")
 			}
-			rows.Close()
 			b.WriteString("--\n")
 		}
 		return nil

@@ -12,8 +12,10 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,4 +148,37 @@ func Count(tb testing.TB, db *store.DB, table string) int {
 		tb.Fatalf("count %s: %v", table, err)
 	}
 	return n
+}
+
+// Rows runs query and returns each row as its values printed on one line
+// (fmt.Sprintln without the newline; bytes as text): a comparable picture of
+// what a table holds.
+func Rows(ctx context.Context, tx *store.Tx, query string) ([]string, error) {
+	rows, err := tx.Query(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		for i, v := range vals {
+			if b, ok := v.([]byte); ok {
+				vals[i] = string(b)
+			}
+		}
+		out = append(out, strings.TrimSuffix(fmt.Sprintln(vals...), "\n"))
+	}
+	return out, rows.Err()
 }
