@@ -38,11 +38,12 @@ type sbEnv struct {
 	a *app.App
 }
 
-func sbSetup(t *testing.T, dialect string) *sbEnv {
+// startApp starts Concord as `concord serve` does (sandbox mode by default)
+// on a local port and a temporary data directory, stopped when t ends.
+func startApp(t *testing.T, cfg app.Config) *app.App {
 	t.Helper()
-	ctx := context.Background()
-	a, err := app.Start(ctx, app.Config{Addr: "127.0.0.1:0", Database: storetest.URL(t, dialect), DataDir: t.TempDir(), AutoMigrate: true,
-		EventBridgeSecret: "s3cret"}, slog.New(slog.DiscardHandler))
+	cfg.Addr, cfg.DataDir, cfg.AutoMigrate = "127.0.0.1:0", t.TempDir(), true
+	a, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,14 @@ func sbSetup(t *testing.T, dialect string) *sbEnv {
 		defer cancel()
 		a.Close(ctx)
 	})
-	err = a.Emulator.World.Do(func(s *world.State) error {
+	return a
+}
+
+func sbSetup(t *testing.T, dialect string) *sbEnv {
+	t.Helper()
+	ctx := context.Background()
+	a := startApp(t, app.Config{Database: storetest.URL(t, dialect), EventBridgeSecret: "s3cret"})
+	err := a.Emulator.World.Do(func(s *world.State) error {
 		s.Config.ChangeSetDelay = 0
 		_, err := s.CreateProduct(world.Product{ProductID: sbProduct, ProductCode: "sbxcode", Title: "Sandbox Analytics", ConcurrentAgreements: true,
 			Type: world.ProductSaaSContract, Dimensions: []world.Dimension{{Key: "seats", Kind: "contract", Price: "10.00"}}})
