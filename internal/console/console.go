@@ -19,6 +19,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -375,6 +376,16 @@ func setHeaders(h http.Header) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
+}
+
+// sendFile sends a download with the console's headers.
+func sendFile(w http.ResponseWriter, contentType, name string, content []byte) {
+	h := w.Header()
+	setHeaders(h)
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	h.Set("Content-Length", strconv.Itoa(len(content)))
+	w.Write(content)
 }
 
 // render writes page name with v, filling in the signed-in user.

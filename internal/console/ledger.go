@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -598,12 +597,7 @@ func (s *Service) artifactFile(w http.ResponseWriter, r *http.Request) {
 		if f.Name != name {
 			continue
 		}
-		h := w.Header()
-		setHeaders(h)
-		h.Set("Content-Type", f.ContentType)
-		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Name}))
-		h.Set("Content-Length", strconv.Itoa(len(f.Data)))
-		w.Write(f.Data)
+		sendFile(w, f.ContentType, f.Name, f.Data)
 		return
 	}
 	s.fail(w, r, marketplace.Errorf(marketplace.ENotFound, "artifact %s has no file %s: download it from its agreement's page", id, marketplace.Clip(name, 80)))

@@ -2,9 +2,7 @@ package console
 
 import (
 	"io"
-	"mime"
 	"net/http"
-	"strconv"
 
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/offer"
@@ -130,16 +128,6 @@ func (s *Service) downloadContract(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sendFile(w, offer.ContentTypePDF, offer.DocumentFileName(kind), pdf)
-}
-
-// sendFile sends a download with the console's headers.
-func sendFile(w http.ResponseWriter, contentType, name string, content []byte) {
-	h := w.Header()
-	setHeaders(h)
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
-	h.Set("Content-Length", strconv.Itoa(len(content)))
-	w.Write(content)
 }
 
 // contractView is what the offer page's "contract" template shows of one

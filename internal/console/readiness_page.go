@@ -2,7 +2,6 @@ package console
 
 import (
 	"bytes"
-	"mime"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -112,10 +111,5 @@ func (s *Service) readinessCSV(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	h := w.Header()
-	setHeaders(h)
-	h.Set("Content-Type", "text/csv; charset=utf-8")
-	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": "readiness-" + readinessFileChars.ReplaceAllString(d.ProductID, "_") + ".csv"}))
-	h.Set("Content-Length", strconv.Itoa(b.Len()))
-	w.Write(b.Bytes())
+	sendFile(w, "text/csv; charset=utf-8", "readiness-"+readinessFileChars.ReplaceAllString(d.ProductID, "_")+".csv", b.Bytes())
 }
