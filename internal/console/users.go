@@ -80,7 +80,8 @@ const (
 	// webhooks and console users. Admin only.
 	AreaSettings = "settings"
 	// AreaSandbox: play the buyer, the partner and AWS's clock in sandbox
-	// mode; resend notifications. Every role but read-only.
+	// mode; resend notifications; retry metering records. Every role but
+	// read-only.
 	AreaSandbox = "sandbox"
 )
 
