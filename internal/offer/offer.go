@@ -133,8 +133,13 @@ type Amendment struct {
 type Pricing struct {
 	Currency string `json:"currency,omitempty" doc:"ISO 4217, e.g. USD"`
 	// Duration (ISO 8601, e.g. P12M) or EndDate (YYYY-MM-DD): one of them.
-	Duration   string            `json:"duration,omitempty"`
-	EndDate    string            `json:"endDate,omitempty"`
+	Duration string `json:"duration,omitempty"`
+	EndDate  string `json:"endDate,omitempty"`
+	// StartDate (YYYY-MM-DD, UTC), when set, makes a future-dated agreement:
+	// the agreement starts then, not at acceptance (AWS's ValidityTerm
+	// AgreementStartDate). A renewal by new offer starts the day after the
+	// agreement it renews ends.
+	StartDate  string            `json:"startDate,omitempty" doc:"YYYY-MM-DD, UTC; empty: the agreement starts at acceptance"`
 	Dimensions []PricedDimension `json:"dimensions,omitempty"`
 	// Schedule is a payment schedule with installments; empty means upfront.
 	Schedule []Installment `json:"schedule,omitempty"`
