@@ -426,7 +426,7 @@ func checkPricing(c *Check, o Offer, ctx Context) {
 		return
 	}
 	sum := new(big.Rat)
-	last := ""
+	last, bad := "", false
 	for i, in := range p.Schedule {
 		f := fmt.Sprintf("pricing.schedule[%d]", i)
 		if _, err := parseDay(in.Date); err != nil {
@@ -438,11 +438,13 @@ func checkPricing(c *Check, o Offer, ctx Context) {
 		a, err := amountOf(in.Amount, installmentPattern)
 		if err != nil {
 			c.problem(f, "the installment amount %q is not an amount such as 1000.00 (at most 100000000, 2 decimals)", marketplace.Clip(in.Amount, 20))
+			bad = true
 			continue
 		}
 		sum.Add(sum, a)
 	}
 	switch {
+	case bad: // the sum of the amounts that are amounts means nothing
 	case total.Sign() > 0 && sum.Cmp(total) != 0 && o.Amends != nil:
 		// An amendment's schedule replaces only the pending installments.
 		c.warn("pricing.schedule", "the installments add up to %s and the contract dimensions to %s: an amendment's payment schedule replaces the agreement's pending installments only, so check that %s is what the buyer still owes",
