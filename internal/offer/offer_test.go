@@ -736,8 +736,12 @@ func TestValidateAWSPatterns(t *testing.T) {
 		{name: "usage price of 12 digits", edit: func(o *offer.Offer) { o.Pricing.Dimensions[1].Price = "123456789012" },
 			field: "pricing.dimensions[1]", msg: `the price "123456789012" of "api_calls" is not an amount such as 0.0125 (at most 100000000, 8 decimals)`},
 		// Grants: MaxQuantity 1 to 2147483646.
-		{name: "quantity of 2147483646", edit: func(o *offer.Offer) { o.Pricing.Dimensions[0].Quantity, o.Pricing.Dimensions[0].Price = 2147483646, "0.01" }},
-		{name: "quantity of 2147483647", edit: func(o *offer.Offer) { o.Pricing.Dimensions[0].Quantity, o.Pricing.Dimensions[0].Price = 2147483647, "0.01" },
+		{name: "quantity of 2147483646", edit: func(o *offer.Offer) {
+			o.Pricing.Dimensions[0].Quantity, o.Pricing.Dimensions[0].Price = 2147483646, "0.01"
+		}},
+		{name: "quantity of 2147483647", edit: func(o *offer.Offer) {
+			o.Pricing.Dimensions[0].Quantity, o.Pricing.Dimensions[0].Price = 2147483647, "0.01"
+		},
 			field: "pricing.dimensions[0]", msg: `contract dimension "seats" has a quantity of 2147483647; AWS grants at most 2147483646`},
 		// Names: 150 characters, a resale authorization's 100.
 		{name: "partner name of 100 characters", form: partner, edit: func(o *offer.Offer) { o.Name = strings.Repeat("é", 100) }},
