@@ -508,9 +508,10 @@ func lcAmend(t *testing.T, b *bundle, buyer string) {
 	src := publish(t, b, offerForm(buyer))
 	agreementID := accept(t, b, buyer, src.OfferID)
 	waitAccepted(t, b, src.ID, agreementID)
-	// AWS's accepted terms are the offer's: its price, the quantity bought.
+	// AWS's accepted terms are the offer's: the whole contract upfront, the
+	// quantity granted.
 	terms := waitTerms(t, b, agreementID)
-	if got := pricing(terms); got != "ConfigurableUpfrontPricingTerm seats 120.00×10" || terms.EstimatedValue != "1200.00" || terms.Currency != "USD" {
+	if got := pricing(terms); got != "FixedUpfrontPricingTerm seats 1200.00×10" || terms.EstimatedValue != "1200.00" || terms.Currency != "USD" {
 		t.Fatalf("accepted terms: %s, estimated %s %s", got, terms.EstimatedValue, terms.Currency)
 	}
 	var end time.Time
@@ -585,7 +586,7 @@ func lcAmendSchedule(t *testing.T, b *bundle, buyer string) {
 	waitAccepted(t, b, src.ID, agreementID)
 	// The installments carry the charges; the upfront term grants the seats.
 	terms := waitTerms(t, b, agreementID)
-	if got := pricing(terms); got != "FixedUpfrontPricingTerm seats 0.00×10" || len(terms.PaymentSchedule) != 3 || terms.EstimatedValue != "1200.00" {
+	if got := pricing(terms); got != "FixedUpfrontPricingTerm seats 0.0×10" || len(terms.PaymentSchedule) != 3 || terms.EstimatedValue != "1200.00" {
 		t.Fatalf("accepted terms: %s, %d installments, estimated %s", got, len(terms.PaymentSchedule), terms.EstimatedValue)
 	}
 
