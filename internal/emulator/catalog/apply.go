@@ -540,15 +540,6 @@ func setPricing(tx *txn, o *world.Offer, d termsDetails) *changeError {
 					duration = rc.Selector.Value
 				}
 			}
-			if c := t.Configuration; c != nil {
-				duration = c.SelectorValue
-				for _, dim := range c.Dimensions {
-					if err := dimKind(dim.DimensionKey, "contract"); err != nil {
-						return err
-					}
-					quantities[dim.DimensionKey] = dim.DimensionValue
-				}
-			}
 		case "FixedUpfrontPricingTerm":
 			for _, g := range t.Grants {
 				if err := dimKind(g.DimensionKey, "contract"); err != nil {

@@ -86,7 +86,7 @@ func TestPrivateOfferLifecycle(t *testing.T) {
 		for _, term := range d["Terms"].([]any) {
 			types = append(types, term.(map[string]any)["Type"].(string))
 		}
-		for _, want := range []string{"LegalTerm", "ConfigurableUpfrontPricingTerm", "ValidityTerm"} {
+		for _, want := range []string{"LegalTerm", "FixedUpfrontPricingTerm", "ValidityTerm"} {
 			if !slices.Contains(types, want) {
 				t.Fatalf("terms %v lack %s", types, want)
 			}
@@ -108,7 +108,8 @@ func TestPrivateOfferLifecycle(t *testing.T) {
 		if o.ExpirationDate == nil || !o.ExpirationDate.Equal(want) {
 			t.Fatalf("ExpirationDate %v", o.ExpirationDate)
 		}
-		if len(o.Terms) != 1 || o.Terms[0].Type != "LegalTerm" || o.Terms[0].Documents[0].Version != "2022-07-14" {
+		if len(o.Terms) != 2 || o.Terms[0].Type != "FixedUpfrontPricingTerm" || o.Terms[0].Price != "280.00" ||
+			o.Terms[1].Type != "LegalTerm" || o.Terms[1].Documents[0].Version != "2022-07-14" {
 			t.Fatalf("terms %+v", o.Terms)
 		}
 		if o.Details["UpdatePricingTerms"] == nil {
@@ -471,7 +472,7 @@ func TestResaleAuthorizationLifecycle(t *testing.T) {
 			"Name": "Acme via Partner", "Description": "Worldwide", "ResellerAccountId": reseller}),
 		raCh("ReleaseResaleAuthorization", ref, map[string]any{}),
 		raCh("UpdatePricingTerms", ref, map[string]any{"PricingModel": "Contract", "Terms": []any{map[string]any{
-			"Type": "ResaleConfigurableUpfrontPricingTerm", "CurrencyCode": "EUR",
+			"Type": "ResaleConfigurableUpfrontPricingTerm", "CurrencyCode": "USD",
 			"RateCards": []any{map[string]any{"Selector": map[string]any{"Type": "Duration", "Value": "P12M"},
 				"RateCard": []any{map[string]any{"DimensionKey": "seats", "Price": "7"}}}}}}}),
 		raCh("UpdateLegalTerms", ref, map[string]any{"Terms": []any{map[string]any{"Type": "BuyerLegalTerm",
@@ -490,7 +491,7 @@ func TestResaleAuthorizationLifecycle(t *testing.T) {
 		}
 		var ra world.ResaleAuthorization
 		e.do(func(s *world.State) error { ra = *s.ResaleAuthorizations[raID]; return nil })
-		if ra.State != "Active" || ra.Currency != "EUR" || !slices.Equal(ra.BuyerAccounts, []string{buyer}) {
+		if ra.State != "Active" || ra.Currency != "USD" || !slices.Equal(ra.BuyerAccounts, []string{buyer}) {
 			t.Fatalf("world %+v", ra)
 		}
 	})
@@ -505,7 +506,7 @@ func TestResaleAuthorizationLifecycle(t *testing.T) {
 			offerCh("ReleaseOffer", "$CPPO.Entity.Identifier", map[string]any{}))
 		e.mustSucceed(out)
 		o := e.offer(entityID(out, 0))
-		if o.ProposerAccountID != reseller || o.ResaleAuthorizationID != raID || o.Currency != "EUR" || o.State != "Released" || o.Duration != "P450D" {
+		if o.ProposerAccountID != reseller || o.ResaleAuthorizationID != raID || o.Currency != "USD" || o.State != "Released" || o.Duration != "P450D" {
 			t.Fatalf("offer %+v", o)
 		}
 		_, d := e.describeEntity(o.OfferID)

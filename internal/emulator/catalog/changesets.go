@@ -58,38 +58,58 @@ type changeSpec struct {
 	apply   func(tx *txn, id string, raw json.RawMessage) (string, *changeError)
 }
 
+// specs are the supported change types. Each check validates the change's
+// DetailsDocument against its shape (shapes.go); apply makes the change.
 var specs = map[string]map[string]*changeSpec{
 	EntityTypeOffer: {
-		"CreateOffer":                         {create: true, check: checkCreateOffer, apply: applyCreateOffer},
-		"CreateReplacementOffer":              {create: true, check: checkCreateReplacementOffer, apply: applyCreateReplacementOffer},
-		"CreateOfferUsingResaleAuthorization": {create: true, check: checkCreateOfferUsingRA(false), apply: applyCreateCPPO(false)},
-		"CreateReplacementOfferUsingResaleAuthorization": {create: true, check: checkCreateOfferUsingRA(true),
-			apply: applyCreateCPPO(true)},
-		"UpdateInformation":          {check: checkInformation, apply: applyOfferInformation},
-		"UpdateTargeting":            {check: checkTargetingDetails, apply: applyOfferTargeting},
-		"UpdatePricingTerms":         {check: checkPricing(false), apply: applyOfferPricing},
-		"UpdateLegalTerms":           {check: checkLegal(false), apply: applyOfferLegal},
-		"UpdateSupportTerms":         {check: checkSupport, apply: applyOfferSupport},
-		"UpdateAvailability":         {check: checkAvailability(false), apply: applyOfferAvailability},
-		"UpdateValidityTerms":        {check: checkValidity, apply: applyOfferValidity},
-		"UpdatePaymentScheduleTerms": {check: checkPaymentSchedule(false), apply: applyOfferPaymentSchedule},
-		"UpdateNetPaymentTerms":      {check: checkNetPayment, apply: applyOfferNetPayment},
-		"UpdateRenewalTerms":         {check: checkRenewal, apply: applyOfferRenewal},
-		"UpdateMarkup":               {check: checkMarkup, apply: applyOfferMarkup},
-		"ReleaseOffer":               {release: true, check: checkEmpty, apply: applyReleaseOffer},
+		"CreateOffer":                                    {create: true, apply: applyCreateOffer},
+		"CreateReplacementOffer":                         {create: true, apply: applyCreateReplacementOffer},
+		"CreateOfferUsingResaleAuthorization":            {create: true, apply: applyCreateCPPO(false)},
+		"CreateReplacementOfferUsingResaleAuthorization": {create: true, apply: applyCreateCPPO(true)},
+		"UpdateInformation":                              {apply: applyOfferInformation},
+		"UpdateTargeting":                                {apply: applyOfferTargeting},
+		"UpdatePricingTerms":                             {apply: applyOfferPricing},
+		"UpdateLegalTerms":                               {apply: applyOfferLegal},
+		"UpdateSupportTerms":                             {apply: applyOfferSupport},
+		"UpdateAvailability":                             {apply: applyOfferAvailability},
+		"UpdateValidityTerms":                            {apply: applyOfferValidity},
+		"UpdatePaymentScheduleTerms":                     {apply: applyOfferPaymentSchedule},
+		"UpdateNetPaymentTerms":                          {apply: applyOfferNetPayment},
+		"UpdateRenewalTerms":                             {apply: applyOfferRenewal},
+		"UpdateMarkup":                                   {apply: applyOfferMarkup},
+		"ReleaseOffer":                                   {release: true, apply: applyReleaseOffer},
 	},
 	EntityTypeResaleAuthorization: {
-		"CreateResaleAuthorization":   {create: true, check: checkCreateRA, apply: applyCreateRA},
-		"UpdateInformation":           {check: checkInformation, apply: applyRAInformation},
-		"UpdateBuyerTargetingTerms":   {check: checkBuyerTargeting, apply: applyRATerms("UpdateBuyerTargetingTerms")},
-		"UpdateBuyerValidityTerms":    {check: checkBuyerValidity, apply: applyRATerms("UpdateBuyerValidityTerms")},
-		"UpdateAvailability":          {check: checkAvailability(true), apply: applyRAAvailability},
-		"UpdateLegalTerms":            {check: checkLegal(true), apply: applyRATerms("UpdateLegalTerms")},
-		"UpdatePricingTerms":          {check: checkPricing(true), apply: applyRAPricing},
-		"UpdatePaymentScheduleTerms":  {check: checkPaymentSchedule(true), apply: applyRATerms("UpdatePaymentScheduleTerms")},
-		"ReleaseResaleAuthorization":  {release: true, check: checkEmpty, apply: applyReleaseRA},
-		"RestrictResaleAuthorization": {check: checkEmpty, apply: applyRestrictRA},
+		"CreateResaleAuthorization":   {create: true, apply: applyCreateRA},
+		"UpdateInformation":           {apply: applyRAInformation},
+		"UpdateBuyerTargetingTerms":   {apply: applyRATerms("UpdateBuyerTargetingTerms")},
+		"UpdateBuyerValidityTerms":    {apply: applyRATerms("UpdateBuyerValidityTerms")},
+		"UpdateAvailability":          {apply: applyRAAvailability},
+		"UpdateLegalTerms":            {apply: applyRATerms("UpdateLegalTerms")},
+		"UpdatePricingTerms":          {apply: applyRAPricing},
+		"UpdatePaymentScheduleTerms":  {apply: applyRATerms("UpdatePaymentScheduleTerms")},
+		"ReleaseResaleAuthorization":  {release: true, apply: applyReleaseRA},
+		"RestrictResaleAuthorization": {apply: applyRestrictRA},
 	},
+}
+
+func init() {
+	for entityType, shapes := range map[string]map[string]*shape{EntityTypeOffer: offerShapes, EntityTypeResaleAuthorization: raShapes} {
+		for changeType, spec := range specs[entityType] {
+			s := shapes[changeType]
+			if s == nil {
+				panic("catalog: no shape for " + entityType + " " + changeType)
+			}
+			var extra []func(json.RawMessage) *problem
+			switch changeType {
+			case "UpdatePricingTerms":
+				extra = append(extra, uniqueTermTypes)
+			case "UpdateMarkup":
+				extra = append(extra, markupRange)
+			}
+			spec.check = checked(s, extra...)
+		}
+	}
 }
 
 var (

@@ -229,13 +229,12 @@ func privateOfferChanges(productID string, buyers []string, name string) []types
 		ch("CreateOffer", catalog.EntityTypeOffer, "", "NewOffer", map[string]any{"ProductId": productID, "Name": name}),
 		offerCh("ReleaseOffer", ref, map[string]any{}),
 		offerCh("UpdateTargeting", ref, map[string]any{"PositiveTargeting": map[string]any{"BuyerAccounts": accounts}}),
+		// AWS's shape for fixed quantities: a FixedUpfrontPricingTerm whose
+		// Grants carry MaxQuantity (aws-samples/aws-marketplace-reference-code
+		// java/resources/changeSets/offers/CreatePrivateOfferWithContractPricingWithFlexiblePaymentScheduleForSaas.json).
 		offerCh("UpdatePricingTerms", ref, map[string]any{"PricingModel": "Contract", "Terms": []any{map[string]any{
-			"Type": "ConfigurableUpfrontPricingTerm", "CurrencyCode": "USD",
-			"RateCards": []any{map[string]any{"Selector": map[string]any{"Type": "Duration", "Value": "P12M"},
-				"Constraints": map[string]any{"MultipleDimensionSelection": "Allowed", "QuantityConfiguration": "Disallowed"},
-				"RateCard":    []any{map[string]any{"DimensionKey": "seats", "Price": "8.00"}, map[string]any{"DimensionKey": "admins", "Price": "40.00"}}}},
-			"Configuration": map[string]any{"SelectorValue": "P12M", "Dimensions": []any{
-				map[string]any{"DimensionKey": "seats", "DimensionValue": 25}, map[string]any{"DimensionKey": "admins", "DimensionValue": 2}}},
+			"Type": "FixedUpfrontPricingTerm", "CurrencyCode": "USD", "Price": "280.00", "Duration": "P12M",
+			"Grants": []any{map[string]any{"DimensionKey": "seats", "MaxQuantity": 25}, map[string]any{"DimensionKey": "admins", "MaxQuantity": 2}},
 		}}}),
 		offerCh("UpdateValidityTerms", ref, map[string]any{"Terms": []any{map[string]any{"Type": "ValidityTerm", "AgreementDuration": "P12M"}}}),
 		offerCh("UpdateLegalTerms", ref, map[string]any{"Terms": []any{map[string]any{"Type": "LegalTerm",
