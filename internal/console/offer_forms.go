@@ -93,6 +93,7 @@ type offerForm struct {
 	Currency        string
 	Duration        string
 	EndDate         string
+	StartDate       string
 	Dims            []priceRow
 	Schedule        []offerInstallment
 	EULA            string
@@ -191,7 +192,7 @@ const offerFirstField = "type-direct"
 func formOfOffer(o offer.Offer, p marketplace.Product) offerForm {
 	f := offerForm{Type: o.Type, BuyerCompany: o.BuyerCompany, ProductID: o.ProductID, RowsProduct: o.ProductID, Name: o.Name,
 		BuyerAccount: o.Metadata[offer.MetaBuyerAccount], PartnerAccount: o.Metadata[offer.MetaPartnerAccount], CPPOID: o.Metadata[offer.MetaCPPOOpportunityID],
-		Currency: o.Pricing.Currency, Duration: o.Pricing.Duration, EndDate: o.Pricing.EndDate, EULA: o.EULA.Kind, ExpiresOn: o.ExpiresOn,
+		Currency: o.Pricing.Currency, Duration: o.Pricing.Duration, EndDate: o.Pricing.EndDate, StartDate: o.Pricing.StartDate, EULA: o.EULA.Kind, ExpiresOn: o.ExpiresOn,
 		Renewal: o.Renewal, RenewalChannel: o.RenewalChannel, ZeroDollar: o.ZeroDollar, NotifyUsers: strings.Join(o.NotifyUsers, "\n")}
 	if f.Type == "" {
 		f.Type = offer.TypeDirect
@@ -313,7 +314,7 @@ func (s *Service) offerFormOfPost(ctx context.Context, r *http.Request) (f offer
 	get := func(name string) string { return strings.TrimSpace(v.Get(name)) }
 	f = offerForm{Type: get("type"), BuyerCompany: get("buyer-company"), ProductID: get("product"), RowsProduct: get("rows-product"), Name: get("name"),
 		BuyerAccount: get("buyer-account"), PartnerAccount: get("partner-account"), CPPOID: get("cppo-opportunity"),
-		Currency: strings.ToUpper(get("currency")), Duration: strings.ToUpper(get("duration")), EndDate: get("end-date"), EULA: get("eula"),
+		Currency: strings.ToUpper(get("currency")), Duration: strings.ToUpper(get("duration")), EndDate: get("end-date"), StartDate: get("start-date"), EULA: get("eula"),
 		ExpiresOn: get("expires-on"), Renewal: v.Get("renewal") == "on", RenewalChannel: get("renewal-channel"), ZeroDollar: v.Get("zero-dollar") == "on",
 		NotifyUsers: get("notify-users"), AmendsAgreement: get("amends-agreement"), AmendsSource: get("amends-source")}
 	var rows []priceRow
@@ -365,7 +366,7 @@ func (f offerForm) build(base offer.Offer) builtOffer {
 	var b builtOffer
 	o := offer.Offer{Type: f.Type, BuyerCompany: f.BuyerCompany, ProductID: f.ProductID, Name: f.Name, Registration: base.Registration, Amends: base.Amends,
 		ExpiresOn: f.ExpiresOn, Renewal: f.Renewal, ZeroDollar: f.ZeroDollar, Metadata: map[string]string{}}
-	o.Pricing = offer.Pricing{Currency: f.Currency, Duration: f.Duration, EndDate: f.EndDate}
+	o.Pricing = offer.Pricing{Currency: f.Currency, Duration: f.Duration, EndDate: f.EndDate, StartDate: f.StartDate}
 	if f.Renewal {
 		o.RenewalChannel = f.RenewalChannel
 	}
@@ -510,6 +511,8 @@ func (f offerForm) fieldOf(path, msg string, b builtOffer) string {
 		return "duration"
 	case "pricing.endDate":
 		return "end-date"
+	case "pricing.startDate":
+		return "start-date"
 	case "pricing.dimensions":
 		if len(f.Dims) > 0 {
 			return f.Dims[0].PriceID()
@@ -573,6 +576,7 @@ func (f *offerForm) fillFields(v view) {
 		{ID: "currency", Name: "currency", Label: "Currency", Hint: "An ISO 4217 code, such as USD or EUR.", Value: f.Currency},
 		{ID: "duration", Name: "duration", Label: "Duration", Hint: "How long the contract runs from acceptance, such as P12M (12 months), P1Y or P30D. Or give an end date instead.", Value: f.Duration},
 		{ID: "end-date", Name: "end-date", Label: "Or end date", Hint: "The day the contract ends (UTC). Leave empty when you give a duration.", Value: f.EndDate, Type: "date"},
+		{ID: "start-date", Name: "start-date", Label: "Start date (optional)", Hint: "A future-dated agreement starts on this day (UTC), not at acceptance; a duration counts from it. For a partner offer, the latest day the partner's offer may start it.", Value: f.StartDate, Type: "date"},
 		{ID: "expires-on", Name: "expires-on", Label: "Offer expires on", Hint: "The last day (UTC) the buyer can accept. For a partner offer, the last day the partner can extend it.", Value: f.ExpiresOn, Type: "date"},
 	}
 	f.Fields = map[string]offerField{}

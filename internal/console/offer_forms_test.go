@@ -187,7 +187,7 @@ func TestOfferFormRefusesProblemsAndSavesNothing(t *testing.T) {
 			`<a href="#buyer-company">The buyer&#39;s company name is required.</a>`, `id="buyer-company-error"`,
 			`id="buyer-account-error">The buyer&#39;s AWS account number must be 12 digits, not &#34;4444&#34;.</p>`,
 			`id="dim-0-qty-error">Enter the quantity of seats as a whole number, such as 10.</p>`,
-			`id="dim-1-price-error">The price &#34;cheap&#34; of &#34;api_calls&#34; is not an amount such as 12.50.</p>`,
+			`id="dim-1-price-error">The price &#34;cheap&#34; of &#34;api_calls&#34; is not an amount such as 0.0125 (at most 100000000, 8 decimals).</p>`,
 			`id="expires-on-error">The expiration date 2020-01-01 has passed (AWS uses UTC).</p>`,
 			`id="meta-0-error">Salesforce opportunity (Salesforce Opportunity) is a required contract metadata field of product prod-m.</p>`,
 			`id="notify-users-error">`, `aria-invalid="true" aria-describedby="dim-0-qty-error"`,
