@@ -526,9 +526,9 @@ func lcAmend(t *testing.T, b *bundle, buyer string) {
 		t.Fatalf("prefilled amendment %+v (dimensions %+v)", f, f.Pricing.Dimensions)
 	}
 	pv := dr.Preview
-	if pv == nil || pv.Currency != "USD" || pv.PaidToDate != "0.00" || len(pv.Replaced) != 0 || pv.NewChargesTotal != "1200.00" ||
+	if pv == nil || pv.Currency != "USD" || pv.PaidToDate != "1200.00" || pv.UpfrontCharged != "1200.00" || len(pv.Replaced) != 0 || pv.NewChargesTotal != "1200.00" ||
 		fmt.Sprint(pv.NewCharges) != "[{at acceptance 1200.00}]" ||
-		!strings.HasPrefix(pv.Summary, "Agreement "+agreementID+" has charged 0.00 USD so far. Once the buyer accepts, the amendment charges 1200.00 USD at acceptance") {
+		!strings.HasPrefix(pv.Summary, "Agreement "+agreementID+" has charged 1200.00 USD so far (1200.00 USD upfront at acceptance); those invoices remain unchanged. Once the buyer accepts, the amendment charges 1200.00 USD at acceptance") {
 		t.Fatalf("preview %+v", pv)
 	}
 	alt := dr.Alternative
