@@ -94,4 +94,3 @@ func TestAmendmentPreviewCounts(t *testing.T) {
 		}
 	})
 }
-
