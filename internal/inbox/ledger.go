@@ -218,6 +218,15 @@ func (p *projector) apply(ctx context.Context, f marketplace.Fact) error {
 				}
 			}
 		}
+		if f.Kind == marketplace.KindAgreementAmended && f.AgreementID != "" {
+			// The agreement changed (in place or by a successor): ask the
+			// Agreement API for its terms again. The unique key folds this
+			// into an enrichment still pending.
+			if _, _, err := job.Enqueue(ctx, p.tx, p.now, JobEnrichAgreement, EnrichArgs{AgreementID: f.AgreementID},
+				job.Options{UniqueKey: "enrich:" + f.AgreementID}); err != nil {
+				return err
+			}
+		}
 		if f.LicenseArn != "" {
 			p.dirty[marketplace.LicenseID(f.LicenseArn)] = true
 		}

@@ -87,7 +87,12 @@ func FoldAgreement(id string, facts []Fact) (a Agreement, ok bool) {
 		}
 		switch f.Kind {
 		case KindAgreementCreated, KindAgreementAmended, KindAgreementDescribed:
-			setStr(&a.Intent, f.Intent)
+			if f.Kind != KindAgreementAmended || f.PreviousAgreementID != "" || a.Intent == "" {
+				// An in-place amendment (Amended naming no previous
+				// agreement, e.g. auto-renewal turned off) changes the
+				// agreement, not how it came to be: keep its intent.
+				setStr(&a.Intent, f.Intent)
+			}
 			setStr(&a.PreviousAgreementID, f.PreviousAgreementID)
 			setStr(&a.InitialAgreementID, f.InitialAgreementID)
 			setTime(&a.AcceptanceTime, f.AcceptanceTime)
