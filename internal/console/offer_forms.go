@@ -992,11 +992,14 @@ func (s *Service) showOffer(w http.ResponseWriter, r *http.Request, status int, 
 	if d.AgreementID != "" {
 		// Only an agreement in force can be amended or renewed from here: one
 		// replaced, renewed, cancelled or expired since is named as such.
-		var a marketplace.Agreement
-		var found bool
+		var a, prev marketplace.Agreement
+		var found, prevFound bool
 		err := s.DB.Read(ctx, func(tx *store.Tx) error {
 			var err error
-			a, found, err = inbox.LoadAgreement(ctx, tx, d.AgreementID)
+			if a, found, err = inbox.LoadAgreement(ctx, tx, d.AgreementID); err != nil || !found || a.PreviousAgreementID == "" {
+				return err
+			}
+			prev, prevFound, err = inbox.LoadAgreement(ctx, tx, a.PreviousAgreementID)
 			return err
 		})
 		if err != nil {
@@ -1005,6 +1008,7 @@ func (s *Service) showOffer(w http.ResponseWriter, r *http.Request, status int, 
 		}
 		if found {
 			data.AgreementStatus = awsWords{}.Word(a.Status)
+			data.Outcome = outcome(a, prev, prevFound)
 		}
 		data.CanAmend = d.State == offer.StateAccepted && found && !marketplace.IsTerminalStatus(a.Status)
 	}
@@ -1297,4 +1301,27 @@ func (s *Service) offerLastSteps(ctx context.Context, list []offer.Offer) (map[s
 		return err
 	})
 	return out, err
+}
+
+// outcome says what the buyer's acceptance did, as the ledger records it:
+// the agreement's intent, the agreement it follows and what became of that
+// one. It promises nothing AWS has not reported.
+func outcome(a, prev marketplace.Agreement, prevFound bool) string {
+	out := "The buyer's acceptance made agreement " + a.AgreementID
+	if a.Intent != "" {
+		out += " (intent " + a.Intent + ")"
+	}
+	switch {
+	case a.PreviousAgreementID == "":
+		return out + ", the first of its chain."
+	case !prevFound:
+		return out + ", which follows agreement " + a.PreviousAgreementID + " (not in the ledger)."
+	}
+	out += ", which follows agreement " + prev.AgreementID + "; that agreement is " + awsWords{}.Word(prev.Status)
+	if prev.EndedAt != nil {
+		out += " since " + prev.EndedAt.UTC().Format("2006-01-02")
+	} else if prev.EndTime != nil {
+		out += " until " + prev.EndTime.UTC().Format("2006-01-02")
+	}
+	return out + "."
 }

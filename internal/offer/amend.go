@@ -166,7 +166,7 @@ func prefill(a marketplace.Agreement, p marketplace.Product, src Offer, hasSrc b
 	}
 	if end.After(now) {
 		f.Pricing.EndDate = end.UTC().Format(time.DateOnly)
-		d.Notes = append(d.Notes, "the amendment keeps the agreement's end date, "+f.Pricing.EndDate)
+		d.Notes = append(d.Notes, "the end date is prefilled with the agreement's, "+f.Pricing.EndDate+": the amendment's own end date is what the buyer accepts (AWS lets an amendment set a custom end date)")
 	} else if t.Validity != nil && t.Validity.Duration != "" {
 		f.Pricing.Duration = t.Validity.Duration
 		d.Notes = append(d.Notes, "the agreement's end date is not known: the amendment runs "+t.Validity.Duration+" from acceptance; set an end date to keep the agreement's")
@@ -377,7 +377,7 @@ func alternative(amend Offer, a marketplace.Agreement, p marketplace.Product) *A
 	f.Pricing.Dimensions = dims
 	return &Alternative{Kind: "concurrent_offer", Form: f, Explanation: fmt.Sprintf(
 		"Product %s has concurrent agreements on, so the buyer can hold more than one agreement for it. "+
-			"Instead of amending agreement %s (which replaces its terms and pending installments, keeps its LicenseArn and, for a public offer, ends auto-renewal), "+
+			"Instead of amending agreement %s (AWS: an amendment replaces the buyer's current subscription, existing invoices stay and its payment schedule replaces pending ones; an amended public offer becomes private and no longer auto-renews), "+
 			"you can send a new private offer for the additional quantity only: its agreement runs alongside, with its own LicenseArn, entitlements, metering and invoices, "+
 			"and agreement %s stays exactly as it is. The form below ends on the same date (co-terminous); set the additional quantities before creating it. "+
 			"Choose the amendment to change or replace what the buyer has; choose the concurrent offer to add to it.",
