@@ -181,13 +181,7 @@ func TestAmendInPlaceCPPO(t *testing.T) {
 	b := setup(t)
 	b.control(t, "POST", "/control/targets", map[string]any{"type": "sqs", "queue": "q"}, &struct{}{})
 	q := b.emu.QueueURL("q")
-	p := b.product(t, false)
-	var ra struct{ ID string }
-	b.control(t, "POST", "/control/resale-authorizations", map[string]any{"productId": p.ProductID, "resellerAccountId": "999988887777"}, &ra)
-	var off struct{ OfferID string }
-	b.control(t, "POST", "/control/partner-offers", map[string]any{"resaleAuthorizationId": ra.ID, "buyerAccounts": []string{"444455556666"},
-		"quantities": map[string]int64{"seats": 5}}, &off)
-	a := b.accept(t, "444455556666", "", map[string]any{"offerId": off.OfferID, "productId": ""})
+	a, _, _ := b.cppo(t)
 	// A private offer does not renew automatically here: the partner turns it on.
 	b.receiveAll(t, q)
 	b.control(t, "POST", "/control/agreements/"+a.AgreementID+"/amend", map[string]any{"autoRenew": true, "by": "PROPOSER"}, &agreement{})
@@ -196,4 +190,17 @@ func TestAmendInPlaceCPPO(t *testing.T) {
 		strings.Contains(string(evs[0].Body), "autoRenewalEnabled") || strings.Contains(string(evs[0].Body), "renewalSummary") {
 		t.Fatalf("events %v: %s", types(evs), evs[0].Body)
 	}
+}
+
+// cppo plays a channel partner reselling a new product to buyer
+// 444455556666: the resale authorization, the partner's offer, the agreement.
+func (b *bundle) cppo(t *testing.T) (a agreement, resaleAuthorizationID, offerID string) {
+	t.Helper()
+	p := b.product(t, false)
+	var ra struct{ ID string }
+	b.control(t, "POST", "/control/resale-authorizations", map[string]any{"productId": p.ProductID, "resellerAccountId": "999988887777"}, &ra)
+	var off struct{ OfferID string }
+	b.control(t, "POST", "/control/partner-offers", map[string]any{"resaleAuthorizationId": ra.ID, "buyerAccounts": []string{"444455556666"},
+		"quantities": map[string]int64{"seats": 5}}, &off)
+	return b.accept(t, "444455556666", "", map[string]any{"offerId": off.OfferID, "productId": ""}), ra.ID, off.OfferID
 }
