@@ -99,6 +99,17 @@ type Offer struct {
 	// first time). Concord fills it from the ledger when empty; AWS records
 	// it as the offer's pre-existing agreement.
 	RenewalChannel string `json:"renewalChannel,omitempty" doc:"aws_marketplace or external"`
+	// Renews names the agreement a renewal by new offer renews (same buyer
+	// and product, sold direct or by a partner). Its agreement starts when
+	// that one ends (Pricing.StartDate, the day after: a future-dated
+	// agreement), and once accepted Concord links it into that agreement's
+	// chain. AWS: a renewal by new private offer needs the existing
+	// agreement cancelled, or a future-dated agreement that begins after it
+	// expires.
+	Renews string `json:"renews,omitempty" doc:"agreement id (agmt-…)"`
+	// AllowOverlap confirms a renewal that starts while the agreement it
+	// renews is still in force (the buyer holds both for a while).
+	AllowOverlap bool `json:"allowOverlap,omitempty"`
 	// ZeroDollar allows zero prices.
 	ZeroDollar bool `json:"zeroDollar,omitempty"`
 	// Amends names the accepted agreement this offer replaces (an
@@ -229,6 +240,9 @@ type Context struct {
 	AmendedFromPublic bool
 	// AmendedVisibilityUnknown: Concord could not ask AWS whether it did.
 	AmendedVisibilityUnknown bool
+	// Renewed is the agreement a renewal by new offer renews (nil when the
+	// ledger does not know it).
+	Renewed *marketplace.Agreement
 	// Now is the clock.
 	Now time.Time
 }
@@ -315,6 +329,7 @@ func Validate(o Offer, ctx Context) Check {
 	checkRegistration(&c, o, ctx.Product)
 	checkExpiry(&c, o, ctx.Now)
 	checkAmendment(&c, o, ctx)
+	checkRenews(&c, o, ctx)
 	switch {
 	case o.RenewalChannel != "" && !o.Renewal:
 		c.problem("renewalChannel", "only a renewal has a renewal channel: tick renewal, or leave the channel empty")
