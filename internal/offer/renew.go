@@ -8,8 +8,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/concordmp/concord/internal/inbox"
+	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 )
@@ -138,4 +141,23 @@ func (s *Service) Lineage(ctx context.Context, tx *store.Tx, a marketplace.Agree
 		return "", nil
 	}
 	return o.Renews, nil
+}
+
+// relink folds a renewal's agreement again once its offer is accepted, so
+// that Lineage finds the offer: an offer accepted inside the agreement's
+// fold is linked by that fold, but one reconciled later (its change set or
+// the partner's offer id seen after the agreement) would otherwise stay
+// "first of its chain". The fold comes from a fresh enrichment of the
+// agreement, queued under the enrichment's unique key.
+func (s *Service) relink(ctx context.Context, tx *store.Tx, id, agreementID string, now time.Time) error {
+	o, err := scanOffer(tx.QueryRow(ctx, `SELECT `+offerColumns+` FROM offers WHERE id = ?`, id))
+	if err != nil {
+		return fmt.Errorf("offer %s: %w", id, err)
+	}
+	if !o.Renewal || o.Renews == "" {
+		return nil
+	}
+	_, _, err = job.Enqueue(ctx, tx, now, inbox.JobEnrichAgreement, inbox.EnrichArgs{AgreementID: agreementID},
+		job.Options{UniqueKey: "enrich:" + agreementID})
+	return err
 }

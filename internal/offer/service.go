@@ -518,6 +518,9 @@ func (s *Service) accept(ctx context.Context, tx *store.Tx, id, agreementID stri
 	if err := history(ctx, tx, id, now, StateAccepted, "accepted", msg); err != nil {
 		return err
 	}
+	if err := s.relink(ctx, tx, id, agreementID, now); err != nil {
+		return err
+	}
 	if strings.Contains(note, "reconciled") {
 		return s.tell(ctx, tx, EventReconciled, id, now)
 	}
