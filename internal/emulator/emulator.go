@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/concordmp/concord/internal/background"
 	"github.com/concordmp/concord/internal/emulator/agreementapi"
 	"github.com/concordmp/concord/internal/emulator/smithyio"
 	emusqs "github.com/concordmp/concord/internal/emulator/sqs"
@@ -42,6 +43,11 @@ type Options struct {
 	// FulfillmentURL, when set, is where Register sends the buyer if the
 	// request names no URL (in sandbox mode: Concord's own registration page).
 	FulfillmentURL func() string
+	// ControlToken, when set, is the bearer token every control API request
+	// must carry (Authorization: Bearer …). The sandbox inside `concord serve`
+	// sets it, so whoever can reach the listener cannot rewrite the world;
+	// the standalone emulator leaves it empty, its control API being the point.
+	ControlToken string
 }
 
 // Target is where emitted messages are delivered.
@@ -143,7 +149,7 @@ func (e *Emulator) Start(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				e.World.Tick()
+				background.Guard(e.o.Logger, "emulator clock", func() error { e.World.Tick(); return nil })
 			}
 		}
 	})
@@ -179,7 +185,9 @@ func (e *Emulator) Signer() (*snsverify.Signer, error) {
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/control/") || r.URL.Path == "/control":
-		e.ctl.ServeHTTP(w, r)
+		if e.controlAllowed(w, r) {
+			e.ctl.ServeHTTP(w, r)
+		}
 		return
 	case r.URL.Path == "/sns/signing-cert.pem":
 		signer, err := e.Signer()

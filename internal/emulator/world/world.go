@@ -496,16 +496,20 @@ func (w *World) Snapshot() ([]byte, error) {
 	return json.MarshalIndent(w.s, "", "  ")
 }
 
-// Restore replaces the state with a snapshot.
+// Restore replaces the state with a snapshot. The snapshot is checked whole
+// first (every section present, every reference resolving) and refused with a
+// validation error, the world unchanged, when it is not one the emulator could
+// have written: a half-valid world would panic in the clock's next tick.
 func (w *World) Restore(b []byte) error {
 	s := newState(DefaultConfig())
 	if err := json.Unmarshal(b, s); err != nil {
 		return Errorf(CodeValidation, "not an emulator snapshot: %v", err)
 	}
-	for _, m := range []any{s.Products, s.Buyers, s.Offers, s.ResaleAuthorizations, s.Agreements, s.Licenses, s.Tokens, s.MeteringKeys, s.ChangeSets, s.Faults} {
-		if m == nil {
-			return Errorf(CodeValidation, "snapshot is missing a section")
-		}
+	if err := s.checkSections(); err != nil {
+		return err
+	}
+	if err := s.checkReferences(); err != nil {
+		return err
 	}
 	s.rng = newRand(s.FaultSeed)
 	w.mu.Lock()
@@ -557,3 +561,19 @@ func NewID(prefix string, n int) string {
 
 // SortedKeys returns a map's keys in order, for deterministic listings.
 func SortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// checkSections refuses a snapshot with a section missing or null. Each map is
+// compared with nil on its own: a nil map stored in an interface is not nil.
+func (s *State) checkSections() error {
+	for _, sec := range []struct {
+		name  string
+		isNil bool
+	}{{"products", s.Products == nil}, {"buyers", s.Buyers == nil}, {"offers", s.Offers == nil},
+		{"resaleAuthorizations", s.ResaleAuthorizations == nil}, {"agreements", s.Agreements == nil}, {"licenses", s.Licenses == nil},
+		{"tokens", s.Tokens == nil}, {"meteringKeys", s.MeteringKeys == nil}, {"changeSets", s.ChangeSets == nil}, {"faults", s.Faults == nil}} {
+		if sec.isNil {
+			return Errorf(CodeValidation, "snapshot is missing its %q section", sec.name)
+		}
+	}
+	return nil
+}
