@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/concordmp/concord/internal/background"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 	"github.com/google/uuid"
@@ -223,7 +224,11 @@ func (r *Runner) Run(ctx context.Context) {
 			t := time.NewTicker(r.o.Poll)
 			defer t.Stop()
 			for ctx.Err() == nil {
-				worked, err := r.WorkOne(ctx)
+				var worked bool
+				err := background.Guard(r.o.Logger, "job worker", func() (err error) {
+					worked, err = r.WorkOne(ctx)
+					return err
+				})
 				if err != nil && ctx.Err() == nil {
 					r.o.Logger.Error("job runner", "err", err)
 				}
@@ -267,7 +272,9 @@ func (r *Runner) runWithHeartbeat(ctx context.Context, j *Job, h Handler) (err e
 	defer cancel()
 	done := make(chan struct{})
 	renewed := time.Now()
-	go func() {
+	// A panicking heartbeat stops renewing: the lease runs out and the job is
+	// claimed again, as after a crash.
+	background.Go(r.o.Logger, "job lease heartbeat", func() {
 		t := time.NewTicker(r.o.Lease / 3)
 		defer t.Stop()
 		for {
@@ -296,7 +303,7 @@ func (r *Runner) runWithHeartbeat(ctx context.Context, j *Job, h Handler) (err e
 				}
 			}
 		}
-	}()
+	})
 	defer close(done)
 	defer func() {
 		if p := recover(); p != nil {
