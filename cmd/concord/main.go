@@ -337,6 +337,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.SMTP.Username, "smtp-user", env("CONCORD_SMTP_USER", ""), "SMTP user for AUTH PLAIN; empty sends without logging in (CONCORD_SMTP_USER)")
 	fs.StringVar(&cfg.SMTP.Password, "smtp-password", env("CONCORD_SMTP_PASSWORD", ""), "SMTP password; prefer the environment variable, flags show in the process list (CONCORD_SMTP_PASSWORD)")
 	fs.StringVar(&cfg.SMTP.From, "smtp-from", env("CONCORD_SMTP_FROM", ""), "sender of notification emails, e.g. \"Concord <concord@example.com>\" (CONCORD_SMTP_FROM)")
+	fs.BoolVar(&cfg.AllowPrivateTargets, "allow-private-targets", envBool("CONCORD_ALLOW_PRIVATE_TARGETS", false), "let webhook endpoints and Slack routes point at loopback, private, link-local and CGNAT addresses, for receivers inside your network (CONCORD_ALLOW_PRIVATE_TARGETS)")
 	shutdown := fs.Duration("shutdown-timeout", envDuration("CONCORD_SHUTDOWN_TIMEOUT", 20*time.Second), "how long to wait for in-flight requests and jobs on shutdown (CONCORD_SHUTDOWN_TIMEOUT)")
 	if err := parse(fs, args); err != nil {
 		return err

@@ -93,6 +93,9 @@ type Config struct {
 	AutoMigrate bool
 	// SMTP sends notification emails; with no Addr they are stored as skipped.
 	SMTP notify.SMTPMailer
+	// AllowPrivateTargets lets webhook endpoints and Slack routes point at
+	// loopback, private, link-local and CGNAT addresses (on-premises receivers).
+	AllowPrivateTargets bool
 }
 
 // App is a running Concord.
@@ -234,6 +237,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	}
 	svc := NewServices(db, cfg.Now, logger)
 	a.Ledger, a.Registration, a.Entitlements, a.Webhooks, a.Metering, a.Offers = svc.Ledger, svc.Registration, svc.Entitlements, svc.Webhooks, svc.Metering, svc.Offers
+	a.Webhooks.AllowPrivateTargets, svc.Notify.AllowPrivateTargets = cfg.AllowPrivateTargets, cfg.AllowPrivateTargets
 	a.Registration.Resolver = awsmp.NewMetering(awsConf)
 	a.Registration.Path, a.Registration.SecureCookies = cfg.RegistrationPath, cfg.SecureCookies
 	a.Entitlements.API = awsmp.NewEntitlements(awsConf)
