@@ -419,7 +419,7 @@ func emulatorServe(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := flag.NewFlagSet("concord emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", env("CONCORD_EMULATOR_ADDR", "127.0.0.1:8090"), "listen address HOST:PORT (CONCORD_EMULATOR_ADDR)")
-	snapshot := fs.String("snapshot", env("CONCORD_EMULATOR_SNAPSHOT", ""), "state file: loaded at start if it exists, saved at shutdown (CONCORD_EMULATOR_SNAPSHOT)")
+	snapshot := fs.String("snapshot", env("CONCORD_EMULATOR_SNAPSHOT", ""), "state file: loaded at start if it exists, rewritten as the state changes (CONCORD_EMULATOR_SNAPSHOT)")
 	seller := fs.String("seller-account", env("CONCORD_EMULATOR_SELLER", "111122223333"), "the emulated seller's AWS account (CONCORD_EMULATOR_SELLER)")
 	queue := fs.String("sqs-queue", env("CONCORD_EMULATOR_SQS_QUEUE", "marketplace-events"), "emulated SQS queue that receives every EventBridge event; empty for none (CONCORD_EMULATOR_SQS_QUEUE)")
 	targetURL := fs.String("event-target", env("CONCORD_EMULATOR_EVENT_TARGET", ""), "also POST every EventBridge event to this URL, as an API destination does (CONCORD_EMULATOR_EVENT_TARGET)")
@@ -439,16 +439,11 @@ func emulatorServe(ctx context.Context, args []string, stdout, stderr io.Writer)
 	base := "http://" + ln.Addr().String()
 	cfg := world.DefaultConfig()
 	cfg.SellerAccountID = *seller
-	e := emulator.New(emulator.Options{Config: cfg, Logger: logger, BaseURL: func() string { return base }})
-	if *snapshot != "" {
-		if b, err := os.ReadFile(*snapshot); err == nil {
-			if err := e.World.Restore(b); err != nil {
-				return fmt.Errorf("restore %s: %w", *snapshot, err)
-			}
-			logger.Info("restored state", "file", *snapshot)
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
+	e := emulator.New(emulator.Options{Config: cfg, Logger: logger, BaseURL: func() string { return base }, StateFile: *snapshot})
+	if loaded, err := e.LoadState(); err != nil {
+		return err
+	} else if loaded {
+		logger.Info("restored state", "file", *snapshot)
 	}
 	if *queue != "" {
 		if _, err := e.AddTarget(emulator.Target{Type: "sqs", Queue: *queue}); err != nil {
@@ -473,15 +468,8 @@ func emulatorServe(ctx context.Context, args []string, stdout, stderr io.Writer)
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)
-	e.Close()
+	e.Close() // writes the state file a last time
 	if *snapshot != "" {
-		b, err := e.World.Snapshot()
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(*snapshot, b, 0o600); err != nil {
-			return err
-		}
 		logger.Info("saved state", "file", *snapshot)
 	}
 	return nil

@@ -27,6 +27,7 @@ import (
 	"github.com/concordmp/concord/internal/background"
 	"github.com/concordmp/concord/internal/console"
 	"github.com/concordmp/concord/internal/emulator"
+	"github.com/concordmp/concord/internal/emulator/world"
 	"github.com/concordmp/concord/internal/entitlement"
 	"github.com/concordmp/concord/internal/httpapi"
 	"github.com/concordmp/concord/internal/inbox"
@@ -203,7 +204,14 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 			return nil, err
 		}
 		a.Emulator = emulator.New(emulator.Options{Logger: logger, BaseURL: func() string { return a.URL() + "/emulator" },
-			FulfillmentURL: func() string { return a.URL() + a.Registration.Path }, ControlToken: token})
+			FulfillmentURL: func() string { return a.URL() + a.Registration.Path }, ControlToken: token,
+			StateFile: SandboxStateFile(cfg.DataDir)})
+		// The sandbox is the same world after a restart as the ledger is.
+		if loaded, err := a.Emulator.LoadState(); err != nil {
+			return nil, fmt.Errorf("%w (move the file away to start the sandbox afresh)", err)
+		} else if loaded {
+			logger.Info("sandbox: emulator state restored", "file", SandboxStateFile(cfg.DataDir), "clock", a.Emulator.World.Now())
+		}
 		if !clockGiven {
 			// Concord lives on the emulator's clock, so advancing it moves both
 			// (a future-dated license turns active when the emulator says so).
@@ -490,6 +498,33 @@ func topicAllowed(topics []string) func(string) bool {
 		set[strings.TrimSpace(t)] = true
 	}
 	return func(arn string) bool { return set[arn] }
+}
+
+// SandboxStateFile is where the sandbox emulator keeps its world (products,
+// offers, agreements, licenses, metering records, clock offset) between runs.
+func SandboxStateFile(dataDir string) string {
+	if dataDir == "" {
+		dataDir = "."
+	}
+	return filepath.Join(dataDir, "sandbox-emulator.json")
+}
+
+// SandboxClock is the sandbox's clock for commands that run beside `concord
+// serve`: the real time moved by the clock offset in the data directory's
+// sandbox state, or the real time when there is none (or the marketplace is
+// AWS). Offers, artifacts and keys stamped by the CLI then line up with what
+// serve stamps on the emulator's clock.
+func SandboxClock(dataDir string) func() time.Time {
+	f, err := os.Open(SandboxStateFile(dataDir))
+	if err != nil {
+		return time.Now
+	}
+	defer f.Close()
+	off, err := world.ReadClockOffset(f)
+	if err != nil || off == 0 {
+		return time.Now
+	}
+	return func() time.Time { return time.Now().UTC().Add(off) }
 }
 
 // SandboxTokenFile is the file in the data directory holding the token the

@@ -13,10 +13,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -48,6 +51,11 @@ type Options struct {
 	// sets it, so whoever can reach the listener cannot rewrite the world;
 	// the standalone emulator leaves it empty, its control API being the point.
 	ControlToken string
+	// StateFile, when set, is where the world is kept between runs: LoadState
+	// reads it, and it is rewritten (write to a temporary file, then rename)
+	// within a second of every change, at once when the clock moves, and on
+	// Close. The sandbox of `concord serve` keeps it in the data directory.
+	StateFile string
 }
 
 // Target is where emitted messages are delivered.
@@ -94,6 +102,9 @@ type Emulator struct {
 	log      []Delivery
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+
+	saveMu sync.Mutex
+	saved  uint64 // the world version last written to StateFile
 }
 
 // service is one AWS service endpoint: match picks the requests it answers.
@@ -132,6 +143,11 @@ func New(o Options) *Emulator {
 		return e.base(r)
 	}})
 	e.World.OnEvent(e.deliver)
+	e.World.OnClockMove(func() {
+		if err := e.SaveState(); err != nil {
+			e.o.Logger.Error("emulator: save state", "file", e.o.StateFile, "err", err)
+		}
+	})
 	e.services = e.buildServices()
 	e.ctl = e.controlHandler()
 	return e
@@ -150,6 +166,9 @@ func (e *Emulator) Start(ctx context.Context) {
 				return
 			case <-t.C:
 				background.Guard(e.o.Logger, "emulator clock", func() error { e.World.Tick(); return nil })
+				if err := background.Guard(e.o.Logger, "emulator state file", e.SaveState); err != nil {
+					e.o.Logger.Error("emulator: save state", "file", e.o.StateFile, "err", err)
+				}
 			}
 		}
 	})
@@ -162,6 +181,69 @@ func (e *Emulator) Close() {
 	}
 	e.SQS.Close()
 	e.wg.Wait()
+	if err := e.SaveState(); err != nil {
+		e.o.Logger.Error("emulator: save state", "file", e.o.StateFile, "err", err)
+	}
+}
+
+// LoadState restores the world from Options.StateFile; a missing file is a
+// fresh world (loaded false). A file that is not a whole world is an error:
+// starting empty beside a ledger that remembers it would be worse.
+func (e *Emulator) LoadState() (loaded bool, err error) {
+	if e.o.StateFile == "" {
+		return false, nil
+	}
+	b, err := os.ReadFile(e.o.StateFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("read emulator state: %w", err)
+	}
+	if err := e.World.Restore(b); err != nil {
+		return false, fmt.Errorf("restore emulator state from %s: %w", e.o.StateFile, err)
+	}
+	e.saveMu.Lock()
+	e.saved = e.World.Version()
+	e.saveMu.Unlock()
+	return true, nil
+}
+
+// SaveState writes the world to Options.StateFile if it changed since the
+// last write: to a temporary file in the same directory, synced, then renamed
+// over the old one, so a crash leaves the old state or the new, never half.
+func (e *Emulator) SaveState() error {
+	if e.o.StateFile == "" {
+		return nil
+	}
+	e.saveMu.Lock()
+	defer e.saveMu.Unlock()
+	if e.World.Version() == e.saved {
+		return nil
+	}
+	b, v, err := e.World.SnapshotVersion()
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(e.o.StateFile), filepath.Base(e.o.StateFile)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write emulator state: %w", err)
+	}
+	defer os.Remove(f.Name()) // after the rename, there is nothing left to remove
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), e.o.StateFile)
+	}
+	if err != nil {
+		return fmt.Errorf("write emulator state: %w", err)
+	}
+	e.saved = v
+	return nil
 }
 
 func (e *Emulator) base(*http.Request) string {

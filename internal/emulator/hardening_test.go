@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -138,3 +139,42 @@ func TestControlTokenGuardsTheControlAPI(t *testing.T) {
 		t.Fatalf("the emulator's index needs no token: %d", status)
 	}
 }
+
+// TestStateFile: the world written to the state file comes back whole in a new
+// emulator, the clock offset included; a file that is not a whole world is
+// refused rather than started from empty.
+func TestStateFile(t *testing.T) {
+	t.Parallel()
+	path := t.TempDir() + "/state.json"
+	e := emulator.New(emulator.Options{StateFile: path})
+	srv := httptest.NewServer(e)
+	if status, out := put(t, "POST", srv.URL+"/control/products", "", `{"productId":"prod-kept","title":"K","dimensions":[{"key":"seats","kind":"contract"}]}`); status != 200 {
+		t.Fatalf("product: %d %s", status, out)
+	}
+	if err := e.World.Advance(36 * time.Hour); err != nil { // saved at once
+		t.Fatal(err)
+	}
+	srv.Close()
+	e.Close()
+
+	again := emulator.New(emulator.Options{StateFile: path})
+	defer again.Close()
+	if loaded, err := again.LoadState(); !loaded || err != nil {
+		t.Fatalf("LoadState: %v %v", loaded, err)
+	}
+	if skew := again.World.Now().Sub(time.Now().Add(36 * time.Hour)); skew < -time.Minute || skew > time.Minute {
+		t.Fatalf("clock restored %s off", skew)
+	}
+	snap, _ := again.World.Snapshot()
+	if !strings.Contains(string(snap), `"prod-kept"`) {
+		t.Fatal("the product was not restored")
+	}
+	if err := writeFile(path, `{"products":null}`); err != nil {
+		t.Fatal(err)
+	}
+	if loaded, err := emulator.New(emulator.Options{StateFile: path}).LoadState(); loaded || err == nil {
+		t.Fatalf("a broken state file: %v %v, want an error", loaded, err)
+	}
+}
+
+func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }

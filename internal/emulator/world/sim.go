@@ -563,15 +563,16 @@ func (s *State) MintToken(licenseOrAgreement string) (*Token, error) {
 
 // tickLocked runs the transitions that are due: future-dated agreements start,
 // agreements reach their end (renewing or expiring), final metering windows
-// close, change sets apply, and offers expire.
-func (w *World) tickLocked() {
+// close, change sets apply, and offers expire. ran says whether any did.
+func (w *World) tickLocked() (ran bool) {
 	s := w.s
 	if !w.dirty && s.now.Before(w.nextDue) {
-		return
+		return false
 	}
 	next := s.now.Add(24 * time.Hour)
 	due := func(t time.Time) bool {
 		if !t.After(s.now) {
+			ran = true
 			return true
 		}
 		if t.Before(next) {
@@ -623,6 +624,7 @@ func (w *World) tickLocked() {
 		}
 	}
 	w.nextDue, w.dirty = next, false
+	return ran
 }
 
 func (s *State) hasActiveLicense(account, productCode string) bool {

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math/big"
 	mrand "math/rand/v2"
@@ -285,6 +286,10 @@ type World struct {
 	// dirty says a write happened since; together they let reads skip the scan.
 	nextDue time.Time
 	dirty   bool
+	// version counts changes (writes, transitions that ran, clock moves), so
+	// the state file is written only when there is something new to keep.
+	version uint64
+	onClock []func()
 
 	subMu       sync.Mutex
 	onEvent     []func(EmittedEvent)
@@ -355,10 +360,15 @@ func (w *World) locked(fn func(s *State) error, write bool) ([]EmittedEvent, err
 	s := w.s
 	s.now = time.Now().UTC().Add(s.ClockOffset)
 	s.touched = map[string]bool{}
-	w.tickLocked()
+	if w.tickLocked() {
+		// What ran may have made new transitions due (a renewal's end).
+		w.dirty = true
+		w.version++
+	}
 	defer func() {
 		if write {
 			w.dirty = true
+			w.version++
 		}
 	}()
 	err := fn(s)
@@ -376,11 +386,35 @@ func (w *World) Advance(d time.Duration) error {
 	w.mu.Lock()
 	w.s.ClockOffset += d
 	w.mu.Unlock()
-	return w.Do(func(*State) error { return nil })
+	err := w.Do(func(*State) error { return nil })
+	w.subMu.Lock()
+	hooks := slices.Clone(w.onClock)
+	w.subMu.Unlock()
+	for _, fn := range hooks {
+		fn()
+	}
+	return err
 }
 
-// Tick runs due transitions; the emulator calls it every second.
-func (w *World) Tick() { w.Do(func(*State) error { return nil }) }
+// OnClockMove registers fn to run after Advance, outside the lock: the
+// sandbox saves its state at once, so commands reading the clock offset from
+// the state file agree with the emulator.
+func (w *World) OnClockMove(fn func()) {
+	w.subMu.Lock()
+	defer w.subMu.Unlock()
+	w.onClock = append(w.onClock, fn)
+}
+
+// Version is a counter that moves whenever the state may have changed.
+func (w *World) Version() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.version
+}
+
+// Tick runs due transitions; the emulator calls it every second. A tick that
+// runs nothing changes nothing (and so writes no state file).
+func (w *World) Tick() { w.Read(func(*State) error { return nil }) }
 
 func (w *World) deliver(evs []EmittedEvent) {
 	if len(evs) == 0 {
@@ -491,9 +525,44 @@ func (s *State) agreementAPIView(a *Agreement) agreementapi.Agreement {
 
 // Snapshot returns the whole state as JSON.
 func (w *World) Snapshot() ([]byte, error) {
+	b, _, err := w.SnapshotVersion()
+	return b, err
+}
+
+// SnapshotVersion returns the whole state as JSON with the Version it is of.
+func (w *World) SnapshotVersion() ([]byte, uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return json.MarshalIndent(w.s, "", "  ")
+	b, err := json.MarshalIndent(w.s, "", "  ")
+	return b, w.version, err
+}
+
+// ReadClockOffset reads only the clock offset from a snapshot (the second
+// member, so a large state file is not decoded whole): commands that run
+// beside a sandbox stamp their changes with the sandbox's clock.
+func ReadClockOffset(r io.Reader) (time.Duration, error) {
+	dec := json.NewDecoder(r)
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return 0, fmt.Errorf("not an emulator snapshot")
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return 0, fmt.Errorf("not an emulator snapshot: %w", err)
+		}
+		if t == "clockOffset" {
+			var d time.Duration
+			if err := dec.Decode(&d); err != nil {
+				return 0, fmt.Errorf("snapshot clockOffset: %w", err)
+			}
+			return d, nil
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return 0, fmt.Errorf("not an emulator snapshot: %w", err)
+		}
+	}
+	return 0, nil
 }
 
 // Restore replaces the state with a snapshot. The snapshot is checked whole
