@@ -36,7 +36,7 @@ func TestMeteringOutcomes(t *testing.T) {
 	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
-			e := moStart(t, d, app.Config{AllowPrivateTargets: true})
+			e := moStart(t, d, app.Config{})
 
 			t.Run("SuccessIsOneRecordPerLicenseDimensionHour", func(t *testing.T) {
 				e.product(t, "prod-mo-ok", true, []string{"api_calls"}, nil, "")
@@ -419,7 +419,7 @@ func TestMeteringOutcomesHandDriven(t *testing.T) {
 	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
-			e := moStart(t, d, app.Config{NoMetering: true, AllowPrivateTargets: true})
+			e := moStart(t, d, app.Config{NoMetering: true})
 			cfg, err := awsmp.Load(context.Background(), awsmp.Config{Endpoint: e.b.app.URL() + "/emulator", Anonymous: true, Region: "us-east-1"})
 			if err != nil {
 				t.Fatal(err)
@@ -516,6 +516,7 @@ type moEnv struct {
 
 func moStart(t *testing.T, dialect string, cfg app.Config) *moEnv {
 	t.Helper()
+	cfg.AllowPrivateTargets = true // the webhook receiver is on loopback
 	b := setup(t, dialect, cfg)
 	e := &moEnv{b: b, w: b.app.Emulator.World}
 	e.hooks = moNewHooks(t, e)
