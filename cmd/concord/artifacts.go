@@ -192,7 +192,7 @@ func artifactsRecord(ctx context.Context, args []string, stdout, stderr io.Write
 		var created bool
 		err := db.Write(ctx, func(tx *store.Tx) error {
 			var err error
-			a, created, err = artifact.Record(ctx, tx, *agreement, time.Now())
+			a, created, err = artifact.Record(ctx, tx, *agreement, c.now()())
 			return err
 		})
 		if err != nil {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/concordmp/concord/internal/app"
 	"github.com/concordmp/concord/internal/awsmp"
@@ -62,7 +61,7 @@ func backfillEntitlements(ctx context.Context, args []string, stdout, stderr io.
 	}
 	return c.withDB(ctx, func(db *store.DB) error {
 		sum, err := backfill.Entitlements(ctx, backfill.Options{Product: *product, Accounts: accounts, API: awsmp.NewEntitlements(cfg),
-			Ledger: app.NewServices(db, time.Now, logger).Ledger, Progress: stderr, Rate: *rate})
+			Ledger: app.NewServices(db, c.now(), logger).Ledger, Progress: stderr, Rate: *rate})
 		if err != nil {
 			return err
 		}
@@ -105,7 +104,7 @@ func backfillImportCSV(ctx context.Context, args []string, stdout, stderr io.Wri
 		r = f
 	}
 	return c.withDB(ctx, func(db *store.DB) error {
-		sum, err := backfill.ImportCSV(ctx, r, backfill.Options{Product: *product, Ledger: app.NewServices(db, time.Now, logger).Ledger, Progress: stderr})
+		sum, err := backfill.ImportCSV(ctx, r, backfill.Options{Product: *product, Ledger: app.NewServices(db, c.now(), logger).Ledger, Progress: stderr})
 		if err != nil {
 			return err
 		}

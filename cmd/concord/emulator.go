@@ -12,10 +12,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/concordmp/concord/internal/app"
 	"github.com/concordmp/concord/internal/emulator"
 	"github.com/concordmp/concord/internal/emulator/world"
 )
@@ -69,6 +71,8 @@ func emulatorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := flag.NewFlagSet("concord emulator "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	base := fs.String("emulator", env("CONCORD_EMULATOR_URL", "http://127.0.0.1:8080/emulator"), "emulator base URL (CONCORD_EMULATOR_URL)")
+	token := fs.String("sandbox-token", env("CONCORD_SANDBOX_TOKEN", ""), "control token of the sandbox inside concord serve; empty reads <data-dir>/"+app.SandboxTokenFile+" (CONCORD_SANDBOX_TOKEN)")
+	dataDir := fs.String("data-dir", env("CONCORD_DATA_DIR", "data"), "concord serve's data directory, where the sandbox token is kept (CONCORD_DATA_DIR)")
 	vals := map[string]*string{}
 	for _, f := range c.flags {
 		vals[f.name] = fs.String(f.name, "", f.help)
@@ -81,14 +85,20 @@ func emulatorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	get := func(n string) string { return *vals[n] }
+	if *token == "" {
+		// The standalone emulator needs none; serve's sandbox wrote one here.
+		if b, err := os.ReadFile(filepath.Join(*dataDir, app.SandboxTokenFile)); err == nil {
+			*token = strings.TrimSpace(string(b))
+		}
+	}
 	method, path, body, err := c.build(get)
 	if err != nil {
 		return usageError{err}
 	}
 	if path == "" { // local-only command (snapshot save/restore)
-		return c.local(ctx, *base, get, stdout)
+		return c.local(ctx, controlAPI{*base, *token}, get, stdout)
 	}
-	out, err := call(ctx, method, strings.TrimRight(*base, "/")+path, body)
+	out, err := controlAPI{*base, *token}.call(ctx, method, path, body)
 	if err != nil {
 		return err
 	}
@@ -96,8 +106,13 @@ func emulatorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-// call sends one control API request and returns the pretty JSON answer.
-func call(ctx context.Context, method, url string, body any) ([]byte, error) {
+// controlAPI is where the commands send control API requests: the emulator's
+// base URL and the sandbox token (empty for a standalone emulator).
+type controlAPI struct{ base, token string }
+
+// call sends one control API request to path and returns the pretty JSON answer.
+func (c controlAPI) call(ctx context.Context, method, path string, body any) ([]byte, error) {
+	url := strings.TrimRight(c.base, "/") + path
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -111,6 +126,9 @@ func call(ctx context.Context, method, url string, body any) ([]byte, error) {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("is the emulator running? %w", err)
@@ -133,7 +151,7 @@ type emulatorCommand struct {
 	summary string
 	flags   []cliFlag
 	build   func(get func(string) string) (method, path string, body any, err error)
-	local   func(ctx context.Context, base string, get func(string) string, stdout io.Writer) error
+	local   func(ctx context.Context, api controlAPI, get func(string) string, stdout io.Writer) error
 }
 
 // quantities parses "seats=10,admins=2".
@@ -388,18 +406,18 @@ var emulatorCommands = map[string]emulatorCommand{
 			}
 			return "", "", nil, nil
 		},
-		local: func(ctx context.Context, base string, get func(string) string, stdout io.Writer) error {
-			url := strings.TrimRight(base, "/") + "/control/state"
+		local: func(ctx context.Context, api controlAPI, get func(string) string, stdout io.Writer) error {
+			const url = "/control/state"
 			if get("restore") == "true" {
 				b, err := os.ReadFile(get("file"))
 				if err != nil {
 					return err
 				}
-				out, err := call(ctx, http.MethodPut, url, json.RawMessage(b))
+				out, err := api.call(ctx, http.MethodPut, url, json.RawMessage(b))
 				stdout.Write(out)
 				return err
 			}
-			out, err := call(ctx, http.MethodGet, url, nil)
+			out, err := api.call(ctx, http.MethodGet, url, nil)
 			if err != nil {
 				return err
 			}
@@ -415,7 +433,7 @@ func emulatorServe(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs := flag.NewFlagSet("concord emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", env("CONCORD_EMULATOR_ADDR", "127.0.0.1:8090"), "listen address HOST:PORT (CONCORD_EMULATOR_ADDR)")
-	snapshot := fs.String("snapshot", env("CONCORD_EMULATOR_SNAPSHOT", ""), "state file: loaded at start if it exists, saved at shutdown (CONCORD_EMULATOR_SNAPSHOT)")
+	snapshot := fs.String("snapshot", env("CONCORD_EMULATOR_SNAPSHOT", ""), "state file: loaded at start if it exists, rewritten as the state changes (CONCORD_EMULATOR_SNAPSHOT)")
 	seller := fs.String("seller-account", env("CONCORD_EMULATOR_SELLER", "111122223333"), "the emulated seller's AWS account (CONCORD_EMULATOR_SELLER)")
 	queue := fs.String("sqs-queue", env("CONCORD_EMULATOR_SQS_QUEUE", "marketplace-events"), "emulated SQS queue that receives every EventBridge event; empty for none (CONCORD_EMULATOR_SQS_QUEUE)")
 	targetURL := fs.String("event-target", env("CONCORD_EMULATOR_EVENT_TARGET", ""), "also POST every EventBridge event to this URL, as an API destination does (CONCORD_EMULATOR_EVENT_TARGET)")
@@ -435,16 +453,11 @@ func emulatorServe(ctx context.Context, args []string, stdout, stderr io.Writer)
 	base := "http://" + ln.Addr().String()
 	cfg := world.DefaultConfig()
 	cfg.SellerAccountID = *seller
-	e := emulator.New(emulator.Options{Config: cfg, Logger: logger, BaseURL: func() string { return base }})
-	if *snapshot != "" {
-		if b, err := os.ReadFile(*snapshot); err == nil {
-			if err := e.World.Restore(b); err != nil {
-				return fmt.Errorf("restore %s: %w", *snapshot, err)
-			}
-			logger.Info("restored state", "file", *snapshot)
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
+	e := emulator.New(emulator.Options{Config: cfg, Logger: logger, BaseURL: func() string { return base }, StateFile: *snapshot})
+	if loaded, err := e.LoadState(); err != nil {
+		return err
+	} else if loaded {
+		logger.Info("restored state", "file", *snapshot)
 	}
 	if *queue != "" {
 		if _, err := e.AddTarget(emulator.Target{Type: "sqs", Queue: *queue}); err != nil {
@@ -469,15 +482,8 @@ func emulatorServe(ctx context.Context, args []string, stdout, stderr io.Writer)
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)
-	e.Close()
+	e.Close() // writes the state file a last time
 	if *snapshot != "" {
-		b, err := e.World.Snapshot()
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(*snapshot, b, 0o600); err != nil {
-			return err
-		}
 		logger.Info("saved state", "file", *snapshot)
 	}
 	return nil

@@ -274,6 +274,15 @@ func (c *common) logger(w io.Writer) (*slog.Logger, error) {
 	return nil, usageError{fmt.Errorf("--log-format must be text or json")}
 }
 
+// now is the clock commands stamp their changes with: serve's clock, which in
+// sandbox mode is the emulator's (its offset is read from the data directory).
+func (c *common) now() func() time.Time {
+	if env("CONCORD_MARKETPLACE", app.MarketplaceEmulator) != app.MarketplaceEmulator {
+		return time.Now
+	}
+	return app.SandboxClock(c.dataDir)
+}
+
 func (c *common) open(ctx context.Context) (*store.DB, error) {
 	return store.Open(ctx, store.Config{URL: c.database, DataDir: c.dataDir})
 }
@@ -337,6 +346,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.SMTP.Username, "smtp-user", env("CONCORD_SMTP_USER", ""), "SMTP user for AUTH PLAIN; empty sends without logging in (CONCORD_SMTP_USER)")
 	fs.StringVar(&cfg.SMTP.Password, "smtp-password", env("CONCORD_SMTP_PASSWORD", ""), "SMTP password; prefer the environment variable, flags show in the process list (CONCORD_SMTP_PASSWORD)")
 	fs.StringVar(&cfg.SMTP.From, "smtp-from", env("CONCORD_SMTP_FROM", ""), "sender of notification emails, e.g. \"Concord <concord@example.com>\" (CONCORD_SMTP_FROM)")
+	fs.BoolVar(&cfg.AllowPrivateTargets, "allow-private-targets", envBool("CONCORD_ALLOW_PRIVATE_TARGETS", false), "let webhook endpoints and Slack routes point at loopback, private, link-local and CGNAT addresses, for receivers inside your network (CONCORD_ALLOW_PRIVATE_TARGETS)")
 	shutdown := fs.Duration("shutdown-timeout", envDuration("CONCORD_SHUTDOWN_TIMEOUT", 20*time.Second), "how long to wait for in-flight requests and jobs on shutdown (CONCORD_SHUTDOWN_TIMEOUT)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -391,7 +401,7 @@ func apikeyCreate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return usageError{errors.New("--name is required")}
 	}
 	return c.withDB(ctx, func(db *store.DB) error {
-		secret, k, err := apikey.Create(ctx, db, *name, time.Now())
+		secret, k, err := apikey.Create(ctx, db, *name, c.now()())
 		if err != nil {
 			return err
 		}
@@ -432,7 +442,7 @@ func apikeyRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return usageError{errors.New("--id is required")}
 	}
 	return c.withDB(ctx, func(db *store.DB) error {
-		if err := apikey.Revoke(ctx, db, *id, time.Now()); err != nil {
+		if err := apikey.Revoke(ctx, db, *id, c.now()()); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "revoked %s\n", *id)
@@ -446,7 +456,7 @@ func eventsReplay(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	return c.withDB(ctx, func(db *store.DB) error {
-		l := app.NewServices(db, time.Now, slog.New(slog.DiscardHandler)).Ledger
+		l := app.NewServices(db, c.now(), slog.New(slog.DiscardHandler)).Ledger
 		st, err := l.Replay(ctx)
 		if err != nil {
 			return err

@@ -137,7 +137,7 @@ func notificationsResend(ctx context.Context, args []string, stdout, stderr io.W
 		return usageError{errors.New("--id is required")}
 	}
 	return c.withDB(ctx, func(db *store.DB) error {
-		n, err := (&notify.Service{DB: db, Now: time.Now}).Resend(ctx, *id, *delivery)
+		n, err := (&notify.Service{DB: db, Now: c.now()}).Resend(ctx, *id, *delivery)
 		if err != nil {
 			return err
 		}

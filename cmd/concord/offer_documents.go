@@ -65,7 +65,7 @@ func offerDocumentCmd(ctx context.Context, args []string, stdout, stderr io.Writ
 		uploads = append(uploads, u)
 	}
 	return c.withDB(ctx, func(db *store.DB) error {
-		svc := &offer.Service{DB: db}
+		svc := &offer.Service{DB: db, Now: c.now()}
 		switch sub {
 		case "add":
 			if _, err := svc.AddDocuments(ctx, *id, *kind, uploads); err != nil {

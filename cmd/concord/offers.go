@@ -85,7 +85,7 @@ func offerCmd(ctx context.Context, sub string, args []string, stdout, stderr io.
 		return usageError{errors.New("--offer-id is required")}
 	}
 	return c.withDB(ctx, func(db *store.DB) error {
-		svc := &offer.Service{DB: db, PublicURL: func() string { return strings.TrimRight(*publicURL, "/") }}
+		svc := &offer.Service{DB: db, Now: c.now(), PublicURL: func() string { return strings.TrimRight(*publicURL, "/") }}
 		var d offer.Detail
 		var err error
 		switch sub {

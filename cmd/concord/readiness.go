@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/readiness"
@@ -40,7 +39,7 @@ func readinessCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return usageError{fmt.Errorf("--accounts: %s", marketplace.ErrorMessage(err))}
 	}
 	return c.withDB(ctx, func(db *store.DB) error {
-		r, err := readiness.Report(ctx, db, *product, accts, time.Now())
+		r, err := readiness.Report(ctx, db, *product, accts, c.now()())
 		if err != nil {
 			return err
 		}

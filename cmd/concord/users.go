@@ -56,7 +56,7 @@ func userCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		password, generated = generatedPassword(), true
 	}
 	return c.withDB(ctx, func(db *store.DB) error {
-		svc := &console.Service{DB: db, Now: time.Now}
+		svc := &console.Service{DB: db, Now: c.now()}
 		u, err := svc.CreateUser(ctx, console.NewUser{Email: *email, Role: *role, Password: password})
 		if err != nil {
 			return err

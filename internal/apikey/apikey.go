@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/concordmp/concord/internal/background"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 )
@@ -260,7 +261,7 @@ func (c *Cache) Verify(ctx context.Context, secret string) (Key, error) {
 		ck = next
 	}
 	if now.UnixMilli()-ck.touched.Load() >= time.Minute.Milliseconds() && ck.touching.CompareAndSwap(false, true) {
-		go c.touch(ck, now)
+		background.Go(c.Logger, "api key touch", func() { c.touch(ck, now) })
 	}
 	return ck.key, nil
 }

@@ -24,8 +24,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/concordmp/concord/internal/awsmp"
+	"github.com/concordmp/concord/internal/background"
 	"github.com/concordmp/concord/internal/console"
 	"github.com/concordmp/concord/internal/emulator"
+	"github.com/concordmp/concord/internal/emulator/world"
 	"github.com/concordmp/concord/internal/entitlement"
 	"github.com/concordmp/concord/internal/httpapi"
 	"github.com/concordmp/concord/internal/inbox"
@@ -92,6 +94,9 @@ type Config struct {
 	AutoMigrate bool
 	// SMTP sends notification emails; with no Addr they are stored as skipped.
 	SMTP notify.SMTPMailer
+	// AllowPrivateTargets lets webhook endpoints and Slack routes point at
+	// loopback, private, link-local and CGNAT addresses (on-premises receivers).
+	AllowPrivateTargets bool
 }
 
 // App is a running Concord.
@@ -192,8 +197,21 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	awsCfg := awsmp.Config{Region: cfg.AWSRegion, Endpoint: cfg.AWSEndpoint, Anonymous: cfg.AWSAnonymous}
 	var emuHandler http.Handler
 	if a.Sandbox() {
+		// The control API rewrites the sandbox world: only holders of the token
+		// kept in the data directory (the CLI reads it there) may call it.
+		token, err := dataDirSecret(cfg.DataDir, SandboxTokenFile)
+		if err != nil {
+			return nil, err
+		}
 		a.Emulator = emulator.New(emulator.Options{Logger: logger, BaseURL: func() string { return a.URL() + "/emulator" },
-			FulfillmentURL: func() string { return a.URL() + a.Registration.Path }})
+			FulfillmentURL: func() string { return a.URL() + a.Registration.Path }, ControlToken: token,
+			StateFile: SandboxStateFile(cfg.DataDir)})
+		// The sandbox is the same world after a restart as the ledger is.
+		if loaded, err := a.Emulator.LoadState(); err != nil {
+			return nil, fmt.Errorf("%w (move the file away to start the sandbox afresh)", err)
+		} else if loaded {
+			logger.Info("sandbox: emulator state restored", "file", SandboxStateFile(cfg.DataDir), "clock", a.Emulator.World.Now())
+		}
 		if !clockGiven {
 			// Concord lives on the emulator's clock, so advancing it moves both
 			// (a future-dated license turns active when the emulator says so).
@@ -213,7 +231,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 			cfg.SQSQueueURL = a.Emulator.QueueURL(t.Queue)
 		}
 		if cfg.EventBridgeSecret == "" {
-			if cfg.EventBridgeSecret, err = sandboxSecret(cfg.DataDir); err != nil {
+			if cfg.EventBridgeSecret, err = dataDirSecret(cfg.DataDir, "eventbridge.secret"); err != nil {
 				return nil, err
 			}
 		}
@@ -227,6 +245,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	}
 	svc := NewServices(db, cfg.Now, logger)
 	a.Ledger, a.Registration, a.Entitlements, a.Webhooks, a.Metering, a.Offers = svc.Ledger, svc.Registration, svc.Entitlements, svc.Webhooks, svc.Metering, svc.Offers
+	a.Webhooks.AllowPrivateTargets, svc.Notify.AllowPrivateTargets = cfg.AllowPrivateTargets, cfg.AllowPrivateTargets
 	a.Registration.Resolver = awsmp.NewMetering(awsConf)
 	a.Registration.Path, a.Registration.SecureCookies = cfg.RegistrationPath, cfg.SecureCookies
 	a.Entitlements.API = awsmp.NewEntitlements(awsConf)
@@ -306,6 +325,8 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 			logger.Error("http server", "err", err)
 		}
 	})
+	// Each background loop guards its own steps (internal/background): a
+	// panic in one step is logged and the loop goes on.
 	a.bg.Go(func() { a.Runner.Run(runCtx) })
 	if err := a.Entitlements.Start(runCtx); err != nil {
 		logger.Warn("entitlements: could not schedule the refresh sweep", "err", err)
@@ -322,7 +343,11 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		// Legacy products' SNS notifications go to our own SNS endpoint; the
 		// subscription is confirmed by Concord as it would be with AWS.
 		a.bg.Go(func() {
-			if _, err := a.Emulator.AddTarget(emulator.Target{Type: "sns", URL: a.URL() + "/events/sns"}); err != nil {
+			err := background.Guard(logger, "sandbox SNS subscription", func() error {
+				_, err := a.Emulator.AddTarget(emulator.Target{Type: "sns", URL: a.URL() + "/events/sns"})
+				return err
+			})
+			if err != nil {
 				logger.Warn("sandbox: SNS target", "err", err)
 			}
 		})
@@ -476,13 +501,45 @@ func topicAllowed(topics []string) func(string) bool {
 	return func(arn string) bool { return set[arn] }
 }
 
-// sandboxSecret returns the EventBridge receiver secret kept in the data directory
-// for sandbox use, creating it on first run.
-func sandboxSecret(dir string) (string, error) {
+// SandboxStateFile is where the sandbox emulator keeps its world (products,
+// offers, agreements, licenses, metering records, clock offset) between runs.
+func SandboxStateFile(dataDir string) string {
+	if dataDir == "" {
+		dataDir = "."
+	}
+	return filepath.Join(dataDir, "sandbox-emulator.json")
+}
+
+// SandboxClock is the sandbox's clock for commands that run beside `concord
+// serve`: the real time moved by the clock offset in the data directory's
+// sandbox state, or the real time when there is none (or the marketplace is
+// AWS). Offers, artifacts and keys stamped by the CLI then line up with what
+// serve stamps on the emulator's clock.
+func SandboxClock(dataDir string) func() time.Time {
+	f, err := os.Open(SandboxStateFile(dataDir))
+	if err != nil {
+		return time.Now
+	}
+	defer f.Close()
+	off, err := world.ReadClockOffset(f)
+	if err != nil || off == 0 {
+		return time.Now
+	}
+	return func() time.Time { return time.Now().UTC().Add(off) }
+}
+
+// SandboxTokenFile is the file in the data directory holding the token the
+// sandbox emulator's control API requires; `concord emulator` commands read it.
+const SandboxTokenFile = "sandbox.token"
+
+// dataDirSecret returns a random secret kept in the data directory for sandbox
+// use (the EventBridge receiver secret, the control API token), creating it on
+// first run so it survives restarts.
+func dataDirSecret(dir, name string) (string, error) {
 	if dir == "" {
 		dir = "."
 	}
-	path := filepath.Join(dir, "eventbridge.secret")
+	path := filepath.Join(dir, name)
 	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
 		return strings.TrimSpace(string(b)), nil
 	}
@@ -493,7 +550,7 @@ func sandboxSecret(dir string) (string, error) {
 		return "", err
 	}
 	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("write sandbox secret: %w", err)
+		return "", fmt.Errorf("write sandbox secret %s: %w", path, err)
 	}
 	return s, nil
 }

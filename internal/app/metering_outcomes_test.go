@@ -516,6 +516,7 @@ type moEnv struct {
 
 func moStart(t *testing.T, dialect string, cfg app.Config) *moEnv {
 	t.Helper()
+	cfg.AllowPrivateTargets = true // the webhook receiver is on loopback
 	b := setup(t, dialect, cfg)
 	e := &moEnv{b: b, w: b.app.Emulator.World}
 	e.hooks = moNewHooks(t, e)

@@ -224,7 +224,7 @@ func TestRegistrationEndToEnd(t *testing.T) {
 	for _, d := range storetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, d, app.Config{})
+			b := setup(t, d, app.Config{AllowPrivateTargets: true})
 			hooks := newHookSink(t, b)
 
 			t.Run("SeparateStrategyMakesATenantPerConcurrentAgreement", func(t *testing.T) {
@@ -447,7 +447,7 @@ func TestRegistrationEndToEnd(t *testing.T) {
 
 func TestRegistrationTokenFaults(t *testing.T) {
 	t.Parallel()
-	b := setup(t, "sqlite", app.Config{})
+	b := setup(t, "sqlite", app.Config{AllowPrivateTargets: true})
 	m := newMarket(t, b, "prod-flt", "fltcode", "separate", "555500005555")
 	ag, _ := m.accept("555500005555", 1)
 

@@ -408,7 +408,7 @@ func TestBrowserJourneys(t *testing.T) {
 	// "Set up your account" page posts a token to Concord's registration page.
 	j.visit("/console/sandbox?agreement="+am.AgreementID, "")
 	resp, err := j.p.ClickAndWait(ctx, "#register-"+am.AgreementID)
-	if err != nil || resp.Status != 200 || !strings.Contains(resp.URL, "/emulator/control/register") {
+	if err != nil || resp.Status != 200 || !strings.Contains(resp.URL, "/console/sandbox/register") {
 		t.Fatalf("the emulator's set-up page: %+v %v", resp, err)
 	}
 	if resp, err = j.p.ClickAndWait(ctx, "button[type=submit]"); err != nil || resp.Status != 200 || !strings.Contains(resp.URL, "/marketplace/register") {

@@ -30,6 +30,11 @@ const sandboxPath = Prefix + "/sandbox"
 
 func (s *Service) mountSandbox(m *http.ServeMux) {
 	m.HandleFunc("GET "+sandboxPath, s.signedIn(s.sandbox))
+	// AWS's "Set up your account" page for a license, served in-process: the
+	// emulator's own copy sits behind the control token a browser lacks.
+	m.HandleFunc("GET "+sandboxPath+"/register", s.signedIn(s.may(AreaSandbox, s.withEmulator(func(w http.ResponseWriter, r *http.Request) {
+		s.Emulator.RegisterPage(w, r)
+	}))))
 	for path, h := range map[string]http.HandlerFunc{
 		"/clock":                             s.sandboxAdvance,
 		"/sample-product":                    s.sandboxSampleProduct,

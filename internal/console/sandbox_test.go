@@ -292,7 +292,7 @@ func TestSandboxPlaysBuyerPartnerAndClock(t *testing.T) {
 				t.Fatalf("no register link for %s:\n%s", first, p.body)
 			}
 			href, err := url.Parse(html.UnescapeString(m[1]))
-			if err != nil || href.Path != "/emulator/control/register" || href.Query().Get("license") != lic ||
+			if err != nil || href.Path != "/console/sandbox/register" || href.Query().Get("license") != lic ||
 				href.Query().Get("url") != e.a.URL()+"/marketplace/register" {
 				t.Fatalf("register link %q", m[1])
 			}

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,25 @@ import (
 
 // The control API plays everyone AWS does not let a seller be: the buyer, the
 // channel partner, and AWS's clock. It is documented in docs/emulator.md.
+
+// controlAllowed checks the control token when the emulator has one: no token
+// is 401, a wrong one 403, and the request goes no further.
+func (e *Emulator) controlAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if e.o.ControlToken == "" {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	switch {
+	case !ok || got == "":
+		w.Header().Set("WWW-Authenticate", `Bearer realm="concord-sandbox"`)
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "the sandbox control API needs the sandbox token: Authorization: Bearer <data-dir>/sandbox.token", "code": "Unauthorized"})
+		return false
+	case subtle.ConstantTimeCompare([]byte(got), []byte(e.o.ControlToken)) != 1:
+		writeJSON(w, http.StatusForbidden, map[string]any{"error": "wrong sandbox token", "code": "Forbidden"})
+		return false
+	}
+	return true
+}
 
 // controlHandler builds the control API; New calls it once.
 func (e *Emulator) controlHandler() http.Handler {
@@ -180,32 +200,7 @@ func (e *Emulator) controlHandler() http.Handler {
 		out, err := e.Register(r.Context(), in)
 		reply(w, out, err)
 	})
-	// The page AWS Marketplace shows after a purchase, for a human in a real
-	// browser: a button that POSTs a fresh token to the fulfillment URL.
-	mux.HandleFunc("GET /control/register", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		target := q.Get("url")
-		if target == "" && e.o.FulfillmentURL != nil {
-			target = e.o.FulfillmentURL()
-		}
-		if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			http.Error(w, "give ?url=<fulfillment URL> (and ?agreement= or ?license=)", http.StatusBadRequest)
-			return
-		}
-		var tok *world.Token
-		err := e.World.Do(func(s *world.State) error {
-			var err error
-			tok, err = s.MintToken(q.Get("license") + q.Get("agreement"))
-			return err
-		})
-		if err != nil {
-			reply(w, nil, err)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		registerPage.Execute(w, map[string]string{"URL": target, "Token": tok.Value, "License": tok.LicenseArn, "Account": tok.AccountID})
-	})
+	mux.HandleFunc("GET /control/register", e.RegisterPage)
 	mux.HandleFunc("GET /control/clock", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, map[string]any{"now": e.World.Now()}, nil)
 	})
@@ -308,6 +303,36 @@ func (e *Emulator) controlHandler() http.Handler {
 		reply(w, t, err)
 	})
 	return http.MaxBytesHandler(mux, 8<<20)
+}
+
+// RegisterPage is the page AWS Marketplace shows after a purchase, for a human
+// in a real browser: a button that POSTs a fresh token to the fulfillment URL
+// (?url=, or the sandbox's own registration page) for ?license= or ?agreement=.
+// The control API serves it at GET /control/register; the seller console serves
+// it to signed-in users, so a browser needs no control token.
+func (e *Emulator) RegisterPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	target := q.Get("url")
+	if target == "" && e.o.FulfillmentURL != nil {
+		target = e.o.FulfillmentURL()
+	}
+	if u, err := url.Parse(target); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		http.Error(w, "give ?url=<fulfillment URL> (and ?agreement= or ?license=)", http.StatusBadRequest)
+		return
+	}
+	var tok *world.Token
+	err := e.World.Do(func(s *world.State) error {
+		var err error
+		tok, err = s.MintToken(q.Get("license") + q.Get("agreement"))
+		return err
+	})
+	if err != nil {
+		reply(w, nil, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	registerPage.Execute(w, map[string]string{"URL": target, "Token": tok.Value, "License": tok.LicenseArn, "Account": tok.AccountID})
 }
 
 // RegisterInput says which buyer registration to perform.

@@ -13,14 +13,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/concordmp/concord/internal/background"
 	"github.com/concordmp/concord/internal/emulator/agreementapi"
 	"github.com/concordmp/concord/internal/emulator/smithyio"
 	emusqs "github.com/concordmp/concord/internal/emulator/sqs"
@@ -42,6 +46,16 @@ type Options struct {
 	// FulfillmentURL, when set, is where Register sends the buyer if the
 	// request names no URL (in sandbox mode: Concord's own registration page).
 	FulfillmentURL func() string
+	// ControlToken, when set, is the bearer token every control API request
+	// must carry (Authorization: Bearer …). The sandbox inside `concord serve`
+	// sets it, so whoever can reach the listener cannot rewrite the world;
+	// the standalone emulator leaves it empty, its control API being the point.
+	ControlToken string
+	// StateFile, when set, is where the world is kept between runs: LoadState
+	// reads it, and it is rewritten (write to a temporary file, then rename)
+	// within a second of every change, at once when the clock moves, and on
+	// Close. The sandbox of `concord serve` keeps it in the data directory.
+	StateFile string
 }
 
 // Target is where emitted messages are delivered.
@@ -88,6 +102,9 @@ type Emulator struct {
 	log      []Delivery
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
+
+	saveMu sync.Mutex
+	saved  uint64 // the world version last written to StateFile
 }
 
 // service is one AWS service endpoint: match picks the requests it answers.
@@ -126,6 +143,11 @@ func New(o Options) *Emulator {
 		return e.base(r)
 	}})
 	e.World.OnEvent(e.deliver)
+	e.World.OnClockMove(func() {
+		if err := e.SaveState(); err != nil {
+			e.o.Logger.Error("emulator: save state", "file", e.o.StateFile, "err", err)
+		}
+	})
 	e.services = e.buildServices()
 	e.ctl = e.controlHandler()
 	return e
@@ -143,7 +165,10 @@ func (e *Emulator) Start(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				e.World.Tick()
+				background.Guard(e.o.Logger, "emulator clock", func() error { e.World.Tick(); return nil })
+				if err := background.Guard(e.o.Logger, "emulator state file", e.SaveState); err != nil {
+					e.o.Logger.Error("emulator: save state", "file", e.o.StateFile, "err", err)
+				}
 			}
 		}
 	})
@@ -156,6 +181,69 @@ func (e *Emulator) Close() {
 	}
 	e.SQS.Close()
 	e.wg.Wait()
+	if err := e.SaveState(); err != nil {
+		e.o.Logger.Error("emulator: save state", "file", e.o.StateFile, "err", err)
+	}
+}
+
+// LoadState restores the world from Options.StateFile; a missing file is a
+// fresh world (loaded false). A file that is not a whole world is an error:
+// starting empty beside a ledger that remembers it would be worse.
+func (e *Emulator) LoadState() (loaded bool, err error) {
+	if e.o.StateFile == "" {
+		return false, nil
+	}
+	b, err := os.ReadFile(e.o.StateFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("read emulator state: %w", err)
+	}
+	if err := e.World.Restore(b); err != nil {
+		return false, fmt.Errorf("restore emulator state from %s: %w", e.o.StateFile, err)
+	}
+	e.saveMu.Lock()
+	e.saved = e.World.Version()
+	e.saveMu.Unlock()
+	return true, nil
+}
+
+// SaveState writes the world to Options.StateFile if it changed since the
+// last write: to a temporary file in the same directory, synced, then renamed
+// over the old one, so a crash leaves the old state or the new, never half.
+func (e *Emulator) SaveState() error {
+	if e.o.StateFile == "" {
+		return nil
+	}
+	e.saveMu.Lock()
+	defer e.saveMu.Unlock()
+	if e.World.Version() == e.saved {
+		return nil
+	}
+	b, v, err := e.World.SnapshotVersion()
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(e.o.StateFile), filepath.Base(e.o.StateFile)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write emulator state: %w", err)
+	}
+	defer os.Remove(f.Name()) // after the rename, there is nothing left to remove
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), e.o.StateFile)
+	}
+	if err != nil {
+		return fmt.Errorf("write emulator state: %w", err)
+	}
+	e.saved = v
+	return nil
 }
 
 func (e *Emulator) base(*http.Request) string {
@@ -179,7 +267,9 @@ func (e *Emulator) Signer() (*snsverify.Signer, error) {
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/control/") || r.URL.Path == "/control":
-		e.ctl.ServeHTTP(w, r)
+		if e.controlAllowed(w, r) {
+			e.ctl.ServeHTTP(w, r)
+		}
 		return
 	case r.URL.Path == "/sns/signing-cert.pem":
 		signer, err := e.Signer()

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/concordmp/concord/internal/background"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 )
@@ -308,7 +309,11 @@ func (c *cache) loadLoop() {
 			ids[i] = cl.id
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
-		entries, err := c.load(ctx, ids)
+		var entries []*licEntry
+		err := background.Guard(c.s.logger(), "entitlement load", func() (err error) {
+			entries, err = c.load(ctx, ids)
+			return err
+		})
 		cancel()
 		if err != nil {
 			c.s.logger().Error("load entitlements", "licenses", len(ids), "err", err)
@@ -517,29 +522,31 @@ func (c *cache) loadTenant(cl *call[tenEntry]) {
 	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
 	defer cancel()
 	e := &tenEntry{expires: c.s.now().Add(c.ttl).UnixNano()}
-	err := c.s.DB.Read(ctx, func(tx *store.Tx) error {
-		e.found, e.licenses = false, nil
-		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM tenants WHERE tenant_id = ?`, cl.id).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		e.found = true
-		rows, err := tx.Query(ctx, `SELECT license_id, license_arn FROM tenant_licenses WHERE tenant_id = ? ORDER BY attached_at, license_id`, cl.id)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var l tenantLicense
-			if err := rows.Scan(&l.id, &l.arn); err != nil {
+	err := background.Guard(c.s.logger(), "entitlement tenant load", func() error {
+		return c.s.DB.Read(ctx, func(tx *store.Tx) error {
+			e.found, e.licenses = false, nil
+			var one int
+			err := tx.QueryRow(ctx, `SELECT 1 FROM tenants WHERE tenant_id = ?`, cl.id).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			} else if err != nil {
 				return err
 			}
-			e.licenses = append(e.licenses, l)
-		}
-		return rows.Err()
+			e.found = true
+			rows, err := tx.Query(ctx, `SELECT license_id, license_arn FROM tenant_licenses WHERE tenant_id = ? ORDER BY attached_at, license_id`, cl.id)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var l tenantLicense
+				if err := rows.Scan(&l.id, &l.arn); err != nil {
+					return err
+				}
+				e.licenses = append(e.licenses, l)
+			}
+			return rows.Err()
+		})
 	})
 	if err != nil {
 		cl.err = fmt.Errorf("load tenant: %w", err)
@@ -606,13 +613,15 @@ func (c *cache) refreshLoop() {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
 		now := c.s.now()
-		err := c.s.DB.Write(ctx, func(tx *store.Tx) error {
-			for _, id := range ids {
-				if err := enqueueRefresh(ctx, tx, now, id); err != nil {
-					return err
+		err := background.Guard(c.s.logger(), "entitlement refresh queue", func() error {
+			return c.s.DB.Write(ctx, func(tx *store.Tx) error {
+				for _, id := range ids {
+					if err := enqueueRefresh(ctx, tx, now, id); err != nil {
+						return err
+					}
 				}
-			}
-			return nil
+				return nil
+			})
 		})
 		cancel()
 		if err != nil {

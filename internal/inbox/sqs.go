@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/concordmp/concord/internal/background"
 	"github.com/concordmp/concord/internal/marketplace"
 )
 
@@ -48,7 +49,11 @@ func (p *Poller) Run(ctx context.Context) {
 	}
 	backoff := time.Second
 	for ctx.Err() == nil {
-		n, err := p.PollOnce(ctx)
+		var n int
+		err := background.Guard(p.Logger, "sqs poller", func() (err error) {
+			n, err = p.PollOnce(ctx)
+			return err
+		})
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -84,27 +89,31 @@ func (p *Poller) PollOnce(ctx context.Context) (int, error) {
 	var hb sync.WaitGroup
 	stop := func() { cancel(); hb.Wait() }
 	defer stop()
+	// A panic ends the heartbeat only: the batch becomes visible again and is
+	// redelivered, and the inbox drops what was already committed.
 	hb.Go(func() {
-		t := time.NewTicker(p.Visibility / 2)
-		defer t.Stop()
-		for {
-			select {
-			case <-hbCtx.Done():
-				return
-			case <-t.C:
-				mu.Lock()
-				handles := make([]string, 0, len(pending))
-				for h := range pending {
-					handles = append(handles, h)
-				}
-				mu.Unlock()
-				for _, h := range handles {
-					if err := p.Queue.ExtendVisibility(hbCtx, h, p.Visibility); err != nil && hbCtx.Err() == nil {
-						p.Logger.Warn("sqs: extend visibility", "err", err)
+		background.Guard(p.Logger, "sqs visibility heartbeat", func() error {
+			t := time.NewTicker(p.Visibility / 2)
+			defer t.Stop()
+			for {
+				select {
+				case <-hbCtx.Done():
+					return nil
+				case <-t.C:
+					mu.Lock()
+					handles := make([]string, 0, len(pending))
+					for h := range pending {
+						handles = append(handles, h)
+					}
+					mu.Unlock()
+					for _, h := range handles {
+						if err := p.Queue.ExtendVisibility(hbCtx, h, p.Visibility); err != nil && hbCtx.Err() == nil {
+							p.Logger.Warn("sqs: extend visibility", "err", err)
+						}
 					}
 				}
 			}
-		}
+		})
 	})
 	var done []string
 	for _, m := range msgs {

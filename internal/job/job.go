@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/concordmp/concord/internal/background"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 	"github.com/google/uuid"
@@ -79,33 +80,49 @@ func Enqueue(ctx context.Context, tx *store.Tx, now time.Time, kind string, args
 		o.RunAt = now
 	}
 	id = uuid.Must(uuid.NewV7()).String()
-	res, err := tx.Exec(ctx, `INSERT INTO jobs (id, kind, args, state, max_attempts, run_at, unique_key, created_at, updated_at)
+	// Twice at most: the pending job may complete between the insert and the
+	// update below, freeing the key; the insert then succeeds.
+	for range 2 {
+		res, err := tx.Exec(ctx, `INSERT INTO jobs (id, kind, args, state, max_attempts, run_at, unique_key, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		id, kind, string(b), StateAvailable, o.MaxAttempts, store.Millis(o.RunAt), store.NullString(o.UniqueKey), store.Millis(now), store.Millis(now))
-	if err != nil {
-		return "", false, fmt.Errorf("enqueue %s job: %w", kind, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return "", false, fmt.Errorf("enqueue %s job: %w", kind, err)
-	}
-	if n == 0 {
-		if o.UniqueKey != "" {
-			// The same work is wanted sooner: pull the waiting job forward.
-			if _, err := tx.Exec(ctx, `UPDATE jobs SET run_at = ?, updated_at = ? WHERE unique_key = ? AND state = 'available' AND run_at > ?`,
-				store.Millis(o.RunAt), store.Millis(now), o.UniqueKey, store.Millis(o.RunAt)); err != nil {
-				return "", false, fmt.Errorf("advance %s job: %w", kind, err)
-			}
-			// The same work is wanted while it runs: run it again afterwards.
-			if _, err := tx.Exec(ctx, `UPDATE jobs SET rerun_at = ?, updated_at = ? WHERE unique_key = ? AND state = 'running'
-				AND (rerun_at IS NULL OR rerun_at > ?)`, store.Millis(o.RunAt), store.Millis(now), o.UniqueKey, store.Millis(o.RunAt)); err != nil {
-				return "", false, fmt.Errorf("rerun %s job: %w", kind, err)
-			}
+			id, kind, string(b), StateAvailable, o.MaxAttempts, store.Millis(o.RunAt), store.NullString(o.UniqueKey), store.Millis(now), store.Millis(now))
+		if err != nil {
+			return "", false, fmt.Errorf("enqueue %s job: %w", kind, err)
 		}
-		return "", false, nil
+		n, err := res.RowsAffected()
+		if err != nil {
+			return "", false, fmt.Errorf("enqueue %s job: %w", kind, err)
+		}
+		if n == 1 {
+			tx.NotifyAfterCommit(notifyTopic)
+			return id, true, nil
+		}
+		if o.UniqueKey == "" {
+			return "", false, nil
+		}
+		// The same work is wanted again: a waiting job is pulled forward if
+		// this wants it sooner, a running one runs once more afterwards. The
+		// row is written whatever its state, never skipped: that write is what
+		// orders this request against a concurrent claim or finish (a claim
+		// skips or waits for the locked row, and on PostgreSQL a claim
+		// committed since this transaction's snapshot makes it retry), so no
+		// run can start on data older than this transaction and be the last.
+		res, err = tx.Exec(ctx, `UPDATE jobs SET
+			run_at = CASE WHEN state = 'available' AND run_at > ? THEN ? ELSE run_at END,
+			rerun_at = CASE WHEN state = 'running' AND (rerun_at IS NULL OR rerun_at > ?) THEN ? ELSE rerun_at END,
+			updated_at = ? WHERE unique_key = ?`,
+			store.Millis(o.RunAt), store.Millis(o.RunAt), store.Millis(o.RunAt), store.Millis(o.RunAt), store.Millis(now), o.UniqueKey)
+		if err != nil {
+			return "", false, fmt.Errorf("ask again for %s job: %w", kind, err)
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return "", false, fmt.Errorf("ask again for %s job: %w", kind, err)
+		}
+		if n > 0 {
+			return "", false, nil
+		}
 	}
-	tx.NotifyAfterCommit(notifyTopic)
-	return id, true, nil
+	return "", false, fmt.Errorf("enqueue %s job: unique key %s neither free nor held", kind, o.UniqueKey)
 }
 
 // Refill gives the job waiting under uniqueKey a fresh set of attempts on top
@@ -223,7 +240,11 @@ func (r *Runner) Run(ctx context.Context) {
 			t := time.NewTicker(r.o.Poll)
 			defer t.Stop()
 			for ctx.Err() == nil {
-				worked, err := r.WorkOne(ctx)
+				var worked bool
+				err := background.Guard(r.o.Logger, "job worker", func() (err error) {
+					worked, err = r.WorkOne(ctx)
+					return err
+				})
 				if err != nil && ctx.Err() == nil {
 					r.o.Logger.Error("job runner", "err", err)
 				}
@@ -267,7 +288,9 @@ func (r *Runner) runWithHeartbeat(ctx context.Context, j *Job, h Handler) (err e
 	defer cancel()
 	done := make(chan struct{})
 	renewed := time.Now()
-	go func() {
+	// A panicking heartbeat stops renewing: the lease runs out and the job is
+	// claimed again, as after a crash.
+	background.Go(r.o.Logger, "job lease heartbeat", func() {
 		t := time.NewTicker(r.o.Lease / 3)
 		defer t.Stop()
 		for {
@@ -296,7 +319,7 @@ func (r *Runner) runWithHeartbeat(ctx context.Context, j *Job, h Handler) (err e
 				}
 			}
 		}
-	}()
+	})
 	defer close(done)
 	defer func() {
 		if p := recover(); p != nil {

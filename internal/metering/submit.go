@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/concordmp/concord/internal/background"
 	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
@@ -40,7 +41,11 @@ func (s *Service) Run(ctx context.Context) error {
 	for range s.InFlight {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				worked, err := s.SendOne(ctx)
+				var worked bool
+				err := background.Guard(s.Logger, "metering sender", func() (err error) {
+					worked, err = s.SendOne(ctx)
+					return err
+				})
 				if IsCrash(err) {
 					cancel(err)
 					return
@@ -57,7 +62,7 @@ func (s *Service) Run(ctx context.Context) error {
 	t := time.NewTicker(s.Tick)
 	defer t.Stop()
 	for ctx.Err() == nil {
-		if err := s.Housekeep(ctx); err != nil && ctx.Err() == nil {
+		if err := background.Guard(s.Logger, "metering housekeeping", func() error { return s.Housekeep(ctx) }); err != nil && ctx.Err() == nil {
 			s.Logger.Warn("metering: close buckets", "err", err)
 		}
 		select {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/concordmp/concord/internal/egress"
 	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
@@ -166,19 +167,12 @@ func SlackBody(subject, text string) []byte {
 	return b
 }
 
-// client returns s.HTTPClient (or a default) with redirects turned off: the
-// notification goes to the URL the route names, nowhere else.
-func (s *Service) client() *http.Client {
-	c := http.Client{Timeout: Timeout}
-	if s.HTTPClient != nil {
-		c = *s.HTTPClient
-		if c.Timeout == 0 || c.Timeout > Timeout {
-			c.Timeout = Timeout
-		}
-	}
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
-}
+func (s *Service) guard() egress.Guard { return egress.Guard{AllowPrivate: s.AllowPrivateTargets} }
+
+// client returns s.HTTPClient (or a default) with redirects turned off (the
+// notification goes to the URL the route names, nowhere else) and the
+// private-address guard on its dials.
+func (s *Service) client() *http.Client { return s.guard().Client(s.HTTPClient, Timeout) }
 
 // postSlack makes one attempt: 2xx is delivered, anything else (a redirect
 // included) is a failure.
@@ -204,7 +198,7 @@ func (s *Service) postSlack(ctx context.Context, target, subject, text string) e
 		return fmt.Errorf("post to %s: %w", RedactURL(target), err)
 	}
 	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+	// Only the status is kept, never the body (see egress.Reason).
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
@@ -212,10 +206,7 @@ func (s *Service) postSlack(ctx context.Context, target, subject, text string) e
 	case code >= 300 && code < 400:
 		return fmt.Errorf("HTTP %d redirect not followed: set the route's URL to the final address", code)
 	default:
-		if msg := strings.TrimSpace(string(snippet)); msg != "" {
-			return fmt.Errorf("HTTP %d: %s", code, msg)
-		}
-		return fmt.Errorf("HTTP %d", code)
+		return errors.New(egress.Reason(code))
 	}
 }
 

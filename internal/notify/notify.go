@@ -416,8 +416,12 @@ type Service struct {
 	// Mailer sends email; serve sets an *SMTPMailer when --smtp-addr is given.
 	Mailer Mailer
 	// HTTPClient posts to Slack-compatible webhooks; redirects are never
-	// followed whatever client is given.
+	// followed and private addresses refused (internal/egress) whatever
+	// client is given, unless AllowPrivateTargets.
 	HTTPClient *http.Client
+	// AllowPrivateTargets lets routes post to loopback, private and
+	// link-local addresses: on-premises receivers (serve --allow-private-targets).
+	AllowPrivateTargets bool
 	// PublicURL is where Concord is reached, shown in the emails' footer.
 	PublicURL func() string
 	// MaxAttempts is how often a delivery is tried (default MaxAttempts).

@@ -160,6 +160,11 @@ func (s *Service) CreateRoute(ctx context.Context, in NotificationRouteInput) (N
 	if err != nil {
 		return NotificationRoute{}, err
 	}
+	if in.Channel == ChannelSlack {
+		if err := s.guard().CheckURL(ctx, in.Target); err != nil {
+			return NotificationRoute{}, invalid("the webhook URL: %v", err)
+		}
+	}
 	r := NotificationRoute{ID: newID("ntr_"), Kind: in.Kind, Channel: in.Channel, Target: displayTarget(in.Channel, in.Target),
 		ProductID: in.ProductID, CreatedAt: s.now().Truncate(time.Millisecond)}
 	err = s.DB.Write(ctx, func(tx *store.Tx) error {

@@ -69,7 +69,7 @@ func TestSlackDelivery(t *testing.T) {
 		f.drain()
 		n := f.get(id)
 		d := n.Deliveries[0]
-		if d.Channel != notify.ChannelSlack || d.Status != notify.StatusPending || d.Attempts != 1 || d.LastError != "HTTP 500: answer" {
+		if d.Channel != notify.ChannelSlack || d.Status != notify.StatusPending || d.Attempts != 1 || d.LastError != "HTTP 500 Internal Server Error" {
 			t.Fatalf("after a 500: %+v", d)
 		}
 		f.clock.Advance(time.Minute)

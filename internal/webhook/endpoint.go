@@ -99,7 +99,19 @@ func invalid(format string, args ...any) error {
 	return marketplace.Errorf(marketplace.EInvalid, format, args...)
 }
 
-func checkURL(raw string) (string, error) {
+// checkURL is checkSyntax, then the private-address guard on the host.
+func (s *Service) checkURL(ctx context.Context, raw string) (string, error) {
+	u, err := checkSyntax(raw)
+	if err != nil {
+		return "", err
+	}
+	if err := s.guard().CheckURL(ctx, u); err != nil {
+		return "", invalid("url: %v", err)
+	}
+	return u, nil
+}
+
+func checkSyntax(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	switch {
 	case raw == "":
@@ -212,7 +224,7 @@ func getEndpoint(ctx context.Context, tx *store.Tx, id string) (Endpoint, error)
 // Create adds an endpoint and returns it with its signing secret, which is shown
 // only this once (RotateSecret makes a new one).
 func (s *Service) Create(ctx context.Context, in EndpointInput) (Endpoint, error) {
-	u, err := checkURL(in.URL)
+	u, err := s.checkURL(ctx, in.URL)
 	if err != nil {
 		return Endpoint{}, err
 	}
@@ -276,7 +288,7 @@ func (s *Service) Update(ctx context.Context, id string, p EndpointPatch) (Endpo
 	var u, desc string
 	var events []string
 	if p.URL != nil {
-		if u, err = checkURL(*p.URL); err != nil {
+		if u, err = s.checkURL(ctx, *p.URL); err != nil {
 			return Endpoint{}, err
 		}
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/concordmp/concord/internal/egress"
 	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
@@ -135,13 +136,19 @@ type Event struct {
 
 // Service manages endpoints and delivers webhooks through jobs. Now, Logger and
 // Client may be nil (real time, no logging, a default client); whatever Client
-// is given, redirects are never followed.
+// is given, redirects are never followed and private addresses are refused
+// (internal/egress) unless AllowPrivateTargets.
 type Service struct {
 	DB     *store.DB
 	Now    func() time.Time
 	Logger *slog.Logger
 	Client *http.Client
+	// AllowPrivateTargets lets endpoints point at loopback, private and
+	// link-local addresses: on-premises receivers (serve --allow-private-targets).
+	AllowPrivateTargets bool
 }
+
+func (s *Service) guard() egress.Guard { return egress.Guard{AllowPrivate: s.AllowPrivateTargets} }
 
 func (s *Service) now() time.Time {
 	if s.Now == nil {
@@ -157,16 +164,10 @@ func (s *Service) logger() *slog.Logger {
 	return s.Logger
 }
 
-// client returns s.Client (or a default) with redirects turned off: following one
-// would send a signed event to wherever the receiver points, possibly another host.
-func (s *Service) client() *http.Client {
-	c := http.Client{Timeout: Timeout}
-	if s.Client != nil {
-		c = *s.Client
-	}
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &c
-}
+// client returns s.Client (or a default) with redirects turned off (following
+// one would send a signed event to wherever the receiver points, possibly
+// another host) and the private-address guard on its dials.
+func (s *Service) client() *http.Client { return s.guard().Client(s.Client, Timeout) }
 
 // Emit records one event for every enabled endpoint that wants its type and
 // enqueues its delivery, inside tx: if tx rolls back, nothing is sent. With no
@@ -371,7 +372,8 @@ func (s *Service) send(ctx context.Context, t attemptTarget, now time.Time) (sta
 		return 0, err
 	}
 	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+	// Only the status is kept: the body is the receiver's (or whatever the URL
+	// reached), and the API would show it to anyone who can read deliveries.
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // lets the connection be reused
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
@@ -379,11 +381,7 @@ func (s *Service) send(ctx context.Context, t attemptTarget, now time.Time) (sta
 	case code >= 300 && code < 400:
 		return code, fmt.Errorf("HTTP %d redirect to %q not followed: set the endpoint URL to the final address", code, resp.Header.Get("Location"))
 	default:
-		msg := strings.TrimSpace(string(snippet))
-		if msg == "" {
-			return code, fmt.Errorf("HTTP %d", code)
-		}
-		return code, fmt.Errorf("HTTP %d: %s", code, msg)
+		return code, errors.New(egress.Reason(code))
 	}
 }
 

@@ -635,15 +635,16 @@ func (s *State) MintToken(licenseOrAgreement string) (*Token, error) {
 
 // tickLocked runs the transitions that are due: future-dated agreements start,
 // agreements reach their end (renewing or expiring), final metering windows
-// close, change sets apply, and offers expire.
-func (w *World) tickLocked() {
+// close, change sets apply, and offers expire. ran says whether any did.
+func (w *World) tickLocked() (ran bool) {
 	s := w.s
 	if !w.dirty && s.now.Before(w.nextDue) {
-		return
+		return false
 	}
 	next := s.now.Add(24 * time.Hour)
 	due := func(t time.Time) bool {
 		if !t.After(s.now) {
+			ran = true
 			return true
 		}
 		if t.Before(next) {
@@ -700,6 +701,7 @@ func (w *World) tickLocked() {
 		}
 	}
 	w.nextDue, w.dirty = next, false
+	return ran
 }
 
 func (s *State) hasActiveLicense(account, productCode string) bool {
@@ -718,4 +720,90 @@ func (l *License) ActiveAt(t time.Time) bool {
 		return false
 	}
 	return l.DeprovisionAt == nil || t.Before(*l.DeprovisionAt)
+}
+
+// checkReferences refuses a restored state whose entries are null, filed under
+// another id, or name a product, offer, buyer, agreement or license that is not
+// there: the simulation dereferences all of these without looking.
+func (s *State) checkReferences() error {
+	bad := func(format string, args ...any) error {
+		return Errorf(CodeValidation, "snapshot: "+format, args...)
+	}
+	for id, p := range s.Products {
+		if p == nil || p.ProductID != id {
+			return bad("product %q is null or filed under another id", id)
+		}
+		if p.PublicOfferID != "" && s.Offers[p.PublicOfferID] == nil {
+			return bad("product %s names public offer %s, which is not in the snapshot", id, p.PublicOfferID)
+		}
+	}
+	for id, b := range s.Buyers {
+		if b == nil || b.AccountID != id || b.CustomerIdentifiers == nil {
+			return bad("buyer %q is null, filed under another id, or has no customerIdentifiers", id)
+		}
+	}
+	for id, o := range s.Offers {
+		if o == nil || o.OfferID != id {
+			return bad("offer %q is null or filed under another id", id)
+		}
+		if s.Products[o.ProductID] == nil {
+			return bad("offer %s names product %q, which is not in the snapshot", id, o.ProductID)
+		}
+		if o.ResaleAuthorizationID != "" && s.ResaleAuthorizations[o.ResaleAuthorizationID] == nil {
+			return bad("offer %s names resale authorization %s, which is not in the snapshot", id, o.ResaleAuthorizationID)
+		}
+	}
+	for id, r := range s.ResaleAuthorizations {
+		if r == nil || r.ID != id {
+			return bad("resale authorization %q is null or filed under another id", id)
+		}
+		if s.Products[r.ProductID] == nil {
+			return bad("resale authorization %s names product %q, which is not in the snapshot", id, r.ProductID)
+		}
+	}
+	for id, a := range s.Agreements {
+		switch {
+		case a == nil || a.ID != id:
+			return bad("agreement %q is null or filed under another id", id)
+		case s.Products[a.ProductID] == nil:
+			return bad("agreement %s names product %q, which is not in the snapshot", id, a.ProductID)
+		case s.Offers[a.OfferID] == nil:
+			return bad("agreement %s names offer %q, which is not in the snapshot", id, a.OfferID)
+		case s.Buyers[a.AcceptorAccountID] == nil:
+			return bad("agreement %s names buyer %q, which is not in the snapshot", id, a.AcceptorAccountID)
+		case a.PreviousAgreementID != "" && s.Agreements[a.PreviousAgreementID] == nil:
+			return bad("agreement %s follows agreement %s, which is not in the snapshot", id, a.PreviousAgreementID)
+		case a.LicenseArn != "" && s.Licenses[a.LicenseArn] == nil:
+			return bad("agreement %s names license %s, which is not in the snapshot", id, a.LicenseArn)
+		}
+	}
+	for arn, l := range s.Licenses {
+		if l == nil || l.Arn != arn {
+			return bad("license %q is null or filed under another ARN", arn)
+		}
+		if s.Agreements[l.AgreementID] == nil || s.Products[l.ProductID] == nil {
+			return bad("license %s names an agreement or product that is not in the snapshot", arn)
+		}
+	}
+	for v, t := range s.Tokens {
+		if t == nil || t.Value != v || s.Licenses[t.LicenseArn] == nil {
+			return bad("a registration token is null, filed under another value, or names a license that is not in the snapshot")
+		}
+	}
+	for id, cs := range s.ChangeSets {
+		if cs == nil || cs.ID != id {
+			return bad("change set %q is null or filed under another id", id)
+		}
+	}
+	for i, m := range s.Metering {
+		if m == nil {
+			return bad("metering record %d is null", i)
+		}
+	}
+	for k, i := range s.MeteringKeys {
+		if i < 0 || i >= len(s.Metering) {
+			return bad("metering key %q points outside the metering records", k)
+		}
+	}
+	return nil
 }

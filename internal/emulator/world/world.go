@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math/big"
 	mrand "math/rand/v2"
@@ -292,6 +293,10 @@ type World struct {
 	// dirty says a write happened since; together they let reads skip the scan.
 	nextDue time.Time
 	dirty   bool
+	// version counts changes (writes, transitions that ran, clock moves), so
+	// the state file is written only when there is something new to keep.
+	version uint64
+	onClock []func()
 
 	subMu       sync.Mutex
 	onEvent     []func(EmittedEvent)
@@ -362,10 +367,15 @@ func (w *World) locked(fn func(s *State) error, write bool) ([]EmittedEvent, err
 	s := w.s
 	s.now = time.Now().UTC().Add(s.ClockOffset)
 	s.touched = map[string]bool{}
-	w.tickLocked()
+	if w.tickLocked() {
+		// What ran may have made new transitions due (a renewal's end).
+		w.dirty = true
+		w.version++
+	}
 	defer func() {
 		if write {
 			w.dirty = true
+			w.version++
 		}
 	}()
 	err := fn(s)
@@ -383,11 +393,35 @@ func (w *World) Advance(d time.Duration) error {
 	w.mu.Lock()
 	w.s.ClockOffset += d
 	w.mu.Unlock()
-	return w.Do(func(*State) error { return nil })
+	err := w.Do(func(*State) error { return nil })
+	w.subMu.Lock()
+	hooks := slices.Clone(w.onClock)
+	w.subMu.Unlock()
+	for _, fn := range hooks {
+		fn()
+	}
+	return err
 }
 
-// Tick runs due transitions; the emulator calls it every second.
-func (w *World) Tick() { w.Do(func(*State) error { return nil }) }
+// OnClockMove registers fn to run after Advance, outside the lock: the
+// sandbox saves its state at once, so commands reading the clock offset from
+// the state file agree with the emulator.
+func (w *World) OnClockMove(fn func()) {
+	w.subMu.Lock()
+	defer w.subMu.Unlock()
+	w.onClock = append(w.onClock, fn)
+}
+
+// Version is a counter that moves whenever the state may have changed.
+func (w *World) Version() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.version
+}
+
+// Tick runs due transitions; the emulator calls it every second. A tick that
+// runs nothing changes nothing (and so writes no state file).
+func (w *World) Tick() { w.Read(func(*State) error { return nil }) }
 
 func (w *World) deliver(evs []EmittedEvent) {
 	if len(evs) == 0 {
@@ -498,21 +532,60 @@ func (s *State) agreementAPIView(a *Agreement) agreementapi.Agreement {
 
 // Snapshot returns the whole state as JSON.
 func (w *World) Snapshot() ([]byte, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return json.MarshalIndent(w.s, "", "  ")
+	b, _, err := w.SnapshotVersion()
+	return b, err
 }
 
-// Restore replaces the state with a snapshot.
+// SnapshotVersion returns the whole state as JSON with the Version it is of.
+func (w *World) SnapshotVersion() ([]byte, uint64, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	b, err := json.MarshalIndent(w.s, "", "  ")
+	return b, w.version, err
+}
+
+// ReadClockOffset reads only the clock offset from a snapshot (the second
+// member, so a large state file is not decoded whole): commands that run
+// beside a sandbox stamp their changes with the sandbox's clock.
+func ReadClockOffset(r io.Reader) (time.Duration, error) {
+	dec := json.NewDecoder(r)
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return 0, fmt.Errorf("not an emulator snapshot")
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return 0, fmt.Errorf("not an emulator snapshot: %w", err)
+		}
+		if t == "clockOffset" {
+			var d time.Duration
+			if err := dec.Decode(&d); err != nil {
+				return 0, fmt.Errorf("snapshot clockOffset: %w", err)
+			}
+			return d, nil
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return 0, fmt.Errorf("not an emulator snapshot: %w", err)
+		}
+	}
+	return 0, nil
+}
+
+// Restore replaces the state with a snapshot. The snapshot is checked whole
+// first (every section present, every reference resolving) and refused with a
+// validation error, the world unchanged, when it is not one the emulator could
+// have written: a half-valid world would panic in the clock's next tick.
 func (w *World) Restore(b []byte) error {
 	s := newState(DefaultConfig())
 	if err := json.Unmarshal(b, s); err != nil {
 		return Errorf(CodeValidation, "not an emulator snapshot: %v", err)
 	}
-	for _, m := range []any{s.Products, s.Buyers, s.Offers, s.ResaleAuthorizations, s.Agreements, s.Licenses, s.Tokens, s.MeteringKeys, s.ChangeSets, s.Faults} {
-		if m == nil {
-			return Errorf(CodeValidation, "snapshot is missing a section")
-		}
+	if err := s.checkSections(); err != nil {
+		return err
+	}
+	if err := s.checkReferences(); err != nil {
+		return err
 	}
 	s.rng = newRand(s.FaultSeed)
 	w.mu.Lock()
@@ -564,3 +637,19 @@ func NewID(prefix string, n int) string {
 
 // SortedKeys returns a map's keys in order, for deterministic listings.
 func SortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+// checkSections refuses a snapshot with a section missing or null. Each map is
+// compared with nil on its own: a nil map stored in an interface is not nil.
+func (s *State) checkSections() error {
+	for _, sec := range []struct {
+		name  string
+		isNil bool
+	}{{"products", s.Products == nil}, {"buyers", s.Buyers == nil}, {"offers", s.Offers == nil},
+		{"resaleAuthorizations", s.ResaleAuthorizations == nil}, {"agreements", s.Agreements == nil}, {"licenses", s.Licenses == nil},
+		{"tokens", s.Tokens == nil}, {"meteringKeys", s.MeteringKeys == nil}, {"changeSets", s.ChangeSets == nil}, {"faults", s.Faults == nil}} {
+		if sec.isNil {
+			return Errorf(CodeValidation, "snapshot is missing its %q section", sec.name)
+		}
+	}
+	return nil
+}
