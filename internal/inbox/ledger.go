@@ -306,7 +306,10 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 		}
 		return nil
 	}
-	if a.InitialAgreementID == "" {
+	// AWS's initialAgreementId naming the agreement itself says only that
+	// AWS knows no predecessor; one Concord linked (a renewal by new offer)
+	// still puts it in its predecessor's chain, whichever fact came first.
+	if a.InitialAgreementID == "" || (a.InitialAgreementID == id && a.PreviousAgreementID != "") {
 		a.InitialAgreementID = id
 		if a.PreviousAgreementID != "" {
 			a.InitialAgreementID = a.PreviousAgreementID

@@ -137,6 +137,14 @@ func FoldAgreement(id string, facts []Fact) (a Agreement, ok bool) {
 	if a.PreviousAgreementID == "" && linked != nil {
 		a.PreviousAgreementID = linked.PreviousAgreementID
 	}
+	if described != nil && described.AutoRenewal != nil && described.Time.After(a.LastEventTime) {
+		// AWS stamps events to the second, so two Amended events of one
+		// second (auto-renewal turned on, then off) cannot be ordered by
+		// their facts. AWS's terms read after the latest event can: each
+		// Amended fold queues such a read, so the ledger ends on AWS's state.
+		v := *described.AutoRenewal
+		a.AutoRenewal = &v
+	}
 	if a.ManufacturerAccountID == "" && a.ResaleAuthorizationID == "" {
 		// A direct sale: the ISV is both proposer and manufacturer, and AWS sends it
 		// only the Proposer event.

@@ -198,6 +198,26 @@ func TestFoldAgreementFields(t *testing.T) {
 			t.Errorf("lastEventTime = %v", a.LastEventTime)
 		}
 	})
+	t.Run("auto-renewal of two amendments in one second follows AWS's terms read after them", func(t *testing.T) {
+		t.Parallel()
+		on, off := amended(A, 10), amended(A, 10)
+		on.EventID, on.AutoRenewal = "z-on", bp(true) // sorts after "off" by id
+		off.EventID, off.AutoRenewal = "a-off", bp(false)
+		read := described(A, marketplace.StatusActive, 11)
+		read.AutoRenewal = bp(false)
+		for _, facts := range [][]marketplace.Fact{{created(A, 0), on, off, read}, {read, off, created(A, 0), on}} {
+			if a, _ := marketplace.FoldAgreement(A, facts); a.AutoRenewal == nil || *a.AutoRenewal {
+				t.Errorf("auto-renewal = %s, want false as AWS's terms say", js(a.AutoRenewal))
+			}
+		}
+		// A read older than the latest event says nothing about it.
+		read.Time, read.AutoRenewal = at(9), bp(true)
+		later := amended(A, 12)
+		later.AutoRenewal = bp(false)
+		if a, _ := marketplace.FoldAgreement(A, []marketplace.Fact{created(A, 0), later, read}); a.AutoRenewal == nil || *a.AutoRenewal {
+			t.Errorf("auto-renewal = %s, want the later event's false", js(a.AutoRenewal))
+		}
+	})
 	t.Run("last event time counts every own fact", func(t *testing.T) {
 		t.Parallel()
 		a, _ := marketplace.FoldAgreement(A, []marketplace.Fact{created(A, 0), licenseDeprovisioned(A, "l-1", 30), ended(A, marketplace.StatusExpired, 20)})
