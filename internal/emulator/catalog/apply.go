@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -339,25 +340,27 @@ func applyCreateReplacementOffer(tx *txn, _ string, raw json.RawMessage) (string
 	return o.OfferID, nil
 }
 
-// usableRA checks that a resale authorization can back a new CPPO.
+// usableRA checks that a resale authorization can back a new CPPO, with the
+// rule the world's own partner offers obey (world.ResaleAuthorization.CheckUsable).
 func (tx *txn) usableRA(id string) (*world.ResaleAuthorization, *changeError) {
 	ra := tx.ra(id)
 	if ra == nil {
 		return nil, fail(CodeInvalidResaleAuth, "resale authorization %s was not found", id)
 	}
-	if ra.State != "Active" {
-		return nil, fail(CodeInvalidResaleAuth, "resale authorization %s is %s, not Active", id, ra.State)
-	}
-	var av availabilityDetails
-	if raw := ra.Details["UpdateAvailability"]; raw != nil {
-		json.Unmarshal(raw, &av)
-	}
-	if av.AvailabilityEndDate != nil {
-		if d, ok := parseDate(*av.AvailabilityEndDate); ok && endOfDay(d).Before(tx.now) {
-			return nil, fail(CodeInvalidResaleAuth, "resale authorization %s expired on %s", id, *av.AvailabilityEndDate)
-		}
+	if err := ra.CheckUsable(tx.now); err != nil {
+		return nil, worldFailure(CodeInvalidResaleAuth, err)
 	}
 	return ra, nil
+}
+
+// worldFailure reports a refusal of one of the world's shared offer rules as
+// a change's error, with the world's message.
+func worldFailure(code string, err error) *changeError {
+	var we *world.Error
+	if errors.As(err, &we) {
+		return fail(code, "%s", we.Message)
+	}
+	return fail(code, "%v", err)
 }
 
 func (tx *txn) raUses(raID string) int {
@@ -459,11 +462,9 @@ func applyOfferTargeting(tx *txn, id string, raw json.RawMessage) (string, *chan
 		if len(buyers) == 0 {
 			return "", fail(CodeInvalidBuyerAccounts, "a channel partner offer must target buyer accounts")
 		}
-		if ra := tx.ra(o.ResaleAuthorizationID); ra != nil && len(ra.BuyerAccounts) > 0 {
-			for _, b := range buyers {
-				if !slices.Contains(ra.BuyerAccounts, b) {
-					return "", fail(CodeInvalidBuyerAccounts, "resale authorization %s does not allow buyer %s", ra.ID, b)
-				}
+		if ra := tx.ra(o.ResaleAuthorizationID); ra != nil {
+			if err := ra.CheckBuyers(buyers); err != nil {
+				return "", worldFailure(CodeInvalidBuyerAccounts, err)
 			}
 		}
 	}
@@ -740,8 +741,8 @@ func applyReleaseOffer(tx *txn, id string, _ json.RawMessage) (string, *changeEr
 		if ra.Details["UpdatePricingTerms"] == nil {
 			return "", fail(CodeMissingMandatoryTerms, "resale authorization %s has no pricing terms", ra.ID)
 		}
-		if q, ok := raMaxOffers(ra); ok && tx.raUses(ra.ID) >= int(q) {
-			return "", fail(CodeInvalidResaleAuth, "resale authorization %s is for one offer only and has been used", ra.ID)
+		if err := ra.CheckOfferQuota(tx.raUses(ra.ID)); err != nil {
+			return "", worldFailure(CodeInvalidResaleAuth, err)
 		}
 		if len(o.BuyerAccounts) == 0 {
 			return "", fail(CodeMissingMandatoryTerms, "a channel partner offer must target buyer accounts (UpdateTargeting)")
@@ -771,17 +772,6 @@ func applyReleaseOffer(tx *txn, id string, _ json.RawMessage) (string, *changeEr
 	o.State = "Released"
 	tx.released = append(tx.released, id)
 	return id, nil
-}
-
-func raMaxOffers(ra *world.ResaleAuthorization) (int64, bool) {
-	var av availabilityDetails
-	if raw := ra.Details["UpdateAvailability"]; raw != nil {
-		json.Unmarshal(raw, &av)
-	}
-	if av.OffersMaxQuantity == nil {
-		return 0, false
-	}
-	return maxQuantity(av.OffersMaxQuantity)
 }
 
 // Resale authorization changes.

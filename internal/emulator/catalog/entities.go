@@ -314,8 +314,8 @@ func raDoc(s *world.State, ra *world.ResaleAuthorization) map[string]any {
 				rule["AvailabilityEndDate"] = endOfDay(d).Format(isoMillis)
 			}
 		}
-		if n, ok := raMaxOffers(ra); ok {
-			rule["OffersMaxQuantity"] = n
+		if n := ra.Availability().OffersMaxQuantity; n != nil {
+			rule["OffersMaxQuantity"] = *n
 		}
 		rules = append(rules, rule)
 	}
