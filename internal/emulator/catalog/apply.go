@@ -255,6 +255,25 @@ func setDetail(o *world.Offer, changeType string, raw json.RawMessage) {
 	o.Details[changeType] = raw
 }
 
+// overlay keeps the members of an earlier UpdateInformation that a later one
+// does not name: renaming an offer keeps its Description and its
+// PreExistingAgreement.
+func overlay(old, raw json.RawMessage) json.RawMessage {
+	if old == nil {
+		return raw
+	}
+	var merged, next map[string]json.RawMessage
+	if json.Unmarshal(old, &merged) != nil || json.Unmarshal(raw, &next) != nil {
+		return raw
+	}
+	maps.Copy(merged, next)
+	b, err := json.Marshal(merged)
+	if err != nil {
+		return raw
+	}
+	return b
+}
+
 // catalogManaged reports whether the offer was created through the Catalog API.
 func catalogManaged(o *world.Offer) bool {
 	for _, k := range createOfferTypes {
@@ -435,7 +454,7 @@ func applyOfferInformation(tx *txn, id string, raw json.RawMessage) (string, *ch
 	if d.Name != nil {
 		o.Name = *d.Name
 	}
-	setDetail(o, "UpdateInformation", raw)
+	setDetail(o, "UpdateInformation", overlay(o.Details["UpdateInformation"], raw))
 	return id, nil
 }
 
@@ -830,7 +849,7 @@ func applyRAInformation(tx *txn, id string, raw json.RawMessage) (string, *chang
 	if d.Name != nil {
 		ra.Name = *d.Name
 	}
-	setRADetail(ra, "UpdateInformation", raw)
+	setRADetail(ra, "UpdateInformation", overlay(ra.Details["UpdateInformation"], raw))
 	return id, nil
 }
 

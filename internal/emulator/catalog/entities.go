@@ -3,6 +3,7 @@ package catalog
 import (
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"slices"
 	"sort"
 	"strings"
@@ -91,6 +92,30 @@ func (idx index) meta(id string) *entityMeta {
 	return &entityMeta{}
 }
 
+// entityDates are an entity's dates: those of the change sets that made and
+// changed it, else those the world recorded when it made the entity itself,
+// so that every entity has the LastModifiedDate AWS's EntitySummary and
+// DescribeEntity carry, and every released offer its ReleaseDate.
+func entityDates(s *world.State, idx index, id string) entityMeta {
+	m := *idx.meta(id)
+	var made *time.Time
+	if o := s.Offers[id]; o != nil && o.State != "Draft" {
+		made = o.ReleasedAt
+		if m.released == nil {
+			m.released = made
+		}
+	} else if ra := s.ResaleAuthorizations[id]; ra != nil {
+		made = ra.CreatedAt
+		if m.created == nil {
+			m.created = made
+		}
+	}
+	if m.modified == nil {
+		m.modified = made
+	}
+	return m
+}
+
 func offerArn(s *world.State, o *world.Offer) string {
 	acct := o.ProposerAccountID
 	if acct == "" {
@@ -156,44 +181,63 @@ func detailString(details map[string]json.RawMessage, changeType, field string) 
 	return v
 }
 
-// productPricing renders the list prices of a product as pricing terms, for
-// offers the world created.
+// productPricing renders the pricing of an offer the world made (a public
+// offer, or a private or partner offer of the control API or the console's
+// sandbox) as AWS's Offer pricing terms, which have no Configuration member
+// (awslabs/aws-marketplace-catalog-api-shapes-for-java .../offer_1_0/Term.java):
+// the contract dimensions whose quantities a private offer fixes are a
+// FixedUpfrontPricingTerm whose Grants carry MaxQuantity and whose Price is
+// what they cost for the duration (the shape of AWS's sample
+// java/resources/changeSets/offers/CreatePrivateOfferWithContractPricingWithFlexiblePaymentScheduleForSaas.json);
+// the other contract dimensions are a ConfigurableUpfrontPricingTerm's rate
+// card, and the metered ones a UsageBasedPricingTerm's. Prices are the
+// offer's own where it has them, else the product's list prices.
 func productPricing(p *world.Product, o *world.Offer) []any {
 	currency := o.Currency
 	if currency == "" {
 		currency = "USD"
 	}
-	var contract, usage []map[string]any
-	var config []map[string]any
+	sel := o.Duration
+	if sel == "" {
+		sel = "P1M"
+	}
+	var contract, usage, grants []map[string]any
+	total := new(big.Rat)
 	for _, d := range p.Dimensions {
 		price := d.Price
+		if o.Prices != nil {
+			own, ok := o.Prices[d.Key]
+			if !ok {
+				continue // the offer does not price this dimension
+			}
+			price = own
+		}
 		if price == "" {
 			price = "0.00"
 		}
 		item := map[string]any{"DimensionKey": d.Key, "Price": price}
-		if d.Kind == "contract" {
-			contract = append(contract, item)
-			if q, ok := o.Quantities[d.Key]; ok {
-				config = append(config, map[string]any{"DimensionKey": d.Key, "DimensionValue": q})
-			}
-		} else {
+		switch q, fixed := o.Quantities[d.Key]; {
+		case d.Kind != "contract":
 			usage = append(usage, item)
+		case o.Private && fixed && q > 0:
+			grants = append(grants, map[string]any{"DimensionKey": d.Key, "MaxQuantity": q})
+			if unit, ok := new(big.Rat).SetString(price); ok {
+				total.Add(total, unit.Mul(unit, new(big.Rat).SetInt64(q)))
+			}
+		default:
+			contract = append(contract, item)
 		}
 	}
 	var terms []any
+	if len(grants) > 0 {
+		terms = append(terms, map[string]any{"Type": agreementapi.TermFixedUpfrontPricing, "CurrencyCode": currency,
+			"Price": total.FloatString(2), "Duration": sel, "Grants": grants})
+	}
 	if len(contract) > 0 {
-		sel := o.Duration
-		if sel == "" {
-			sel = "P1M"
-		}
-		t := map[string]any{"Type": agreementapi.TermConfigurableUpfrontPricing, "CurrencyCode": currency, "RateCards": []any{map[string]any{
+		terms = append(terms, map[string]any{"Type": agreementapi.TermConfigurableUpfrontPricing, "CurrencyCode": currency, "RateCards": []any{map[string]any{
 			"Selector":    map[string]any{"Type": "Duration", "Value": sel},
 			"Constraints": map[string]any{"MultipleDimensionSelection": "Allowed", "QuantityConfiguration": "Allowed"},
-			"RateCard":    contract}}}
-		if o.Private && len(config) > 0 {
-			t["Configuration"] = map[string]any{"SelectorValue": sel, "Dimensions": config}
-		}
-		terms = append(terms, t)
+			"RateCard":    contract}}})
 	}
 	if len(usage) > 0 {
 		terms = append(terms, map[string]any{"Type": agreementapi.TermUsageBasedPricing, "CurrencyCode": currency,
@@ -215,6 +259,15 @@ func offerDoc(s *world.State, o *world.Offer) map[string]any {
 	}
 	if desc != "" {
 		doc["Description"] = desc
+	}
+	// OfferEntityDetail.java carries the PreExistingAgreement an
+	// UpdateInformation change set (PreExistingAgreement.java).
+	var info informationDetails
+	if raw := o.Details["UpdateInformation"]; raw != nil {
+		json.Unmarshal(raw, &info)
+	}
+	if len(info.PreExistingAgreement) > 0 {
+		doc["PreExistingAgreement"] = info.PreExistingAgreement
 	}
 	if o.ResaleAuthorizationID != "" {
 		doc["ResaleAuthorizationId"] = o.ResaleAuthorizationID
@@ -325,6 +378,37 @@ func raDoc(s *world.State, ra *world.ResaleAuthorization) map[string]any {
 	return doc
 }
 
+// productDoc is a SaaS product as AWS's SaaSProductEntityDetail shape has it
+// (awslabs/aws-marketplace-catalog-api-shapes-for-python,
+// src/aws_marketplace_catalog_shapes_saasproduct_1_0_entitytype/models/
+// saa_s_product_entity_detail.py, description.py, dimension.py). A dimension's
+// Types is Entitled for a contract dimension and ExternallyMetered for a
+// metered one, and its Unit "Units", as AWS's sample AddDimensions change
+// (aws-samples/aws-marketplace-reference-code
+// java/resources/changeSets/products/saas/CreateLimitedSaasAndPublicOfferWithContractWithPayAsYouGoPricing.json)
+// declares them. The world keeps no versions (fulfillment URLs), support
+// information or promotional resources, so those members are left out, as
+// the shape allows.
+func productDoc(p *world.Product) map[string]any {
+	dims := make([]any, 0, len(p.Dimensions))
+	for _, d := range p.Dimensions {
+		name := d.Name
+		if name == "" {
+			name = d.Key
+		}
+		typ := "ExternallyMetered"
+		if d.Kind == "contract" {
+			typ = "Entitled"
+		}
+		dims = append(dims, map[string]any{"Key": d.Key, "Name": name, "Description": name, "Types": []string{typ}, "Unit": "Units"})
+	}
+	return map[string]any{
+		"Description": map[string]any{"ProductTitle": p.Title, "ProductCode": p.ProductCode, "ShortDescription": p.Title,
+			"Visibility": "Public"},
+		"Dimensions": dims,
+	}
+}
+
 type describeEntityOutput struct {
 	EntityType       string         `json:"EntityType"`
 	EntityIdentifier string         `json:"EntityIdentifier"`
@@ -340,11 +424,13 @@ func describe(s *world.State, idx index, id string) (*describeEntityOutput, bool
 		out = describeEntityOutput{EntityType: EntityTypeOffer, EntityArn: offerArn(s, o), DetailsDocument: offerDoc(s, o)}
 	} else if ra := s.ResaleAuthorizations[id]; ra != nil {
 		out = describeEntityOutput{EntityType: EntityTypeResaleAuthorization, EntityArn: raArn(s, ra), DetailsDocument: raDoc(s, ra)}
+	} else if p := s.Products[id]; p != nil && p.Type != world.ProductProfessionalServices {
+		out = describeEntityOutput{EntityType: EntityTypeSaaSProduct, EntityArn: productArn(s, p), DetailsDocument: productDoc(p)}
 	} else {
 		return nil, false
 	}
 	out.EntityIdentifier = fmt.Sprintf("%s@%d", id, idx.revision(id))
-	out.LastModifiedDate = isoPtr(idx.meta(id).modified)
+	out.LastModifiedDate = isoPtr(entityDates(s, idx, id).modified)
 	return &out, true
 }
 
@@ -398,6 +484,7 @@ type offerSummary struct {
 	State                 string   `json:"State"`
 	Targeting             []string `json:"Targeting"`
 	CreatedBySource       string   `json:"CreatedBySource,omitempty"`
+	TargetAgreementId     string   `json:"TargetAgreementId,omitempty"`
 }
 
 type raSummary struct {
@@ -639,7 +726,7 @@ func offerRows(s *world.State, idx index, f *offerFilters, ids []string, ownersh
 		if len(ids) > 0 && !slices.Contains(ids, id) {
 			continue
 		}
-		m := idx.meta(id)
+		m := entityDates(s, idx, id)
 		targeting := offerTargeting(o)
 		state := offerState(o)
 		if !matchValues(f.EntityId, id) || !matchValues(f.Name, o.Name) || !matchValues(f.ProductId, o.ProductID) ||
@@ -654,7 +741,7 @@ func offerRows(s *world.State, idx index, f *offerFilters, ids []string, ownersh
 		}
 		sum := &offerSummary{Name: o.Name, ProductId: o.ProductID, ResaleAuthorizationId: o.ResaleAuthorizationID, State: state,
 			Targeting: targeting, BuyerAccounts: o.BuyerAccounts, CreatedBySource: "Seller", ReleaseDate: isoPtr(m.released),
-			AvailabilityEndDate: isoPtr(o.ExpirationDate)}
+			AvailabilityEndDate: isoPtr(o.ExpirationDate), TargetAgreementId: o.ReplacesAgreementID}
 		visibility := "Public"
 		if o.Private {
 			visibility = "Limited"
@@ -696,7 +783,7 @@ func raRows(s *world.State, idx index, f *resaleAuthorizationFilters, ids []stri
 		if len(ids) > 0 && !slices.Contains(ids, id) {
 			continue
 		}
-		m := idx.meta(id)
+		m := entityDates(s, idx, id)
 		var end *time.Time
 		var av availabilityDetails
 		if raw := ra.Details["UpdateAvailability"]; raw != nil {

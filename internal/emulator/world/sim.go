@@ -94,8 +94,9 @@ func (s *State) CreateProduct(p Product) (*Product, error) {
 	if p.Title == "" {
 		p.Title = p.ProductID
 	}
+	now := s.now
 	pub := &Offer{OfferID: NewID("offer-", 13), ProductID: p.ProductID, Name: p.Title + " (public)", State: "Released",
-		ProposerAccountID: s.Config.SellerAccountID, Duration: "P1M", AutoRenew: true, Currency: "USD"}
+		ProposerAccountID: s.Config.SellerAccountID, Duration: "P1M", AutoRenew: true, Currency: "USD", ReleasedAt: &now}
 	if p.Type == ProductSaaSUsage {
 		pub.Duration = ""
 	}
@@ -165,6 +166,8 @@ func (s *State) CreatePrivateOffer(o Offer) (*Offer, error) {
 	}
 	o.OfferID = NewID("offer-", 13)
 	o.Private, o.State = true, "Released"
+	now := s.now
+	o.ReleasedAt, o.Details = &now, nil
 	if o.Name == "" {
 		o.Name = "Private offer for " + strings.Join(o.BuyerAccounts, ", ")
 		if len(o.Name) > OfferNameMax {
@@ -205,7 +208,9 @@ func (s *State) CreateResaleAuthorization(productID, reseller, name string) (*Re
 	if !accountPattern.MatchString(reseller) {
 		return nil, Errorf(CodeValidation, "reseller account %q must be 12 digits", reseller)
 	}
-	ra := &ResaleAuthorization{ID: NewID("resaleauthz-", 13), ProductID: productID, Name: name, ResellerAccountID: reseller, State: "Active", Currency: "USD"}
+	now := s.now
+	ra := &ResaleAuthorization{ID: NewID("resaleauthz-", 13), ProductID: productID, Name: name, ResellerAccountID: reseller, State: "Active",
+		Currency: "USD", CreatedAt: &now}
 	if ra.Name == "" {
 		ra.Name = "Resale authorization for " + reseller
 	}
