@@ -242,6 +242,10 @@ func (tx *txn) editableOffer(id, changeType string) (*world.Offer, *changeError)
 	case o.State == "Draft":
 	case offerExpired(o, tx.now) && changeType != "UpdateInformation":
 		return nil, fail(CodeInvalidState, "offer %s has expired; %s is not allowed", id, changeType)
+	case changeType == "UpdatePricingTerms" && !o.Private && o.ResaleAuthorizationID == "":
+		// A released public offer takes new prices: AWS's samples
+		// java/resources/changeSets/offers/UpdateFreeTrialDurationOfPublicFreeTrialOfferForSass.json
+		// and UpdateOfferWithContractAndPayAsYouGoPricing.json update an existing offer's pricing.
 	case !editableAfterRelease[changeType]:
 		return nil, fail(CodeInvalidState, "offer %s is released; %s is only allowed before ReleaseOffer", id, changeType)
 	}
@@ -614,7 +618,13 @@ func applyOfferPricing(tx *txn, id string, raw json.RawMessage) (string, *change
 	if err != nil {
 		return "", err
 	}
-	if o.ResaleAuthorizationID != "" {
+	// A new channel partner offer is priced by its resale authorization and
+	// the partner's markup (UpdateMarkup, AWS's samples
+	// java/resources/changeSets/channel_partner_offers/CreateDraftCppoOffer.json
+	// and PublishCppoPiceMarkupObject.json); a replacement one takes its own
+	// pricing terms, as AWS's samples CreateResaleAuthorizationReplacementOffer.json
+	// and CreateResaleAuthReplacementOffer.json (same folder) send them.
+	if o.ResaleAuthorizationID != "" && o.ReplacesAgreementID == "" {
 		return "", fail(CodeIncompatibleTerms, "a channel partner offer takes its pricing from resale authorization %s: use UpdateMarkup",
 			o.ResaleAuthorizationID)
 	}

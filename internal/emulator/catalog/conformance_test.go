@@ -143,13 +143,24 @@ func TestAWSSampleChangeSets(t *testing.T) {
 		agreementID = a.ID
 		return nil
 	})
+	draft := e.run("draft", ch("CreateOffer", "Offer@1.0", "", "", map[string]any{"ProductId": e.contract.ProductID}))
+	e.mustSucceed(draft)
 	vars := map[string]string{"contract": e.contract.ProductID, "usage": e.usage.ProductID, "consumption": consumption.ProductID,
-		"buyer": buyer, "buyer2": buyer2, "reseller": reseller, "agreement": agreementID}
+		"buyer": buyer, "buyer2": buyer2, "reseller": reseller, "agreement": agreementID, "released": e.releasedOffer("released"),
+		"expiring": e.releasedOffer("expiring"), "draft": entityID(draft, 0), "usagePublic": e.usage.PublicOfferID,
+		"consumptionPublic": consumption.PublicOfferID}
+	// The samples that make an entity later samples change name it here.
+	made := map[string]string{"ra-multiuse-reseller-contract.json": "ra", "cppo-markup.json": "cppo", "ra-draft.json": "draftRA",
+		"ra-onetime-private-offer.json": "onetimeRA"}
 
-	// The resale authorizations first: the channel partner offer uses one.
+	// The resale authorizations first: the channel partner offers use one.
 	names := []string{"ra-multiuse-reseller-contract.json", "ra-multiuse-specific-buyer.json", "ra-onetime-flexible-payment.json",
+		"ra-onetime-private-offer.json", "ra-draft.json", "ra-update-unpublished.json", "ra-restrict.json",
 		"offer-flexible-payment-schedule.json", "offer-contract-with-payg.json", "offer-subscription.json", "offer-tiered-contract.json",
-		"offer-public-free-trial.json", "offer-replacement-contract.json", "cppo-markup.json"}
+		"offer-public-free-trial.json", "offer-replacement-contract.json", "offer-draft-private.json", "offer-update-eula.json",
+		"offer-update-refund-policy.json", "offer-update-name-description.json", "offer-update-expiration-date.json",
+		"offer-expire-private.json", "offer-update-targeting-countries.json", "offer-update-free-trial-duration.json",
+		"offer-update-contract-payg.json", "cppo-markup.json", "cppo-update-expiry-date.json", "cppo-replacement-contract.json"}
 	files, _ := filepath.Glob(filepath.Join("testdata", "aws-samples", "*.json"))
 	if len(files) != len(names) {
 		t.Fatalf("testdata has %d samples, the test runs %d", len(files), len(names))
@@ -159,8 +170,22 @@ func TestAWSSampleChangeSets(t *testing.T) {
 		t.Run(name+" applies", func(t *testing.T) {
 			out := e.run(name, changes(s.ChangeSet)...)
 			e.mustSucceed(out)
+			if v := made[name]; v != "" {
+				vars[v] = entityID(out, 0)
+			}
 			if name == "ra-multiuse-reseller-contract.json" {
-				vars["ra"] = entityID(out, 0)
+				// An agreement the partner sold from it, for the partner's replacement offer.
+				e.do(func(s *world.State) error {
+					o, err := s.CreatePartnerOffer(vars["ra"], world.Offer{BuyerAccounts: []string{buyer2}, Quantities: map[string]int64{"seats": 4}})
+					if err != nil {
+						return err
+					}
+					a, err := s.Accept(buyer2, o.OfferID, world.AcceptOptions{})
+					if err == nil {
+						vars["partnerAgreement"] = a.ID
+					}
+					return err
+				})
 			}
 			if s.Draft {
 				if o := e.offer(entityID(out, 0)); o.State != "Draft" {
@@ -225,5 +250,38 @@ func TestOfferPricingTermConfigurationRefused(t *testing.T) {
 	}
 	if n := e.offerCount(); n != before {
 		t.Fatalf("%d offers after a refused change set, want %d", n, before)
+	}
+}
+
+// TestRenewalTermHasOnlyType: a Catalog RenewalTerm has one member, Type
+// (awslabs/aws-marketplace-catalog-api-shapes-for-java .../offer_1_0/RenewalTerm.java),
+// so UpdateRenewalTerms turns auto-renewal on with {"Type": "RenewalTerm"}
+// and refuses the Agreement API's Configuration{EnableAutoRenew}.
+func TestRenewalTermHasOnlyType(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	before := e.offerCount()
+	_, err := e.c.StartChangeSet(ctx, &marketplacecatalog.StartChangeSetInput{Catalog: aws.String("AWSMarketplace"), ChangeSet: []types.Change{
+		ch("CreateOffer", "Offer@1.0", "", "O", map[string]any{"ProductId": e.contract.ProductID}),
+		offerCh("UpdateRenewalTerms", "$O.Entity.Identifier", map[string]any{"Terms": []any{map[string]any{"Type": "RenewalTerm",
+			"Configuration": map[string]any{"EnableAutoRenew": true}}}}),
+	}})
+	var ve *types.ValidationException
+	if !errors.As(err, &ve) || httpStatus(err) != http.StatusUnprocessableEntity || !strings.Contains(err.Error(), "Terms[0].Configuration") {
+		t.Fatalf("StartChangeSet = %v, want 422 naming Terms[0].Configuration", err)
+	}
+	if n := e.offerCount(); n != before {
+		t.Fatalf("%d offers after a refused change set, want %d", n, before)
+	}
+	id := e.releasedOffer("renewing")
+	if e.offer(id).AutoRenew {
+		t.Fatal("the offer renews before UpdateRenewalTerms")
+	}
+	e.mustSucceed(e.run("renew", offerCh("UpdateRenewalTerms", id, map[string]any{"Terms": []any{map[string]any{"Type": "RenewalTerm"}}})))
+	if !e.offer(id).AutoRenew {
+		t.Fatal("UpdateRenewalTerms with a RenewalTerm did not turn auto-renewal on")
+	}
+	if _, d := e.describeEntity(id); !strings.Contains(fmt.Sprint(d["Terms"]), "Type:RenewalTerm") {
+		t.Fatalf("terms %v", d["Terms"])
 	}
 }

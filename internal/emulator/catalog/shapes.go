@@ -202,7 +202,11 @@ var offerShapes = map[string]*shape{
 	// REF UpdateNetPaymentTerms.
 	"UpdateNetPaymentTerms": terms(union(map[string]*shape{"NetPaymentTerm": object(map[string]member{"Type": typeOf("NetPaymentTerm"),
 		"PaymentDuePeriod": req(enum(netPaymentPeriods...))})}), 1, 1),
-	// OFFER UpdateRenewalTermsChangeDetail.java, RenewalTerm.java (Type only).
+	// OFFER UpdateRenewalTermsChangeDetail.java (Terms required), RenewalTerm.java
+	// and RenewalTermType.java: a renewal term has one member, Type
+	// "RenewalTerm" (also in .../offer_1_0/appendix/RenewalTerm.java, and
+	// Term.java, every term member together, has none for auto-renewal): the
+	// Agreement API's Configuration{EnableAutoRenew} is not the Catalog's.
 	"UpdateRenewalTerms": terms(union(map[string]*shape{"RenewalTerm": object(map[string]member{"Type": typeOf("RenewalTerm")})}), 0, 1),
 	// OFFER UpdateMarkupChangeDetail.java; the range is checked in checkMarkup.
 	"UpdateMarkup": object(map[string]member{"Percentage": req(text(1, 16))}),
