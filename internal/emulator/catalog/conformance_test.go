@@ -233,8 +233,7 @@ func TestAWSSampleChangeSets(t *testing.T) {
 func TestOfferPricingTermConfigurationRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	before := e.offerCount()
-	_, err := e.c.StartChangeSet(ctx, &marketplacecatalog.StartChangeSetInput{Catalog: aws.String("AWSMarketplace"), ChangeSet: []types.Change{
+	e.mustRefuseNaming("Terms[0].Configuration",
 		ch("CreateOffer", "Offer@1.0", "", "NewOffer", map[string]any{"ProductId": e.contract.ProductID}),
 		offerCh("UpdatePricingTerms", "$NewOffer.Entity.Identifier", map[string]any{"PricingModel": "Contract", "Terms": []any{map[string]any{
 			"Type": "ConfigurableUpfrontPricingTerm", "CurrencyCode": "USD",
@@ -242,14 +241,21 @@ func TestOfferPricingTermConfigurationRefused(t *testing.T) {
 				"RateCard": []any{map[string]any{"DimensionKey": "seats", "Price": "8.00"}}}},
 			"Configuration": map[string]any{"SelectorValue": "P12M", "QuantityConfiguration": "Allowed",
 				"Dimensions": []any{map[string]any{"DimensionKey": "seats", "DimensionValue": 25}}},
-		}}}),
-	}})
+		}}}))
+}
+
+// mustRefuseNaming starts a change set that AWS's shapes refuse: 422, the
+// message names field, and no offer is made.
+func (e *env) mustRefuseNaming(field string, changes ...types.Change) {
+	e.t.Helper()
+	before := e.offerCount()
+	_, err := e.c.StartChangeSet(ctx, &marketplacecatalog.StartChangeSetInput{Catalog: aws.String("AWSMarketplace"), ChangeSet: changes})
 	var ve *types.ValidationException
-	if !errors.As(err, &ve) || httpStatus(err) != http.StatusUnprocessableEntity || !strings.Contains(err.Error(), "Terms[0].Configuration") {
-		t.Fatalf("StartChangeSet = %v, want 422 naming Terms[0].Configuration", err)
+	if !errors.As(err, &ve) || httpStatus(err) != http.StatusUnprocessableEntity || !strings.Contains(err.Error(), field) {
+		e.t.Fatalf("StartChangeSet = %v, want 422 naming %s", err, field)
 	}
 	if n := e.offerCount(); n != before {
-		t.Fatalf("%d offers after a refused change set, want %d", n, before)
+		e.t.Fatalf("%d offers after a refused change set, want %d", n, before)
 	}
 }
 
@@ -260,19 +266,10 @@ func TestOfferPricingTermConfigurationRefused(t *testing.T) {
 func TestRenewalTermHasOnlyType(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	before := e.offerCount()
-	_, err := e.c.StartChangeSet(ctx, &marketplacecatalog.StartChangeSetInput{Catalog: aws.String("AWSMarketplace"), ChangeSet: []types.Change{
+	e.mustRefuseNaming("Terms[0].Configuration",
 		ch("CreateOffer", "Offer@1.0", "", "O", map[string]any{"ProductId": e.contract.ProductID}),
 		offerCh("UpdateRenewalTerms", "$O.Entity.Identifier", map[string]any{"Terms": []any{map[string]any{"Type": "RenewalTerm",
-			"Configuration": map[string]any{"EnableAutoRenew": true}}}}),
-	}})
-	var ve *types.ValidationException
-	if !errors.As(err, &ve) || httpStatus(err) != http.StatusUnprocessableEntity || !strings.Contains(err.Error(), "Terms[0].Configuration") {
-		t.Fatalf("StartChangeSet = %v, want 422 naming Terms[0].Configuration", err)
-	}
-	if n := e.offerCount(); n != before {
-		t.Fatalf("%d offers after a refused change set, want %d", n, before)
-	}
+			"Configuration": map[string]any{"EnableAutoRenew": true}}}}))
 	id := e.releasedOffer("renewing")
 	if e.offer(id).AutoRenew {
 		t.Fatal("the offer renews before UpdateRenewalTerms")

@@ -48,8 +48,9 @@ func (e *env) catalogCPPO(raID, buyerAccount string) *marketplacecatalog.Describ
 		offerCh("ReleaseOffer", ref, map[string]any{}))
 }
 
-// refusal is the one error of a failed change set.
-func refusal(t *testing.T, out *marketplacecatalog.DescribeChangeSetOutput) types.ErrorDetail {
+// sameRefusal checks that a change set failed with one error, of code, whose
+// message is the world's refusal's (a conflict) word for word.
+func sameRefusal(t *testing.T, out *marketplacecatalog.DescribeChangeSetOutput, code string, we *world.Error) {
 	t.Helper()
 	if out.Status != types.ChangeStatusFailed {
 		t.Fatalf("change set %s, want FAILED", out.Status)
@@ -61,7 +62,9 @@ func refusal(t *testing.T, out *marketplacecatalog.DescribeChangeSetOutput) type
 	if len(got) != 1 {
 		t.Fatalf("errors %+v, want one", got)
 	}
-	return got[0]
+	if aws.ToString(got[0].ErrorCode) != code || aws.ToString(got[0].ErrorMessage) != we.Message || we.Code != world.CodeConflict {
+		t.Fatalf("catalog refused with %s %q, the world with %s %q", aws.ToString(got[0].ErrorCode), aws.ToString(got[0].ErrorMessage), we.Code, we.Message)
+	}
 }
 
 // playPartner is the console's "play the partner" button: the world's own
@@ -104,10 +107,7 @@ func TestPartnerOfferRulesAreShared(t *testing.T) {
 		if we == nil {
 			t.Fatal("the world made a second offer from a one-time resale authorization")
 		}
-		d := refusal(t, e.catalogCPPO(raID, buyer2))
-		if aws.ToString(d.ErrorCode) != catalog.CodeInvalidResaleAuth || aws.ToString(d.ErrorMessage) != we.Message || we.Code != world.CodeConflict {
-			t.Fatalf("catalog refused with %s %q, the world with %s %q", aws.ToString(d.ErrorCode), aws.ToString(d.ErrorMessage), we.Code, we.Message)
-		}
+		sameRefusal(t, e.catalogCPPO(raID, buyer2), catalog.CodeInvalidResaleAuth, we)
 	})
 
 	t.Run("an expired resale authorization backs none", func(t *testing.T) {
@@ -118,10 +118,7 @@ func TestPartnerOfferRulesAreShared(t *testing.T) {
 		if we == nil {
 			t.Fatal("the world made an offer from an expired resale authorization")
 		}
-		d := refusal(t, e.catalogCPPO(raID, buyer))
-		if aws.ToString(d.ErrorCode) != catalog.CodeInvalidResaleAuth || aws.ToString(d.ErrorMessage) != we.Message {
-			t.Fatalf("catalog refused with %s %q, the world with %q", aws.ToString(d.ErrorCode), aws.ToString(d.ErrorMessage), we.Message)
-		}
+		sameRefusal(t, e.catalogCPPO(raID, buyer), catalog.CodeInvalidResaleAuth, we)
 	})
 
 	t.Run("a resale authorization for named buyers backs offers to them only", func(t *testing.T) {
@@ -131,10 +128,7 @@ func TestPartnerOfferRulesAreShared(t *testing.T) {
 		if we == nil {
 			t.Fatal("the world made an offer to a buyer the resale authorization does not name")
 		}
-		d := refusal(t, e.catalogCPPO(raID, buyer2))
-		if aws.ToString(d.ErrorCode) != catalog.CodeInvalidBuyerAccounts || aws.ToString(d.ErrorMessage) != we.Message {
-			t.Fatalf("catalog refused with %s %q, the world with %q", aws.ToString(d.ErrorCode), aws.ToString(d.ErrorMessage), we.Message)
-		}
+		sameRefusal(t, e.catalogCPPO(raID, buyer2), catalog.CodeInvalidBuyerAccounts, we)
 		if we := e.playPartner(raID, buyer); we != nil {
 			t.Fatalf("offer to the named buyer refused: %v", we)
 		}
@@ -147,9 +141,6 @@ func TestPartnerOfferRulesAreShared(t *testing.T) {
 		if we == nil {
 			t.Fatal("the world made an offer from a restricted resale authorization")
 		}
-		d := refusal(t, e.catalogCPPO(raID, buyer))
-		if aws.ToString(d.ErrorMessage) != we.Message {
-			t.Fatalf("catalog refused with %q, the world with %q", aws.ToString(d.ErrorMessage), we.Message)
-		}
+		sameRefusal(t, e.catalogCPPO(raID, buyer), catalog.CodeInvalidResaleAuth, we)
 	})
 }
