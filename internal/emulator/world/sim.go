@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,8 +32,12 @@ func AddDuration(t time.Time, iso string) (time.Time, error) {
 	}
 	var n [3]int
 	for i, v := range m[1:] {
-		if v != "" {
-			fmt.Sscan(v, &n[i])
+		if v == "" {
+			continue
+		}
+		var err error
+		if n[i], err = strconv.Atoi(v); err != nil || n[i] > 1_000_000 {
+			return t, Errorf(CodeValidation, "duration %q is too long", iso)
 		}
 	}
 	return t.AddDate(n[0], n[1], n[2]), nil
