@@ -109,6 +109,8 @@ func entityDates(s *world.State, idx index, id string) entityMeta {
 		if m.created == nil {
 			m.created = made
 		}
+	} else if p := s.Products[id]; p != nil {
+		made = p.CreatedAt
 	}
 	if m.modified == nil {
 		m.modified = made
@@ -499,15 +501,21 @@ type raSummary struct {
 	AvailabilityEndDate   *string `json:"AvailabilityEndDate,omitempty"`
 }
 
+type productSummary struct {
+	ProductTitle string `json:"ProductTitle,omitempty"`
+	Visibility   string `json:"Visibility,omitempty"`
+}
+
 type entitySummary struct {
-	Name                       string        `json:"Name,omitempty"`
-	EntityType                 string        `json:"EntityType"`
-	EntityId                   string        `json:"EntityId"`
-	EntityArn                  string        `json:"EntityArn"`
-	LastModifiedDate           *string       `json:"LastModifiedDate,omitempty"`
-	Visibility                 string        `json:"Visibility,omitempty"`
-	OfferSummary               *offerSummary `json:"OfferSummary,omitempty"`
-	ResaleAuthorizationSummary *raSummary    `json:"ResaleAuthorizationSummary,omitempty"`
+	Name                       string          `json:"Name,omitempty"`
+	EntityType                 string          `json:"EntityType"`
+	EntityId                   string          `json:"EntityId"`
+	EntityArn                  string          `json:"EntityArn"`
+	LastModifiedDate           *string         `json:"LastModifiedDate,omitempty"`
+	Visibility                 string          `json:"Visibility,omitempty"`
+	OfferSummary               *offerSummary   `json:"OfferSummary,omitempty"`
+	ResaleAuthorizationSummary *raSummary      `json:"ResaleAuthorizationSummary,omitempty"`
+	SaaSProductSummary         *productSummary `json:"SaaSProductSummary,omitempty"`
 }
 
 type listEntitiesOutput struct {
@@ -575,6 +583,8 @@ var (
 	raSortKeys = []string{"EntityId", "Name", "ProductId", "ProductName", "ManufacturerAccountId", "ManufacturerLegalName", "ResellerAccountID",
 		"ResellerLegalName", "Status", "OfferExtendedStatus", "CreatedDate", "AvailabilityEndDate", "LastModifiedDate", "ResellerRole",
 		"SourceAuthorization", "IssuerAccountId"}
+	// productSortKeys are the SDK's types.SaaSProductSortBy values.
+	productSortKeys = []string{"EntityId", "ProductTitle", "Visibility", "LastModifiedDate", "DeliveryOptionTypes"}
 )
 
 func timeKey(t *time.Time) string {
@@ -590,8 +600,8 @@ func (srv *Server) listEntities(s *world.State, in any) (any, *apiError) {
 		return nil, err
 	}
 	entityType := str(req.EntityType)
-	if entityType != "Offer" && entityType != "ResaleAuthorization" {
-		return nil, fieldValidation("EntityType", fmt.Sprintf("EntityType %q is not supported: use Offer or ResaleAuthorization", entityType))
+	if entityType != "Offer" && entityType != "ResaleAuthorization" && entityType != "SaaSProduct" {
+		return nil, fieldValidation("EntityType", fmt.Sprintf("EntityType %q is not supported: use Offer, ResaleAuthorization or SaaSProduct", entityType))
 	}
 	ownership := str(req.OwnershipType)
 	if ownership == "" {
@@ -616,21 +626,22 @@ func (srv *Server) listEntities(s *world.State, in any) (any, *apiError) {
 	sortIn := req.Sort
 	var of *offerFilters
 	var rf *resaleAuthorizationFilters
+	var pf *saasProductFilters
 	if req.EntityTypeFilters != nil {
-		of, rf = req.EntityTypeFilters.OfferFilters, req.EntityTypeFilters.ResaleAuthorizationFilters
-		if (of != nil && entityType != "Offer") || (rf != nil && entityType != "ResaleAuthorization") {
+		of, rf, pf = req.EntityTypeFilters.OfferFilters, req.EntityTypeFilters.ResaleAuthorizationFilters, req.EntityTypeFilters.SaaSProductFilters
+		if (of != nil && entityType != "Offer") || (rf != nil && entityType != "ResaleAuthorization") || (pf != nil && entityType != "SaaSProduct") {
 			return nil, fieldValidation("EntityTypeFilters", "EntityTypeFilters do not match EntityType "+entityType)
 		}
 	}
 	if req.EntityTypeSort != nil {
-		os, rs := req.EntityTypeSort.OfferSort, req.EntityTypeSort.ResaleAuthorizationSort
-		if (os != nil && entityType != "Offer") || (rs != nil && entityType != "ResaleAuthorization") {
+		os, rs, ps := req.EntityTypeSort.OfferSort, req.EntityTypeSort.ResaleAuthorizationSort, req.EntityTypeSort.SaaSProductSort
+		if (os != nil && entityType != "Offer") || (rs != nil && entityType != "ResaleAuthorization") || (ps != nil && entityType != "SaaSProduct") {
 			return nil, fieldValidation("EntityTypeSort", "EntityTypeSort does not match EntityType "+entityType)
 		}
-		if os != nil {
-			sortIn = os
-		} else if rs != nil {
-			sortIn = rs
+		for _, s := range []*sortInput{os, rs, ps} {
+			if s != nil {
+				sortIn = s
+			}
 		}
 	}
 	desc, by, aerr := sortOrder(sortIn)
@@ -640,19 +651,19 @@ func (srv *Server) listEntities(s *world.State, in any) (any, *apiError) {
 	if by == "" {
 		by = "LastModifiedDate"
 	}
-	keys := offerSortKeys
-	if entityType == "ResaleAuthorization" {
-		keys = raSortKeys
-	}
+	keys := map[string][]string{"Offer": offerSortKeys, "ResaleAuthorization": raSortKeys, "SaaSProduct": productSortKeys}[entityType]
 	if !slices.Contains(keys, by) {
 		return nil, fieldValidation("SortBy", fmt.Sprintf("SortBy %q is not one of %s", by, strings.Join(keys, ", ")))
 	}
 	idx := entityIndex(s)
 	var rows []listRow
-	if entityType == "Offer" {
+	switch entityType {
+	case "Offer":
 		rows, aerr = offerRows(s, idx, of, ids, ownership)
-	} else {
+	case "ResaleAuthorization":
 		rows, aerr = raRows(s, idx, rf, ids, ownership)
+	default:
+		rows, aerr = productRows(s, idx, pf, ids, ownership)
 	}
 	if aerr != nil {
 		return nil, aerr
@@ -815,6 +826,42 @@ func raRows(s *world.State, idx index, f *resaleAuthorizationFilters, ids []stri
 				"ManufacturerAccountId": s.Config.SellerAccountID, "ResellerAccountID": ra.ResellerAccountID, "Status": ra.State,
 				"CreatedDate": timeKey(m.created), "AvailabilityEndDate": timeKey(end), "LastModifiedDate": timeKey(m.modified),
 				"ResellerRole": "ChannelPartner"},
+		})
+	}
+	return rows, nil
+}
+
+// productRows lists the seller's SaaS products (the world's products are
+// all Public: it has no limited listings).
+func productRows(s *world.State, idx index, f *saasProductFilters, ids []string, ownership string) ([]listRow, *apiError) {
+	if f == nil {
+		f = &saasProductFilters{}
+	}
+	if ownership == "SHARED" {
+		return nil, nil
+	}
+	modified, aerr := parseRange("LastModifiedDate", f.LastModifiedDate)
+	if aerr != nil {
+		return nil, aerr
+	}
+	var rows []listRow
+	for _, id := range world.SortedKeys(s.Products) {
+		p := s.Products[id]
+		if p.Type == world.ProductProfessionalServices || (len(ids) > 0 && !slices.Contains(ids, id)) {
+			continue
+		}
+		m := entityDates(s, idx, id)
+		const visibility = "Public"
+		if !matchValues(f.EntityId, id) || !matchValues(f.ProductTitle, p.Title) || !matchValues(f.Visibility, visibility) ||
+			!modified.match(m.modified) {
+			continue
+		}
+		rows = append(rows, listRow{
+			summary: entitySummary{Name: p.Title, EntityType: "SaaSProduct", EntityId: id, EntityArn: productArn(s, p),
+				LastModifiedDate: isoPtr(m.modified), Visibility: visibility,
+				SaaSProductSummary: &productSummary{ProductTitle: p.Title, Visibility: visibility}},
+			keys: map[string]string{"EntityId": id, "ProductTitle": p.Title, "Visibility": visibility, "LastModifiedDate": timeKey(m.modified),
+				"DeliveryOptionTypes": ""},
 		})
 	}
 	return rows, nil

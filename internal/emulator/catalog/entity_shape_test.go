@@ -207,3 +207,40 @@ func TestSaaSProductEntity(t *testing.T) {
 		t.Fatalf("BatchDescribeEntities = %+v, %v", out, err)
 	}
 }
+
+// TestListSaaSProducts: ListEntities of EntityType SaaSProduct lists the
+// seller's SaaS products with a SaaSProductSummary (ProductTitle,
+// Visibility) and a LastModifiedDate, and filters them by title
+// (types.SaaSProductFilters), so Concord can find the products to describe.
+func TestListSaaSProducts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	list := func(f *types.SaaSProductFilters) []types.EntitySummary {
+		t.Helper()
+		in := &marketplacecatalog.ListEntitiesInput{Catalog: aws.String("AWSMarketplace"), EntityType: aws.String("SaaSProduct"),
+			EntityTypeSort: &types.EntityTypeSortMemberSaaSProductSort{Value: types.SaaSProductSort{SortBy: types.SaaSProductSortByProductTitle,
+				SortOrder: types.SortOrderAscending}}}
+		if f != nil {
+			in.EntityTypeFilters = &types.EntityTypeFiltersMemberSaaSProductFilters{Value: *f}
+		}
+		out, err := e.c.ListEntities(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.EntitySummaryList
+	}
+	all := list(nil)
+	if len(all) != 2 || aws.ToString(all[0].EntityId) != e.contract.ProductID || aws.ToString(all[1].EntityId) != e.usage.ProductID {
+		t.Fatalf("listed %d products: %+v", len(all), all)
+	}
+	for _, s := range all {
+		if s.SaaSProductSummary == nil || s.SaaSProductSummary.Visibility != types.SaaSProductVisibilityStringPublic ||
+			s.LastModifiedDate == nil || aws.ToString(s.EntityType) != "SaaSProduct" {
+			t.Fatalf("summary %+v", s)
+		}
+	}
+	got := list(&types.SaaSProductFilters{ProductTitle: &types.SaaSProductTitleFilter{WildCardValue: aws.String("Usage")}})
+	if len(got) != 1 || aws.ToString(got[0].SaaSProductSummary.ProductTitle) != "Acme Usage" {
+		t.Fatalf("filtered %+v", got)
+	}
+}

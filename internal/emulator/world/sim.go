@@ -105,7 +105,7 @@ func (s *State) CreateProduct(p Product) (*Product, error) {
 	if p.Type == ProductSaaSUsage {
 		pub.Duration = ""
 	}
-	p.PublicOfferID = pub.OfferID
+	p.PublicOfferID, p.CreatedAt = pub.OfferID, &now
 	s.Offers[pub.OfferID] = pub
 	cp := p
 	s.Products[p.ProductID] = &cp

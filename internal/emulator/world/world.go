@@ -58,6 +58,9 @@ type Product struct {
 	ConcurrentAgreements bool        `json:"concurrentAgreements"`
 	Dimensions           []Dimension `json:"dimensions"`
 	PublicOfferID        string      `json:"publicOfferId"`
+	// CreatedAt is when the product was listed (the Catalog API's
+	// LastModifiedDate of the SaaSProduct entity).
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
 }
 
 // Dimension returns the product's dimension by key.
