@@ -77,8 +77,9 @@ var patterned = map[string]bool{"Price": true, "ChargeAmount": true, "ChargeDate
 	"AgreementDuration": true, "AgreementEndDate": true, "Duration": true, "BuyerAccounts": true, "ResellerAccountId": true,
 	"Url": true, "Value": true, "MaximumAgreementStartDate": true}
 
-// mutateLeaf replaces the first string leaf (in sorted member order) that
-// pick accepts and reports whether it found one.
+// mutateLeaf replaces the first string leaf (in sorted member order) whose
+// member name pick accepts, or the first number leaf when pick accepts
+// "#number", and reports whether it found one.
 func mutateLeaf(v any, key string, pick func(key string) bool, to any) (any, bool) {
 	switch x := v.(type) {
 	case map[string]any:
@@ -102,6 +103,10 @@ func mutateLeaf(v any, key string, pick func(key string) bool, to any) (any, boo
 		}
 	case string:
 		if pick(key) {
+			return to, true
+		}
+	case float64:
+		if pick("#number") {
 			return to, true
 		}
 	}
@@ -155,12 +160,13 @@ func TestAWSSampleChangeSets(t *testing.T) {
 
 	// The resale authorizations first: the channel partner offers use one.
 	names := []string{"ra-multiuse-reseller-contract.json", "ra-multiuse-specific-buyer.json", "ra-onetime-flexible-payment.json",
-		"ra-onetime-private-offer.json", "ra-draft.json", "ra-update-unpublished.json", "ra-restrict.json",
+		"ra-onetime-private-offer.json", "ra-draft.json", "ra-update-unpublished.json", "ra-restrict.json", "ra-multiuse-no-expiry.json",
+		"ra-onetime-specific-buyer.json",
 		"offer-flexible-payment-schedule.json", "offer-contract-with-payg.json", "offer-subscription.json", "offer-tiered-contract.json",
 		"offer-public-free-trial.json", "offer-replacement-contract.json", "offer-draft-private.json", "offer-update-eula.json",
 		"offer-update-refund-policy.json", "offer-update-name-description.json", "offer-update-expiration-date.json",
 		"offer-expire-private.json", "offer-update-targeting-countries.json", "offer-update-free-trial-duration.json",
-		"offer-update-contract-payg.json", "cppo-markup.json", "cppo-update-expiry-date.json", "cppo-replacement-contract.json"}
+		"offer-update-contract-payg.json", "cppo-markup.json", "cppo-update-expiry-date.json", "cppo-replacement-contract.json", "cppo-eula.json"}
 	files, _ := filepath.Glob(filepath.Join("testdata", "aws-samples", "*.json"))
 	if len(files) != len(names) {
 		t.Fatalf("testdata has %d samples, the test runs %d", len(files), len(names))
@@ -208,10 +214,19 @@ func TestAWSSampleChangeSets(t *testing.T) {
 					e.mustRefuse(ct, set)
 				})
 			}
-			if _, ok := mutateLeaf(clone(d), "", func(string) bool { return true }, 42); ok {
+			// A JSON string where the shape declares an integer
+			// (MaxQuantity, OffersMaxQuantity: the python models' StrictInt).
+			if _, ok := mutateLeaf(clone(d), "", func(k string) bool { return k == "#number" }, "1"); ok {
+				t.Run(ct+" with a string for a number is refused", func(t *testing.T) {
+					set := clone(s.ChangeSet)
+					mutateLeaf(set[i]["DetailsDocument"], "", func(k string) bool { return k == "#number" }, "1")
+					e.mustRefuse(ct, set)
+				})
+			}
+			if _, ok := mutateLeaf(clone(d), "", func(k string) bool { return k != "#number" }, 42); ok {
 				t.Run(ct+" with a number for a string is refused", func(t *testing.T) {
 					set := clone(s.ChangeSet)
-					mutateLeaf(set[i]["DetailsDocument"], "", func(string) bool { return true }, 42)
+					mutateLeaf(set[i]["DetailsDocument"], "", func(k string) bool { return k != "#number" }, 42)
 					e.mustRefuse(ct, set)
 				})
 			}
