@@ -188,8 +188,11 @@ func optTime(s string) (*time.Time, error) {
 func agreementAction(action, summary string) emulatorCommand {
 	flags := []cliFlag{{"agreement", "agreement id (required)"}}
 	if action == "amend" {
-		flags = append(flags, cliFlag{"offer", "replacement offer id (default: the same offer)"}, cliFlag{"intent", "REPLACE (default) or AMEND"},
-			cliFlag{"quantities", "new contract quantities, e.g. seats=20"})
+		flags = append(flags, cliFlag{"offer", "replacement offer id (default: the same offer)"},
+			cliFlag{"intent", "REPLACE (default: a new agreement replaces this one) or AMEND (this agreement changes in place: --auto-renew)"},
+			cliFlag{"quantities", "new contract quantities, e.g. seats=20 (REPLACE)"},
+			cliFlag{"auto-renew", "true or false: turn auto-renewal on or off in place (AMEND)"},
+			cliFlag{"by", "who changes auto-renewal: ACCEPTOR (the buyer, default) or PROPOSER (the seller)"})
 	}
 	return emulatorCommand{summary: summary, flags: flags, build: func(get func(string) string) (string, string, any, error) {
 		if get("agreement") == "" {
@@ -201,7 +204,18 @@ func agreementAction(action, summary string) emulatorCommand {
 			if err != nil {
 				return "", "", nil, err
 			}
-			body = map[string]any{"offerId": get("offer"), "intent": get("intent"), "quantities": q}
+			in := map[string]any{"offerId": get("offer"), "intent": get("intent"), "quantities": q}
+			switch v := get("auto-renew"); v {
+			case "":
+			case "true", "false":
+				in["autoRenew"], in["by"] = v == "true", get("by")
+				if get("intent") == "" {
+					in["intent"] = "AMEND"
+				}
+			default:
+				return "", "", nil, fmt.Errorf("--auto-renew must be true or false, not %q", v)
+			}
+			body = in
 		}
 		return http.MethodPost, "/control/agreements/" + get("agreement") + "/" + action, body, nil
 	}}
@@ -276,8 +290,8 @@ var emulatorCommands = map[string]emulatorCommand{
 			return http.MethodPost, "/control/accept", map[string]any{"buyer": get("buyer"), "offerId": get("offer"), "productId": get("product"),
 				"quantities": q, "startDate": start}, nil
 		}},
-	"amend":  agreementAction("amend", "Replace an agreement with an amended one (the old one ends as REPLACED)."),
-	"renew":  agreementAction("renew", "Renew an agreement now (the old one ends as RENEWED)."),
+	"amend":  agreementAction("amend", "Replace an agreement (REPLACE: the old one ends as REPLACED), or change its auto-renewal in place (AMEND: Purchase Agreement Amended)."),
+	"renew":  agreementAction("renew", "Accept a renewal now: a future-dated agreement (RENEW) starts when the old one ends, which then ends as RENEWED."),
 	"cancel": agreementAction("cancel", "Cancel an agreement: the final metering window opens."),
 	"expire": agreementAction("expire", "Expire an agreement: the final metering window opens."),
 	"token": {summary: "Mint a registration token for a license or agreement.",

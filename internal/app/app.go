@@ -453,6 +453,7 @@ func NewServices(db *store.DB, now func() time.Time, logger *slog.Logger) Servic
 	// An agreement made from one of Concord's offers accepts it; every
 	// agreement event is recorded for finance and announced.
 	s.Ledger.AgreementHooks = []inbox.AgreementHook{s.Offers.AgreementHook, s.Orders.AgreementHook}
+	s.Ledger.Lineage = s.Offers.Lineage
 	// A partner's offer released from a partner offer extends it; a change
 	// set's end is tracked at once.
 	s.Ledger.EventHooks = []inbox.EventHook{s.Offers.EventHook}

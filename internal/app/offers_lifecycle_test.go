@@ -508,9 +508,10 @@ func lcAmend(t *testing.T, b *bundle, buyer string) {
 	src := publish(t, b, offerForm(buyer))
 	agreementID := accept(t, b, buyer, src.OfferID)
 	waitAccepted(t, b, src.ID, agreementID)
-	// AWS's accepted terms are the offer's: its price, the quantity bought.
+	// AWS's accepted terms are the offer's: the whole contract upfront, the
+	// quantity granted.
 	terms := waitTerms(t, b, agreementID)
-	if got := pricing(terms); got != "ConfigurableUpfrontPricingTerm seats 120.00×10" || terms.EstimatedValue != "1200.00" || terms.Currency != "USD" {
+	if got := pricing(terms); got != "FixedUpfrontPricingTerm seats 1200.00×10" || terms.EstimatedValue != "1200.00" || terms.Currency != "USD" {
 		t.Fatalf("accepted terms: %s, estimated %s %s", got, terms.EstimatedValue, terms.Currency)
 	}
 	var end time.Time
@@ -526,9 +527,9 @@ func lcAmend(t *testing.T, b *bundle, buyer string) {
 		t.Fatalf("prefilled amendment %+v (dimensions %+v)", f, f.Pricing.Dimensions)
 	}
 	pv := dr.Preview
-	if pv == nil || pv.Currency != "USD" || pv.PaidToDate != "0.00" || len(pv.Replaced) != 0 || pv.NewChargesTotal != "1200.00" ||
+	if pv == nil || pv.Currency != "USD" || pv.PaidToDate != "1200.00" || pv.UpfrontCharged != "1200.00" || len(pv.Replaced) != 0 || pv.NewChargesTotal != "1200.00" ||
 		fmt.Sprint(pv.NewCharges) != "[{at acceptance 1200.00}]" ||
-		!strings.HasPrefix(pv.Summary, "Agreement "+agreementID+" has charged 0.00 USD so far. Once the buyer accepts, the amendment charges 1200.00 USD at acceptance") {
+		!strings.HasPrefix(pv.Summary, "Agreement "+agreementID+" has charged 1200.00 USD so far (1200.00 USD upfront at acceptance); those invoices remain unchanged. Once the buyer accepts, the amendment charges 1200.00 USD at acceptance") {
 		t.Fatalf("preview %+v", pv)
 	}
 	alt := dr.Alternative
@@ -585,7 +586,7 @@ func lcAmendSchedule(t *testing.T, b *bundle, buyer string) {
 	waitAccepted(t, b, src.ID, agreementID)
 	// The installments carry the charges; the upfront term grants the seats.
 	terms := waitTerms(t, b, agreementID)
-	if got := pricing(terms); got != "FixedUpfrontPricingTerm seats 0.00×10" || len(terms.PaymentSchedule) != 3 || terms.EstimatedValue != "1200.00" {
+	if got := pricing(terms); got != "FixedUpfrontPricingTerm seats 0.0×10" || len(terms.PaymentSchedule) != 3 || terms.EstimatedValue != "1200.00" {
 		t.Fatalf("accepted terms: %s, %d installments, estimated %s", got, len(terms.PaymentSchedule), terms.EstimatedValue)
 	}
 
@@ -665,12 +666,32 @@ func lcRenew(t *testing.T, b *bundle, existing, newcomer string) {
 	emu(t, b, func(s *world.State) error { public = s.Products["prod-offers"].PublicOfferID; return nil })
 	prior := accept(t, b, existing, public)
 	waitTerms(t, b, prior)
-	for _, tc := range []struct{ buyer, channel, acquisition string }{
-		{existing, offer.RenewalFromMarketplace, "AwsMarketplace"},
-		{newcomer, offer.RenewalFromOutside, "External"},
+	var priorEnd time.Time
+	emu(t, b, func(s *world.State) error { priorEnd = *s.Agreements[prior].EndTime; return nil })
+	// A renewal of prior that would start at acceptance, while prior is in
+	// force, is refused unless the overlap is confirmed.
+	over := offerForm(existing)
+	over["renewal"], over["renews"] = true, prior
+	code, out := b.call(t, "POST", "/v1/offers/check", over)
+	var chk offer.Check
+	if json.Unmarshal(out, &chk); code != 200 || chk.OK() || !strings.Contains(fmt.Sprint(chk.Problems), "agreement "+prior+" runs until "+priorEnd.UTC().Format(time.DateOnly)+
+		": without a start date the renewal starts at acceptance and overlaps it; start it on "+offer.RenewalStart(priorEnd)) {
+		t.Fatalf("check of an overlapping renewal: %d %s", code, out)
+	}
+	over["allowOverlap"] = true
+	if code, out := b.call(t, "POST", "/v1/offers/check", over); code != 200 || !strings.Contains(string(out), `"problems":[]`) {
+		t.Fatalf("check of a confirmed overlap: %d %s", code, out)
+	}
+	for _, tc := range []struct{ buyer, channel, acquisition, renews string }{
+		{existing, offer.RenewalFromMarketplace, "AwsMarketplace", prior},
+		{newcomer, offer.RenewalFromOutside, "External", ""},
 	} {
 		form := offerForm(tc.buyer)
 		form["renewal"] = true
+		if tc.renews != "" {
+			form["renews"] = tc.renews
+			form["pricing"].(map[string]any)["startDate"] = offer.RenewalStart(priorEnd)
+		}
 		d := createOffer(t, b, form)
 		if d.RenewalChannel != tc.channel {
 			t.Fatalf("renewal for %s: channel %q, want %s", tc.buyer, d.RenewalChannel, tc.channel)
@@ -691,11 +712,25 @@ func lcRenew(t *testing.T, b *bundle, existing, newcomer string) {
 		a := waitAccepted(t, b, d.ID, agreementID)
 		wantHistory(t, a, "draft/created: direct offer (renewal) for Initech ("+tc.buyer+")", "submitted/submitted", "submitted/change set started",
 			"published/published", "accepted/accepted: agreement "+agreementID)
+		if tc.renews == "" {
+			continue
+		}
+		// AWS names no previous agreement for a new offer's agreement (intent
+		// NEW): Concord links the renewal into prior's chain.
+		eventually(t, agreementID+" to follow "+prior, func() bool {
+			var got, before inbox.AgreementDetail
+			_, out := b.do(t, "GET", "/v1/agreements/"+agreementID, b.key, nil)
+			json.Unmarshal(out, &got)
+			_, out = b.do(t, "GET", "/v1/agreements/"+prior, b.key, nil)
+			json.Unmarshal(out, &before)
+			return got.Intent == "NEW" && got.PreviousAgreementID == prior && got.InitialAgreementID == prior && before.NextAgreementID == agreementID &&
+				before.Status == marketplace.StatusActive
+		})
 	}
 	// A channel is for renewals only, and must be one of the two.
 	form := offerForm(newcomer)
 	form["renewalChannel"] = "external"
-	code, out := b.call(t, "POST", "/v1/offers", form)
+	code, out = b.call(t, "POST", "/v1/offers", form)
 	wantRefused(t, "a channel without renewal", code, out, 400, "renewalChannel: only a renewal has a renewal channel")
 	form["renewal"], form["renewalChannel"] = true, "reseller"
 	code, out = b.call(t, "POST", "/v1/offers", form)

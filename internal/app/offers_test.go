@@ -225,10 +225,12 @@ func TestOfferPublishedAndAccepted(t *testing.T) {
 				d := getOffer(t, b, direct.ID)
 				return d.State == offer.StateAccepted && d.AgreementID == agreementID
 			})
-			// The agreement's terms are the offer's prices, not the product's list price.
+			// The agreement's terms are the offer's: a fixed upfront term of the
+			// whole contract (10 × 120.00), granting the 10 seats; not the
+			// product's list price.
 			eventually(t, "the agreement's terms", func() bool {
 				_, out := b.do(t, "GET", "/v1/agreements/"+agreementID, b.key, nil)
-				return strings.Contains(string(out), `"dimension":"seats","price":"120.00","quantity":10`)
+				return strings.Contains(string(out), `"term":"FixedUpfrontPricingTerm","dimension":"seats","price":"1200.00","quantity":10`)
 			})
 
 			// A partner offer: a resale authorization the partner turns into a CPPO.

@@ -352,7 +352,7 @@ func TestRegistrationEndToEnd(t *testing.T) {
 				// and sends License Updated for the new one.
 				var amended string
 				err := b.app.Emulator.World.Do(func(s *world.State) error {
-					a, err := s.Amend(ag, "", "AMEND", map[string]int64{"seats": 25})
+					a, err := s.Amend(ag, "", "REPLACE", map[string]int64{"seats": 25})
 					if err == nil {
 						amended = a.LicenseArn
 					}

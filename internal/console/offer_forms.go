@@ -87,26 +87,30 @@ type offerForm struct {
 	BuyerAccount, PartnerAccount, CPPOID string
 	// RowsProduct is the product the dimension and metadata rows were drawn
 	// for: a different product chosen means the rows must be drawn again.
-	RowsProduct     string
-	Products        []marketplace.Product
-	Meta            []offerMeta
-	Currency        string
-	Duration        string
-	EndDate         string
-	Dims            []priceRow
-	Schedule        []offerInstallment
-	EULA            string
-	CustomEULA      int  // documents of the custom EULA the offer holds
-	HasCustomEULA   bool // the offer holds a custom EULA the form can keep
-	CustomReseller  int
-	HasCustomResell bool
-	ExpiresOn       string
-	Renewal         bool
-	RenewalChannel  string
-	ZeroDollar      bool
-	NotifyUsers     string
-	AmendsAgreement string
-	AmendsSource    string
+	RowsProduct string
+	Products    []marketplace.Product
+	Meta        []offerMeta
+	Currency    string
+	Duration    string
+	EndDate     string
+	// StartDate makes a future-dated agreement; Renews is the agreement a
+	// renewal renews, AllowOverlap confirms starting while it is in force.
+	StartDate, Renews string
+	AllowOverlap      bool
+	Dims              []priceRow
+	Schedule          []offerInstallment
+	EULA              string
+	CustomEULA        int  // documents of the custom EULA the offer holds
+	HasCustomEULA     bool // the offer holds a custom EULA the form can keep
+	CustomReseller    int
+	HasCustomResell   bool
+	ExpiresOn         string
+	Renewal           bool
+	RenewalChannel    string
+	ZeroDollar        bool
+	NotifyUsers       string
+	AmendsAgreement   string
+	AmendsSource      string
 	// FromAgreement and FromKind (renew or concurrent) name the agreement a
 	// new offer was prefilled from: on save, what the form does not show
 	// (registration answers, custom contract documents) comes from it again.
@@ -192,7 +196,8 @@ func formOfOffer(o offer.Offer, p marketplace.Product) offerForm {
 	f := offerForm{Type: o.Type, BuyerCompany: o.BuyerCompany, ProductID: o.ProductID, RowsProduct: o.ProductID, Name: o.Name,
 		BuyerAccount: o.Metadata[offer.MetaBuyerAccount], PartnerAccount: o.Metadata[offer.MetaPartnerAccount], CPPOID: o.Metadata[offer.MetaCPPOOpportunityID],
 		Currency: o.Pricing.Currency, Duration: o.Pricing.Duration, EndDate: o.Pricing.EndDate, EULA: o.EULA.Kind, ExpiresOn: o.ExpiresOn,
-		Renewal: o.Renewal, RenewalChannel: o.RenewalChannel, ZeroDollar: o.ZeroDollar, NotifyUsers: strings.Join(o.NotifyUsers, "\n")}
+		Renewal: o.Renewal, RenewalChannel: o.RenewalChannel, ZeroDollar: o.ZeroDollar, NotifyUsers: strings.Join(o.NotifyUsers, "\n"),
+		StartDate: o.Pricing.StartDate, Renews: o.Renews, AllowOverlap: o.AllowOverlap}
 	if f.Type == "" {
 		f.Type = offer.TypeDirect
 	}
@@ -314,6 +319,7 @@ func (s *Service) offerFormOfPost(ctx context.Context, r *http.Request) (f offer
 	f = offerForm{Type: get("type"), BuyerCompany: get("buyer-company"), ProductID: get("product"), RowsProduct: get("rows-product"), Name: get("name"),
 		BuyerAccount: get("buyer-account"), PartnerAccount: get("partner-account"), CPPOID: get("cppo-opportunity"),
 		Currency: strings.ToUpper(get("currency")), Duration: strings.ToUpper(get("duration")), EndDate: get("end-date"), EULA: get("eula"),
+		StartDate: get("start-date"), Renews: get("renews"), AllowOverlap: v.Get("allow-overlap") == "on",
 		ExpiresOn: get("expires-on"), Renewal: v.Get("renewal") == "on", RenewalChannel: get("renewal-channel"), ZeroDollar: v.Get("zero-dollar") == "on",
 		NotifyUsers: get("notify-users"), AmendsAgreement: get("amends-agreement"), AmendsSource: get("amends-source")}
 	var rows []priceRow
@@ -365,10 +371,11 @@ func (f offerForm) build(base offer.Offer) builtOffer {
 	var b builtOffer
 	o := offer.Offer{Type: f.Type, BuyerCompany: f.BuyerCompany, ProductID: f.ProductID, Name: f.Name, Registration: base.Registration, Amends: base.Amends,
 		ExpiresOn: f.ExpiresOn, Renewal: f.Renewal, ZeroDollar: f.ZeroDollar, Metadata: map[string]string{}}
-	o.Pricing = offer.Pricing{Currency: f.Currency, Duration: f.Duration, EndDate: f.EndDate}
+	o.Pricing = offer.Pricing{Currency: f.Currency, Duration: f.Duration, EndDate: f.EndDate, StartDate: f.StartDate}
 	if f.Renewal {
-		o.RenewalChannel = f.RenewalChannel
+		o.RenewalChannel, o.Renews = f.RenewalChannel, f.Renews
 	}
+	o.AllowOverlap = f.AllowOverlap
 	if f.Mode == offerFormAmend {
 		o.Amends = &offer.Amendment{AgreementID: f.AmendsAgreement, SourceOfferID: f.AmendsSource}
 	}
@@ -510,6 +517,12 @@ func (f offerForm) fieldOf(path, msg string, b builtOffer) string {
 		return "duration"
 	case "pricing.endDate":
 		return "end-date"
+	case "pricing.startDate":
+		return "start-date"
+	case "renews":
+		return "renews"
+	case "allowOverlap":
+		return "allow-overlap"
 	case "pricing.dimensions":
 		if len(f.Dims) > 0 {
 			return f.Dims[0].PriceID()
@@ -573,6 +586,8 @@ func (f *offerForm) fillFields(v view) {
 		{ID: "currency", Name: "currency", Label: "Currency", Hint: "An ISO 4217 code, such as USD or EUR.", Value: f.Currency},
 		{ID: "duration", Name: "duration", Label: "Duration", Hint: "How long the contract runs from acceptance, such as P12M (12 months), P1Y or P30D. Or give an end date instead.", Value: f.Duration},
 		{ID: "end-date", Name: "end-date", Label: "Or end date", Hint: "The day the contract ends (UTC). Leave empty when you give a duration.", Value: f.EndDate, Type: "date"},
+		{ID: "start-date", Name: "start-date", Label: "Start date (optional)", Hint: "A future-dated agreement starts on this day (UTC), not at acceptance; a duration counts from it. For a partner offer, the latest day the partner's offer may start it.", Value: f.StartDate, Type: "date"},
+		{ID: "renews", Name: "renews", Label: "Renews agreement (optional)", Hint: "For a renewal of an agreement in AWS Marketplace: its id (agmt-…). The renewal starts the day after it ends, and follows it in its chain once accepted.", Value: f.Renews},
 		{ID: "expires-on", Name: "expires-on", Label: "Offer expires on", Hint: "The last day (UTC) the buyer can accept. For a partner offer, the last day the partner can extend it.", Value: f.ExpiresOn, Type: "date"},
 	}
 	f.Fields = map[string]offerField{}
@@ -631,7 +646,7 @@ func (s *Service) newOfferForm(w http.ResponseWriter, r *http.Request) {
 		if kind == "concurrent" {
 			msg = "This new offer is for the same buyer and product as agreement " + id + " and ends on the same day. Set the additional quantities only."
 		} else {
-			msg = "This renewal of agreement " + id + " is prefilled from it. Check the duration, prices and expiry date."
+			msg = "This renewal of agreement " + id + " is prefilled from it: it starts the day after " + id + " ends (a future-dated agreement), and follows it in its chain once accepted. Check the duration, prices and expiry date."
 		}
 		p, err := s.formProduct(ctx, o.ProductID)
 		if err != nil {
@@ -661,20 +676,19 @@ func (s *Service) newOfferForm(w http.ResponseWriter, r *http.Request) {
 // prefilledOffer is a new offer prefilled from an agreement: a renewal, or a
 // concurrent offer alongside it (kind concurrent).
 func (s *Service) prefilledOffer(ctx context.Context, kind, id string) (offer.Offer, error) {
+	if kind != "concurrent" {
+		r, err := s.Offers.RenewalDraft(ctx, id)
+		return r.Form, err
+	}
 	d, err := s.Offers.AmendmentDraft(ctx, id)
 	if err != nil {
 		return offer.Offer{}, err
 	}
 	o := d.Form
 	o.Amends = nil
-	if kind == "concurrent" {
-		if d.Alternative != nil {
-			o = d.Alternative.Form
-		}
-		return o, nil
+	if d.Alternative != nil {
+		o = d.Alternative.Form
 	}
-	o.Renewal, o.RenewalChannel = true, offer.RenewalFromMarketplace
-	o.Pricing.Schedule, o.Pricing.EndDate, o.Pricing.Duration = nil, "", "P12M"
 	return o, nil
 }
 
@@ -978,11 +992,14 @@ func (s *Service) showOffer(w http.ResponseWriter, r *http.Request, status int, 
 	if d.AgreementID != "" {
 		// Only an agreement in force can be amended or renewed from here: one
 		// replaced, renewed, cancelled or expired since is named as such.
-		var a marketplace.Agreement
-		var found bool
+		var a, prev marketplace.Agreement
+		var found, prevFound bool
 		err := s.DB.Read(ctx, func(tx *store.Tx) error {
 			var err error
-			a, found, err = inbox.LoadAgreement(ctx, tx, d.AgreementID)
+			if a, found, err = inbox.LoadAgreement(ctx, tx, d.AgreementID); err != nil || !found || a.PreviousAgreementID == "" {
+				return err
+			}
+			prev, prevFound, err = inbox.LoadAgreement(ctx, tx, a.PreviousAgreementID)
 			return err
 		})
 		if err != nil {
@@ -991,6 +1008,7 @@ func (s *Service) showOffer(w http.ResponseWriter, r *http.Request, status int, 
 		}
 		if found {
 			data.AgreementStatus = awsWords{}.Word(a.Status)
+			data.Outcome = outcome(a, prev, prevFound)
 		}
 		data.CanAmend = d.State == offer.StateAccepted && found && !marketplace.IsTerminalStatus(a.Status)
 	}
@@ -1283,4 +1301,27 @@ func (s *Service) offerLastSteps(ctx context.Context, list []offer.Offer) (map[s
 		return err
 	})
 	return out, err
+}
+
+// outcome says what the buyer's acceptance did, as the ledger records it:
+// the agreement's intent, the agreement it follows and what became of that
+// one. It promises nothing AWS has not reported.
+func outcome(a, prev marketplace.Agreement, prevFound bool) string {
+	out := "The buyer's acceptance made agreement " + a.AgreementID
+	if a.Intent != "" {
+		out += " (intent " + a.Intent + ")"
+	}
+	switch {
+	case a.PreviousAgreementID == "":
+		return out + ", the first of its chain."
+	case !prevFound:
+		return out + ", which follows agreement " + a.PreviousAgreementID + " (not in the ledger)."
+	}
+	out += ", which follows agreement " + prev.AgreementID + "; that agreement is " + awsWords{}.Word(prev.Status)
+	if prev.EndedAt != nil {
+		out += " since " + prev.EndedAt.UTC().Format("2006-01-02")
+	} else if prev.EndTime != nil {
+		out += " until " + prev.EndTime.UTC().Format("2006-01-02")
+	}
+	return out + "."
 }

@@ -187,7 +187,7 @@ func TestOfferFormRefusesProblemsAndSavesNothing(t *testing.T) {
 			`<a href="#buyer-company">The buyer&#39;s company name is required.</a>`, `id="buyer-company-error"`,
 			`id="buyer-account-error">The buyer&#39;s AWS account number must be 12 digits, not &#34;4444&#34;.</p>`,
 			`id="dim-0-qty-error">Enter the quantity of seats as a whole number, such as 10.</p>`,
-			`id="dim-1-price-error">The price &#34;cheap&#34; of &#34;api_calls&#34; is not an amount such as 12.50.</p>`,
+			`id="dim-1-price-error">The price &#34;cheap&#34; of &#34;api_calls&#34; is not an amount such as 0.0125 (at most 100000000, 8 decimals).</p>`,
 			`id="expires-on-error">The expiration date 2020-01-01 has passed (AWS uses UTC).</p>`,
 			`id="meta-0-error">Salesforce opportunity (Salesforce Opportunity) is a required contract metadata field of product prod-m.</p>`,
 			`id="notify-users-error">`, `aria-invalid="true" aria-describedby="dim-0-qty-error"`,
@@ -467,8 +467,34 @@ func TestAmendmentForm(t *testing.T) {
 
 		// A renewal starts from the same agreement.
 		r := c.get("/console/offers/new?renew=agmt-ending")
-		wantIn(t, r, "This renewal of agreement agmt-ending is prefilled from it.", `id="renewal" name="renewal" value="on" aria-describedby="renewal-hint" checked`,
-			`value="P12M"`, `value="444455556666"`)
+		wantIn(t, r, "This renewal of agreement agmt-ending is prefilled from it: it starts the day after agmt-ending ends",
+			`id="renewal" name="renewal" value="on" aria-describedby="renewal-hint" checked`,
+			`value="P12M"`, `value="444455556666"`, `name="renews" value="agmt-ending"`, `name="start-date" value="2026-12-03"`, `id="allow-overlap"`)
+		// Starting before agmt-ending ends (2026-12-02) is refused unless the
+		// overlap is confirmed; the day after is the default.
+		rv := url.Values{"csrf": {csrfOf(t, r)}, "from-agreement": {"agmt-ending"}, "from-kind": {"renew"}, "type": {"direct"},
+			"buyer-company": {"Acme Corp"}, "product": {"prod-o"}, "rows-product": {"prod-o"}, "buyer-account": {buyerAccount}, "currency": {"USD"},
+			"duration": {"P12M"}, "start-date": {"2026-12-01"}, "dim-0-key": {"seats"}, "dim-0-kind": {"contract"}, "dim-0-qty": {"10"}, "dim-0-price": {"1200.00"},
+			"dim-1-key": {"api_calls"}, "dim-1-kind": {"usage"}, "dim-1-price": {""}, "eula": {"standard"}, "expires-on": {"2026-11-20"},
+			"renewal": {"on"}, "renews": {"agmt-ending"}}
+		n = storetest.Count(t, db, "offers")
+		p = c.post("/console/offers/new", rv)
+		if p.status < 400 {
+			t.Fatalf("an overlapping renewal: %d", p.status)
+		}
+		wantIn(t, p, `<a href="#start-date">`, "runs until 2026-12-02: a renewal starting on 2026-12-01 overlaps it; start it on 2026-12-03 or later")
+		if m := storetest.Count(t, db, "offers"); m != n {
+			t.Fatalf("a refused renewal was stored: %d offers, want %d", m, n)
+		}
+		rv.Set("allow-overlap", "on")
+		if got := created(t, e, c.post("/console/offers/new", rv), "created"); got.Renews != "agmt-ending" || !got.AllowOverlap || got.Pricing.StartDate != "2026-12-01" {
+			t.Fatalf("confirmed overlap: %+v", got.Offer)
+		}
+		rv.Del("allow-overlap")
+		rv.Set("start-date", "2026-12-03")
+		if got := created(t, e, c.post("/console/offers/new", rv), "created"); got.Renews != "agmt-ending" || got.AllowOverlap || got.Pricing.StartDate != "2026-12-03" {
+			t.Fatalf("renewal after the end: %+v", got.Offer)
+		}
 	})
 }
 

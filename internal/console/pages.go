@@ -290,7 +290,10 @@ type offerData struct {
 	TrackedLink string
 	// AgreementStatus is the status of the offer's agreement in words, once
 	// the ledger holds it.
-	AgreementStatus                                                    string
+	AgreementStatus string
+	// Outcome says what the acceptance did, from the ledger: the agreement
+	// made, the agreement it follows and that one's status.
+	Outcome                                                            string
 	CanSubmit, CanEdit, CanCancel, CanInstruct, CanAssociate, CanAmend bool
 	// CanDocuments: the contract documents can change (a draft or failed offer).
 	CanDocuments                 bool

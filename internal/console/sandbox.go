@@ -62,8 +62,9 @@ var sandboxDone = map[string]string{
 	"advanced":  "The emulator's clock moved forward, and Concord's with it. What fell due (renewals, expiries, final metering windows) happened in the emulator; its events reach Concord in a few seconds.",
 	"accepted":  "The buyer accepted the offer in the emulator. Concord records the agreement and marks its offer accepted when the Purchase Agreement event arrives, in a few seconds: reload to see it.",
 	"extended":  "The partner extended its offer to the buyer in the emulator; it now waits for the buyer below. Concord marks its partner offer extended when the Offer Released event arrives, in a few seconds.",
-	"renewed":   "The agreement was renewed in the emulator: a new agreement follows it and the old one ended as RENEWED. Concord learns of both from the events, in a few seconds.",
-	"amended":   "The buyer amended the agreement's quantities in the emulator: a new agreement replaces it and the old one ended as REPLACED. Concord learns of both from the events, in a few seconds.",
+	"renewed":   "The buyer accepted a renewal in the emulator: a future-dated agreement (intent RENEW) starts when this one ends. This one runs until its end date, then ends as RENEWED. Concord learns of the new agreement in a few seconds, and of the end when it comes.",
+	"amended":   "The buyer accepted new quantities in the emulator, as a replacement: a new agreement (intent REPLACE) replaces this one, which ended as REPLACED. Concord learns of both from the events, in a few seconds.",
+	"autorenew": "The agreement's auto-renewal changed in place in the emulator: the same agreement, announced as Purchase Agreement Amended (intent AMEND). Concord updates it when the event arrives, in a few seconds.",
 	"cancelled": "The buyer cancelled the agreement in the emulator: it ended as CANCELLED and its license's final metering window opened. Concord learns of it from the events, in a few seconds.",
 	"expired":   "The agreement expired in the emulator: it ended as EXPIRED and its license's final metering window opened. Concord learns of it from the events, in a few seconds.",
 }
@@ -123,6 +124,8 @@ type sbAgreement struct {
 	Start      time.Time
 	End        *time.Time
 	AutoRenew  bool
+	// RenewedBy is the renewal accepted to start when this agreement ends.
+	RenewedBy  string
 	Quantities []sbQuantity
 	Amendable  bool
 	// InConcord is the agreement's status in Concord's ledger, empty when
@@ -328,7 +331,7 @@ func (s *Service) sandboxData(ctx context.Context, agreement, offerParam string,
 		d.AgreementsTotal = len(active)
 		for _, a := range active[:min(len(active), sandboxMaxRows)] {
 			v := sbAgreement{ID: a.ID, OfferID: a.OfferID, Product: title(a.ProductID), Buyer: a.AcceptorAccountID, Intent: a.Intent,
-				LicenseArn: a.LicenseArn, Start: a.StartTime, End: a.EndTime, AutoRenew: a.AutoRenew, Current: agreement == a.ID}
+				LicenseArn: a.LicenseArn, Start: a.StartTime, End: a.EndTime, AutoRenew: a.AutoRenew, RenewedBy: a.RenewedBy, Current: agreement == a.ID}
 			if a.ResaleAuthorizationID != "" {
 				v.Partner = a.ProposerAccountID
 			}
@@ -633,17 +636,19 @@ func durationOf(p offer.Pricing, now time.Time) string {
 	return ""
 }
 
-// sandboxAgreement renews, cancels, expires or amends an active agreement.
+// sandboxAgreement renews, cancels, expires or amends an active agreement:
+// new quantities replace it (intent REPLACE); auto-renewal changes it in
+// place (intent AMEND).
 func (s *Service) sandboxAgreement(w http.ResponseWriter, r *http.Request) {
 	id, ok := pathID(r)
 	action := r.PathValue("action")
-	if !ok || !slices.Contains([]string{"renew", "cancel", "expire", "amend"}, action) {
+	if !ok || !slices.Contains([]string{"renew", "cancel", "expire", "amend", "autorenew"}, action) {
 		s.sandboxRefuse(w, r, http.StatusNotFound, fieldError{ID: "agreements", Message: "There is no such agreement action: use a button below."}, sandboxForm{})
 		return
 	}
 	row := "agreement-" + id
 	what := map[string]string{"renew": "Could not renew agreement ", "cancel": "Could not cancel agreement ",
-		"expire": "Could not expire agreement ", "amend": "Could not amend agreement "}[action] + id
+		"expire": "Could not expire agreement ", "amend": "Could not amend agreement ", "autorenew": "Could not change the auto-renewal of agreement "}[action] + id
 	var next string
 	var refused *fieldError
 	typed := map[string]string{}
@@ -657,6 +662,12 @@ func (s *Service) sandboxAgreement(w http.ResponseWriter, r *http.Request) {
 			_, err = st.Cancel(id)
 		case "expire":
 			_, err = st.Expire(id)
+		case "autorenew":
+			by := world.ByAcceptor
+			if r.PostForm.Get("by") == "seller" {
+				by = world.ByProposer
+			}
+			a, err = st.AmendInPlace(id, r.PostForm.Get("on") == "true", by)
 		case "amend":
 			old := st.Agreements[id]
 			if old == nil {
@@ -700,10 +711,10 @@ func (s *Service) sandboxAgreement(w http.ResponseWriter, r *http.Request) {
 					return nil
 				}
 			}
-			// The buyer changes quantities on the same offer: intent AMEND,
-			// announced as Purchase Agreement Amended; the old agreement ends
-			// as REPLACED and the new one keeps its end date.
-			a, err = st.Amend(id, "", "AMEND", q)
+			// The buyer accepts new quantities on the same offer: a
+			// replacement (intent REPLACE); the old agreement ends as
+			// REPLACED and the new one keeps its end date.
+			a, err = st.Amend(id, "", "REPLACE", q)
 		}
 		if a != nil {
 			next = a.ID
@@ -728,7 +739,7 @@ func (s *Service) sandboxAgreement(w http.ResponseWriter, r *http.Request) {
 		s.sandboxError(w, r, what, row, "agreements", err)
 		return
 	}
-	done := map[string]string{"renew": "renewed", "cancel": "cancelled", "expire": "expired", "amend": "amended"}[action]
+	done := map[string]string{"renew": "renewed", "cancel": "cancelled", "expire": "expired", "amend": "amended", "autorenew": "autorenew"}[action]
 	s.logger().Info("console: sandbox agreement "+done, "agreement", id, "next", next, "user", sessionOf(r).User.Email)
 	if next != "" {
 		s.sandboxRedirect(w, r, done, "agreement", next)

@@ -332,35 +332,55 @@ func TestSandboxPlaysBuyerPartnerAndClock(t *testing.T) {
 				t.Fatal("a refused advance moved the clock")
 			}
 
-			// Renew: a new agreement follows; the old one ends as RENEWED.
+			// Renew: the buyer accepts a renewal now, a future-dated agreement
+			// that starts when the old one ends; the old one runs until then.
 			q = admin.press("/console/sandbox/agreements/"+first+"/renew", nil, "renewed")
 			renewed := q.Get("agreement")
-			if a := e.emulated(renewed); a.Intent != "RENEW" || a.PreviousAgreementID != first || a.Status != "ACTIVE" || e.emulated(first).Status != "RENEWED" {
-				t.Fatalf("renewal %+v, the old one %s", a, e.emulated(first).Status)
+			old := e.emulated(first)
+			if a := e.emulated(renewed); a.Intent != "RENEW" || a.PreviousAgreementID != first || a.Status != "ACTIVE" || a.LicenseArn != "" ||
+				!a.StartTime.Equal(old.EndTime.Add(time.Second)) || old.Status != "ACTIVE" || old.RenewedBy != renewed {
+				t.Fatalf("renewal %+v of %+v", a, old)
 			}
-			e.inConcord(first, "RENEWED")
-			e.inConcord(renewed, marketplace.StatusActive)
+			if a := e.inConcord(renewed, marketplace.StatusActive); a.PreviousAgreementID != first || a.Intent != "RENEW" {
+				t.Fatalf("Concord's renewal %+v", a)
+			}
+			e.inConcord(first, marketplace.StatusActive)
+			wantIn(t, admin.get("/console/sandbox?agreement="+first), "renewed by "+renewed+", which starts when it ends")
+
+			// Auto-renewal on, then off, as the buyer: the same agreement, amended in place.
+			admin.press("/console/sandbox/agreements/"+renewed+"/autorenew", url.Values{"on": {"true"}}, "autorenew")
+			if !e.emulated(renewed).AutoRenew {
+				t.Fatal("auto-renewal is still off")
+			}
+			q = admin.press("/console/sandbox/agreements/"+renewed+"/autorenew", url.Values{"on": {"false"}}, "autorenew")
+			if q.Get("agreement") != renewed || e.emulated(renewed).AutoRenew || e.emulated(renewed).AutoRenewDisabledBy != world.ByAcceptor {
+				t.Fatalf("auto-renewal off: %v %+v", q, e.emulated(renewed))
+			}
+			sbEventually(t, "Concord to learn auto-renewal is off", func() bool {
+				d, err := e.a.Ledger.GetAgreement(context.Background(), renewed)
+				return err == nil && d.AutoRenewal != nil && !*d.AutoRenewal && d.AgreementID == renewed && d.Intent == "RENEW"
+			})
 
 			// Amend quantities: a bad number is refused; a new one replaces the agreement.
-			p = admin.post("/console/sandbox/agreements/"+renewed+"/amend", url.Values{"csrf": {csrfOf(t, p)}, "q-seats": {"-3"}})
+			p = admin.post("/console/sandbox/agreements/"+first+"/amend", url.Values{"csrf": {csrfOf(t, p)}, "q-seats": {"-3"}})
 			if p.status != http.StatusBadRequest {
 				t.Fatalf("amend to -3 seats: %d", p.status)
 			}
-			wantIn(t, p, `<a href="#amend-`+renewed+`-seats">Enter a whole number`, `value="-3"`, `aria-describedby="amend-`+renewed+`-seats-error"`)
-			p = admin.post("/console/sandbox/agreements/"+renewed+"/amend", url.Values{"csrf": {csrfOf(t, p)}, "q-seats": {"10"}})
+			wantIn(t, p, `<a href="#amend-`+first+`-seats">Enter a whole number`, `value="-3"`, `aria-describedby="amend-`+first+`-seats-error"`)
+			p = admin.post("/console/sandbox/agreements/"+first+"/amend", url.Values{"csrf": {csrfOf(t, p)}, "q-seats": {"10"}})
 			if p.status != http.StatusBadRequest || !strings.Contains(p.body, "Change at least one quantity") {
 				t.Fatalf("amend to the same quantity: %d", p.status)
 			}
-			if a := e.emulated(renewed); a.Status != "ACTIVE" {
+			if a := e.emulated(first); a.Status != "ACTIVE" {
 				t.Fatalf("a refused amendment changed the agreement to %s", a.Status)
 			}
-			q = admin.press("/console/sandbox/agreements/"+renewed+"/amend", url.Values{"q-seats": {"25"}}, "amended")
+			q = admin.press("/console/sandbox/agreements/"+first+"/amend", url.Values{"q-seats": {"25"}}, "amended")
 			amended := q.Get("agreement")
-			if a := e.emulated(amended); a.Intent != "AMEND" || a.Quantities["seats"] != 25 || a.PreviousAgreementID != renewed || e.emulated(renewed).Status != "REPLACED" {
+			if a := e.emulated(amended); a.Intent != "REPLACE" || a.Quantities["seats"] != 25 || a.PreviousAgreementID != first || e.emulated(first).Status != "REPLACED" {
 				t.Fatalf("amendment %+v", a)
 			}
-			e.inConcord(renewed, "REPLACED")
-			if a := e.inConcord(amended, marketplace.StatusActive); a.Intent != "AMEND" {
+			e.inConcord(first, "REPLACED")
+			if a := e.inConcord(amended, marketplace.StatusActive); a.Intent != "REPLACE" {
 				t.Fatalf("Concord's amended agreement has intent %q", a.Intent)
 			}
 
@@ -382,13 +402,13 @@ func TestSandboxPlaysBuyerPartnerAndClock(t *testing.T) {
 			p = admin.get("/console/sandbox?offer=" + partner.ID)
 			wantIn(t, p, `id="authorization-`+partner.ResaleAuthorizationID+`" tabindex="-1" class="sb-item current" aria-current="true"`,
 				`id="extend-`+partner.ResaleAuthorizationID+`">Extend as partner to buyer `+sbBuyer2+`</button>`,
-				"seats 120.00 USD", `<a href="/console/offers/`+partner.ID+`">Initrode via partner</a>`)
+				`<a href="/console/offers/`+partner.ID+`">Initrode via partner</a>`)
 			q = admin.press("/console/sandbox/resale-authorizations/"+partner.ResaleAuthorizationID+"/extend", nil, "extended")
 			partnerOfferID := q.Get("offer")
 			e.a.Emulator.World.Read(func(s *world.State) error {
 				o := s.Offers[partnerOfferID]
 				if o == nil || o.ResaleAuthorizationID != partner.ResaleAuthorizationID || o.ProposerAccountID != sbPartner ||
-					fmt.Sprint(o.BuyerAccounts) != "["+sbBuyer2+"]" || o.Prices["seats"] != "120.00" || o.Quantities["seats"] != 10 || o.Duration != "P12M" {
+					fmt.Sprint(o.BuyerAccounts) != "["+sbBuyer2+"]" || o.Quantities["seats"] != 10 || o.Duration != "P12M" {
 					t.Errorf("the partner's offer %+v", o)
 				}
 				return nil

@@ -138,9 +138,20 @@ func (e *Emulator) controlHandler() http.Handler {
 				OfferID    string           `json:"offerId"`
 				Intent     string           `json:"intent"`
 				Quantities map[string]int64 `json:"quantities"`
+				// AutoRenew and By change the agreement in place (intent
+				// AMEND): auto-renewal on or off, by ACCEPTOR or PROPOSER.
+				AutoRenew *bool  `json:"autoRenew"`
+				By        string `json:"by"`
 			}
 			if err := decode(r, &in); err != nil {
 				return nil, err
+			}
+			if in.AutoRenew != nil || in.Intent == "AMEND" {
+				if in.AutoRenew == nil || in.OfferID != "" || in.Quantities != nil {
+					return nil, world.Errorf(world.CodeValidation, "an in-place amendment (intent AMEND) changes auto-renewal only: give autoRenew (true or false) and by (ACCEPTOR or PROPOSER), "+
+						"and no offerId or quantities; a new offer or new quantities replace the agreement (intent REPLACE)")
+				}
+				return s.AmendInPlace(id, *in.AutoRenew, in.By)
 			}
 			return s.Amend(id, in.OfferID, in.Intent, in.Quantities)
 		case "renew":

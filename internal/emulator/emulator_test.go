@@ -251,14 +251,8 @@ func TestCPPOSendsManufacturerEvents(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.control(t, "POST", "/control/targets", map[string]any{"type": "sqs", "queue": "q"}, &struct{}{})
-	p := b.product(t, false)
-	var ra struct{ ID string }
-	b.control(t, "POST", "/control/resale-authorizations", map[string]any{"productId": p.ProductID, "resellerAccountId": "999988887777"}, &ra)
-	var off struct{ OfferID string }
-	b.control(t, "POST", "/control/partner-offers", map[string]any{"resaleAuthorizationId": ra.ID, "buyerAccounts": []string{"444455556666"},
-		"quantities": map[string]int64{"seats": 5}}, &off)
-	a := b.accept(t, "444455556666", "", map[string]any{"offerId": off.OfferID, "productId": ""})
-	if a.ResaleAuthorizationID != ra.ID {
+	a, raID, offerID := b.cppo(t)
+	if a.ResaleAuthorizationID != raID {
 		t.Fatalf("%+v", a)
 	}
 	evs := b.receiveAll(t, b.emu.QueueURL("q"))
@@ -266,11 +260,11 @@ func TestCPPOSendsManufacturerEvents(t *testing.T) {
 	if strings.Join(got, ",") != "Offer Released,Purchase Agreement Created - Manufacturer,License Updated - Manufacturer" {
 		t.Fatalf("%v", got)
 	}
-	if evs[1].Fact.ProposerAccountID != "999988887777" || evs[1].Fact.ResaleAuthorizationID != ra.ID {
+	if evs[1].Fact.ProposerAccountID != "999988887777" || evs[1].Fact.ResaleAuthorizationID != raID {
 		t.Fatalf("%+v", evs[1].Fact)
 	}
 	// A private offer is not for everyone.
-	if code := b.control(t, "POST", "/control/accept", map[string]any{"buyer": "123412341234", "offerId": off.OfferID}, nil); code != http.StatusConflict {
+	if code := b.control(t, "POST", "/control/accept", map[string]any{"buyer": "123412341234", "offerId": offerID}, nil); code != http.StatusConflict {
 		t.Fatalf("another buyer accepted a private offer: %d", code)
 	}
 }

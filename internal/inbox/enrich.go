@@ -34,6 +34,12 @@ func (l *Ledger) Enrich(ctx context.Context, api AgreementAPI, agreementID strin
 	}
 	now := l.Now()
 	d.Fact.Kind, d.Fact.AgreementID, d.Fact.Time = marketplace.KindAgreementDescribed, agreementID, now
+	if d.Fact.AutoRenewal == nil && d.Terms.AutoRenew != nil {
+		// The accepted renewal term says whether the agreement renews: the
+		// Manufacturer's Amended event (CPPO) does not carry autoRenewalEnabled.
+		v := *d.Terms.AutoRenew
+		d.Fact.AutoRenewal = &v
+	}
 	d.Fact.EventID = "described:" + agreementID
 	fact, err := json.Marshal(d.Fact)
 	if err != nil {

@@ -64,6 +64,11 @@ type Ledger struct {
 	// AgreementHooks run inside the transaction that folds an agreement,
 	// after its row is written (offers learn they were accepted).
 	AgreementHooks []AgreementHook
+	// Lineage, when set, names the agreement an agreement follows when AWS's
+	// events name none (a renewal by a new offer has intent NEW): it runs
+	// after the AgreementHooks, and a non-empty answer is recorded as an
+	// agreement_linked fact in the inbox, so replays keep the link.
+	Lineage LineageHook
 	// EventHooks run inside the transaction that stores a new event (not a
 	// duplicate), before it is folded: offers learn of Offer Released and
 	// Change Set events, which the ledger itself does not fold.
@@ -76,6 +81,9 @@ type EventHook func(ctx context.Context, tx *store.Tx, ev marketplace.Event, now
 // AgreementHook is told about every agreement the ledger folds, as written.
 // Hooks must be idempotent: a replay folds every agreement again.
 type AgreementHook func(ctx context.Context, tx *store.Tx, a marketplace.Agreement, now time.Time) error
+
+// LineageHook names the agreement a folded agreement follows, or "".
+type LineageHook func(ctx context.Context, tx *store.Tx, a marketplace.Agreement) (previousID string, err error)
 
 // LicenseHook is told about every license the ledger folds: before is the row
 // as it was (nil for a new license), after the row as written. Hooks must be
@@ -180,6 +188,7 @@ type projector struct {
 	now            time.Time
 	hooks          []LicenseHook
 	agreementHooks []AgreementHook
+	lineage        LineageHook
 	// enriching is the agreement an enrichment job is folding: it must not
 	// queue its own enrichment again (the job would run twice).
 	enriching     string
@@ -189,7 +198,8 @@ type projector struct {
 }
 
 func (l *Ledger) newProjector(tx *store.Tx, now time.Time) *projector {
-	return &projector{tx: tx, now: now, hooks: l.LicenseHooks, agreementHooks: l.AgreementHooks, seenAgreement: map[string]bool{}, dirty: map[string]bool{}}
+	return &projector{tx: tx, now: now, hooks: l.LicenseHooks, agreementHooks: l.AgreementHooks, lineage: l.Lineage,
+		seenAgreement: map[string]bool{}, dirty: map[string]bool{}}
 }
 
 // flush folds every dirty license, in a stable order.
@@ -216,6 +226,15 @@ func (p *projector) apply(ctx context.Context, f marketplace.Fact) error {
 				if err := p.agreement(ctx, id); err != nil {
 					return err
 				}
+			}
+		}
+		if f.Kind == marketplace.KindAgreementAmended && f.AgreementID != "" {
+			// The agreement changed (in place or by a successor): ask the
+			// Agreement API for its terms again. The unique key folds this
+			// into an enrichment still pending.
+			if _, _, err := job.Enqueue(ctx, p.tx, p.now, JobEnrichAgreement, EnrichArgs{AgreementID: f.AgreementID},
+				job.Options{UniqueKey: "enrich:" + f.AgreementID}); err != nil {
+				return err
 			}
 		}
 		if f.LicenseArn != "" {
@@ -370,6 +389,38 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 	for _, nid := range next {
 		delete(p.seenAgreement, nid)
 		if err := p.agreement(ctx, nid); err != nil {
+			return err
+		}
+	}
+	return p.link(ctx, a)
+}
+
+// link records that agreement a follows the agreement the Lineage hook
+// names, when AWS's events name none, and folds both again.
+func (p *projector) link(ctx context.Context, a marketplace.Agreement) error {
+	if p.lineage == nil || a.PreviousAgreementID != "" {
+		return nil
+	}
+	prev, err := p.lineage(ctx, p.tx, a)
+	if err != nil || prev == "" || prev == a.AgreementID {
+		return err
+	}
+	f := marketplace.Fact{EventID: "linked:" + a.AgreementID, Kind: marketplace.KindAgreementLinked, Time: p.now,
+		AgreementID: a.AgreementID, PreviousAgreementID: prev}
+	fact, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	ms := store.Millis(p.now)
+	if _, err := p.tx.Exec(ctx, `INSERT INTO inbox_events (id, door, source, detail_type, kind, event_time, received_at, agreement_id,
+		previous_agreement_id, fact, body, status, applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		f.EventID, DoorEnrichment, marketplace.SourceConcord, "Agreement Linked", string(f.Kind), ms, ms, a.AgreementID, prev,
+		string(fact), string(fact), StatusApplied, ms); err != nil {
+		return fmt.Errorf("link agreement %s to %s: %w", a.AgreementID, prev, err)
+	}
+	for _, id := range []string{a.AgreementID, prev} {
+		delete(p.seenAgreement, id)
+		if err := p.agreement(ctx, id); err != nil {
 			return err
 		}
 	}

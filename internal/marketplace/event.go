@@ -27,6 +27,11 @@ const (
 	// backfill (GetEntitlements or AWS's mapping CSV) rather than from an event.
 	// Real License events always take precedence over it.
 	KindLicenseImported EventKind = "license_imported"
+	// KindAgreementLinked is Concord's own record that an agreement follows
+	// another when AWS's events do not say so: a renewal by a new offer
+	// (intent NEW) that a Concord offer made to renew the agreement it names.
+	// AWS's own previousAgreementId always takes precedence over it.
+	KindAgreementLinked EventKind = "agreement_linked"
 	KindInformational   EventKind = "informational"
 	KindUnknown         EventKind = "unknown"
 
@@ -398,7 +403,7 @@ func ParseSNSAction(messageID, topicArn, message string, ts time.Time) (Event, e
 func IsLedgerKind(k EventKind) bool {
 	switch k {
 	case KindAgreementCreated, KindAgreementAmended, KindAgreementEnded, KindAgreementDescribed,
-		KindLicenseUpdated, KindLicenseDeprovisioned, KindLicenseImported:
+		KindLicenseUpdated, KindLicenseDeprovisioned, KindLicenseImported, KindAgreementLinked:
 		return true
 	}
 	return false

@@ -161,8 +161,16 @@ func TestParseEventBridgeFields(t *testing.T) {
 		off := false
 		a.AutoRenewal, a.PreviousAgreementID = &off, "agmt-old"
 		f := mustParse(t, eb.Amended(isv, a, evTime)).Fact
-		if f.Intent != marketplace.IntentAmend || f.PreviousAgreementID != "agmt-old" || f.AutoRenewal == nil || *f.AutoRenewal {
+		// The Manufacturer variant a CPPO's ISV gets has no autoRenewalEnabled
+		// (AWS's example, seller guide notifications-eventbridge); the
+		// Proposer variant has.
+		if f.Intent != marketplace.IntentAmend || f.PreviousAgreementID != "agmt-old" || f.AutoRenewal != nil {
 			t.Errorf("fact = %s", js(f))
+		}
+		direct := a
+		direct.ResaleAuthorizationID = ""
+		if f := mustParse(t, eb.Amended(isv, direct, evTime)).Fact; f.AutoRenewal == nil || *f.AutoRenewal {
+			t.Errorf("Proposer fact = %s", js(f))
 		}
 		if f.ResaleAuthorizationID != "resaleauthz-1" || f.ProposerAccountID != partner {
 			t.Errorf("resale %q proposer %q", f.ResaleAuthorizationID, f.ProposerAccountID)

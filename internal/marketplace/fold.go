@@ -68,17 +68,21 @@ func FoldAgreement(id string, facts []Fact) (a Agreement, ok bool) {
 		switch {
 		case f.AgreementID == id:
 			own = append(own, f)
-		case f.PreviousAgreementID == id && establishes(f):
+		case f.PreviousAgreementID == id && (establishes(f) || f.Kind == KindAgreementLinked):
 			successors = append(successors, f)
 		}
 	}
 	SortFacts(own)
 	a = Agreement{AgreementID: id}
-	var ended, described *Fact
+	var ended, described, linked *Fact
 	for i := range own {
 		f := &own[i]
 		if establishes(*f) {
 			ok = true
+		}
+		if f.Kind == KindAgreementLinked {
+			linked = f
+			continue
 		}
 		if f.Time.After(a.LastEventTime) && f.Kind != KindAgreementDescribed && f.Kind != KindLicenseImported {
 			// Only what AWS sent counts: Described and Imported facts are stamped with the time
@@ -87,7 +91,12 @@ func FoldAgreement(id string, facts []Fact) (a Agreement, ok bool) {
 		}
 		switch f.Kind {
 		case KindAgreementCreated, KindAgreementAmended, KindAgreementDescribed:
-			setStr(&a.Intent, f.Intent)
+			if f.Kind != KindAgreementAmended || f.PreviousAgreementID != "" || a.Intent == "" {
+				// An in-place amendment (Amended naming no previous
+				// agreement, e.g. auto-renewal turned off) changes the
+				// agreement, not how it came to be: keep its intent.
+				setStr(&a.Intent, f.Intent)
+			}
 			setStr(&a.PreviousAgreementID, f.PreviousAgreementID)
 			setStr(&a.InitialAgreementID, f.InitialAgreementID)
 			setTime(&a.AcceptanceTime, f.AcceptanceTime)
@@ -124,6 +133,9 @@ func FoldAgreement(id string, facts []Fact) (a Agreement, ok bool) {
 	}
 	if !ok {
 		return Agreement{}, false
+	}
+	if a.PreviousAgreementID == "" && linked != nil {
+		a.PreviousAgreementID = linked.PreviousAgreementID
 	}
 	if a.ManufacturerAccountID == "" && a.ResaleAuthorizationID == "" {
 		// A direct sale: the ISV is both proposer and manufacturer, and AWS sends it

@@ -189,7 +189,9 @@ func TestFoldAgreementFields(t *testing.T) {
 		if !equalTime(a.EndTime, tp(24*730)) || a.AutoRenewal == nil || *a.AutoRenewal || a.OfferID != "offer-2" {
 			t.Errorf("agreement = %s", js(a))
 		}
-		if a.Intent != marketplace.IntentAmend || !equalTime(a.StartTime, tp(10)) {
+		// An in-place amendment changes the agreement, not how it came to
+		// be: the Created event's intent stays.
+		if a.Intent != marketplace.IntentNew || !equalTime(a.StartTime, tp(10)) {
 			t.Errorf("intent %s start %s", a.Intent, fmtTime(a.StartTime))
 		}
 		if !a.LastEventTime.Equal(at(10)) {

@@ -45,8 +45,13 @@ type Draft struct {
 // schedule replaces, and what the new offer charges.
 type Preview struct {
 	Currency string `json:"currency"`
-	// PaidToDate is the amended agreement's installments charged before now.
+	// PaidToDate is what the amended agreement has charged so far: its
+	// upfront charges at acceptance plus its installments charged before now.
+	// The amendment leaves those invoices as they are.
 	PaidToDate string `json:"paidToDate"`
+	// UpfrontCharged is the part of PaidToDate the agreement's upfront
+	// pricing terms charged at acceptance (price × quantity bought).
+	UpfrontCharged string `json:"upfrontCharged"`
 	// Replaced are the amended agreement's installments not charged yet:
 	// the amendment cancels them.
 	Replaced      []Installment `json:"replaced"`
@@ -161,7 +166,7 @@ func prefill(a marketplace.Agreement, p marketplace.Product, src Offer, hasSrc b
 	}
 	if end.After(now) {
 		f.Pricing.EndDate = end.UTC().Format(time.DateOnly)
-		d.Notes = append(d.Notes, "the amendment keeps the agreement's end date, "+f.Pricing.EndDate)
+		d.Notes = append(d.Notes, "the end date is prefilled with the agreement's, "+f.Pricing.EndDate+": the amendment's own end date is what the buyer accepts (AWS lets an amendment set a custom end date)")
 	} else if t.Validity != nil && t.Validity.Duration != "" {
 		f.Pricing.Duration = t.Validity.Duration
 		d.Notes = append(d.Notes, "the agreement's end date is not known: the amendment runs "+t.Validity.Duration+" from acceptance; set an end date to keep the agreement's")
@@ -260,7 +265,9 @@ func preview(o Offer, a marketplace.Agreement, now time.Time) *Preview {
 	if p.Currency == "" {
 		p.Currency = t.Currency
 	}
-	paid, replaced, charges := new(big.Rat), new(big.Rat), new(big.Rat)
+	replaced, charges := new(big.Rat), new(big.Rat)
+	upfront := upfrontCharge(t)
+	paid := new(big.Rat).Set(upfront)
 	for _, in := range t.PaymentSchedule {
 		amt, err := parseAmount(in.Amount)
 		if err != nil {
@@ -293,12 +300,19 @@ func preview(o Offer, a marketplace.Agreement, now time.Time) *Preview {
 			p.NewCharges = append(p.NewCharges, Installment{Date: "at acceptance", Amount: charges.FloatString(2)})
 		}
 	}
+	p.UpfrontCharged = upfront.FloatString(2)
 	p.PaidToDate, p.ReplacedTotal, p.NewChargesTotal = paid.FloatString(2), replaced.FloatString(2), charges.FloatString(2)
 	p.Difference = new(big.Rat).Sub(charges, replaced).FloatString(2)
 	var b strings.Builder
 	fmt.Fprintf(&b, "Agreement %s has charged %s %s so far", a.AgreementID, p.PaidToDate, p.Currency)
+	if upfront.Sign() > 0 {
+		fmt.Fprintf(&b, " (%s %s upfront at acceptance)", p.UpfrontCharged, p.Currency)
+	}
+	// AWS, "Amending agreements": existing invoices remain unchanged; the
+	// amendment's payment schedule replaces the pending ones.
+	b.WriteString("; those invoices remain unchanged")
 	if len(p.Replaced) > 0 {
-		fmt.Fprintf(&b, "; its %d pending installments (%s %s) are replaced by the amendment", len(p.Replaced), p.ReplacedTotal, p.Currency)
+		fmt.Fprintf(&b, ", and its %d pending installments (%s %s) are replaced by the amendment", len(p.Replaced), p.ReplacedTotal, p.Currency)
 	}
 	fmt.Fprintf(&b, ". Once the buyer accepts, the amendment charges %s %s", p.NewChargesTotal, p.Currency)
 	if len(o.Pricing.Schedule) > 0 {
@@ -309,6 +323,38 @@ func preview(o Offer, a marketplace.Agreement, now time.Time) *Preview {
 	fmt.Fprintf(&b, " (%s %s compared with what was pending). Usage dimensions are billed as used.", signed(p.Difference), p.Currency)
 	p.Summary = b.String()
 	return p
+}
+
+// upfrontCharge is what an agreement's upfront pricing terms charged at
+// acceptance: a configurable upfront term's price times the quantity bought
+// of each dimension, and a fixed upfront term's price once. With a flexible
+// payment schedule AWS's upfront term has price 0 and the installments carry
+// the charges (aws-samples/aws-marketplace-reference-code,
+// java/resources/changeSets/offers/CreatePrivateOfferWithContractPricingWithFlexiblePaymentScheduleForSaas.json),
+// so the two never count the same money twice.
+func upfrontCharge(t marketplace.Terms) *big.Rat {
+	total := new(big.Rat)
+	lastFixed := -2
+	for i, it := range t.Pricing {
+		price, err := parseAmount(it.Price)
+		if err != nil {
+			continue
+		}
+		switch it.Term {
+		case "ConfigurableUpfrontPricingTerm":
+			if it.Quantity != nil && *it.Quantity > 0 {
+				total.Add(total, new(big.Rat).Mul(price, new(big.Rat).SetInt64(*it.Quantity)))
+			}
+		case "FixedUpfrontPricingTerm":
+			// One price for the whole term, repeated on each of its grants
+			// (consecutive items): count it once per term.
+			if lastFixed != i-1 {
+				total.Add(total, price)
+			}
+			lastFixed = i
+		}
+	}
+	return total
 }
 
 func signed(s string) string {
@@ -331,7 +377,7 @@ func alternative(amend Offer, a marketplace.Agreement, p marketplace.Product) *A
 	f.Pricing.Dimensions = dims
 	return &Alternative{Kind: "concurrent_offer", Form: f, Explanation: fmt.Sprintf(
 		"Product %s has concurrent agreements on, so the buyer can hold more than one agreement for it. "+
-			"Instead of amending agreement %s (which replaces its terms and pending installments, keeps its LicenseArn and, for a public offer, ends auto-renewal), "+
+			"Instead of amending agreement %s (AWS: an amendment replaces the buyer's current subscription, existing invoices stay and its payment schedule replaces pending ones; an amended public offer becomes private and no longer auto-renews), "+
 			"you can send a new private offer for the additional quantity only: its agreement runs alongside, with its own LicenseArn, entitlements, metering and invoices, "+
 			"and agreement %s stays exactly as it is. The form below ends on the same date (co-terminous); set the additional quantities before creating it. "+
 			"Choose the amendment to change or replace what the buyer has; choose the concurrent offer to add to it.",

@@ -8,6 +8,7 @@ package offer
 
 import (
 	"fmt"
+	"math/big"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -39,7 +40,9 @@ const (
 )
 
 // StandardEULAVersion is the version of AWS's Standard Contract for AWS
-// Marketplace (SCMP) Concord offers.
+// Marketplace (SCMP) Concord offers on a direct offer (an Offer's
+// DocumentItem has a Version; a resale authorization's LegalDocument has only
+// Type and Url: resaleauthorization_1_0_changetypes/models/legal_document.py).
 const StandardEULAVersion = "2022-07-14"
 
 // MaxChangeSetName is the Catalog API's limit on ChangeSetName.
@@ -107,38 +110,44 @@ func WithResellerContractURL(url string) ChangeSetOption {
 	return func(o *changeSetOptions) { o.resellerContractURL = url }
 }
 
-// WithNow sets the clock used to turn a contract end date into a duration
-// for the rate card selector (time.Now by default).
+// WithNow sets the clock (time.Now by default) for the one date a change set
+// counts from: the duration of a partner offer with an end date and no start
+// date (a resale authorization takes a duration, never an end date).
 func WithNow(t time.Time) ChangeSetOption {
 	return func(o *changeSetOptions) { o.now = t }
 }
 
 // ChangeSet builds the change set that publishes o for product p: its name
 // and changes. The caller has checked the form with Validate; ChangeSet
-// refuses (EInvalid) only what it cannot express.
+// refuses (EInvalid) only what it cannot express. The shapes follow AWS's
+// shape library (awslabs/aws-marketplace-catalog-api-shapes-for-python) and
+// sample change sets (aws-samples/aws-marketplace-reference-code,
+// java/resources/changeSets/offers and resaleAuthorization); docs/offers.md
+// lists which sample each part follows.
 //
 // A direct offer is CreateOffer (CreateReplacementOffer for an amendment),
-// UpdateInformation, UpdateTargeting (not for an amendment: AWS targets a
-// replacement offer at the agreement's buyer and refuses to retarget it),
-// UpdatePricingTerms, UpdateValidityTerms, UpdatePaymentScheduleTerms (with
-// a schedule), UpdateLegalTerms, UpdateAvailability and ReleaseOffer.
+// UpdateInformation (with PreExistingAgreement for a renewal),
+// UpdateTargeting (not for an amendment: AWS targets a replacement offer at
+// the agreement's buyer and refuses to retarget it), UpdatePricingTerms,
+// UpdateValidityTerms (AgreementDuration or AgreementEndDate, and
+// AgreementStartDate for a future-dated agreement), UpdatePaymentScheduleTerms
+// (with a schedule), UpdateLegalTerms, UpdateAvailability and ReleaseOffer.
 //
 // A partner offer is a one-time resale authorization for the buyer:
-// CreateResaleAuthorization, UpdateBuyerTargetingTerms, UpdatePricingTerms
-// (Resale* terms), UpdatePaymentScheduleTerms (with a schedule),
-// UpdateLegalTerms (BuyerLegalTerm and ResaleLegalTerm), UpdateAvailability
-// (OffersMaxQuantity 1) and ReleaseResaleAuthorization. The partner then
-// extends its own offer (a CPPO) from it.
+// CreateResaleAuthorization, UpdateInformation (PreExistingBuyerAgreement, for
+// a renewal), UpdateBuyerTargetingTerms, UpdateBuyerValidityTerms
+// (MaximumAgreementStartDate, with a start date), UpdatePricingTerms (Resale*
+// terms), UpdatePaymentScheduleTerms (with a schedule), UpdateLegalTerms
+// (BuyerLegalTerm and ResaleLegalTerm), UpdateAvailability (OffersMaxQuantity
+// 1) and ReleaseResaleAuthorization. The partner then extends its own offer (a
+// CPPO) from it.
 //
-// Pricing: contract dimensions are a ConfigurableUpfrontPricingTerm with one
-// rate card (selector: the duration) and the quantities as its
-// Configuration, quantities fixed (QuantityConfiguration Disallowed); usage
-// dimensions are a UsageBasedPricingTerm. With a payment schedule, the
-// contract dimensions are instead granted by a FixedUpfrontPricingTerm of
-// price 0 and the installments carry the charges, as AWS's flexible payment
-// schedule examples do. The pricing model is Usage for a SaaS usage product
-// (or an offer with no contract dimension on a product of unknown type), else
-// Contract.
+// Pricing: contract dimensions are a FixedUpfrontPricingTerm whose Grants fix
+// the quantities; its Price is the whole contract, or "0.0" ("0.00" on a
+// resale authorization) when a payment schedule carries the charges. Usage
+// dimensions are a UsageBasedPricingTerm. The pricing model is Usage for a
+// SaaS usage product (or an offer with no contract dimension on a product of
+// unknown type), else Contract.
 func ChangeSet(o Offer, p marketplace.Product, opts ...ChangeSetOption) (name string, changes []Change, err error) {
 	b := csBuilder{o: o, p: p}
 	for _, opt := range opts {
@@ -286,29 +295,6 @@ func clipRunes(s string, n int) string {
 	return strings.TrimSpace(string(r[:n]))
 }
 
-// selector is the duration a rate card is priced for: the offer's duration,
-// or for an end date the days from today (UTC) to it, inclusive.
-func (b *csBuilder) selector() (string, error) {
-	pr := b.o.Pricing
-	if pr.Duration != "" {
-		return pr.Duration, nil
-	}
-	end, err := time.Parse(time.DateOnly, pr.EndDate)
-	if err != nil {
-		return "", csInvalid("the end date %q is not a date (YYYY-MM-DD)", pr.EndDate)
-	}
-	now := b.opts.now.UTC()
-	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	days := int(end.Sub(today).Hours()/24) + 1
-	if days < 1 {
-		return "", csInvalid("the end date %s has passed", pr.EndDate)
-	}
-	if days > 9999 {
-		return "", csInvalid("the end date %s is more than 9999 days away", pr.EndDate)
-	}
-	return fmt.Sprintf("P%dD", days), nil
-}
-
 func (b *csBuilder) pricingModel() string {
 	switch {
 	case b.p.Type == marketplace.ProductSaaSUsage:
@@ -319,48 +305,70 @@ func (b *csBuilder) pricingModel() string {
 	return "Usage"
 }
 
+// resaleDuration is how long the agreement a resale authorization allows
+// runs: the offer's duration, or the days from its start date (else today,
+// UTC) to its end date, inclusive.
+func (b *csBuilder) resaleDuration() (string, error) {
+	pr := b.o.Pricing
+	if pr.Duration != "" {
+		return pr.Duration, nil
+	}
+	end, err := time.Parse(time.DateOnly, pr.EndDate)
+	if err != nil {
+		return "", csInvalid("the end date %q is not a date (YYYY-MM-DD)", pr.EndDate)
+	}
+	from := b.opts.now.UTC().Truncate(24 * time.Hour)
+	if pr.StartDate != "" {
+		if from, err = time.Parse(time.DateOnly, pr.StartDate); err != nil {
+			return "", csInvalid("the start date %q is not a date (YYYY-MM-DD)", pr.StartDate)
+		}
+	}
+	days := int(end.Sub(from).Hours()/24) + 1
+	if days < 1 {
+		return "", csInvalid("the end date %s is before the agreement would start", pr.EndDate)
+	}
+	return fmt.Sprintf("P%dD", days), nil
+}
+
 // pricingTerms are the pricing terms; prefix is "" for an offer and
 // "Resale" for a resale authorization.
 func (b *csBuilder) pricingTerms(prefix string) ([]any, error) {
 	pr := b.o.Pricing
 	var terms []any
 	if contract := b.dimensions("contract"); len(contract) > 0 {
-		sel, err := b.selector()
-		if err != nil {
-			return nil, err
+		// AWS's samples fix a private offer's units with a fixed upfront
+		// term's Grants (CreatePrivateOfferWithContractPricingWithFlexible
+		// PaymentScheduleForSaas.json, PublishOnetimeResaleAuthFlexible
+		// Payment.json): offer term shapes have no Configuration member.
+		grants := make([]any, len(contract))
+		total := new(big.Rat)
+		for i, d := range contract {
+			grants[i] = map[string]any{"DimensionKey": d.Key, "MaxQuantity": d.Quantity}
+			if price, err := parseAmount(d.Price); err == nil {
+				total.Add(total, price.Mul(price, new(big.Rat).SetInt64(d.Quantity)))
+			}
 		}
+		price := fixedPrice(total)
 		if len(pr.Schedule) > 0 {
-			// The installments carry the charges: the upfront term only
-			// grants the quantities (AWS's flexible payment schedule shape).
-			grants := make([]any, len(contract))
-			for i, d := range contract {
-				grants[i] = map[string]any{"DimensionKey": d.Key, "MaxQuantity": d.Quantity}
+			// The installments carry the charges, as in AWS's samples.
+			price = "0.0"
+			if prefix != "" {
+				price = "0.00"
 			}
-			t := map[string]any{"Type": prefix + "FixedUpfrontPricingTerm", "CurrencyCode": pr.Currency, "Price": "0.00", "Grants": grants}
-			// An offer's validity term gives an end date; a resale
-			// authorization has none, so its term always carries a duration.
-			if pr.Duration != "" || prefix != "" {
-				t["Duration"] = sel
-			}
-			terms = append(terms, t)
-		} else {
-			card := make([]any, len(contract))
-			config := make([]any, len(contract))
-			for i, d := range contract {
-				card[i] = map[string]any{"DimensionKey": d.Key, "Price": d.Price}
-				config[i] = map[string]any{"DimensionKey": d.Key, "DimensionValue": d.Quantity}
-			}
-			terms = append(terms, map[string]any{
-				"Type":         prefix + "ConfigurableUpfrontPricingTerm",
-				"CurrencyCode": pr.Currency,
-				"RateCards": []any{map[string]any{
-					"Selector":    map[string]any{"Type": "Duration", "Value": sel},
-					"Constraints": map[string]any{"MultipleDimensionSelection": "Allowed", "QuantityConfiguration": "Disallowed"},
-					"RateCard":    card,
-				}},
-				"Configuration": map[string]any{"SelectorValue": sel, "Dimensions": config},
-			})
 		}
+		t := map[string]any{"Type": prefix + "FixedUpfrontPricingTerm", "CurrencyCode": pr.Currency, "Price": price, "Grants": grants}
+		if prefix != "" {
+			// Price, Grants and Duration are required on a resale
+			// authorization, which has no validity term
+			// (resaleauthorization_1_0_changetypes/models/pricing_term.py);
+			// an offer's validity term says how long it runs.
+			d, err := b.resaleDuration()
+			if err != nil {
+				return nil, err
+			}
+			t["Duration"] = d
+		}
+		terms = append(terms, t)
 	}
 	if usage := b.dimensions("usage"); len(usage) > 0 {
 		card := make([]any, len(usage))
@@ -376,6 +384,16 @@ func (b *csBuilder) pricingTerms(prefix string) ([]any, error) {
 	return terms, nil
 }
 
+// fixedPrice writes an amount as a fixed upfront Price: 2 decimals, or 3
+// when it has them (AWS allows 3).
+func fixedPrice(r *big.Rat) string {
+	s := r.FloatString(3)
+	if strings.HasSuffix(s, "0") {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
 func (b *csBuilder) schedule(termType string) map[string]any {
 	items := make([]any, len(b.o.Pricing.Schedule))
 	for i, in := range b.o.Pricing.Schedule {
@@ -384,14 +402,14 @@ func (b *csBuilder) schedule(termType string) map[string]any {
 	return map[string]any{"Terms": []any{map[string]any{"Type": termType, "CurrencyCode": b.o.Pricing.Currency, "Schedule": items}}}
 }
 
-// legalDocument is the document of a legal term: AWS's standard one, or the
-// consolidated custom document at url.
-func legalDocument(l Legal, standard, custom, url, what string) (map[string]any, error) {
+// legalDocument is the document of a legal term: AWS's standard one (with
+// version, if given), or the consolidated custom document at url.
+func legalDocument(l Legal, standard, version, custom, url, what string) (map[string]any, error) {
 	switch l.Kind {
 	case "standard":
 		d := map[string]any{"Type": standard}
-		if standard == "StandardEula" {
-			d["Version"] = StandardEULAVersion
+		if version != "" {
+			d["Version"] = version
 		}
 		return d, nil
 	case "custom":
@@ -403,16 +421,29 @@ func legalDocument(l Legal, standard, custom, url, what string) (map[string]any,
 	return nil, csInvalid("the %s must be standard or custom, not %q", what, l.Kind)
 }
 
+// preExisting is the agreement a renewal renews, as an offer's
+// PreExistingAgreement (offer_1_0_appendix/models/pre_existing_agreement.py)
+// and a resale authorization's PreExistingBuyerAgreement
+// (resaleauthorization_1_0_changetypes/models/pre_existing_buyer_agreement.py)
+// both spell it; nil unless the offer is a renewal. A replacement offer names
+// its agreement already.
+func (b *csBuilder) preExisting() map[string]any {
+	if !b.o.Renewal || b.o.Amends != nil {
+		return nil
+	}
+	channel := "AwsMarketplace"
+	if b.o.RenewalChannel == RenewalFromOutside {
+		channel = "External"
+	}
+	return map[string]any{"AcquisitionChannel": channel, "PricingModel": b.pricingModel()}
+}
+
 // information is the UpdateInformation of a direct offer: its name and
 // description, and for a renewal the pre-existing agreement it renews.
 func (b *csBuilder) information() map[string]any {
 	info := map[string]any{"Name": b.name(MaxNameLength), "Description": b.description()}
-	if b.o.Renewal && b.o.Amends == nil { // a replacement offer names its agreement already
-		channel := "AwsMarketplace"
-		if b.o.RenewalChannel == RenewalFromOutside {
-			channel = "External"
-		}
-		info["PreExistingAgreement"] = map[string]any{"AcquisitionChannel": channel, "PricingModel": b.pricingModel()}
+	if pre := b.preExisting(); pre != nil {
+		info["PreExistingAgreement"] = pre
 	}
 	return info
 }
@@ -441,17 +472,25 @@ func (b *csBuilder) directOffer() ([]Change, error) {
 		return nil, err
 	}
 	changes = append(changes, change("UpdatePricingTerms", map[string]any{"PricingModel": b.pricingModel(), "Terms": terms}))
+	// The agreement's dates: a duration from its start, or an end date (never
+	// a count of days, which would drift with the day AWS applies it), and a
+	// start date for a future-dated agreement
+	// (offer_1_0_appendix/models/validity_term.py; AWS's end-date sample
+	// CreateReplacementOfferWithContractPricing.json).
 	validity := map[string]any{"Type": "ValidityTerm"}
 	if o.Pricing.Duration != "" {
 		validity["AgreementDuration"] = o.Pricing.Duration
 	} else {
 		validity["AgreementEndDate"] = o.Pricing.EndDate
 	}
+	if o.Pricing.StartDate != "" {
+		validity["AgreementStartDate"] = o.Pricing.StartDate
+	}
 	changes = append(changes, change("UpdateValidityTerms", map[string]any{"Terms": []any{validity}}))
 	if len(o.Pricing.Schedule) > 0 {
 		changes = append(changes, change("UpdatePaymentScheduleTerms", b.schedule("PaymentScheduleTerm")))
 	}
-	eula, err := legalDocument(o.EULA, "StandardEula", "CustomEula", b.opts.eulaURL, "EULA")
+	eula, err := legalDocument(o.EULA, "StandardEula", StandardEULAVersion, "CustomEula", b.opts.eulaURL, "EULA")
 	if err != nil {
 		return nil, err
 	}
@@ -475,6 +514,16 @@ func (b *csBuilder) resaleAuthorization() ([]Change, error) {
 		change("UpdateBuyerTargetingTerms", map[string]any{"Terms": []any{map[string]any{"Type": "BuyerTargetingTerm",
 			"PositiveTargeting": map[string]any{"BuyerAccounts": []any{o.Metadata[MetaBuyerAccount]}}}}}),
 	}
+	if pre := b.preExisting(); pre != nil {
+		// AWS's sample onetime_resaleauth_renewal/changeset.json.
+		changes = append(changes, change("UpdateInformation", map[string]any{"PreExistingBuyerAgreement": pre}))
+	}
+	if o.Pricing.StartDate != "" {
+		// The latest day the partner's offer may start the buyer's agreement
+		// (resaleauthorization_1_0_changetypes/models/buyer_validity_term.py).
+		changes = append(changes, change("UpdateBuyerValidityTerms", map[string]any{"Terms": []any{
+			map[string]any{"Type": "BuyerValidityTerm", "MaximumAgreementStartDate": o.Pricing.StartDate}}}))
+	}
 	terms, err := b.pricingTerms("Resale")
 	if err != nil {
 		return nil, err
@@ -483,7 +532,7 @@ func (b *csBuilder) resaleAuthorization() ([]Change, error) {
 	if len(o.Pricing.Schedule) > 0 {
 		changes = append(changes, change("UpdatePaymentScheduleTerms", b.schedule("ResalePaymentScheduleTerm")))
 	}
-	eula, err := legalDocument(o.EULA, "StandardEula", "CustomEula", b.opts.eulaURL, "EULA")
+	eula, err := legalDocument(o.EULA, "StandardEula", "", "CustomEula", b.opts.eulaURL, "EULA")
 	if err != nil {
 		return nil, err
 	}
@@ -491,7 +540,7 @@ func (b *csBuilder) resaleAuthorization() ([]Change, error) {
 	if o.ResellerAgreement != nil {
 		reseller = *o.ResellerAgreement
 	}
-	contract, err := legalDocument(reseller, "StandardResellerContract", "CustomResellerContract", b.opts.resellerContractURL, "reseller agreement")
+	contract, err := legalDocument(reseller, "StandardResellerContract", "", "CustomResellerContract", b.opts.resellerContractURL, "reseller agreement")
 	if err != nil {
 		return nil, err
 	}

@@ -157,14 +157,12 @@ func TestChangeSetDirectOffer(t *testing.T) {
 	if len(tm) != 2 {
 		t.Fatalf("terms %v", js(pricing))
 	}
-	up := js(tm["ConfigurableUpfrontPricingTerm"])
-	for _, want := range []string{`"CurrencyCode":"USD"`, `"Selector":{"Type":"Duration","Value":"P12M"}`,
-		`"RateCard":[{"DimensionKey":"seats","Price":"8.00"},{"DimensionKey":"admins","Price":"40.00"}]`,
-		`"Configuration":{"Dimensions":[{"DimensionKey":"seats","DimensionValue":25},{"DimensionKey":"admins","DimensionValue":2}],"SelectorValue":"P12M"}`,
-		`"QuantityConfiguration":"Disallowed"`} {
-		if !strings.Contains(up, want) {
-			t.Fatalf("ConfigurableUpfrontPricingTerm %s lacks %s", up, want)
-		}
+	// The quantities are Grants of a fixed upfront term priced at the whole
+	// contract (25×8.00 + 2×40.00), with no Duration: the validity term says
+	// how long the agreement runs. Shape: AWS's sample
+	// java/resources/changeSets/offers/CreatePrivateOfferWithContractPricingWithFlexiblePaymentScheduleForSaas.json.
+	if got := js(tm["FixedUpfrontPricingTerm"]); got != `{"CurrencyCode":"USD","Grants":[{"DimensionKey":"seats","MaxQuantity":25},{"DimensionKey":"admins","MaxQuantity":2}],"Price":"280.00","Type":"FixedUpfrontPricingTerm"}` {
+		t.Fatalf("FixedUpfrontPricingTerm %s", got)
 	}
 	if got := js(tm["UsageBasedPricingTerm"]); got != `{"CurrencyCode":"USD","RateCards":[{"RateCard":[{"DimensionKey":"api_calls","Price":"0.02"}]}],"Type":"UsageBasedPricingTerm"}` {
 		t.Fatalf("UsageBasedPricingTerm %s", got)
@@ -247,29 +245,31 @@ func TestChangeSetUsageOnlyOffer(t *testing.T) {
 
 func TestChangeSetEndDateAndSchedule(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 3, 10, 22, 0, 0, 0, time.UTC)
 	o := csOffer()
 	o.Pricing.Duration, o.Pricing.EndDate = "", "2027-03-09"
 	o.Pricing.Dimensions = o.Pricing.Dimensions[:2] // 25*8 + 2*40 = 280
 	setSchedule(t, &o, `[{"date":"2026-04-01","amount":"140.00"},{"date":"2026-10-01","amount":"140.00"}]`)
 	o.EULA.Kind = "custom"
 
-	if _, _, err := offer.ChangeSet(o, csProduct, offer.WithNow(now)); marketplace.ErrorCode(err) != marketplace.EInvalid ||
+	if _, _, err := offer.ChangeSet(o, csProduct); marketplace.ErrorCode(err) != marketplace.EInvalid ||
 		!strings.Contains(err.Error(), "EULA") {
 		t.Fatalf("a custom EULA without its URL: %v", err)
 	}
-	const eula = "https://concord.example.com/v1/offers/ofr_1/documents/eula.pdf"
-	_, changes := build(t, o, csProduct, offer.WithNow(now), offer.WithEULAURL(eula))
+	const eula = "https://concord-docs.s3.amazonaws.com/ofr_1/eula.pdf"
+	_, changes := build(t, o, csProduct, offer.WithEULAURL(eula))
 	want := []string{"CreateOffer", "UpdateInformation", "UpdateTargeting", "UpdatePricingTerms", "UpdateValidityTerms",
 		"UpdatePaymentScheduleTerms", "UpdateLegalTerms", "UpdateAvailability", "ReleaseOffer"}
 	if got := changeTypes(changes); !slices.Equal(got, want) {
 		t.Fatalf("change types %v, want %v", got, want)
 	}
+	// AWS's end-date sample (CreateReplacementOfferWithContractPricing.json):
+	// the end date itself, not a count of days from submission.
 	if got := js(details(t, changes, "UpdateValidityTerms")); got != `{"Terms":[{"AgreementEndDate":"2027-03-09","Type":"ValidityTerm"}]}` {
 		t.Fatalf("UpdateValidityTerms %s", got)
 	}
+	// With a schedule the fixed upfront term grants only, at "0.0".
 	pricing := details(t, changes, "UpdatePricingTerms")
-	if got := js(pricing["Terms"]); got != `[{"CurrencyCode":"USD","Grants":[{"DimensionKey":"seats","MaxQuantity":25},{"DimensionKey":"admins","MaxQuantity":2}],"Price":"0.00","Type":"FixedUpfrontPricingTerm"}]` {
+	if got := js(pricing["Terms"]); got != `[{"CurrencyCode":"USD","Grants":[{"DimensionKey":"seats","MaxQuantity":25},{"DimensionKey":"admins","MaxQuantity":2}],"Price":"0.0","Type":"FixedUpfrontPricingTerm"}]` {
 		t.Fatalf("pricing terms %s", got)
 	}
 	if got := js(details(t, changes, "UpdatePaymentScheduleTerms")); got != `{"Terms":[{"CurrencyCode":"USD","Schedule":[{"ChargeAmount":"140.00","ChargeDate":"2026-04-01"},{"ChargeAmount":"140.00","ChargeDate":"2026-10-01"}],"Type":"PaymentScheduleTerm"}]}` {
@@ -279,21 +279,118 @@ func TestChangeSetEndDateAndSchedule(t *testing.T) {
 		t.Fatalf("UpdateLegalTerms %s", got)
 	}
 
-	t.Run("without a schedule the end date becomes a selector in days", func(t *testing.T) {
-		o := o
-		o.Pricing.Schedule = nil
-		o.EULA.Kind = "standard"
-		_, changes := build(t, o, csProduct, offer.WithNow(now))
-		up := js(terms(t, details(t, changes, "UpdatePricingTerms"))["ConfigurableUpfrontPricingTerm"])
-		if !strings.Contains(up, `"Value":"P365D"`) || !strings.Contains(up, `"SelectorValue":"P365D"`) {
-			t.Fatalf("ConfigurableUpfrontPricingTerm %s", up)
+	t.Run("the same form gives the same change set whatever the day", func(t *testing.T) {
+		_, again := build(t, o, csProduct, offer.WithEULAURL(eula))
+		if js(again) != js(changes) {
+			t.Fatalf("the change set changed:\n%s\n%s", js(changes), js(again))
 		}
 	})
 
-	t.Run("a past end date is refused", func(t *testing.T) {
-		_, _, err := offer.ChangeSet(o, csProduct, offer.WithNow(time.Date(2027, 3, 10, 0, 0, 0, 0, time.UTC)), offer.WithEULAURL(eula))
-		if marketplace.ErrorCode(err) != marketplace.EInvalid {
-			t.Fatalf("err %v", err)
+	t.Run("without a schedule the fixed upfront term charges the contract", func(t *testing.T) {
+		o := o
+		o.Pricing.Schedule = nil
+		o.EULA.Kind = "standard"
+		o.Pricing.Dimensions = slices.Clone(o.Pricing.Dimensions)
+		o.Pricing.Dimensions[0].Price = "8.125" // 25*8.125 + 2*40 = 283.125: three decimals
+		_, changes := build(t, o, csProduct)
+		if got := js(details(t, changes, "UpdatePricingTerms")["Terms"]); got != `[{"CurrencyCode":"USD","Grants":[{"DimensionKey":"seats","MaxQuantity":25},{"DimensionKey":"admins","MaxQuantity":2}],"Price":"283.125","Type":"FixedUpfrontPricingTerm"}]` {
+			t.Fatalf("pricing terms %s", got)
+		}
+		if slices.Contains(changeTypes(changes), "UpdatePaymentScheduleTerms") {
+			t.Fatalf("change types %v", changeTypes(changes))
+		}
+	})
+
+	t.Run("a zero-dollar contract is a fixed upfront price of 0", func(t *testing.T) {
+		o := o
+		o.Pricing.Schedule = nil
+		o.EULA.Kind = "standard"
+		o.ZeroDollar = true
+		o.Pricing.Dimensions = []offer.PricedDimension{{Key: "seats", Kind: "contract", Quantity: 5, Price: "0"}}
+		_, changes := build(t, o, csProduct)
+		if got := js(details(t, changes, "UpdatePricingTerms")["Terms"]); got != `[{"CurrencyCode":"USD","Grants":[{"DimensionKey":"seats","MaxQuantity":5}],"Price":"0.00","Type":"FixedUpfrontPricingTerm"}]` {
+			t.Fatalf("pricing terms %s", got)
+		}
+	})
+}
+
+func TestChangeSetFutureDated(t *testing.T) {
+	t.Parallel()
+	o := csOffer()
+	o.Pricing.StartDate = "2099-07-01"
+	_, changes := build(t, o, csProduct)
+	if got := js(details(t, changes, "UpdateValidityTerms")); got != `{"Terms":[{"AgreementDuration":"P12M","AgreementStartDate":"2099-07-01","Type":"ValidityTerm"}]}` {
+		t.Fatalf("UpdateValidityTerms %s", got)
+	}
+	o.Pricing.Duration, o.Pricing.EndDate = "", "2100-06-30"
+	_, changes = build(t, o, csProduct)
+	if got := js(details(t, changes, "UpdateValidityTerms")); got != `{"Terms":[{"AgreementEndDate":"2100-06-30","AgreementStartDate":"2099-07-01","Type":"ValidityTerm"}]}` {
+		t.Fatalf("UpdateValidityTerms %s", got)
+	}
+
+	t.Run("a partner offer bounds the start of the partner's agreement", func(t *testing.T) {
+		o := csPartnerOffer()
+		o.Pricing.StartDate = "2099-07-01"
+		_, changes := build(t, o, csProduct)
+		if got := js(details(t, changes, "UpdateBuyerValidityTerms")); got != `{"Terms":[{"MaximumAgreementStartDate":"2099-07-01","Type":"BuyerValidityTerm"}]}` {
+			t.Fatalf("UpdateBuyerValidityTerms %s", got)
+		}
+		// A resale authorization takes a duration: an end date counts from
+		// the start date, whatever the day it is built.
+		o.Pricing.Duration, o.Pricing.EndDate = "", "2100-06-30"
+		_, changes = build(t, o, csProduct, offer.WithNow(time.Date(2030, 1, 1, 23, 0, 0, 0, time.UTC)))
+		if got := js(terms(t, details(t, changes, "UpdatePricingTerms"))["ResaleFixedUpfrontPricingTerm"]["Duration"]); got != `"P365D"` {
+			t.Fatalf("Duration %s", got)
+		}
+		// Without a start date it counts from the day it is built (UTC).
+		o.Pricing.StartDate = ""
+		_, changes = build(t, o, csProduct, offer.WithNow(time.Date(2100, 6, 1, 23, 0, 0, 0, time.UTC)))
+		if got := js(terms(t, details(t, changes, "UpdatePricingTerms"))["ResaleFixedUpfrontPricingTerm"]["Duration"]); got != `"P30D"` {
+			t.Fatalf("Duration %s", got)
+		}
+		if _, _, err := offer.ChangeSet(o, csProduct, offer.WithNow(time.Date(2100, 7, 1, 0, 0, 0, 0, time.UTC))); marketplace.ErrorCode(err) != marketplace.EInvalid {
+			t.Fatalf("an end date before the start: %v", err)
+		}
+	})
+}
+
+func TestChangeSetRenewals(t *testing.T) {
+	t.Parallel()
+	for channel, want := range map[string]string{"": "AwsMarketplace", offer.RenewalFromMarketplace: "AwsMarketplace", offer.RenewalFromOutside: "External"} {
+		o := csOffer()
+		o.Renewal, o.RenewalChannel = true, channel
+		_, changes := build(t, o, csProduct)
+		// offer_1_0_appendix/models/pre_existing_agreement.py
+		if got := js(details(t, changes, "UpdateInformation")["PreExistingAgreement"]); got != `{"AcquisitionChannel":"`+want+`","PricingModel":"Contract"}` {
+			t.Errorf("direct renewal from %q: PreExistingAgreement %s", channel, got)
+		}
+
+		p := csPartnerOffer()
+		p.Renewal, p.RenewalChannel = true, channel
+		_, changes = build(t, p, csProduct)
+		// resaleauthorization_1_0_changetypes/models/update_information_change_detail.py
+		if got := js(details(t, changes, "UpdateInformation")); got != `{"PreExistingBuyerAgreement":{"AcquisitionChannel":"`+want+`","PricingModel":"Contract"}}` {
+			t.Errorf("partner renewal from %q: UpdateInformation %s", channel, got)
+		}
+		if changes[2].ChangeType != "UpdateInformation" || changes[2].EntityType != offer.EntityTypeResaleAuthorization {
+			t.Errorf("partner renewal change %+v", changes[2])
+		}
+	}
+
+	t.Run("an amendment names its agreement already", func(t *testing.T) {
+		o := csOffer()
+		o.Renewal = true
+		o.Amends = &offer.Amendment{AgreementID: "agmt-11111111111111111111111111", SourceOfferID: "offer-1111111111111"}
+		_, changes := build(t, o, csProduct)
+		if pre, ok := details(t, changes, "UpdateInformation")["PreExistingAgreement"]; ok {
+			t.Fatalf("PreExistingAgreement %v", pre)
+		}
+	})
+
+	t.Run("a partner offer that renews nothing sends no UpdateInformation", func(t *testing.T) {
+		_, changes := build(t, csPartnerOffer(), csProduct)
+		if slices.Contains(changeTypes(changes), "UpdateInformation") {
+			t.Fatalf("change types %v", changeTypes(changes))
 		}
 	})
 }
@@ -332,10 +429,15 @@ func TestChangeSetPartnerOffer(t *testing.T) {
 	}
 	pricing := details(t, changes, "UpdatePricingTerms")
 	tm := terms(t, pricing)
-	if pricing["PricingModel"] != "Contract" || tm["ResaleConfigurableUpfrontPricingTerm"] == nil || tm["ResaleUsageBasedPricingTerm"] == nil || len(tm) != 2 {
+	if pricing["PricingModel"] != "Contract" || tm["ResaleUsageBasedPricingTerm"] == nil || len(tm) != 2 {
 		t.Fatalf("pricing %s", js(pricing))
 	}
-	if got := js(details(t, changes, "UpdateLegalTerms")); got != `{"Terms":[{"Documents":[{"Type":"StandardEula","Version":"2022-07-14"}],"Type":"BuyerLegalTerm"},{"Documents":[{"Type":"StandardResellerContract"}],"Type":"ResaleLegalTerm"}]}` {
+	// Price, Grants and Duration: resaleauthorization_1_0_changetypes/models/pricing_term.py.
+	if got := js(tm["ResaleFixedUpfrontPricingTerm"]); got != `{"CurrencyCode":"USD","Duration":"P12M","Grants":[{"DimensionKey":"seats","MaxQuantity":25},{"DimensionKey":"admins","MaxQuantity":2}],"Price":"280.00","Type":"ResaleFixedUpfrontPricingTerm"}` {
+		t.Fatalf("ResaleFixedUpfrontPricingTerm %s", got)
+	}
+	// The resale LegalDocument has only Type and Url (legal_document.py).
+	if got := js(details(t, changes, "UpdateLegalTerms")); got != `{"Terms":[{"Documents":[{"Type":"StandardEula"}],"Type":"BuyerLegalTerm"},{"Documents":[{"Type":"StandardResellerContract"}],"Type":"ResaleLegalTerm"}]}` {
 		t.Fatalf("UpdateLegalTerms %s", got)
 	}
 	if got := js(details(t, changes, "UpdateAvailability")); got != `{"AvailabilityEndDate":"2099-06-30","OffersMaxQuantity":1}` {

@@ -99,6 +99,17 @@ type Offer struct {
 	// first time). Concord fills it from the ledger when empty; AWS records
 	// it as the offer's pre-existing agreement.
 	RenewalChannel string `json:"renewalChannel,omitempty" doc:"aws_marketplace or external"`
+	// Renews names the agreement a renewal by new offer renews (same buyer
+	// and product, sold direct or by a partner). Its agreement starts when
+	// that one ends (Pricing.StartDate, the day after: a future-dated
+	// agreement), and once accepted Concord links it into that agreement's
+	// chain. AWS: a renewal by new private offer needs the existing
+	// agreement cancelled, or a future-dated agreement that begins after it
+	// expires.
+	Renews string `json:"renews,omitempty" doc:"agreement id (agmt-…)"`
+	// AllowOverlap confirms a renewal that starts while the agreement it
+	// renews is still in force (the buyer holds both for a while).
+	AllowOverlap bool `json:"allowOverlap,omitempty"`
 	// ZeroDollar allows zero prices.
 	ZeroDollar bool `json:"zeroDollar,omitempty"`
 	// Amends names the accepted agreement this offer replaces (an
@@ -229,16 +240,54 @@ type Context struct {
 	AmendedFromPublic bool
 	// AmendedVisibilityUnknown: Concord could not ask AWS whether it did.
 	AmendedVisibilityUnknown bool
+	// Renewed is the agreement a renewal by new offer renews (nil when the
+	// ledger does not know it).
+	Renewed *marketplace.Agreement
 	// Now is the clock.
 	Now time.Time
 }
 
+// The amounts AWS accepts, each a pattern of AWS's shape library
+// (awslabs/aws-marketplace-catalog-api-shapes-for-python): at most 100000000,
+// with as many decimals as the term allows.
+var (
+	// installmentPattern is a payment schedule's ChargeAmount: 2 decimals
+	// (offer_1_0_appendix/models/schedule_item.py; resale
+	// resaleauthorization_1_0_changetypes/models/schedule.py).
+	installmentPattern = regexp.MustCompile(`^((100000000(\.0{0,2})?)|(\d{1,8}(\.\d{0,2})?))$`)
+	// fixedPricePattern is a FixedUpfrontPricingTerm's Price: 3 decimals
+	// (offer_1_0_appendix/models/fixed_upfront_pricing_term.py; resale
+	// resaleauthorization_1_0_changetypes/models/pricing_term.py).
+	fixedPricePattern = regexp.MustCompile(`^((100000000(\.0{0,3})?)|(\d{1,8}(\.\d{0,3})?))$`)
+	// rateCardPricePattern is a rate card's Price (usage): 8 decimals
+	// (offer_1_0_appendix/models/rate_card_item.py; resale
+	// resaleauthorization_1_0_changetypes/models/rate_card.py).
+	rateCardPricePattern = regexp.MustCompile(`^((100000000(\.0{0,8})?)|(\d{1,8}(\.\d{0,8})?))$`)
+	// decimalPattern is any amount of the others, for reading stored ones.
+	decimalPattern = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,8})?$`)
+)
+
+// Limits of AWS's shapes the form checks.
+const (
+	// MaxResaleNameLength: CreateResaleAuthorization's Name is 1 to 100
+	// characters (resaleauthorization_1_0_changetypes/models/
+	// create_resale_authorization_change_detail.py).
+	MaxResaleNameLength = 100
+	// MaxGrantQuantity: a grant's MaxQuantity is 1 to 2147483646
+	// (offer_1_0_appendix/models/grant_item.py; resale grant.py).
+	MaxGrantQuantity = 2147483646
+)
+
 var (
 	accountPattern  = regexp.MustCompile(`^[0-9]{12}$`)
 	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
+	// durationPattern is stricter than AWS's ^P(?=.)(\d+Y)?(\d+M)?(\d+D)?$
+	// (offer_1_0_appendix/models/validity_term.py): one unit, 1 to 999.
 	durationPattern = regexp.MustCompile(`^P([1-9][0-9]{0,2})(M|Y|D)$`)
-	pricePattern    = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,8})?$`)
-	emailPattern    = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
+	// datePattern is the year range of AWS's date pattern (validity_term.py,
+	// schedule_item.py: [1-9]\d{3}); time.Parse checks the rest.
+	datePattern  = regexp.MustCompile(`^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}$`)
+	emailPattern = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 	// phonePattern spots a phone number in an offer name (international +…,
 	// or the 3-3-4 grouping); dates and order numbers are not phone numbers.
 	phonePattern = regexp.MustCompile(`\+[0-9][0-9 ().-]{6,}[0-9]|\([0-9]{3}\) ?[0-9]{3}[-. ][0-9]{4}|\b[0-9]{3}[-. ][0-9]{3}[-. ][0-9]{4}\b`)
@@ -263,7 +312,7 @@ func Validate(o Offer, ctx Context) Check {
 	} else if ctx.Product.ProductID != o.ProductID {
 		c.problem("productId", "product %s is not known to Concord: configure it with PUT /v1/products/%s", o.ProductID, o.ProductID)
 	}
-	checkName(&c, o.Name)
+	checkName(&c, o.Name, o.Type)
 	checkPricing(&c, o, ctx)
 	checkLegal(&c, "eula", "EULA", o.EULA)
 	if o.Type == TypePartner {
@@ -280,6 +329,7 @@ func Validate(o Offer, ctx Context) Check {
 	checkRegistration(&c, o, ctx.Product)
 	checkExpiry(&c, o, ctx.Now)
 	checkAmendment(&c, o, ctx)
+	checkRenews(&c, o, ctx)
 	switch {
 	case o.RenewalChannel != "" && !o.Renewal:
 		c.problem("renewalChannel", "only a renewal has a renewal channel: tick renewal, or leave the channel empty")
@@ -304,12 +354,14 @@ func checkEmails(c *Check, field string, list []string, tooMany string) {
 	}
 }
 
-func checkName(c *Check, name string) {
+func checkName(c *Check, name, typ string) {
 	if name == "" {
 		return
 	}
 	if n := utf8.RuneCountInString(name); n > MaxNameLength {
 		c.problem("name", "the custom offer name has %d characters; AWS allows at most %d", n, MaxNameLength)
+	} else if typ == TypePartner && n > MaxResaleNameLength {
+		c.problem("name", "the custom offer name has %d characters; a partner offer's resale authorization allows at most %d", n, MaxResaleNameLength)
 	}
 	if emailPattern.MatchString(firstWordWith(name, "@")) || phonePattern.MatchString(name) {
 		c.warn("name", "the custom offer name looks like it holds personal data (an email address or a phone number); buyers see it, and AWS asks for none: use ids and purchase order numbers instead")
@@ -331,20 +383,7 @@ func checkPricing(c *Check, o Offer, ctx Context) {
 	if !currencyPattern.MatchString(p.Currency) {
 		c.problem("pricing.currency", "the currency must be an ISO 4217 code such as USD, not %q", marketplace.Clip(p.Currency, 10))
 	}
-	switch {
-	case p.Duration == "" && p.EndDate == "":
-		c.problem("pricing.duration", "give a duration (e.g. P12M) or an end date")
-	case p.Duration != "" && p.EndDate != "":
-		c.problem("pricing.duration", "give a duration or an end date, not both")
-	case p.Duration != "" && !durationPattern.MatchString(p.Duration):
-		c.problem("pricing.duration", "the duration %q is not an ISO 8601 period such as P12M, P1Y or P30D", marketplace.Clip(p.Duration, 20))
-	case p.EndDate != "":
-		if end, err := time.Parse(time.DateOnly, p.EndDate); err != nil {
-			c.problem("pricing.endDate", "the end date %q is not a date (YYYY-MM-DD)", marketplace.Clip(p.EndDate, 20))
-		} else if !ctx.Now.IsZero() && !end.After(ctx.Now) {
-			c.problem("pricing.endDate", "the end date %s has passed", p.EndDate)
-		}
-	}
+	checkTerm(c, o, ctx.Now)
 	if len(p.Dimensions) == 0 {
 		c.problem("pricing.dimensions", "price at least one dimension")
 	}
@@ -363,10 +402,16 @@ func checkPricing(c *Check, o Offer, ctx Context) {
 		case pd.Kind != "" && d.Kind != pd.Kind:
 			c.problem(f, "dimension %q is a %s dimension of the product, not %s", d.Key, pd.Kind, d.Kind)
 		}
+		pattern, amount := rateCardPricePattern, "an amount such as 0.0125 (at most 100000000, 8 decimals)"
 		switch d.Kind {
 		case "contract":
+			// The contract's price goes out as a FixedUpfrontPricingTerm's
+			// Price (3 decimals), or in installments.
+			pattern, amount = fixedPricePattern, "an amount such as 12.50 (at most 100000000, 3 decimals)"
 			if d.Quantity <= 0 {
 				c.problem(f, "contract dimension %q needs a quantity of at least 1", d.Key)
+			} else if d.Quantity > MaxGrantQuantity {
+				c.problem(f, "contract dimension %q has a quantity of %d; AWS grants at most %d", d.Key, d.Quantity, MaxGrantQuantity)
 			}
 		case "usage":
 			if d.Quantity != 0 {
@@ -375,9 +420,9 @@ func checkPricing(c *Check, o Offer, ctx Context) {
 		default:
 			c.problem(f, "kind must be contract or usage, not %q", d.Kind)
 		}
-		price, err := parseAmount(d.Price)
+		price, err := amountOf(d.Price, pattern)
 		if err != nil {
-			c.problem(f, "the price %q of %q is not an amount such as 12.50", marketplace.Clip(d.Price, 20), d.Key)
+			c.problem(f, "the price %q of %q is not %s", marketplace.Clip(d.Price, 20), d.Key, amount)
 			continue
 		}
 		if price.Sign() == 0 && !o.ZeroDollar {
@@ -387,33 +432,90 @@ func checkPricing(c *Check, o Offer, ctx Context) {
 			total.Add(total, new(big.Rat).Mul(price, new(big.Rat).SetInt64(d.Quantity)))
 		}
 	}
-	if len(p.Schedule) > 0 {
-		sum := new(big.Rat)
-		last := ""
-		for i, in := range p.Schedule {
-			f := fmt.Sprintf("pricing.schedule[%d]", i)
-			if _, err := time.Parse(time.DateOnly, in.Date); err != nil {
-				c.problem(f, "the installment date %q is not a date (YYYY-MM-DD)", marketplace.Clip(in.Date, 20))
-			} else if in.Date <= last {
-				c.problem(f, "installments must be in date order, each on its own day")
-			}
-			last = in.Date
-			a, err := parseAmount(in.Amount)
-			if err != nil {
-				c.problem(f, "the installment amount %q is not an amount such as 1000.00", marketplace.Clip(in.Amount, 20))
-				continue
-			}
-			sum.Add(sum, a)
+	if len(p.Schedule) == 0 {
+		// Paid upfront: the whole contract is one FixedUpfrontPricingTerm Price.
+		if total.Cmp(maxAmount) > 0 {
+			c.problem("pricing.dimensions", "the contract dimensions cost %s in total; AWS charges at most 100000000 upfront: spread the charges over a payment schedule",
+				total.FloatString(2))
 		}
-		switch {
-		case total.Sign() > 0 && sum.Cmp(total) != 0 && o.Amends != nil:
-			// An amendment's schedule replaces only the pending installments.
-			c.warn("pricing.schedule", "the installments add up to %s and the contract dimensions to %s: an amendment's payment schedule replaces the agreement's pending installments only, so check that %s is what the buyer still owes",
-				sum.FloatString(2), total.FloatString(2), sum.FloatString(2))
-		case total.Sign() > 0 && sum.Cmp(total) != 0:
-			c.problem("pricing.schedule", "the installments add up to %s but the contract dimensions cost %s", sum.FloatString(2), total.FloatString(2))
+		return
+	}
+	sum := new(big.Rat)
+	last, bad := "", false
+	for i, in := range p.Schedule {
+		f := fmt.Sprintf("pricing.schedule[%d]", i)
+		if _, err := parseDay(in.Date); err != nil {
+			c.problem(f, "the installment date %q is not a date (YYYY-MM-DD)", marketplace.Clip(in.Date, 20))
+		} else if in.Date <= last {
+			c.problem(f, "installments must be in date order, each on its own day")
+		}
+		last = in.Date
+		a, err := amountOf(in.Amount, installmentPattern)
+		if err != nil {
+			c.problem(f, "the installment amount %q is not an amount such as 1000.00 (at most 100000000, 2 decimals)", marketplace.Clip(in.Amount, 20))
+			bad = true
+			continue
+		}
+		sum.Add(sum, a)
+	}
+	switch {
+	case bad: // the sum of the amounts that are amounts means nothing
+	case total.Sign() > 0 && sum.Cmp(total) != 0 && o.Amends != nil:
+		// An amendment's schedule replaces only the pending installments.
+		c.warn("pricing.schedule", "the installments add up to %s and the contract dimensions to %s: an amendment's payment schedule replaces the agreement's pending installments only, so check that %s is what the buyer still owes",
+			sum.FloatString(2), total.FloatString(2), sum.FloatString(2))
+	case total.Sign() > 0 && sum.Cmp(total) != 0:
+		c.problem("pricing.schedule", "the installments add up to %s but the contract dimensions cost %s", sum.FloatString(2), total.FloatString(2))
+	}
+}
+
+// maxAmount is the largest amount of AWS's amount patterns.
+var maxAmount = big.NewRat(100000000, 1)
+
+// checkTerm checks when the agreement runs: a duration or an end date, and
+// an optional start date. AWS starts an agreement at 00:00:00 UTC on its
+// AgreementStartDate and ends it at 23:59:59 UTC on its AgreementEndDate; a
+// duration counts from the start date, else from acceptance (the Agreement
+// API's ValidityTerm).
+func checkTerm(c *Check, o Offer, now time.Time) {
+	p := o.Pricing
+	var end time.Time
+	switch {
+	case p.Duration == "" && p.EndDate == "":
+		c.problem("pricing.duration", "give a duration (e.g. P12M) or an end date")
+	case p.Duration != "" && p.EndDate != "":
+		c.problem("pricing.duration", "give a duration or an end date, not both")
+	case p.Duration != "" && !durationPattern.MatchString(p.Duration):
+		c.problem("pricing.duration", "the duration %q is not an ISO 8601 period such as P12M, P1Y or P30D", marketplace.Clip(p.Duration, 20))
+	case p.EndDate != "":
+		var err error
+		if end, err = parseDay(p.EndDate); err != nil {
+			c.problem("pricing.endDate", "the end date %q is not a date (YYYY-MM-DD)", marketplace.Clip(p.EndDate, 20))
+		} else if !now.IsZero() && !end.After(now) {
+			c.problem("pricing.endDate", "the end date %s has passed", p.EndDate)
 		}
 	}
+	if p.StartDate == "" {
+		return
+	}
+	start, err := parseDay(p.StartDate)
+	switch {
+	case err != nil:
+		c.problem("pricing.startDate", "the start date %q is not a date (YYYY-MM-DD, UTC)", marketplace.Clip(p.StartDate, 20))
+	case !now.IsZero() && start.Before(now.UTC().Truncate(24*time.Hour)):
+		c.problem("pricing.startDate", "the start date %s has passed (AWS uses UTC): leave it empty for an agreement that starts at acceptance", p.StartDate)
+	case !end.IsZero() && start.After(end):
+		c.problem("pricing.startDate", "the start date %s is after the end date %s", p.StartDate, p.EndDate)
+	}
+}
+
+// parseDay reads a YYYY-MM-DD date (UTC) of the years AWS's date pattern
+// allows.
+func parseDay(s string) (time.Time, error) {
+	if !datePattern.MatchString(s) {
+		return time.Time{}, fmt.Errorf("%q is not a date", s)
+	}
+	return time.Parse(time.DateOnly, s)
 }
 
 func checkLegal(c *Check, field, what string, l Legal) {
@@ -528,7 +630,7 @@ func checkExpiry(c *Check, o Offer, now time.Time) {
 		c.problem("expiresOn", "the expiration date is required")
 		return
 	}
-	d, err := time.Parse(time.DateOnly, o.ExpiresOn)
+	d, err := parseDay(o.ExpiresOn)
 	if err != nil {
 		c.problem("expiresOn", "the expiration date %q is not a date (YYYY-MM-DD, UTC)", marketplace.Clip(o.ExpiresOn, 20))
 		return
@@ -600,7 +702,12 @@ func checkAmendment(c *Check, o Offer, ctx Context) {
 
 // parseAmount reads a non-negative decimal amount, exactly.
 func parseAmount(s string) (*big.Rat, error) {
-	if !pricePattern.MatchString(s) {
+	return amountOf(s, decimalPattern)
+}
+
+// amountOf reads a non-negative decimal amount of pattern, exactly.
+func amountOf(s string, pattern *regexp.Regexp) (*big.Rat, error) {
+	if !pattern.MatchString(s) {
 		return nil, fmt.Errorf("not an amount")
 	}
 	r, ok := new(big.Rat).SetString(s)

@@ -84,6 +84,13 @@ func (s *Service) Submit(ctx context.Context, id string) (Detail, error) {
 			return err
 		}
 		now := s.now()
+		if cur.Failure != "" {
+			// A resubmitted offer drops AWS's last refusal; its history keeps it.
+			cur.Failure, cur.UpdatedAt = "", now
+			if err := save(ctx, tx, cur.Offer); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `UPDATE offers SET state = 'submitted', change_set_id = NULL, updated_at = ? WHERE id = ?`, store.Millis(now), id); err != nil {
 			return err
 		}

@@ -146,6 +146,15 @@ func (s *Service) context(ctx context.Context, tx *store.Tx, o Offer, vis visibi
 			c.AmendedCurrency = termsCurrency(a.Terms)
 		}
 	}
+	if o.Renews != "" {
+		a, ok, err := loadAgreement(ctx, tx, o.Renews)
+		if err != nil {
+			return c, err
+		}
+		if ok {
+			c.Renewed = &a
+		}
+	}
 	return c, nil
 }
 
@@ -278,7 +287,8 @@ func bookingOnly(before, after Offer) error {
 func formOf(o Offer) Offer {
 	return Offer{Type: o.Type, BuyerCompany: o.BuyerCompany, ProductID: o.ProductID, Name: o.Name, Pricing: o.Pricing, EULA: o.EULA,
 		ResellerAgreement: o.ResellerAgreement, Registration: o.Registration, Metadata: o.Metadata, ExpiresOn: o.ExpiresOn,
-		Renewal: o.Renewal, RenewalChannel: o.RenewalChannel, ZeroDollar: o.ZeroDollar, Amends: o.Amends, NotifyUsers: o.NotifyUsers}
+		Renewal: o.Renewal, RenewalChannel: o.RenewalChannel, Renews: o.Renews, AllowOverlap: o.AllowOverlap, ZeroDollar: o.ZeroDollar,
+		Amends: o.Amends, NotifyUsers: o.NotifyUsers}
 }
 
 // Update replaces an offer's form. A draft (or a failed offer) can change in

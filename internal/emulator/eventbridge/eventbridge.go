@@ -11,14 +11,17 @@ import (
 
 // Agreement describes the agreement an event is about.
 type Agreement struct {
-	ID                    string
-	Intent                string // NEW, RENEW, REPLACE, AMEND
-	Status                string // ACTIVE, or an ended status for Ended events
-	AcceptanceTime        time.Time
-	StartTime             time.Time
-	EndTime               time.Time // zero for pay-as-you-go
-	PreviousAgreementID   string
-	AutoRenewal           *bool
+	ID                  string
+	Intent              string // NEW, RENEW, REPLACE, AMEND
+	Status              string // ACTIVE, or an ended status for Ended events
+	AcceptanceTime      time.Time
+	StartTime           time.Time
+	EndTime             time.Time // zero for pay-as-you-go
+	PreviousAgreementID string
+	AutoRenewal         *bool
+	// DisabledBy is who turned auto-renewal off (ACCEPTOR or PROPOSER),
+	// AWS's renewalSummary.disabledBy; empty while it is on.
+	DisabledBy            string
 	ResaleAuthorizationID string // CPPO
 	AcceptorAccountID     string
 	ProposerAccountID     string
@@ -103,7 +106,13 @@ func Created(account string, a Agreement, at time.Time) []byte {
 	return envelope("Purchase Agreement Created - "+Role(a), "aws.agreement-marketplace", account, at, []string{agreementARN(a.ID)}, d)
 }
 
-// Amended builds "Purchase Agreement Amended - <role>".
+// Amended builds "Purchase Agreement Amended - <role>": a change to an
+// existing agreement, same id, intent AMEND. As AWS's seller guide
+// (notifications-eventbridge, "Events for agreements") documents, the
+// Proposer variant carries agreement.autoRenewalEnabled, renewalSummary
+// (lockoutStartTime, disabledBy) and product; the Manufacturer variant a
+// CPPO's ISV receives carries neither. previousAgreementId is added when
+// set, for tests of ledgers that must cope with it.
 func Amended(account string, a Agreement, at time.Time) []byte {
 	ag := map[string]any{"id": a.ID, "intent": "AMEND", "status": "ACTIVE",
 		"acceptanceTime": ts(a.AcceptanceTime), "startTime": ts(a.StartTime)}
@@ -113,14 +122,21 @@ func Amended(account string, a Agreement, at time.Time) []byte {
 	if a.PreviousAgreementID != "" {
 		ag["previousAgreementId"] = a.PreviousAgreementID
 	}
-	if a.AutoRenewal != nil {
-		ag["autoRenewalEnabled"] = *a.AutoRenewal
-	}
 	d := map[string]any{"requestId": NewID(), "catalog": "AWSMarketplace", "agreement": ag, "resaleAuthorization": resale(a),
 		"acceptor": map[string]any{"accountId": a.AcceptorAccountID}, "proposer": map[string]any{"accountId": a.ProposerAccountID},
-		"offer": map[string]any{"id": a.OfferID}, "renewalSummary": map[string]any{"lockoutStartTime": nil, "disabledBy": nil}}
-	if a.ProductID != "" {
-		d["product"] = map[string]any{"id": a.ProductID, "title": a.ProductTitle}
+		"offer": map[string]any{"id": a.OfferID}}
+	if Role(a) == "Proposer" {
+		if a.AutoRenewal != nil {
+			ag["autoRenewalEnabled"] = *a.AutoRenewal
+		}
+		var by any
+		if a.DisabledBy != "" && (a.AutoRenewal == nil || !*a.AutoRenewal) {
+			by = a.DisabledBy
+		}
+		d["renewalSummary"] = map[string]any{"lockoutStartTime": nil, "disabledBy": by}
+		if a.ProductID != "" {
+			d["product"] = map[string]any{"id": a.ProductID, "title": a.ProductTitle}
+		}
 	}
 	return envelope("Purchase Agreement Amended - "+Role(a), "aws.agreement-marketplace", account, at, []string{agreementARN(a.ID)}, d)
 }

@@ -424,7 +424,12 @@ func (s *State) ebAgreement(a *Agreement) eventbridge.Agreement {
 	p := s.Products[a.ProductID]
 	e := eventbridge.Agreement{ID: a.ID, Intent: a.Intent, Status: a.Status, AcceptanceTime: a.AcceptanceTime, StartTime: a.StartTime,
 		PreviousAgreementID: a.PreviousAgreementID, ResaleAuthorizationID: a.ResaleAuthorizationID, AcceptorAccountID: a.AcceptorAccountID,
-		ProposerAccountID: a.ProposerAccountID, OfferID: a.OfferID, ProductID: a.ProductID, ProductCode: p.ProductCode, ProductTitle: p.Title}
+		ProposerAccountID: a.ProposerAccountID, OfferID: a.OfferID, ProductID: a.ProductID, ProductCode: p.ProductCode, ProductTitle: p.Title,
+		DisabledBy: a.AutoRenewDisabledBy}
+	if a.EndTime != nil {
+		auto := a.AutoRenew // AWS: false without renewal terms, as with no end date
+		e.AutoRenewal = &auto
+	}
 	if a.EndTime != nil {
 		e.EndTime = *a.EndTime
 	}
@@ -433,12 +438,7 @@ func (s *State) ebAgreement(a *Agreement) eventbridge.Agreement {
 
 // created announces a new agreement and provisions its license when it starts now.
 func (s *State) created(a *Agreement) error {
-	eb := s.ebAgreement(a)
-	if a.Intent == "AMEND" {
-		s.emit(eventbridge.Amended(s.Config.SellerAccountID, eb, s.now))
-	} else {
-		s.emit(eventbridge.Created(s.Config.SellerAccountID, eb, s.now))
-	}
+	s.emit(eventbridge.Created(s.Config.SellerAccountID, s.ebAgreement(a), s.now))
 	if !a.StartTime.After(s.now) {
 		s.provision(a)
 	}
@@ -507,9 +507,13 @@ func (s *State) activeAgreement(id string) (*Agreement, error) {
 	return a, nil
 }
 
-// Amend replaces an active agreement with a new one (an agreement-based offer or
-// an amendment): the old agreement ends as REPLACED and the lineage is kept.
-// offerID may be empty to amend on the same offer with new quantities.
+// Amend replaces an active agreement with a new one, as a replacement
+// (agreement-based) offer accepted does: the new agreement has intent
+// REPLACE and names the old one, which ends as REPLACED (AWS's Purchase
+// Agreement Created/Ended events, seller guide notifications-eventbridge).
+// offerID may be empty to replace on the same offer with new quantities.
+// Intent AMEND is not a replacement: AWS announces it as Purchase Agreement
+// Amended on the same agreement; see AmendInPlace.
 func (s *State) Amend(agreementID, offerID, intent string, quantities map[string]int64) (*Agreement, error) {
 	old, err := s.activeAgreement(agreementID)
 	if err != nil {
@@ -519,10 +523,12 @@ func (s *State) Amend(agreementID, offerID, intent string, quantities map[string
 	if p.Type != ProductSaaSContract && p.Type != ProductSaaSContractConsumption {
 		return nil, Errorf(CodeValidation, "product %s is %s: only SaaS contract products can be amended", p.ProductID, p.Type)
 	}
-	if intent == "" {
-		intent = "REPLACE"
-	}
-	if intent != "REPLACE" && intent != "AMEND" {
+	switch intent {
+	case "", "REPLACE":
+	case "AMEND":
+		return nil, Errorf(CodeValidation, "intent AMEND changes agreement %s in place, and AWS documents only auto-renewal as such a change: "+
+			"give autoRenew (and who changes it), or replace the agreement (intent REPLACE) to change its quantities or offer", agreementID)
+	default:
 		return nil, Errorf(CodeValidation, "intent %q must be REPLACE or AMEND", intent)
 	}
 	o := s.Offers[old.OfferID]
@@ -538,7 +544,7 @@ func (s *State) Amend(agreementID, offerID, intent string, quantities map[string
 	if err := s.checkQuantities(p, q); err != nil {
 		return nil, err
 	}
-	a := s.newAgreement(o, old.AcceptorAccountID, intent, old.ID, s.now, q)
+	a := s.newAgreement(o, old.AcceptorAccountID, "REPLACE", old.ID, s.now, q)
 	if offerID == "" && old.EndTime != nil {
 		a.EndTime = old.EndTime
 	}
@@ -547,14 +553,80 @@ func (s *State) Amend(agreementID, offerID, intent string, quantities map[string
 	return a, nil
 }
 
-// Renew renews an agreement now: a new agreement (intent RENEW) follows it and
-// the old one ends as RENEWED.
+// Parties that can turn auto-renewal off (AWS's renewalSummary.disabledBy).
+const (
+	ByAcceptor = "ACCEPTOR"
+	ByProposer = "PROPOSER"
+)
+
+// AmendInPlace changes an active agreement's auto-renewal in place: the same
+// agreement, announced as Purchase Agreement Amended (intent AMEND) with
+// agreement.autoRenewalEnabled and renewalSummary.disabledBy. AWS documents
+// this as an amendment of the existing agreement: the buyer can change the
+// flag at any time (Agreement API reference, RenewalTerm), and "seller
+// opt-out is processed as an amendment and surfaces through this event"
+// (seller guide, notifications-eventbridge). by is ACCEPTOR (the buyer) or
+// PROPOSER (the seller of record).
+func (s *State) AmendInPlace(agreementID string, autoRenew bool, by string) (*Agreement, error) {
+	a, err := s.activeAgreement(agreementID)
+	if err != nil {
+		return nil, err
+	}
+	if by == "" {
+		by = ByAcceptor
+	}
+	if by != ByAcceptor && by != ByProposer {
+		return nil, Errorf(CodeValidation, "auto-renewal is changed by %s (the buyer) or %s (the seller of record), not %q", ByAcceptor, ByProposer, by)
+	}
+	if a.EndTime == nil {
+		return nil, Errorf(CodeConflict, "agreement %s has no end date: there is nothing to renew", a.ID)
+	}
+	if a.AutoRenew == autoRenew {
+		return nil, Errorf(CodeConflict, "auto-renewal of agreement %s is already %s", a.ID, map[bool]string{true: "on", false: "off"}[autoRenew])
+	}
+	a.AutoRenew = autoRenew
+	switch {
+	case autoRenew:
+		a.AutoRenewDisabledBy = ""
+	case a.AutoRenewDisabledBy == "" || by == ByProposer:
+		// AWS: PROPOSER when both parties opted out.
+		a.AutoRenewDisabledBy = by
+	}
+	for i := range a.Terms {
+		if a.Terms[i].Type == agreementapi.TermRenewal {
+			v := autoRenew
+			a.Terms[i].EnableAutoRenew = &v
+		}
+	}
+	s.Touch(a.ID)
+	eb := s.ebAgreement(a)
+	eb.Intent, eb.PreviousAgreementID = "AMEND", ""
+	s.emit(eventbridge.Amended(s.Config.SellerAccountID, eb, s.now))
+	return a, nil
+}
+
+// Renew accepts a renewal of an agreement now, as a future-dated agreement:
+// the new agreement (intent RENEW, naming the old one) starts when the old
+// one ends, and the old one runs until then; at its end AWS ends it as
+// RENEWED (seller guide, notifications-eventbridge: "a renewal creates a
+// new agreement (intent=RENEW)"; Purchase Agreement Ended statuses). An
+// agreement with no end date renews at once.
 func (s *State) Renew(agreementID string) (*Agreement, error) {
 	old, err := s.activeAgreement(agreementID)
 	if err != nil {
 		return nil, err
 	}
-	return s.renewAt(old, s.now), nil
+	if old.RenewedBy != "" {
+		return nil, Errorf(CodeConflict, "agreement %s is already renewed by %s, which starts when it ends", old.ID, old.RenewedBy)
+	}
+	if old.EndTime == nil || !old.EndTime.After(s.now) {
+		return s.renewAt(old, s.now), nil
+	}
+	a := s.newAgreement(s.Offers[old.OfferID], old.AcceptorAccountID, "RENEW", old.ID, old.EndTime.Add(time.Second), old.Quantities)
+	old.RenewedBy = a.ID
+	s.Touch(old.ID)
+	s.created(a)
+	return a, nil
 }
 
 // renewAt renews old with a new agreement starting at start (the old end date
@@ -629,18 +701,23 @@ func (w *World) tickLocked() {
 	}
 	for _, id := range SortedKeys(s.Agreements) {
 		a := s.Agreements[id]
-		if a.Status == "ACTIVE" && a.LicenseArn == "" && due(a.StartTime) {
-			s.provision(a)
-		}
-	}
-	for _, id := range SortedKeys(s.Agreements) {
-		a := s.Agreements[id]
 		if a.Status == "ACTIVE" && a.EndTime != nil && due(*a.EndTime) {
-			if a.AutoRenew {
+			if a.RenewedBy != "" {
+				// A renewal accepted ahead: it starts now and this one is RENEWED.
+				s.end(a, "RENEWED")
+			} else if a.AutoRenew {
 				s.renewAt(a, a.EndTime.Add(time.Second))
 			} else {
 				s.end(a, "EXPIRED")
 			}
+		}
+	}
+	// After the endings: a renewal accepted ahead starts once the agreement
+	// it renews has ended.
+	for _, id := range SortedKeys(s.Agreements) {
+		a := s.Agreements[id]
+		if a.Status == "ACTIVE" && a.LicenseArn == "" && due(a.StartTime) {
+			s.provision(a)
 		}
 	}
 	for _, arn := range SortedKeys(s.Licenses) {

@@ -148,6 +148,13 @@ type Agreement struct {
 	LicenseArn            string              `json:"licenseArn,omitempty"`
 	Currency              string              `json:"currency,omitempty"`
 	Terms                 []agreementapi.Term `json:"terms,omitempty"`
+
+	// AutoRenewDisabledBy is who turned auto-renewal off, ACCEPTOR or
+	// PROPOSER (AWS's renewalSummary.disabledBy); empty while it is on.
+	AutoRenewDisabledBy string `json:"autoRenewDisabledBy,omitempty"`
+	// RenewedBy is the renewal agreement (intent RENEW) already accepted to
+	// start when this one ends; this one runs until then.
+	RenewedBy string `json:"renewedBy,omitempty"`
 }
 
 // License is the buyer's entitlement under one agreement.
