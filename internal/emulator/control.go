@@ -99,11 +99,11 @@ func (e *Emulator) controlHandler() http.Handler {
 	}))
 	mux.HandleFunc("GET /control/buyers", do(func(r *http.Request, s *world.State) (any, error) { return values(s.Buyers), nil }))
 	mux.HandleFunc("POST /control/offers", do(func(r *http.Request, s *world.State) (any, error) {
-		var in world.Offer
+		var in offerInput
 		if err := decode(r, &in); err != nil {
 			return nil, err
 		}
-		return s.CreatePrivateOffer(in)
+		return s.CreatePrivateOffer(in.offer())
 	}))
 	mux.HandleFunc("GET /control/offers", do(func(r *http.Request, s *world.State) (any, error) { return values(s.Offers), nil }))
 	mux.HandleFunc("POST /control/resale-authorizations", do(func(r *http.Request, s *world.State) (any, error) {
@@ -115,13 +115,16 @@ func (e *Emulator) controlHandler() http.Handler {
 	}))
 	mux.HandleFunc("POST /control/partner-offers", do(func(r *http.Request, s *world.State) (any, error) {
 		var in struct {
-			world.Offer
+			offerInput
 			ResaleAuthorizationID string `json:"resaleAuthorizationId"`
 		}
 		if err := decode(r, &in); err != nil {
 			return nil, err
 		}
-		return s.CreatePartnerOffer(in.ResaleAuthorizationID, in.Offer)
+		if in.ProductID != "" {
+			return nil, world.Errorf(world.CodeValidation, "a partner offer is for its resale authorization's product: leave productId out")
+		}
+		return s.CreatePartnerOffer(in.ResaleAuthorizationID, in.offer())
 	}))
 	mux.HandleFunc("POST /control/accept", do(func(r *http.Request, s *world.State) (any, error) {
 		var in struct {
@@ -333,6 +336,29 @@ func (e *Emulator) RegisterPage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	registerPage.Execute(w, map[string]string{"URL": target, "Token": tok.Value, "License": tok.LicenseArn, "Account": tok.AccountID})
+}
+
+// offerInput is what the control API takes to make an offer: the members a
+// seller (or partner) chooses, and none of the world's bookkeeping (id,
+// state, Catalog details), so that an offer it makes obeys the same rules
+// as one made through the Catalog API (world.State.CreatePrivateOffer).
+type offerInput struct {
+	ProductID      string            `json:"productId"`
+	Name           string            `json:"name"`
+	BuyerAccounts  []string          `json:"buyerAccounts"`
+	Quantities     map[string]int64  `json:"quantities"`
+	Prices         map[string]string `json:"prices"`
+	Currency       string            `json:"currency"`
+	Duration       string            `json:"duration"`
+	StartDate      *time.Time        `json:"startDate"`
+	ExpirationDate *time.Time        `json:"expirationDate"`
+	AutoRenew      bool              `json:"autoRenew"`
+}
+
+func (in offerInput) offer() world.Offer {
+	return world.Offer{ProductID: in.ProductID, Name: in.Name, BuyerAccounts: in.BuyerAccounts, Quantities: in.Quantities,
+		Prices: in.Prices, Currency: in.Currency, Duration: in.Duration, StartDate: in.StartDate, ExpirationDate: in.ExpirationDate,
+		AutoRenew: in.AutoRenew}
 }
 
 // RegisterInput says which buyer registration to perform.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -432,4 +433,71 @@ func TestRegisterPageForAHumanPostsAFreshToken(t *testing.T) {
 	if resp, err := http.Get(b.srv.URL + "/control/register?agreement=" + a.AgreementID); err != nil || resp.StatusCode != 400 {
 		t.Fatalf("no fulfillment URL: %v %v", resp, err)
 	}
+}
+
+// TestControlOffersFollowCatalogRules: the control API makes offers with the
+// value rules of AWS's Catalog shapes (world/offerrules.go), so an offer the
+// Catalog API would refuse cannot be made through it either; a refused offer
+// is a 400 and creates nothing.
+func TestControlOffersFollowCatalogRules(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := b.product(t, false)
+	count := func() int {
+		var offers []struct{ OfferID string }
+		b.control(t, "GET", "/control/offers", nil, &offers)
+		return len(offers)
+	}
+	base := func() map[string]any {
+		return map[string]any{"productId": p.ProductID, "buyerAccounts": []string{"444455556666"}, "quantities": map[string]int64{"seats": 5}}
+	}
+	with := func(k string, v any) map[string]any { m := base(); m[k] = v; return m }
+	many := make([]string, 27)
+	for i := range many {
+		many[i] = fmt.Sprintf("4444555566%02d", i)
+	}
+	for name, body := range map[string]map[string]any{
+		"a price with 9 decimals (rate_card.py Price)": with("prices", map[string]string{"seats": "12.123456789"}),
+		"a price above 100000000":                      with("prices", map[string]string{"seats": "100000001"}),
+		"a price for a dimension the product lacks":    with("prices", map[string]string{"gpus": "1.00"}),
+		"a duration outside the pattern":               with("duration", "12 months"),
+		"the bare duration P":                          with("duration", "P"),
+		"a currency AWS does not offer":                with("currency", "CAD"),
+		"a name longer than 150 characters":            with("name", strings.Repeat("n", 151)),
+		"27 buyer accounts":                            with("buyerAccounts", many),
+		"the seller as its own buyer":                  with("buyerAccounts", []string{"111122223333"}),
+		"an availability end date in the past":         with("expirationDate", "2020-01-01T00:00:00Z"),
+		"the world's bookkeeping (details)":            with("details", map[string]any{"CreateOffer": map[string]any{}}),
+	} {
+		t.Run(name+" is refused", func(t *testing.T) {
+			before := count()
+			if code := b.control(t, "POST", "/control/offers", body, nil); code != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400", code)
+			}
+			if n := count(); n != before {
+				t.Fatalf("%d offers after a refused one, want %d", n, before)
+			}
+		})
+	}
+	t.Run("an offer within the rules is made", func(t *testing.T) {
+		body := with("prices", map[string]string{"seats": "12.12345678"})
+		body["duration"], body["currency"] = "P1Y6M", "EUR"
+		var o struct{ OfferID, Duration, Currency string }
+		b.control(t, "POST", "/control/offers", body, &o)
+		if o.OfferID == "" || o.Duration != "P1Y6M" || o.Currency != "EUR" {
+			t.Fatalf("%+v", o)
+		}
+		a := b.accept(t, "444455556666", "", map[string]any{"offerId": o.OfferID, "productId": ""})
+		var agreements []struct {
+			AgreementID string
+			StartTime   time.Time
+			EndTime     *time.Time
+		}
+		b.control(t, "GET", "/control/agreements", nil, &agreements)
+		for _, g := range agreements {
+			if g.AgreementID == a.AgreementID && (g.EndTime == nil || g.EndTime.Sub(g.StartTime) < 540*24*time.Hour) {
+				t.Fatalf("a P1Y6M agreement runs %v..%v", g.StartTime, g.EndTime)
+			}
+		}
+	})
 }

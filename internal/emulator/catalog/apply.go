@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -241,6 +242,10 @@ func (tx *txn) editableOffer(id, changeType string) (*world.Offer, *changeError)
 	case o.State == "Draft":
 	case offerExpired(o, tx.now) && changeType != "UpdateInformation":
 		return nil, fail(CodeInvalidState, "offer %s has expired; %s is not allowed", id, changeType)
+	case changeType == "UpdatePricingTerms" && !o.Private && o.ResaleAuthorizationID == "":
+		// A released public offer takes new prices: AWS's samples
+		// java/resources/changeSets/offers/UpdateFreeTrialDurationOfPublicFreeTrialOfferForSass.json
+		// and UpdateOfferWithContractAndPayAsYouGoPricing.json update an existing offer's pricing.
 	case !editableAfterRelease[changeType]:
 		return nil, fail(CodeInvalidState, "offer %s is released; %s is only allowed before ReleaseOffer", id, changeType)
 	}
@@ -252,6 +257,25 @@ func setDetail(o *world.Offer, changeType string, raw json.RawMessage) {
 		o.Details = map[string]json.RawMessage{}
 	}
 	o.Details[changeType] = raw
+}
+
+// overlay keeps the members of an earlier UpdateInformation that a later one
+// does not name: renaming an offer keeps its Description and its
+// PreExistingAgreement.
+func overlay(old, raw json.RawMessage) json.RawMessage {
+	if old == nil {
+		return raw
+	}
+	var merged, next map[string]json.RawMessage
+	if json.Unmarshal(old, &merged) != nil || json.Unmarshal(raw, &next) != nil {
+		return raw
+	}
+	maps.Copy(merged, next)
+	b, err := json.Marshal(merged)
+	if err != nil {
+		return raw
+	}
+	return b
 }
 
 // catalogManaged reports whether the offer was created through the Catalog API.
@@ -339,25 +363,27 @@ func applyCreateReplacementOffer(tx *txn, _ string, raw json.RawMessage) (string
 	return o.OfferID, nil
 }
 
-// usableRA checks that a resale authorization can back a new CPPO.
+// usableRA checks that a resale authorization can back a new CPPO, with the
+// rule the world's own partner offers obey (world.ResaleAuthorization.CheckUsable).
 func (tx *txn) usableRA(id string) (*world.ResaleAuthorization, *changeError) {
 	ra := tx.ra(id)
 	if ra == nil {
 		return nil, fail(CodeInvalidResaleAuth, "resale authorization %s was not found", id)
 	}
-	if ra.State != "Active" {
-		return nil, fail(CodeInvalidResaleAuth, "resale authorization %s is %s, not Active", id, ra.State)
-	}
-	var av availabilityDetails
-	if raw := ra.Details["UpdateAvailability"]; raw != nil {
-		json.Unmarshal(raw, &av)
-	}
-	if av.AvailabilityEndDate != nil {
-		if d, ok := parseDate(*av.AvailabilityEndDate); ok && endOfDay(d).Before(tx.now) {
-			return nil, fail(CodeInvalidResaleAuth, "resale authorization %s expired on %s", id, *av.AvailabilityEndDate)
-		}
+	if err := ra.CheckUsable(tx.now); err != nil {
+		return nil, worldFailure(CodeInvalidResaleAuth, err)
 	}
 	return ra, nil
+}
+
+// worldFailure reports a refusal of one of the world's shared offer rules as
+// a change's error, with the world's message.
+func worldFailure(code string, err error) *changeError {
+	var we *world.Error
+	if errors.As(err, &we) {
+		return fail(code, "%s", we.Message)
+	}
+	return fail(code, "%v", err)
 }
 
 func (tx *txn) raUses(raID string) int {
@@ -432,7 +458,7 @@ func applyOfferInformation(tx *txn, id string, raw json.RawMessage) (string, *ch
 	if d.Name != nil {
 		o.Name = *d.Name
 	}
-	setDetail(o, "UpdateInformation", raw)
+	setDetail(o, "UpdateInformation", overlay(o.Details["UpdateInformation"], raw))
 	return id, nil
 }
 
@@ -459,11 +485,9 @@ func applyOfferTargeting(tx *txn, id string, raw json.RawMessage) (string, *chan
 		if len(buyers) == 0 {
 			return "", fail(CodeInvalidBuyerAccounts, "a channel partner offer must target buyer accounts")
 		}
-		if ra := tx.ra(o.ResaleAuthorizationID); ra != nil && len(ra.BuyerAccounts) > 0 {
-			for _, b := range buyers {
-				if !slices.Contains(ra.BuyerAccounts, b) {
-					return "", fail(CodeInvalidBuyerAccounts, "resale authorization %s does not allow buyer %s", ra.ID, b)
-				}
+		if ra := tx.ra(o.ResaleAuthorizationID); ra != nil {
+			if err := ra.CheckBuyers(buyers); err != nil {
+				return "", worldFailure(CodeInvalidBuyerAccounts, err)
 			}
 		}
 	}
@@ -594,7 +618,13 @@ func applyOfferPricing(tx *txn, id string, raw json.RawMessage) (string, *change
 	if err != nil {
 		return "", err
 	}
-	if o.ResaleAuthorizationID != "" {
+	// A new channel partner offer is priced by its resale authorization and
+	// the partner's markup (UpdateMarkup, AWS's samples
+	// java/resources/changeSets/channel_partner_offers/CreateDraftCppoOffer.json
+	// and PublishCppoPiceMarkupObject.json); a replacement one takes its own
+	// pricing terms, as AWS's samples CreateResaleAuthorizationReplacementOffer.json
+	// and CreateResaleAuthReplacementOffer.json (same folder) send them.
+	if o.ResaleAuthorizationID != "" && o.ReplacesAgreementID == "" {
 		return "", fail(CodeIncompatibleTerms, "a channel partner offer takes its pricing from resale authorization %s: use UpdateMarkup",
 			o.ResaleAuthorizationID)
 	}
@@ -740,8 +770,8 @@ func applyReleaseOffer(tx *txn, id string, _ json.RawMessage) (string, *changeEr
 		if ra.Details["UpdatePricingTerms"] == nil {
 			return "", fail(CodeMissingMandatoryTerms, "resale authorization %s has no pricing terms", ra.ID)
 		}
-		if q, ok := raMaxOffers(ra); ok && tx.raUses(ra.ID) >= int(q) {
-			return "", fail(CodeInvalidResaleAuth, "resale authorization %s is for one offer only and has been used", ra.ID)
+		if err := ra.CheckOfferQuota(tx.raUses(ra.ID)); err != nil {
+			return "", worldFailure(CodeInvalidResaleAuth, err)
 		}
 		if len(o.BuyerAccounts) == 0 {
 			return "", fail(CodeMissingMandatoryTerms, "a channel partner offer must target buyer accounts (UpdateTargeting)")
@@ -771,17 +801,6 @@ func applyReleaseOffer(tx *txn, id string, _ json.RawMessage) (string, *changeEr
 	o.State = "Released"
 	tx.released = append(tx.released, id)
 	return id, nil
-}
-
-func raMaxOffers(ra *world.ResaleAuthorization) (int64, bool) {
-	var av availabilityDetails
-	if raw := ra.Details["UpdateAvailability"]; raw != nil {
-		json.Unmarshal(raw, &av)
-	}
-	if av.OffersMaxQuantity == nil {
-		return 0, false
-	}
-	return maxQuantity(av.OffersMaxQuantity)
 }
 
 // Resale authorization changes.
@@ -840,7 +859,7 @@ func applyRAInformation(tx *txn, id string, raw json.RawMessage) (string, *chang
 	if d.Name != nil {
 		ra.Name = *d.Name
 	}
-	setRADetail(ra, "UpdateInformation", raw)
+	setRADetail(ra, "UpdateInformation", overlay(ra.Details["UpdateInformation"], raw))
 	return id, nil
 }
 

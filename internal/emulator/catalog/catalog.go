@@ -49,6 +49,9 @@ const CatalogName = "AWSMarketplace"
 const (
 	EntityTypeOffer               = "Offer@1.0"
 	EntityTypeResaleAuthorization = "ResaleAuthorization@1.0"
+	// EntityTypeSaaSProduct is the type DescribeEntity gives a SaaS product
+	// (read-only here: the emulator takes no product change sets).
+	EntityTypeSaaSProduct = "SaaSProduct@1.0"
 )
 
 // Source is the EventBridge source of catalog events.

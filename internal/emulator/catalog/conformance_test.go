@@ -77,8 +77,9 @@ var patterned = map[string]bool{"Price": true, "ChargeAmount": true, "ChargeDate
 	"AgreementDuration": true, "AgreementEndDate": true, "Duration": true, "BuyerAccounts": true, "ResellerAccountId": true,
 	"Url": true, "Value": true, "MaximumAgreementStartDate": true}
 
-// mutateLeaf replaces the first string leaf (in sorted member order) that
-// pick accepts and reports whether it found one.
+// mutateLeaf replaces the first string leaf (in sorted member order) whose
+// member name pick accepts, or the first number leaf when pick accepts
+// "#number", and reports whether it found one.
 func mutateLeaf(v any, key string, pick func(key string) bool, to any) (any, bool) {
 	switch x := v.(type) {
 	case map[string]any:
@@ -102,6 +103,10 @@ func mutateLeaf(v any, key string, pick func(key string) bool, to any) (any, boo
 		}
 	case string:
 		if pick(key) {
+			return to, true
+		}
+	case float64:
+		if pick("#number") {
 			return to, true
 		}
 	}
@@ -143,13 +148,25 @@ func TestAWSSampleChangeSets(t *testing.T) {
 		agreementID = a.ID
 		return nil
 	})
+	draft := e.run("draft", ch("CreateOffer", "Offer@1.0", "", "", map[string]any{"ProductId": e.contract.ProductID}))
+	e.mustSucceed(draft)
 	vars := map[string]string{"contract": e.contract.ProductID, "usage": e.usage.ProductID, "consumption": consumption.ProductID,
-		"buyer": buyer, "buyer2": buyer2, "reseller": reseller, "agreement": agreementID}
+		"buyer": buyer, "buyer2": buyer2, "reseller": reseller, "agreement": agreementID, "released": e.releasedOffer("released"),
+		"expiring": e.releasedOffer("expiring"), "draft": entityID(draft, 0), "usagePublic": e.usage.PublicOfferID,
+		"consumptionPublic": consumption.PublicOfferID}
+	// The samples that make an entity later samples change name it here.
+	made := map[string]string{"ra-multiuse-reseller-contract.json": "ra", "cppo-markup.json": "cppo", "ra-draft.json": "draftRA",
+		"ra-onetime-private-offer.json": "onetimeRA"}
 
-	// The resale authorizations first: the channel partner offer uses one.
+	// The resale authorizations first: the channel partner offers use one.
 	names := []string{"ra-multiuse-reseller-contract.json", "ra-multiuse-specific-buyer.json", "ra-onetime-flexible-payment.json",
+		"ra-onetime-private-offer.json", "ra-draft.json", "ra-update-unpublished.json", "ra-restrict.json", "ra-multiuse-no-expiry.json",
+		"ra-onetime-specific-buyer.json",
 		"offer-flexible-payment-schedule.json", "offer-contract-with-payg.json", "offer-subscription.json", "offer-tiered-contract.json",
-		"offer-public-free-trial.json", "offer-replacement-contract.json", "cppo-markup.json"}
+		"offer-public-free-trial.json", "offer-replacement-contract.json", "offer-draft-private.json", "offer-update-eula.json",
+		"offer-update-refund-policy.json", "offer-update-name-description.json", "offer-update-expiration-date.json",
+		"offer-expire-private.json", "offer-update-targeting-countries.json", "offer-update-free-trial-duration.json",
+		"offer-update-contract-payg.json", "cppo-markup.json", "cppo-update-expiry-date.json", "cppo-replacement-contract.json", "cppo-eula.json"}
 	files, _ := filepath.Glob(filepath.Join("testdata", "aws-samples", "*.json"))
 	if len(files) != len(names) {
 		t.Fatalf("testdata has %d samples, the test runs %d", len(files), len(names))
@@ -159,8 +176,22 @@ func TestAWSSampleChangeSets(t *testing.T) {
 		t.Run(name+" applies", func(t *testing.T) {
 			out := e.run(name, changes(s.ChangeSet)...)
 			e.mustSucceed(out)
+			if v := made[name]; v != "" {
+				vars[v] = entityID(out, 0)
+			}
 			if name == "ra-multiuse-reseller-contract.json" {
-				vars["ra"] = entityID(out, 0)
+				// An agreement the partner sold from it, for the partner's replacement offer.
+				e.do(func(s *world.State) error {
+					o, err := s.CreatePartnerOffer(vars["ra"], world.Offer{BuyerAccounts: []string{buyer2}, Quantities: map[string]int64{"seats": 4}})
+					if err != nil {
+						return err
+					}
+					a, err := s.Accept(buyer2, o.OfferID, world.AcceptOptions{})
+					if err == nil {
+						vars["partnerAgreement"] = a.ID
+					}
+					return err
+				})
 			}
 			if s.Draft {
 				if o := e.offer(entityID(out, 0)); o.State != "Draft" {
@@ -183,10 +214,19 @@ func TestAWSSampleChangeSets(t *testing.T) {
 					e.mustRefuse(ct, set)
 				})
 			}
-			if _, ok := mutateLeaf(clone(d), "", func(string) bool { return true }, 42); ok {
+			// A JSON string where the shape declares an integer
+			// (MaxQuantity, OffersMaxQuantity: the python models' StrictInt).
+			if _, ok := mutateLeaf(clone(d), "", func(k string) bool { return k == "#number" }, "1"); ok {
+				t.Run(ct+" with a string for a number is refused", func(t *testing.T) {
+					set := clone(s.ChangeSet)
+					mutateLeaf(set[i]["DetailsDocument"], "", func(k string) bool { return k == "#number" }, "1")
+					e.mustRefuse(ct, set)
+				})
+			}
+			if _, ok := mutateLeaf(clone(d), "", func(k string) bool { return k != "#number" }, 42); ok {
 				t.Run(ct+" with a number for a string is refused", func(t *testing.T) {
 					set := clone(s.ChangeSet)
-					mutateLeaf(set[i]["DetailsDocument"], "", func(string) bool { return true }, 42)
+					mutateLeaf(set[i]["DetailsDocument"], "", func(k string) bool { return k != "#number" }, 42)
 					e.mustRefuse(ct, set)
 				})
 			}
@@ -208,8 +248,7 @@ func TestAWSSampleChangeSets(t *testing.T) {
 func TestOfferPricingTermConfigurationRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	before := e.offerCount()
-	_, err := e.c.StartChangeSet(ctx, &marketplacecatalog.StartChangeSetInput{Catalog: aws.String("AWSMarketplace"), ChangeSet: []types.Change{
+	e.mustRefuseNaming("Terms[0].Configuration",
 		ch("CreateOffer", "Offer@1.0", "", "NewOffer", map[string]any{"ProductId": e.contract.ProductID}),
 		offerCh("UpdatePricingTerms", "$NewOffer.Entity.Identifier", map[string]any{"PricingModel": "Contract", "Terms": []any{map[string]any{
 			"Type": "ConfigurableUpfrontPricingTerm", "CurrencyCode": "USD",
@@ -217,13 +256,44 @@ func TestOfferPricingTermConfigurationRefused(t *testing.T) {
 				"RateCard": []any{map[string]any{"DimensionKey": "seats", "Price": "8.00"}}}},
 			"Configuration": map[string]any{"SelectorValue": "P12M", "QuantityConfiguration": "Allowed",
 				"Dimensions": []any{map[string]any{"DimensionKey": "seats", "DimensionValue": 25}}},
-		}}}),
-	}})
+		}}}))
+}
+
+// mustRefuseNaming starts a change set that AWS's shapes refuse: 422, the
+// message names field, and no offer is made.
+func (e *env) mustRefuseNaming(field string, changes ...types.Change) {
+	e.t.Helper()
+	before := e.offerCount()
+	_, err := e.c.StartChangeSet(ctx, &marketplacecatalog.StartChangeSetInput{Catalog: aws.String("AWSMarketplace"), ChangeSet: changes})
 	var ve *types.ValidationException
-	if !errors.As(err, &ve) || httpStatus(err) != http.StatusUnprocessableEntity || !strings.Contains(err.Error(), "Terms[0].Configuration") {
-		t.Fatalf("StartChangeSet = %v, want 422 naming Terms[0].Configuration", err)
+	if !errors.As(err, &ve) || httpStatus(err) != http.StatusUnprocessableEntity || !strings.Contains(err.Error(), field) {
+		e.t.Fatalf("StartChangeSet = %v, want 422 naming %s", err, field)
 	}
 	if n := e.offerCount(); n != before {
-		t.Fatalf("%d offers after a refused change set, want %d", n, before)
+		e.t.Fatalf("%d offers after a refused change set, want %d", n, before)
+	}
+}
+
+// TestRenewalTermHasOnlyType: a Catalog RenewalTerm has one member, Type
+// (awslabs/aws-marketplace-catalog-api-shapes-for-java .../offer_1_0/RenewalTerm.java),
+// so UpdateRenewalTerms turns auto-renewal on with {"Type": "RenewalTerm"}
+// and refuses the Agreement API's Configuration{EnableAutoRenew}.
+func TestRenewalTermHasOnlyType(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.mustRefuseNaming("Terms[0].Configuration",
+		ch("CreateOffer", "Offer@1.0", "", "O", map[string]any{"ProductId": e.contract.ProductID}),
+		offerCh("UpdateRenewalTerms", "$O.Entity.Identifier", map[string]any{"Terms": []any{map[string]any{"Type": "RenewalTerm",
+			"Configuration": map[string]any{"EnableAutoRenew": true}}}}))
+	id := e.releasedOffer("renewing")
+	if e.offer(id).AutoRenew {
+		t.Fatal("the offer renews before UpdateRenewalTerms")
+	}
+	e.mustSucceed(e.run("renew", offerCh("UpdateRenewalTerms", id, map[string]any{"Terms": []any{map[string]any{"Type": "RenewalTerm"}}})))
+	if !e.offer(id).AutoRenew {
+		t.Fatal("UpdateRenewalTerms with a RenewalTerm did not turn auto-renewal on")
+	}
+	if _, d := e.describeEntity(id); !strings.Contains(fmt.Sprint(d["Terms"]), "Type:RenewalTerm") {
+		t.Fatalf("terms %v", d["Terms"])
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/concordmp/concord/internal/emulator/world"
 )
 
 // Typed views of the DetailsDocuments that apply.go reads. They are decoded
@@ -108,10 +110,9 @@ type termsDetails struct {
 	Terms        []termDoc `json:"Terms"`
 }
 
-type availabilityDetails struct {
-	AvailabilityEndDate *string         `json:"AvailabilityEndDate"`
-	OffersMaxQuantity   json.RawMessage `json:"OffersMaxQuantity"`
-}
+// availabilityDetails is UpdateAvailability's document, of an offer or a
+// resale authorization (whose rules world.ResaleAuthorization reads from it).
+type availabilityDetails = world.ResaleAvailability
 
 type markupDetails struct {
 	Percentage string `json:"Percentage"`
@@ -195,16 +196,6 @@ func uniqueTermTypes(raw json.RawMessage) *problem {
 // pricingTermTypes are the offer's pricing term types (offerPricingTerm).
 var pricingTermTypes = []string{"UsageBasedPricingTerm", "ConfigurableUpfrontPricingTerm", "FixedUpfrontPricingTerm",
 	"FreeTrialPricingTerm", "RecurringPaymentTerm", "ByolPricingTerm"}
-
-// maxQuantity reads a stored OffersMaxQuantity (a number: the shape refuses
-// other JSON types).
-func maxQuantity(raw json.RawMessage) (int64, bool) {
-	var n *int64
-	if json.Unmarshal(raw, &n) != nil || n == nil {
-		return 0, false
-	}
-	return *n, true
-}
 
 var netPaymentPeriods = []string{"P15D", "P30D", "P45D", "P60D", "P90D", "P120D"}
 

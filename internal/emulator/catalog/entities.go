@@ -3,6 +3,7 @@ package catalog
 import (
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"slices"
 	"sort"
 	"strings"
@@ -91,6 +92,32 @@ func (idx index) meta(id string) *entityMeta {
 	return &entityMeta{}
 }
 
+// entityDates are an entity's dates: those of the change sets that made and
+// changed it, else those the world recorded when it made the entity itself,
+// so that every entity has the LastModifiedDate AWS's EntitySummary and
+// DescribeEntity carry, and every released offer its ReleaseDate.
+func entityDates(s *world.State, idx index, id string) entityMeta {
+	m := *idx.meta(id)
+	var made *time.Time
+	if o := s.Offers[id]; o != nil && o.State != "Draft" {
+		made = o.ReleasedAt
+		if m.released == nil {
+			m.released = made
+		}
+	} else if ra := s.ResaleAuthorizations[id]; ra != nil {
+		made = ra.CreatedAt
+		if m.created == nil {
+			m.created = made
+		}
+	} else if p := s.Products[id]; p != nil {
+		made = p.CreatedAt
+	}
+	if m.modified == nil {
+		m.modified = made
+	}
+	return m
+}
+
 func offerArn(s *world.State, o *world.Offer) string {
 	acct := o.ProposerAccountID
 	if acct == "" {
@@ -156,44 +183,63 @@ func detailString(details map[string]json.RawMessage, changeType, field string) 
 	return v
 }
 
-// productPricing renders the list prices of a product as pricing terms, for
-// offers the world created.
+// productPricing renders the pricing of an offer the world made (a public
+// offer, or a private or partner offer of the control API or the console's
+// sandbox) as AWS's Offer pricing terms, which have no Configuration member
+// (awslabs/aws-marketplace-catalog-api-shapes-for-java .../offer_1_0/Term.java):
+// the contract dimensions whose quantities a private offer fixes are a
+// FixedUpfrontPricingTerm whose Grants carry MaxQuantity and whose Price is
+// what they cost for the duration (the shape of AWS's sample
+// java/resources/changeSets/offers/CreatePrivateOfferWithContractPricingWithFlexiblePaymentScheduleForSaas.json);
+// the other contract dimensions are a ConfigurableUpfrontPricingTerm's rate
+// card, and the metered ones a UsageBasedPricingTerm's. Prices are the
+// offer's own where it has them, else the product's list prices.
 func productPricing(p *world.Product, o *world.Offer) []any {
 	currency := o.Currency
 	if currency == "" {
 		currency = "USD"
 	}
-	var contract, usage []map[string]any
-	var config []map[string]any
+	sel := o.Duration
+	if sel == "" {
+		sel = "P1M"
+	}
+	var contract, usage, grants []map[string]any
+	total := new(big.Rat)
 	for _, d := range p.Dimensions {
 		price := d.Price
+		if o.Prices != nil {
+			own, ok := o.Prices[d.Key]
+			if !ok {
+				continue // the offer does not price this dimension
+			}
+			price = own
+		}
 		if price == "" {
 			price = "0.00"
 		}
 		item := map[string]any{"DimensionKey": d.Key, "Price": price}
-		if d.Kind == "contract" {
-			contract = append(contract, item)
-			if q, ok := o.Quantities[d.Key]; ok {
-				config = append(config, map[string]any{"DimensionKey": d.Key, "DimensionValue": q})
-			}
-		} else {
+		switch q, fixed := o.Quantities[d.Key]; {
+		case d.Kind != "contract":
 			usage = append(usage, item)
+		case o.Private && fixed && q > 0:
+			grants = append(grants, map[string]any{"DimensionKey": d.Key, "MaxQuantity": q})
+			if unit, ok := new(big.Rat).SetString(price); ok {
+				total.Add(total, unit.Mul(unit, new(big.Rat).SetInt64(q)))
+			}
+		default:
+			contract = append(contract, item)
 		}
 	}
 	var terms []any
+	if len(grants) > 0 {
+		terms = append(terms, map[string]any{"Type": agreementapi.TermFixedUpfrontPricing, "CurrencyCode": currency,
+			"Price": total.FloatString(2), "Duration": sel, "Grants": grants})
+	}
 	if len(contract) > 0 {
-		sel := o.Duration
-		if sel == "" {
-			sel = "P1M"
-		}
-		t := map[string]any{"Type": agreementapi.TermConfigurableUpfrontPricing, "CurrencyCode": currency, "RateCards": []any{map[string]any{
+		terms = append(terms, map[string]any{"Type": agreementapi.TermConfigurableUpfrontPricing, "CurrencyCode": currency, "RateCards": []any{map[string]any{
 			"Selector":    map[string]any{"Type": "Duration", "Value": sel},
 			"Constraints": map[string]any{"MultipleDimensionSelection": "Allowed", "QuantityConfiguration": "Allowed"},
-			"RateCard":    contract}}}
-		if o.Private && len(config) > 0 {
-			t["Configuration"] = map[string]any{"SelectorValue": sel, "Dimensions": config}
-		}
-		terms = append(terms, t)
+			"RateCard":    contract}}})
 	}
 	if len(usage) > 0 {
 		terms = append(terms, map[string]any{"Type": agreementapi.TermUsageBasedPricing, "CurrencyCode": currency,
@@ -215,6 +261,15 @@ func offerDoc(s *world.State, o *world.Offer) map[string]any {
 	}
 	if desc != "" {
 		doc["Description"] = desc
+	}
+	// OfferEntityDetail.java carries the PreExistingAgreement an
+	// UpdateInformation change set (PreExistingAgreement.java).
+	var info informationDetails
+	if raw := o.Details["UpdateInformation"]; raw != nil {
+		json.Unmarshal(raw, &info)
+	}
+	if len(info.PreExistingAgreement) > 0 {
+		doc["PreExistingAgreement"] = info.PreExistingAgreement
 	}
 	if o.ResaleAuthorizationID != "" {
 		doc["ResaleAuthorizationId"] = o.ResaleAuthorizationID
@@ -314,8 +369,8 @@ func raDoc(s *world.State, ra *world.ResaleAuthorization) map[string]any {
 				rule["AvailabilityEndDate"] = endOfDay(d).Format(isoMillis)
 			}
 		}
-		if n, ok := raMaxOffers(ra); ok {
-			rule["OffersMaxQuantity"] = n
+		if n := ra.Availability().OffersMaxQuantity; n != nil {
+			rule["OffersMaxQuantity"] = *n
 		}
 		rules = append(rules, rule)
 	}
@@ -323,6 +378,37 @@ func raDoc(s *world.State, ra *world.ResaleAuthorization) map[string]any {
 		"PositiveTargeting": map[string]any{"SellerAccounts": []string{ra.ResellerAccountID}}})
 	doc["Rules"] = rules
 	return doc
+}
+
+// productDoc is a SaaS product as AWS's SaaSProductEntityDetail shape has it
+// (awslabs/aws-marketplace-catalog-api-shapes-for-python,
+// src/aws_marketplace_catalog_shapes_saasproduct_1_0_entitytype/models/
+// saa_s_product_entity_detail.py, description.py, dimension.py). A dimension's
+// Types is Entitled for a contract dimension and ExternallyMetered for a
+// metered one, and its Unit "Units", as AWS's sample AddDimensions change
+// (aws-samples/aws-marketplace-reference-code
+// java/resources/changeSets/products/saas/CreateLimitedSaasAndPublicOfferWithContractWithPayAsYouGoPricing.json)
+// declares them. The world keeps no versions (fulfillment URLs), support
+// information or promotional resources, so those members are left out, as
+// the shape allows.
+func productDoc(p *world.Product) map[string]any {
+	dims := make([]any, 0, len(p.Dimensions))
+	for _, d := range p.Dimensions {
+		name := d.Name
+		if name == "" {
+			name = d.Key
+		}
+		typ := "ExternallyMetered"
+		if d.Kind == "contract" {
+			typ = "Entitled"
+		}
+		dims = append(dims, map[string]any{"Key": d.Key, "Name": name, "Description": name, "Types": []string{typ}, "Unit": "Units"})
+	}
+	return map[string]any{
+		"Description": map[string]any{"ProductTitle": p.Title, "ProductCode": p.ProductCode, "ShortDescription": p.Title,
+			"Visibility": "Public"},
+		"Dimensions": dims,
+	}
 }
 
 type describeEntityOutput struct {
@@ -340,11 +426,13 @@ func describe(s *world.State, idx index, id string) (*describeEntityOutput, bool
 		out = describeEntityOutput{EntityType: EntityTypeOffer, EntityArn: offerArn(s, o), DetailsDocument: offerDoc(s, o)}
 	} else if ra := s.ResaleAuthorizations[id]; ra != nil {
 		out = describeEntityOutput{EntityType: EntityTypeResaleAuthorization, EntityArn: raArn(s, ra), DetailsDocument: raDoc(s, ra)}
+	} else if p := s.Products[id]; p != nil && p.Type != world.ProductProfessionalServices {
+		out = describeEntityOutput{EntityType: EntityTypeSaaSProduct, EntityArn: productArn(s, p), DetailsDocument: productDoc(p)}
 	} else {
 		return nil, false
 	}
 	out.EntityIdentifier = fmt.Sprintf("%s@%d", id, idx.revision(id))
-	out.LastModifiedDate = isoPtr(idx.meta(id).modified)
+	out.LastModifiedDate = isoPtr(entityDates(s, idx, id).modified)
 	return &out, true
 }
 
@@ -398,6 +486,7 @@ type offerSummary struct {
 	State                 string   `json:"State"`
 	Targeting             []string `json:"Targeting"`
 	CreatedBySource       string   `json:"CreatedBySource,omitempty"`
+	TargetAgreementId     string   `json:"TargetAgreementId,omitempty"`
 }
 
 type raSummary struct {
@@ -412,15 +501,21 @@ type raSummary struct {
 	AvailabilityEndDate   *string `json:"AvailabilityEndDate,omitempty"`
 }
 
+type productSummary struct {
+	ProductTitle string `json:"ProductTitle,omitempty"`
+	Visibility   string `json:"Visibility,omitempty"`
+}
+
 type entitySummary struct {
-	Name                       string        `json:"Name,omitempty"`
-	EntityType                 string        `json:"EntityType"`
-	EntityId                   string        `json:"EntityId"`
-	EntityArn                  string        `json:"EntityArn"`
-	LastModifiedDate           *string       `json:"LastModifiedDate,omitempty"`
-	Visibility                 string        `json:"Visibility,omitempty"`
-	OfferSummary               *offerSummary `json:"OfferSummary,omitempty"`
-	ResaleAuthorizationSummary *raSummary    `json:"ResaleAuthorizationSummary,omitempty"`
+	Name                       string          `json:"Name,omitempty"`
+	EntityType                 string          `json:"EntityType"`
+	EntityId                   string          `json:"EntityId"`
+	EntityArn                  string          `json:"EntityArn"`
+	LastModifiedDate           *string         `json:"LastModifiedDate,omitempty"`
+	Visibility                 string          `json:"Visibility,omitempty"`
+	OfferSummary               *offerSummary   `json:"OfferSummary,omitempty"`
+	ResaleAuthorizationSummary *raSummary      `json:"ResaleAuthorizationSummary,omitempty"`
+	SaaSProductSummary         *productSummary `json:"SaaSProductSummary,omitempty"`
 }
 
 type listEntitiesOutput struct {
@@ -488,6 +583,8 @@ var (
 	raSortKeys = []string{"EntityId", "Name", "ProductId", "ProductName", "ManufacturerAccountId", "ManufacturerLegalName", "ResellerAccountID",
 		"ResellerLegalName", "Status", "OfferExtendedStatus", "CreatedDate", "AvailabilityEndDate", "LastModifiedDate", "ResellerRole",
 		"SourceAuthorization", "IssuerAccountId"}
+	// productSortKeys are the SDK's types.SaaSProductSortBy values.
+	productSortKeys = []string{"EntityId", "ProductTitle", "Visibility", "LastModifiedDate", "DeliveryOptionTypes"}
 )
 
 func timeKey(t *time.Time) string {
@@ -503,8 +600,8 @@ func (srv *Server) listEntities(s *world.State, in any) (any, *apiError) {
 		return nil, err
 	}
 	entityType := str(req.EntityType)
-	if entityType != "Offer" && entityType != "ResaleAuthorization" {
-		return nil, fieldValidation("EntityType", fmt.Sprintf("EntityType %q is not supported: use Offer or ResaleAuthorization", entityType))
+	if entityType != "Offer" && entityType != "ResaleAuthorization" && entityType != "SaaSProduct" {
+		return nil, fieldValidation("EntityType", fmt.Sprintf("EntityType %q is not supported: use Offer, ResaleAuthorization or SaaSProduct", entityType))
 	}
 	ownership := str(req.OwnershipType)
 	if ownership == "" {
@@ -529,21 +626,22 @@ func (srv *Server) listEntities(s *world.State, in any) (any, *apiError) {
 	sortIn := req.Sort
 	var of *offerFilters
 	var rf *resaleAuthorizationFilters
+	var pf *saasProductFilters
 	if req.EntityTypeFilters != nil {
-		of, rf = req.EntityTypeFilters.OfferFilters, req.EntityTypeFilters.ResaleAuthorizationFilters
-		if (of != nil && entityType != "Offer") || (rf != nil && entityType != "ResaleAuthorization") {
+		of, rf, pf = req.EntityTypeFilters.OfferFilters, req.EntityTypeFilters.ResaleAuthorizationFilters, req.EntityTypeFilters.SaaSProductFilters
+		if (of != nil && entityType != "Offer") || (rf != nil && entityType != "ResaleAuthorization") || (pf != nil && entityType != "SaaSProduct") {
 			return nil, fieldValidation("EntityTypeFilters", "EntityTypeFilters do not match EntityType "+entityType)
 		}
 	}
 	if req.EntityTypeSort != nil {
-		os, rs := req.EntityTypeSort.OfferSort, req.EntityTypeSort.ResaleAuthorizationSort
-		if (os != nil && entityType != "Offer") || (rs != nil && entityType != "ResaleAuthorization") {
+		os, rs, ps := req.EntityTypeSort.OfferSort, req.EntityTypeSort.ResaleAuthorizationSort, req.EntityTypeSort.SaaSProductSort
+		if (os != nil && entityType != "Offer") || (rs != nil && entityType != "ResaleAuthorization") || (ps != nil && entityType != "SaaSProduct") {
 			return nil, fieldValidation("EntityTypeSort", "EntityTypeSort does not match EntityType "+entityType)
 		}
-		if os != nil {
-			sortIn = os
-		} else if rs != nil {
-			sortIn = rs
+		for _, s := range []*sortInput{os, rs, ps} {
+			if s != nil {
+				sortIn = s
+			}
 		}
 	}
 	desc, by, aerr := sortOrder(sortIn)
@@ -553,19 +651,19 @@ func (srv *Server) listEntities(s *world.State, in any) (any, *apiError) {
 	if by == "" {
 		by = "LastModifiedDate"
 	}
-	keys := offerSortKeys
-	if entityType == "ResaleAuthorization" {
-		keys = raSortKeys
-	}
+	keys := map[string][]string{"Offer": offerSortKeys, "ResaleAuthorization": raSortKeys, "SaaSProduct": productSortKeys}[entityType]
 	if !slices.Contains(keys, by) {
 		return nil, fieldValidation("SortBy", fmt.Sprintf("SortBy %q is not one of %s", by, strings.Join(keys, ", ")))
 	}
 	idx := entityIndex(s)
 	var rows []listRow
-	if entityType == "Offer" {
+	switch entityType {
+	case "Offer":
 		rows, aerr = offerRows(s, idx, of, ids, ownership)
-	} else {
+	case "ResaleAuthorization":
 		rows, aerr = raRows(s, idx, rf, ids, ownership)
+	default:
+		rows, aerr = productRows(s, idx, pf, ids, ownership)
 	}
 	if aerr != nil {
 		return nil, aerr
@@ -639,7 +737,7 @@ func offerRows(s *world.State, idx index, f *offerFilters, ids []string, ownersh
 		if len(ids) > 0 && !slices.Contains(ids, id) {
 			continue
 		}
-		m := idx.meta(id)
+		m := entityDates(s, idx, id)
 		targeting := offerTargeting(o)
 		state := offerState(o)
 		if !matchValues(f.EntityId, id) || !matchValues(f.Name, o.Name) || !matchValues(f.ProductId, o.ProductID) ||
@@ -654,7 +752,7 @@ func offerRows(s *world.State, idx index, f *offerFilters, ids []string, ownersh
 		}
 		sum := &offerSummary{Name: o.Name, ProductId: o.ProductID, ResaleAuthorizationId: o.ResaleAuthorizationID, State: state,
 			Targeting: targeting, BuyerAccounts: o.BuyerAccounts, CreatedBySource: "Seller", ReleaseDate: isoPtr(m.released),
-			AvailabilityEndDate: isoPtr(o.ExpirationDate)}
+			AvailabilityEndDate: isoPtr(o.ExpirationDate), TargetAgreementId: o.ReplacesAgreementID}
 		visibility := "Public"
 		if o.Private {
 			visibility = "Limited"
@@ -696,7 +794,7 @@ func raRows(s *world.State, idx index, f *resaleAuthorizationFilters, ids []stri
 		if len(ids) > 0 && !slices.Contains(ids, id) {
 			continue
 		}
-		m := idx.meta(id)
+		m := entityDates(s, idx, id)
 		var end *time.Time
 		var av availabilityDetails
 		if raw := ra.Details["UpdateAvailability"]; raw != nil {
@@ -728,6 +826,42 @@ func raRows(s *world.State, idx index, f *resaleAuthorizationFilters, ids []stri
 				"ManufacturerAccountId": s.Config.SellerAccountID, "ResellerAccountID": ra.ResellerAccountID, "Status": ra.State,
 				"CreatedDate": timeKey(m.created), "AvailabilityEndDate": timeKey(end), "LastModifiedDate": timeKey(m.modified),
 				"ResellerRole": "ChannelPartner"},
+		})
+	}
+	return rows, nil
+}
+
+// productRows lists the seller's SaaS products (the world's products are
+// all Public: it has no limited listings).
+func productRows(s *world.State, idx index, f *saasProductFilters, ids []string, ownership string) ([]listRow, *apiError) {
+	if f == nil {
+		f = &saasProductFilters{}
+	}
+	if ownership == "SHARED" {
+		return nil, nil
+	}
+	modified, aerr := parseRange("LastModifiedDate", f.LastModifiedDate)
+	if aerr != nil {
+		return nil, aerr
+	}
+	var rows []listRow
+	for _, id := range world.SortedKeys(s.Products) {
+		p := s.Products[id]
+		if p.Type == world.ProductProfessionalServices || (len(ids) > 0 && !slices.Contains(ids, id)) {
+			continue
+		}
+		m := entityDates(s, idx, id)
+		const visibility = "Public"
+		if !matchValues(f.EntityId, id) || !matchValues(f.ProductTitle, p.Title) || !matchValues(f.Visibility, visibility) ||
+			!modified.match(m.modified) {
+			continue
+		}
+		rows = append(rows, listRow{
+			summary: entitySummary{Name: p.Title, EntityType: "SaaSProduct", EntityId: id, EntityArn: productArn(s, p),
+				LastModifiedDate: isoPtr(m.modified), Visibility: visibility,
+				SaaSProductSummary: &productSummary{ProductTitle: p.Title, Visibility: visibility}},
+			keys: map[string]string{"EntityId": id, "ProductTitle": p.Title, "Visibility": visibility, "LastModifiedDate": timeKey(m.modified),
+				"DeliveryOptionTypes": ""},
 		})
 	}
 	return rows, nil

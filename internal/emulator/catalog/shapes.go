@@ -1,5 +1,7 @@
 package catalog
 
+import "github.com/concordmp/concord/internal/emulator/world"
+
 // The DetailsDocument shapes of the change types the emulator supports.
 //
 // Sources (read with the search tool; docs/emulator.md "Catalog API
@@ -22,9 +24,9 @@ const (
 	datePattern = `^([1-9]\d{3}-((0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)|([1-9]\d(0[48]|[2468][048]|[13579][26])|([2468][048]|[13579][26])00)-02-29)$`
 	// RA pricing_term.py Duration, selector.py Value: ^P(?=.)(\d+Y)?(\d+M)?(\d+D)?$
 	// (RE2 has no look-ahead: "P" alone is refused by shape.notEqual).
-	durationShapePattern = `^P(\d+Y)?(\d+M)?(\d+D)?$`
+	durationShapePattern = world.DurationPattern
 	// RA rate_card.py Price.
-	rateCardPricePattern = `^((100000000(\.0{0,8})?)|(\d{1,8}(\.\d{0,8})?))$`
+	rateCardPricePattern = world.RateCardPricePattern
 	// RA pricing_term.py Price (fixed upfront).
 	fixedPricePattern = `^((100000000(\.0{0,3})?)|(\d{1,8}(\.\d{0,3})?))$`
 	// RA schedule.py ChargeAmount.
@@ -35,7 +37,7 @@ const (
 	raNamePattern = `^\S+[\S\s]*$`
 	// RA create_resale_authorization_change_detail.py ResellerAccountId; REF
 	// UpdateTargeting BuyerAccounts ("12-digit").
-	accountIDPattern = `^\d{12}$`
+	accountIDPattern = world.AccountIDPattern
 )
 
 func dateShape() *shape { return pattern(datePattern, "a date in the form YYYY-MM-DD") }
@@ -93,7 +95,7 @@ func needsSelector(obj map[string]any) string {
 }
 
 // offerCurrency is OFFER CurrencyCode.java.
-var offerCurrency = enum("USD", "EUR", "GBP", "AUD", "JPY")
+var offerCurrency = enum(world.OfferCurrencies...)
 
 // offerPricingTerm: OFFER Term.java and UpdatePricingTerm.java members, per
 // term type as the Catalog API reference lists them (REF).
@@ -155,24 +157,24 @@ func terms(item *shape, min, max int) *shape {
 // offerShapes are the Offer@1.0 change types.
 var offerShapes = map[string]*shape{
 	// OFFER CreateOfferChangeDetail.java; limits REF.
-	"CreateOffer": object(map[string]member{"ProductId": req(text(1, 50)), "Name": opt(text(1, 150)), "OfferSetId": opt(text(1, 255))}),
+	"CreateOffer": object(map[string]member{"ProductId": req(text(1, 50)), "Name": opt(text(1, world.OfferNameMax)), "OfferSetId": opt(text(1, 255))}),
 	// OFFER CreateReplacementOfferChangeDetail.java; limits REF.
-	"CreateReplacementOffer": object(map[string]member{"AgreementId": req(text(1, 64)), "Name": opt(text(1, 150))}),
+	"CreateReplacementOffer": object(map[string]member{"AgreementId": req(text(1, 64)), "Name": opt(text(1, world.OfferNameMax))}),
 	// OFFER CreateOfferUsingResaleAuthorizationChangeDetail.java.
 	"CreateOfferUsingResaleAuthorization": object(map[string]member{"ResaleAuthorizationId": req(text(1, 255)),
-		"Name": opt(text(1, 150)), "Description": opt(text(1, 255))}),
+		"Name": opt(text(1, world.OfferNameMax)), "Description": opt(text(1, 255))}),
 	// OFFER CreateReplacementOfferUsingResaleAuthorizationChangeDetail.java.
 	"CreateReplacementOfferUsingResaleAuthorization": object(map[string]member{"AgreementId": req(text(1, 64)),
-		"ResaleAuthorizationId": req(text(1, 255)), "Name": opt(text(1, 150)), "Description": opt(text(1, 255))}),
+		"ResaleAuthorizationId": req(text(1, 255)), "Name": opt(text(1, world.OfferNameMax)), "Description": opt(text(1, 255))}),
 	// OFFER UpdateInformationChangeDetail.java, PreExistingAgreement.java
 	// (AcquisitionChannel.java, PricingModel.java).
-	"UpdateInformation": object(map[string]member{"Name": opt(text(1, 150)), "Description": opt(text(1, 255)),
+	"UpdateInformation": object(map[string]member{"Name": opt(text(1, world.OfferNameMax)), "Description": opt(text(1, 255)),
 		"PreExistingAgreement": opt(object(map[string]member{"AcquisitionChannel": req(enum("AwsMarketplace", "External")),
 			"PricingModel": req(enum("Byol", "Free", "Usage", "Contract"))}))}).withRule(anyOf("Name", "Description", "PreExistingAgreement")),
 	// OFFER UpdateTargetingChangeDetail.java, PositiveTargeting.java,
 	// NegativeTargeting.java; list sizes REF.
 	"UpdateTargeting": object(map[string]member{
-		"PositiveTargeting": opt(object(map[string]member{"BuyerAccounts": opt(listOf(pattern(accountIDPattern, "a 12-digit AWS account ID"), 1, 26)),
+		"PositiveTargeting": opt(object(map[string]member{"BuyerAccounts": opt(listOf(pattern(accountIDPattern, "a 12-digit AWS account ID"), 1, world.OfferBuyerAccountsMax)),
 			"CountryCodes": opt(listOf(pattern(`^[A-Z]{2}$`, "an ISO 3166-1 alpha-2 country code"), 1, 244))}).withRule(anyOf("BuyerAccounts", "CountryCodes"))),
 		"NegativeTargeting": opt(object(map[string]member{"CountryCodes": req(listOf(pattern(`^[A-Z]{2}$`, "an ISO 3166-1 alpha-2 country code"), 1, 244))})),
 	}).withRule(anyOf("PositiveTargeting", "NegativeTargeting")),
@@ -200,7 +202,11 @@ var offerShapes = map[string]*shape{
 	// REF UpdateNetPaymentTerms.
 	"UpdateNetPaymentTerms": terms(union(map[string]*shape{"NetPaymentTerm": object(map[string]member{"Type": typeOf("NetPaymentTerm"),
 		"PaymentDuePeriod": req(enum(netPaymentPeriods...))})}), 1, 1),
-	// OFFER UpdateRenewalTermsChangeDetail.java, RenewalTerm.java (Type only).
+	// OFFER UpdateRenewalTermsChangeDetail.java (Terms required), RenewalTerm.java
+	// and RenewalTermType.java: a renewal term has one member, Type
+	// "RenewalTerm" (also in .../offer_1_0/appendix/RenewalTerm.java, and
+	// Term.java, every term member together, has none for auto-renewal): the
+	// Agreement API's Configuration{EnableAutoRenew} is not the Catalog's.
 	"UpdateRenewalTerms": terms(union(map[string]*shape{"RenewalTerm": object(map[string]member{"Type": typeOf("RenewalTerm")})}), 0, 1),
 	// OFFER UpdateMarkupChangeDetail.java; the range is checked in checkMarkup.
 	"UpdateMarkup": object(map[string]member{"Percentage": req(text(1, 16))}),

@@ -91,6 +91,14 @@ type dateRangeFilter struct {
 	} `json:"DateRange"`
 }
 
+// saasProductFilters are the SDK's types.SaaSProductFilters.
+type saasProductFilters struct {
+	EntityId         *valueFilter     `json:"EntityId"`
+	ProductTitle     *valueFilter     `json:"ProductTitle"`
+	Visibility       *valueFilter     `json:"Visibility"`
+	LastModifiedDate *dateRangeFilter `json:"LastModifiedDate"`
+}
+
 type offerFilters struct {
 	EntityId              *valueFilter     `json:"EntityId"`
 	Name                  *valueFilter     `json:"Name"`
@@ -130,10 +138,12 @@ type listEntitiesInput struct {
 	EntityTypeFilters *struct {
 		OfferFilters               *offerFilters               `json:"OfferFilters"`
 		ResaleAuthorizationFilters *resaleAuthorizationFilters `json:"ResaleAuthorizationFilters"`
+		SaaSProductFilters         *saasProductFilters         `json:"SaaSProductFilters"`
 	} `json:"EntityTypeFilters"`
 	EntityTypeSort *struct {
 		OfferSort               *sortInput `json:"OfferSort"`
 		ResaleAuthorizationSort *sortInput `json:"ResaleAuthorizationSort"`
+		SaaSProductSort         *sortInput `json:"SaaSProductSort"`
 	} `json:"EntityTypeSort"`
 }
 

@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,24 +20,27 @@ import (
 var (
 	accountPattern   = regexp.MustCompile(`^[0-9]{12}$`)
 	dimensionPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,255}$`)
-	durationPattern  = regexp.MustCompile(`^P([0-9]+)([DMY])$`)
+	durationParts    = regexp.MustCompile(`^P(?:([0-9]+)Y)?(?:([0-9]+)M)?(?:([0-9]+)D)?$`)
 )
 
-// AddDuration adds an ISO 8601 duration of the form PnD, PnM or PnY.
+// AddDuration adds an ISO 8601 duration of the form AWS's Catalog shapes
+// accept (DurationPattern): PnY, PnM, PnD or a combination such as P1Y6M.
 func AddDuration(t time.Time, iso string) (time.Time, error) {
-	m := durationPattern.FindStringSubmatch(iso)
-	if m == nil {
-		return t, Errorf(CodeValidation, "duration %q must look like P12M, P1Y or P30D", iso)
+	m := durationParts.FindStringSubmatch(iso)
+	if m == nil || iso == "P" {
+		return t, Errorf(CodeValidation, "duration %q must look like P12M, P1Y, P30D or P1Y6M", iso)
 	}
-	var n int
-	fmt.Sscan(m[1], &n)
-	switch m[2] {
-	case "D":
-		return t.AddDate(0, 0, n), nil
-	case "M":
-		return t.AddDate(0, n, 0), nil
+	var n [3]int
+	for i, v := range m[1:] {
+		if v == "" {
+			continue
+		}
+		var err error
+		if n[i], err = strconv.Atoi(v); err != nil || n[i] > 1_000_000 {
+			return t, Errorf(CodeValidation, "duration %q is too long", iso)
+		}
 	}
-	return t.AddDate(n, 0, 0), nil
+	return t.AddDate(n[0], n[1], n[2]), nil
 }
 
 // SubscriptionTopic is the legacy SNS topic AWS publishes subscription actions to.
@@ -95,12 +99,13 @@ func (s *State) CreateProduct(p Product) (*Product, error) {
 	if p.Title == "" {
 		p.Title = p.ProductID
 	}
+	now := s.now
 	pub := &Offer{OfferID: NewID("offer-", 13), ProductID: p.ProductID, Name: p.Title + " (public)", State: "Released",
-		ProposerAccountID: s.Config.SellerAccountID, Duration: "P1M", AutoRenew: true, Currency: "USD"}
+		ProposerAccountID: s.Config.SellerAccountID, Duration: "P1M", AutoRenew: true, Currency: "USD", ReleasedAt: &now}
 	if p.Type == ProductSaaSUsage {
 		pub.Duration = ""
 	}
-	p.PublicOfferID = pub.OfferID
+	p.PublicOfferID, p.CreatedAt = pub.OfferID, &now
 	s.Offers[pub.OfferID] = pub
 	cp := p
 	s.Products[p.ProductID] = &cp
@@ -125,7 +130,11 @@ func (s *State) CreateBuyer(account string) (*Buyer, error) {
 	return b, nil
 }
 
-// CreatePrivateOffer adds a released private offer for one buyer.
+// CreatePrivateOffer adds a released private offer for its buyer accounts.
+// An offer made from a resale authorization (ResaleAuthorizationID set) is
+// the channel partner's and obeys the authorization's rules, as the Catalog
+// API's channel partner offers do; every offer obeys the value rules of the
+// Catalog shapes (offerrules.go).
 func (s *State) CreatePrivateOffer(o Offer) (*Offer, error) {
 	p := s.Products[o.ProductID]
 	if p == nil {
@@ -139,16 +148,36 @@ func (s *State) CreatePrivateOffer(o Offer) (*Offer, error) {
 			return nil, Errorf(CodeValidation, "buyer account %q must be 12 digits", b)
 		}
 	}
-	if err := s.checkQuantities(p, o.Quantities); err != nil {
-		return nil, err
+	var buyers []string
+	for _, b := range o.BuyerAccounts {
+		if !slices.Contains(buyers, b) {
+			buyers = append(buyers, b)
+		}
 	}
-	o.OfferID = NewID("offer-", 13)
-	o.Private, o.State = true, "Released"
+	o.BuyerAccounts = buyers
 	if o.ProposerAccountID == "" {
 		o.ProposerAccountID = s.Config.SellerAccountID
 	}
+	if err := s.checkOfferValues(p, &o); err != nil {
+		return nil, err
+	}
+	if err := s.checkQuantities(p, o.Quantities); err != nil {
+		return nil, err
+	}
+	if o.ResaleAuthorizationID != "" {
+		if err := s.checkPartnerOffer(&o); err != nil {
+			return nil, err
+		}
+	}
+	o.OfferID = NewID("offer-", 13)
+	o.Private, o.State = true, "Released"
+	now := s.now
+	o.ReleasedAt, o.Details = &now, nil
 	if o.Name == "" {
 		o.Name = "Private offer for " + strings.Join(o.BuyerAccounts, ", ")
+		if len(o.Name) > OfferNameMax {
+			o.Name = fmt.Sprintf("Private offer for %d buyer accounts", len(o.BuyerAccounts))
+		}
 	}
 	if o.Currency == "" {
 		o.Currency = "USD"
@@ -184,7 +213,9 @@ func (s *State) CreateResaleAuthorization(productID, reseller, name string) (*Re
 	if !accountPattern.MatchString(reseller) {
 		return nil, Errorf(CodeValidation, "reseller account %q must be 12 digits", reseller)
 	}
-	ra := &ResaleAuthorization{ID: NewID("resaleauthz-", 13), ProductID: productID, Name: name, ResellerAccountID: reseller, State: "Active", Currency: "USD"}
+	now := s.now
+	ra := &ResaleAuthorization{ID: NewID("resaleauthz-", 13), ProductID: productID, Name: name, ResellerAccountID: reseller, State: "Active",
+		Currency: "USD", CreatedAt: &now}
 	if ra.Name == "" {
 		ra.Name = "Resale authorization for " + reseller
 	}
@@ -198,9 +229,6 @@ func (s *State) CreatePartnerOffer(resaleAuthorizationID string, o Offer) (*Offe
 	ra := s.ResaleAuthorizations[resaleAuthorizationID]
 	if ra == nil {
 		return nil, Errorf(CodeNotFound, "resale authorization %s not found", resaleAuthorizationID)
-	}
-	if ra.State != "Active" {
-		return nil, Errorf(CodeConflict, "resale authorization %s is %s", ra.ID, ra.State)
 	}
 	o.ProductID, o.ResaleAuthorizationID, o.ProposerAccountID = ra.ProductID, ra.ID, ra.ResellerAccountID
 	if o.Currency == "" {
@@ -224,6 +252,26 @@ func (s *State) CreatePartnerOffer(resaleAuthorizationID string, o Offer) (*Offe
 		"targetedBuyerAccountIds": off.BuyerAccounts,
 	}))
 	return off, nil
+}
+
+// checkPartnerOffer applies the resale authorization's rules to a channel
+// partner offer the world makes, the same rules (and messages) the Catalog
+// API applies to CreateOfferUsingResaleAuthorization and its ReleaseOffer.
+func (s *State) checkPartnerOffer(o *Offer) error {
+	ra := s.ResaleAuthorizations[o.ResaleAuthorizationID]
+	if ra == nil {
+		return Errorf(CodeNotFound, "resale authorization %s not found", o.ResaleAuthorizationID)
+	}
+	if o.ProductID != ra.ProductID || o.ProposerAccountID != ra.ResellerAccountID {
+		return Errorf(CodeValidation, "resale authorization %s lets %s resell product %s only", ra.ID, ra.ResellerAccountID, ra.ProductID)
+	}
+	if err := ra.CheckUsable(s.now); err != nil {
+		return err
+	}
+	if err := ra.CheckOfferQuota(s.ResaleAuthorizationUses(ra.ID)); err != nil {
+		return err
+	}
+	return ra.CheckBuyers(o.BuyerAccounts)
 }
 
 func timeOrNil(t *time.Time) any {

@@ -59,6 +59,9 @@ type Product struct {
 	ConcurrentAgreements bool        `json:"concurrentAgreements"`
 	Dimensions           []Dimension `json:"dimensions"`
 	PublicOfferID        string      `json:"publicOfferId"`
+	// CreatedAt is when the product was listed (the Catalog API's
+	// LastModifiedDate of the SaaSProduct entity).
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
 }
 
 // Dimension returns the product's dimension by key.
@@ -102,6 +105,10 @@ type Offer struct {
 	Terms []agreementapi.Term `json:"terms,omitempty"`
 	// Details keeps the Catalog API details documents applied to the offer.
 	Details map[string]json.RawMessage `json:"details,omitempty"`
+	// ReleasedAt is when the world released an offer it made itself (the
+	// Catalog API's ListEntities ReleaseDate and LastModifiedDate; change
+	// sets date the offers they make).
+	ReleasedAt *time.Time `json:"releasedAt,omitempty"`
 }
 
 // ResaleAuthorization lets a channel partner resell a product (CPPO).
@@ -116,6 +123,9 @@ type ResaleAuthorization struct {
 	Prices        map[string]string          `json:"prices,omitempty"`
 	BuyerAccounts []string                   `json:"buyerAccounts,omitempty"`
 	Details       map[string]json.RawMessage `json:"details,omitempty"`
+	// CreatedAt is when the world made a resale authorization itself
+	// (ListEntities CreatedDate and LastModifiedDate).
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
 }
 
 // Agreement is an accepted offer.
