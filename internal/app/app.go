@@ -65,10 +65,15 @@ type Config struct {
 	SQSQueueURL       string
 	SNSTopics         []string // allowed topic ARNs; empty allows the marketplace topics
 	Workers           int
-	// PublicURL is where buyers and AWS reach this Concord (https://…, no
-	// trailing slash): tracked purchase-instruction links and custom EULA
-	// documents are served under it. Empty: the listener's own URL.
+	// PublicURL is where buyers reach this Concord (https://…, no trailing
+	// slash): tracked purchase-instruction links are served under it.
+	// Empty: the listener's own URL.
 	PublicURL string
+	// DocumentsBucket is the S3 bucket custom EULAs and reseller agreements
+	// are uploaded to (AWS Marketplace reads them there). Sandbox mode
+	// defaults to the emulator's own bucket; elsewhere, empty refuses
+	// custom documents at submit.
+	DocumentsBucket string
 	// RegistrationPath is the fulfillment URL path (default /marketplace/register).
 	RegistrationPath string
 	// SecureCookies marks the registration and console cookies Secure (behind HTTPS).
@@ -205,6 +210,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		if awsCfg.Endpoint == "" {
 			awsCfg.Endpoint = a.URL() + "/emulator"
 		}
+		if cfg.DocumentsBucket == "" {
+			cfg.DocumentsBucket = emulator.SandboxBucket
+		}
 		if cfg.SQSQueueURL == "" {
 			t, err := a.Emulator.AddTarget(emulator.Target{Type: "sqs", Queue: "concord-events"})
 			if err != nil {
@@ -239,6 +247,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	}
 	a.Offers.Catalog = awsmp.NewCatalog(awsConf)
 	a.Offers.PublicURL = a.PublicURL
+	if cfg.DocumentsBucket != "" {
+		a.Offers.DocumentStore = awsmp.NewDocuments(awsConf, cfg.DocumentsBucket)
+	}
 	a.Offers.Handlers(a.Runner)
 	// Notifications: email when an SMTP server is configured, Slack, signed
 	// webhooks, and the sweep for expiring offers, ending agreements and late

@@ -25,9 +25,17 @@ type Service struct {
 	Logger *slog.Logger
 	// Catalog publishes offers (awsmp.Catalog); nil where nothing publishes.
 	Catalog CatalogAPI
-	// PublicURL is where buyers and AWS reach Concord (tracked links,
-	// custom EULA documents); nil in tests that need neither.
+	// PublicURL is where buyers reach Concord (tracked links); nil in
+	// tests that need none.
 	PublicURL func() string
+	// DocumentStore is the S3 bucket custom EULAs and reseller agreements
+	// are published to (awsmp.Documents); nil refuses custom documents at
+	// submit, naming --documents-bucket.
+	DocumentStore DocumentStore
+	// DeferDocuments leaves the upload to the publish job: `concord offer
+	// submit` holds no S3 client, and serve's job runner uploads them (a
+	// failure then fails the offer, saying why).
+	DeferDocuments bool
 	// OfferRegistration, when set, is handed an offer's registration
 	// details once its AWS offer id is known (and again when they are
 	// edited), in the same transaction: the buyer who accepts it is then
