@@ -245,7 +245,15 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if err := a.Metering.Check(); err != nil {
 		return nil, err
 	}
-	a.Offers.Catalog = awsmp.NewCatalog(awsConf)
+	catalog := awsmp.NewCatalog(awsConf)
+	a.Offers.Catalog = catalog
+	// Products come from the Catalog API: when Concord first meets one (an
+	// event, an offer form) and on demand.
+	a.Ledger.ProductHandlers(a.Runner, catalog)
+	a.Offers.SyncProduct = func(ctx context.Context, productID string) error {
+		_, err := a.Ledger.SyncProduct(ctx, catalog, productID)
+		return err
+	}
 	a.Offers.PublicURL = a.PublicURL
 	if cfg.DocumentsBucket != "" {
 		a.Offers.DocumentStore = awsmp.NewDocuments(awsConf, cfg.DocumentsBucket)
@@ -278,7 +286,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	a.Registration.Handlers(a.Runner)
 
 	a.Console = &console.Service{DB: db, Now: cfg.Now, Logger: logger, Offers: a.Offers, Registration: a.Registration, Notify: a.Notify,
-		Ledger: a.Ledger, Metering: a.Metering, Webhooks: a.Webhooks, Emulator: a.Emulator,
+		Ledger: a.Ledger, Metering: a.Metering, Webhooks: a.Webhooks, Emulator: a.Emulator, Products: catalog,
 		FulfillmentURL: func() string { return a.PublicURL() + a.Registration.Path },
 		SecureCookies:  cfg.SecureCookies, Sandbox: a.Sandbox()}
 
@@ -299,6 +307,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	srv := &httpapi.Server{DB: db, Ledger: a.Ledger, Logger: logger, Now: cfg.Now, Version: Version, Registry: a.Registry,
 		Sandbox: a.Sandbox(), EventBridge: ebHandler, SNS: snsHandler,
 		Webhooks: a.Webhooks, Entitlements: a.Entitlements, Registration: a.Registration, Metering: a.Metering, Offers: a.Offers, Notify: a.Notify,
+		Products: catalog,
 		Extra: func(m *http.ServeMux, api huma.API) {
 			a.Registration.Mount(m)
 			a.Offers.Mount(m)
