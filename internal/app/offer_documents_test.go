@@ -324,7 +324,12 @@ func TestOfferDocumentUploadFails(t *testing.T) {
 			if code, out := b.do(t, "POST", "/v1/offers/"+d.ID+"/submit", b.key, nil); code != 200 {
 				t.Fatalf("submit again: %d %s", code, out)
 			}
-			eventually(t, "the offer to be published", func() bool { got = getOffer(t, b, d.ID); return got.State == offer.StatePublished })
+			eventually(t, "the offer to be published", func() bool {
+				if got = getOffer(t, b, d.ID); got.State == offer.StateFailed {
+					t.Fatalf("the offer failed: %s", got.Failure)
+				}
+				return got.State == offer.StatePublished
+			})
 			if got.Failure != "" {
 				t.Errorf("the published offer still says %q", got.Failure)
 			}
