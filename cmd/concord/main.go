@@ -54,6 +54,7 @@ Commands:
                    the TXT and PDF documents of an offer's custom EULA or reseller agreement
   notifications list|show|resend
                    the notification outbox: what Concord told whom, delivery status, resend
+  products sync    read products' title, type and dimensions from the Catalog API (--product ID, or all)
   readiness        Concurrent Agreements opt-in readiness of a product: the $0 test transactions,
                    AWS's requirements checked, the integration checklist, what to send AWS
   artifacts list|show|export|record
@@ -86,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return finish(cmd+" "+rest[0], offerCmd(ctx, rest[0], rest[1:], stdout, stderr), stderr)
 	}
-	if (cmd == "apikey" || cmd == "events" || cmd == "backfill" || cmd == "metering" || cmd == "notifications" || cmd == "user") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+	if (cmd == "apikey" || cmd == "events" || cmd == "backfill" || cmd == "metering" || cmd == "notifications" || cmd == "user" || cmd == "products") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	var err error
@@ -123,6 +124,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = userCreate(ctx, rest, stdout, stderr)
 	case "user list":
 		err = userList(ctx, rest, stdout, stderr)
+	case "products sync":
+		err = productsSync(ctx, rest, stdout, stderr)
 	case "readiness":
 		err = readinessCmd(ctx, rest, stdout, stderr)
 	case "artifacts":
@@ -132,7 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, "concord", app.Version)
 		return 0
-	case "apikey", "events", "backfill", "metering", "notifications", "user":
+	case "apikey", "events", "backfill", "metering", "notifications", "user", "products":
 		fmt.Fprintf(stderr, "concord %s: missing subcommand\n\n%s", cmd, usage)
 		return 2
 	default:
