@@ -296,15 +296,10 @@ func TestOfferDocumentUploadFails(t *testing.T) {
 		t.Run(dialect, func(t *testing.T) {
 			t.Parallel()
 			b := offersSetup(t, dialect)
-			raw, _ := json.Marshal(offerForm("123456789012"))
-			code, out := b.do(t, "POST", "/v1/offers", b.key, raw)
-			var d offer.Detail
-			if json.Unmarshal(out, &d); code != 201 {
-				t.Fatalf("create: %d %s", code, out)
-			}
+			d := createOffer(t, b, offerForm("123456789012"))
 			upload(t, b, d.ID, "eula", "terms.txt", "text/plain", []byte("Terms only this test uses: "+d.ID+"\n"))
 			s3Faults(t, b, 1)
-			code, out = b.do(t, "POST", "/v1/offers/"+d.ID+"/submit", b.key, nil)
+			code, out := b.do(t, "POST", "/v1/offers/"+d.ID+"/submit", b.key, nil)
 			if code != 409 || !strings.Contains(string(out), "the custom EULA could not be uploaded: S3 PutObject s3://"+emulator.SandboxBucket+"/concord/documents/") ||
 				!strings.Contains(string(out), "InternalError") {
 				t.Fatalf("submit while S3 fails: %d %s", code, out)
