@@ -54,6 +54,7 @@ Commands:
                    the TXT and PDF documents of an offer's custom EULA or reseller agreement
   notifications list|show|resend
                    the notification outbox: what Concord told whom, delivery status, resend
+  products sync    read products' title, type and dimensions from the Catalog API (--product ID, or all)
   readiness        Concurrent Agreements opt-in readiness of a product: the $0 test transactions,
                    AWS's requirements checked, the integration checklist, what to send AWS
   artifacts list|show|export|record
@@ -86,7 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return finish(cmd+" "+rest[0], offerCmd(ctx, rest[0], rest[1:], stdout, stderr), stderr)
 	}
-	if (cmd == "apikey" || cmd == "events" || cmd == "backfill" || cmd == "metering" || cmd == "notifications" || cmd == "user") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+	if (cmd == "apikey" || cmd == "events" || cmd == "backfill" || cmd == "metering" || cmd == "notifications" || cmd == "user" || cmd == "products") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	var err error
@@ -123,6 +124,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = userCreate(ctx, rest, stdout, stderr)
 	case "user list":
 		err = userList(ctx, rest, stdout, stderr)
+	case "products sync":
+		err = productsSync(ctx, rest, stdout, stderr)
 	case "readiness":
 		err = readinessCmd(ctx, rest, stdout, stderr)
 	case "artifacts":
@@ -132,7 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, "concord", app.Version)
 		return 0
-	case "apikey", "events", "backfill", "metering", "notifications", "user":
+	case "apikey", "events", "backfill", "metering", "notifications", "user", "products":
 		fmt.Fprintf(stderr, "concord %s: missing subcommand\n\n%s", cmd, usage)
 		return 2
 	default:
@@ -330,7 +333,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.SQSQueueURL, "sqs-queue-url", env("CONCORD_SQS_QUEUE_URL", ""), "SQS queue the EventBridge rule targets; empty disables the poller outside sandbox mode (CONCORD_SQS_QUEUE_URL)")
 	topics := fs.String("sns-topics", env("CONCORD_SNS_TOPICS", ""), "comma-separated SNS topic ARNs accepted at /events/sns; empty accepts aws-mp-*-notification-* topics (CONCORD_SNS_TOPICS)")
 	fs.IntVar(&cfg.Workers, "workers", envInt("CONCORD_WORKERS", 4), "background job workers (CONCORD_WORKERS)")
-	fs.StringVar(&cfg.PublicURL, "public-url", env("CONCORD_PUBLIC_URL", ""), "URL buyers and AWS reach Concord at, e.g. https://concord.example.com: tracked offer links and custom EULA documents are served under it; empty means the listen address (CONCORD_PUBLIC_URL)")
+	fs.StringVar(&cfg.PublicURL, "public-url", env("CONCORD_PUBLIC_URL", ""), "URL buyers reach Concord at, e.g. https://concord.example.com: tracked offer links are served under it; empty means the listen address (CONCORD_PUBLIC_URL)")
+	fs.StringVar(&cfg.DocumentsBucket, "documents-bucket", env("CONCORD_DOCUMENTS_BUCKET", ""), "S3 bucket custom EULAs and reseller agreements are uploaded to, for AWS Marketplace to read (see docs/aws-setup.md); sandbox mode uses the emulator's own; empty refuses custom documents outside it (CONCORD_DOCUMENTS_BUCKET)")
 	fs.StringVar(&cfg.RegistrationPath, "registration-path", env("CONCORD_REGISTRATION_PATH", "/marketplace/register"), "path of the fulfillment URL AWS Marketplace posts buyers to (CONCORD_REGISTRATION_PATH)")
 	fs.BoolVar(&cfg.SecureCookies, "secure-cookies", env("CONCORD_SECURE_COOKIES", "") == "true", "mark the registration and console cookies Secure; set it when Concord is served over HTTPS behind a proxy (CONCORD_SECURE_COOKIES=true)")
 	fs.DurationVar(&cfg.EntitlementCacheTTL, "entitlement-cache-ttl", envDuration("CONCORD_ENTITLEMENT_CACHE_TTL", 30*time.Second), "how long an entitlement answer is served from memory; other replicas see a change within this time (CONCORD_ENTITLEMENT_CACHE_TTL)")

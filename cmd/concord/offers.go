@@ -85,7 +85,8 @@ func offerCmd(ctx context.Context, sub string, args []string, stdout, stderr io.
 		return usageError{errors.New("--offer-id is required")}
 	}
 	return c.withDB(ctx, func(db *store.DB) error {
-		svc := &offer.Service{DB: db, Now: c.now(), PublicURL: func() string { return strings.TrimRight(*publicURL, "/") }}
+		// Custom documents are uploaded to S3 by serve's publish job.
+		svc := &offer.Service{DB: db, Now: c.now(), PublicURL: func() string { return strings.TrimRight(*publicURL, "/") }, DeferDocuments: true}
 		var d offer.Detail
 		var err error
 		switch sub {

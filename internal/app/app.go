@@ -67,10 +67,15 @@ type Config struct {
 	SQSQueueURL       string
 	SNSTopics         []string // allowed topic ARNs; empty allows the marketplace topics
 	Workers           int
-	// PublicURL is where buyers and AWS reach this Concord (https://…, no
-	// trailing slash): tracked purchase-instruction links and custom EULA
-	// documents are served under it. Empty: the listener's own URL.
+	// PublicURL is where buyers reach this Concord (https://…, no trailing
+	// slash): tracked purchase-instruction links are served under it.
+	// Empty: the listener's own URL.
 	PublicURL string
+	// DocumentsBucket is the S3 bucket custom EULAs and reseller agreements
+	// are uploaded to (AWS Marketplace reads them there). Sandbox mode
+	// defaults to the emulator's own bucket; elsewhere, empty refuses
+	// custom documents at submit.
+	DocumentsBucket string
 	// RegistrationPath is the fulfillment URL path (default /marketplace/register).
 	RegistrationPath string
 	// SecureCookies marks the registration and console cookies Secure (behind HTTPS).
@@ -223,6 +228,9 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		if awsCfg.Endpoint == "" {
 			awsCfg.Endpoint = a.URL() + "/emulator"
 		}
+		if cfg.DocumentsBucket == "" {
+			cfg.DocumentsBucket = emulator.SandboxBucket
+		}
 		if cfg.SQSQueueURL == "" {
 			t, err := a.Emulator.AddTarget(emulator.Target{Type: "sqs", Queue: "concord-events"})
 			if err != nil {
@@ -256,8 +264,19 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if err := a.Metering.Check(); err != nil {
 		return nil, err
 	}
-	a.Offers.Catalog = awsmp.NewCatalog(awsConf)
+	catalog := awsmp.NewCatalog(awsConf)
+	a.Offers.Catalog = catalog
+	// Products come from the Catalog API: when Concord first meets one (an
+	// event, an offer form) and on demand.
+	a.Ledger.ProductHandlers(a.Runner, catalog)
+	a.Offers.SyncProduct = func(ctx context.Context, productID string) error {
+		_, err := a.Ledger.SyncProduct(ctx, catalog, productID)
+		return err
+	}
 	a.Offers.PublicURL = a.PublicURL
+	if cfg.DocumentsBucket != "" {
+		a.Offers.DocumentStore = awsmp.NewDocuments(awsConf, cfg.DocumentsBucket)
+	}
 	a.Offers.Handlers(a.Runner)
 	// Notifications: email when an SMTP server is configured, Slack, signed
 	// webhooks, and the sweep for expiring offers, ending agreements and late
@@ -286,7 +305,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	a.Registration.Handlers(a.Runner)
 
 	a.Console = &console.Service{DB: db, Now: cfg.Now, Logger: logger, Offers: a.Offers, Registration: a.Registration, Notify: a.Notify,
-		Ledger: a.Ledger, Metering: a.Metering, Webhooks: a.Webhooks, Emulator: a.Emulator,
+		Ledger: a.Ledger, Metering: a.Metering, Webhooks: a.Webhooks, Emulator: a.Emulator, Products: catalog,
 		FulfillmentURL: func() string { return a.PublicURL() + a.Registration.Path },
 		SecureCookies:  cfg.SecureCookies, Sandbox: a.Sandbox()}
 
@@ -307,6 +326,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	srv := &httpapi.Server{DB: db, Ledger: a.Ledger, Logger: logger, Now: cfg.Now, Version: Version, Registry: a.Registry,
 		Sandbox: a.Sandbox(), EventBridge: ebHandler, SNS: snsHandler,
 		Webhooks: a.Webhooks, Entitlements: a.Entitlements, Registration: a.Registration, Metering: a.Metering, Offers: a.Offers, Notify: a.Notify,
+		Products: catalog,
 		Extra: func(m *http.ServeMux, api huma.API) {
 			a.Registration.Mount(m)
 			a.Offers.Mount(m)

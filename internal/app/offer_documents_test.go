@@ -17,6 +17,8 @@ import (
 	"github.com/go-pdf/fpdf"
 
 	"github.com/concordmp/concord/internal/awsmp"
+	"github.com/concordmp/concord/internal/emulator"
+	"github.com/concordmp/concord/internal/emulator/world"
 	"github.com/concordmp/concord/internal/offer"
 	"github.com/concordmp/concord/internal/pdfdoc"
 	"github.com/concordmp/concord/internal/store/storetest"
@@ -98,24 +100,40 @@ func legalDocuments(t *testing.T, b *bundle, entityID string) map[string][]map[s
 	return docs
 }
 
-// fetchPublic gets a public document URL with no API key and returns its
-// page count.
-func fetchPublic(t *testing.T, url string) int {
+// inS3 returns the object a change set's document URL names in the
+// emulator's S3, checking that it is the offer's consolidated contract byte
+// for byte, under the key its SHA-256 gives, and returns its page count.
+func inS3(t *testing.T, b *bundle, url, offerID, kind string) int {
 	t.Helper()
-	resp, err := http.Get(url)
+	consolidated, err := b.app.Offers.Consolidated(context.Background(), offerID, kind)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" {
-		t.Fatalf("GET %s: %d %s %.200s", url, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	want := "https://s3.amazonaws.com/" + emulator.SandboxBucket + "/" + offer.DocumentKey(kind, consolidated)
+	if url != want {
+		t.Fatalf("the %s URL is %s, want %s", kind, url, want)
 	}
-	n, err := pdfdoc.PageCount(body)
+	obj, ok := b.app.Emulator.S3.ObjectAtURL(url)
+	if !ok {
+		t.Fatalf("the emulator's S3 holds nothing at %s", url)
+	}
+	if !bytes.Equal(obj.Content, consolidated) || obj.ContentType != "application/pdf" {
+		t.Fatalf("the object at %s is %d bytes of %s, not the consolidated %s (%d bytes)", url, len(obj.Content), obj.ContentType, kind, len(consolidated))
+	}
+	n, err := pdfdoc.PageCount(obj.Content)
 	if err != nil {
-		t.Fatalf("GET %s: not a PDF: %v", url, err)
+		t.Fatalf("%s: not a PDF: %v", url, err)
 	}
 	return n
+}
+
+// s3Faults makes the emulator's S3 PutObject fail (share 1) or work (0).
+func s3Faults(t *testing.T, b *bundle, share float64) {
+	t.Helper()
+	b.app.Emulator.World.Do(func(s *world.State) error {
+		s.SetFaults(map[string]world.Fault{"PutObject": {ErrorShare: share}}, 1)
+		return nil
+	})
 }
 
 func pagesOf(t *testing.T, b *bundle, id, kind string) int {
@@ -137,8 +155,8 @@ func pagesOf(t *testing.T, b *bundle, id, kind string) int {
 // TestOfferCustomDocumentsPublished: a direct offer with a custom EULA (a TXT
 // and a PDF uploaded over HTTP) and a partner offer with a custom EULA and a
 // custom reseller agreement are published through the emulator's Catalog
-// API; the entities carry Concord's public URLs, and AWS (no API key) gets
-// each consolidated PDF there, with every page of its documents.
+// API; the entities carry the S3 URLs of the consolidated PDFs, uploaded,
+// content-addressed, to the emulator's S3 with every page of their documents.
 func TestOfferCustomDocumentsPublished(t *testing.T) {
 	t.Parallel()
 	for _, dialect := range storetest.Dialects {
@@ -185,18 +203,26 @@ func TestOfferCustomDocumentsPublished(t *testing.T) {
 			}
 			published := submit(d.ID, offer.StatePublished)
 			docs := legalDocuments(t, b, published.OfferID)["LegalTerm"]
-			prefix := b.app.URL() + "/documents/"
-			if len(docs) != 1 || docs[0]["Type"] != "CustomEula" || !strings.HasPrefix(fmt.Sprint(docs[0]["Url"]), prefix) ||
-				!strings.HasSuffix(fmt.Sprint(docs[0]["Url"]), "/eula.pdf") {
+			if len(docs) != 1 || docs[0]["Type"] != "CustomEula" {
 				t.Fatalf("the offer's legal term: %v", docs)
 			}
 			eulaURL := fmt.Sprint(docs[0]["Url"])
-			if n := fetchPublic(t, eulaURL); n != txtPages+2 {
+			if n := inS3(t, b, eulaURL, d.ID, offer.KindEULA); n != txtPages+2 {
 				t.Errorf("the published EULA has %d pages, want %d", n, txtPages+2)
 			}
-			if code, _ := b.do(t, "GET", strings.TrimPrefix(strings.TrimSuffix(eulaURL, "eula.pdf")+"reseller-agreement.pdf", b.app.URL()), "", nil); code != 404 {
-				t.Errorf("the EULA's token as a reseller agreement: %d", code)
+			// The same documents again (a clone) reuse the object: nothing is
+			// uploaded, so even a failing PutObject does not stop it.
+			s3Faults(t, b, 1)
+			code, out := b.do(t, "POST", "/v1/offers/"+d.ID+"/clone", b.key, nil)
+			var clone offer.Detail
+			if json.Unmarshal(out, &clone); code != 201 {
+				t.Fatalf("clone: %d %s", code, out)
 			}
+			again := submit(clone.ID, offer.StatePublished)
+			if docs := legalDocuments(t, b, again.OfferID)["LegalTerm"]; len(docs) != 1 || fmt.Sprint(docs[0]["Url"]) != eulaURL {
+				t.Fatalf("the clone's legal term %v, want the same URL %s", docs, eulaURL)
+			}
+			s3Faults(t, b, 0)
 			// Published: the documents can no longer change.
 			if code, out := b.do(t, "DELETE", "/v1/offers/"+d.ID+"/documents/"+up.EULA.Documents[0].ID, b.key, nil); code != 409 {
 				t.Errorf("removing a published offer's document: %d %s", code, out)
@@ -232,29 +258,81 @@ func TestOfferCustomDocumentsPublished(t *testing.T) {
 			pp := submit(p.ID, offer.StatePublished)
 			legal := legalDocuments(t, b, pp.ResaleAuthorizationID)
 			buyer, resale := legal["BuyerLegalTerm"], legal["ResaleLegalTerm"]
-			if len(buyer) != 1 || buyer[0]["Type"] != "CustomEula" || len(resale) != 1 || resale[0]["Type"] != "CustomResellerContract" ||
-				!strings.HasPrefix(fmt.Sprint(resale[0]["Url"]), prefix) || !strings.HasSuffix(fmt.Sprint(resale[0]["Url"]), "/reseller-agreement.pdf") {
+			if len(buyer) != 1 || buyer[0]["Type"] != "CustomEula" || len(resale) != 1 || resale[0]["Type"] != "CustomResellerContract" {
 				t.Fatalf("the resale authorization's legal terms: %v", legal)
 			}
-			if n := fetchPublic(t, fmt.Sprint(buyer[0]["Url"])); n != 1 {
+			if n := inS3(t, b, fmt.Sprint(buyer[0]["Url"]), p.ID, offer.KindEULA); n != 1 {
 				t.Errorf("the partner offer's EULA has %d pages, want 1", n)
 			}
-			resellerURL := fmt.Sprint(resale[0]["Url"])
-			if n := fetchPublic(t, resellerURL); n != 3+1 || n != pagesOf(t, b, p.ID, "reseller") {
+			if n := inS3(t, b, fmt.Sprint(resale[0]["Url"]), p.ID, offer.KindReseller); n != 3+1 || n != pagesOf(t, b, p.ID, "reseller") {
 				t.Errorf("the reseller agreement has %d pages, want 4", n)
 			}
-			if code, _ := b.do(t, "GET", strings.TrimPrefix(strings.TrimSuffix(resellerURL, "reseller-agreement.pdf")+"eula.pdf", b.app.URL()), "", nil); code != 404 {
-				t.Errorf("the reseller agreement's token as a EULA: %d", code)
-			}
 
-			// A form naming a document that was never uploaded fails to
-			// publish, saying why.
+			// A form naming a document that was never uploaded is refused at
+			// submit, saying why, and stays a draft.
 			form = offerForm("123456789012")
 			form["eula"] = map[string]any{"kind": "custom", "documents": []map[string]any{{"name": "eula.pdf", "contentType": "application/pdf", "size": 1000}}}
-			failed := submit(create(form).ID, offer.StateFailed)
-			if !strings.Contains(failed.Failure, `the custom EULA cannot be published: the custom EULA of offer `+failed.ID+` lists "eula.pdf", which Concord does not hold`) {
-				t.Errorf("failure %q", failed.Failure)
+			bad := create(form)
+			code, out = b.do(t, "POST", "/v1/offers/"+bad.ID+"/submit", b.key, nil)
+			want := `the custom EULA cannot be published: the custom EULA of offer ` + bad.ID + ` lists "eula.pdf", which Concord does not hold`
+			var refusal struct{ Detail string }
+			if json.Unmarshal(out, &refusal); code != 400 || !strings.Contains(refusal.Detail, want) {
+				t.Errorf("submitting a form naming a missing document: %d %s", code, out)
 			}
+			if d := getOffer(t, b, bad.ID); d.State != offer.StateDraft || !strings.Contains(d.Failure, want) {
+				t.Errorf("after the refusal: %s %q", d.State, d.Failure)
+			}
+		})
+	}
+}
+
+// TestOfferDocumentUploadFails: when S3 refuses the upload, submitting
+// answers why, and the offer stays a draft saying so, with no change set and
+// no publishing job; once S3 works, the same draft is published and the
+// failure is gone.
+func TestOfferDocumentUploadFails(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			b := offersSetup(t, dialect)
+			d := createOffer(t, b, offerForm("123456789012"))
+			upload(t, b, d.ID, "eula", "terms.txt", "text/plain", []byte("Terms only this test uses: "+d.ID+"\n"))
+			s3Faults(t, b, 1)
+			code, out := b.do(t, "POST", "/v1/offers/"+d.ID+"/submit", b.key, nil)
+			if code != 409 || !strings.Contains(string(out), "the custom EULA could not be uploaded: S3 PutObject s3://"+emulator.SandboxBucket+"/concord/documents/") ||
+				!strings.Contains(string(out), "InternalError") {
+				t.Fatalf("submit while S3 fails: %d %s", code, out)
+			}
+			got := getOffer(t, b, d.ID)
+			if got.State != offer.StateDraft || got.ChangeSetID != "" || !strings.Contains(got.Failure, "InternalError") {
+				t.Fatalf("after the failed upload: %s, change set %q, failure %q", got.State, got.ChangeSetID, got.Failure)
+			}
+			if last := got.History[len(got.History)-1]; last.State != offer.StateDraft || last.Step != "not submitted" {
+				t.Errorf("history ends with %+v", last)
+			}
+			if code, out := b.do(t, "GET", "/v1/jobs?kind="+offer.JobPublish, b.key, nil); code != 200 || strings.Contains(string(out), d.ID) {
+				t.Errorf("a publishing job for the refused offer: %d %s", code, out)
+			}
+
+			s3Faults(t, b, 0)
+			if code, out := b.do(t, "POST", "/v1/offers/"+d.ID+"/submit", b.key, nil); code != 200 {
+				t.Fatalf("submit again: %d %s", code, out)
+			}
+			eventually(t, "the offer to be published", func() bool {
+				if got = getOffer(t, b, d.ID); got.State == offer.StateFailed {
+					t.Fatalf("the offer failed: %s", got.Failure)
+				}
+				return got.State == offer.StatePublished
+			})
+			if got.Failure != "" {
+				t.Errorf("the published offer still says %q", got.Failure)
+			}
+			docs := legalDocuments(t, b, got.OfferID)["LegalTerm"]
+			if len(docs) != 1 {
+				t.Fatalf("legal term: %v", docs)
+			}
+			inS3(t, b, fmt.Sprint(docs[0]["Url"]), d.ID, offer.KindEULA)
 		})
 	}
 }

@@ -58,6 +58,9 @@ const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'se
 // are the app's, read (and, for resends, written) through their own methods.
 type Service struct {
 	DB *store.DB
+	// Products reads a product from the Catalog API for the product page's
+	// "Sync from AWS" button; nil hides nothing but answers that it cannot.
+	Products inbox.ProductAPI
 	// Now is the marketplace's clock (the emulator's in sandbox mode): what
 	// pages compare dates with. Clock is the wall clock that sessions and
 	// sign-in limits run on, so moving the sandbox's clock forward signs no

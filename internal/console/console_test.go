@@ -47,6 +47,9 @@ func setup(t *testing.T, db *store.DB, opts ...func(*console.Service)) *env {
 	logger := slog.New(slog.DiscardHandler)
 	clock := func() time.Time { return now }
 	e := &env{t: t, db: db, svc: app.NewServices(db, clock, logger)}
+	// No S3 here: custom documents are uploaded by the publish job, as for
+	// `concord offer submit` (the app's tests upload to the emulator's S3).
+	e.svc.Offers.DeferDocuments = true
 	e.console = &console.Service{DB: db, Now: clock, Clock: clock, Logger: logger, Offers: e.svc.Offers, Registration: e.svc.Registration,
 		Notify: e.svc.Notify, Ledger: e.svc.Ledger, Metering: e.svc.Metering, Webhooks: e.svc.Webhooks, Iterations: 1000}
 	for _, o := range opts {

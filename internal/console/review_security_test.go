@@ -53,6 +53,7 @@ var postRoutes = []postRoute{
 
 	{"/console/settings/products/new", console.AreaSettings},
 	{"/console/settings/products/{product}", console.AreaSettings},
+	{"/console/settings/products/{product}/sync", console.AreaSettings},
 	{"/console/settings/routes", console.AreaSettings},
 	{"/console/settings/routes/{route}/delete", console.AreaSettings},
 	{"/console/settings/api-keys", console.AreaSettings},

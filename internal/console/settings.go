@@ -29,6 +29,7 @@ func (s *Service) mountSettings(m *http.ServeMux) {
 	post("/products/new", s.createProduct)
 	get("/products/{id}", s.product)
 	post("/products/{id}", s.saveProduct)
+	post("/products/{id}/sync", s.syncProduct)
 
 	get("/routes", s.routes)
 	post("/routes", s.addRoute)
@@ -427,10 +428,45 @@ func (s *Service) product(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	notice := ""
-	if r.URL.Query().Get("saved") != "" {
+	switch {
+	case r.URL.Query().Get("saved") != "":
 		notice = "Saved. The registration page, metering and offers use these settings from now on."
+	case r.URL.Query().Get("synced") != "":
+		notice = "Synced from AWS: the title, type and dimensions are the listing's; the settings below stay as they were."
 	}
 	s.showProduct(w, r, http.StatusOK, formOf(p), nil, notice)
+}
+
+// syncProduct reads the product's title, type and dimensions from the
+// Catalog API, keeping Concord's own settings, and shows the page again; a
+// refusal (AWS does not know the product, say) is shown on the page.
+func (s *Service) syncProduct(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	p, err := s.Ledger.GetProduct(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if s.Products == nil {
+		s.showProduct(w, r, http.StatusServiceUnavailable, formOf(p), []fieldError{{ID: "sync", Message: "Concord has no Catalog API client to read the product with."}}, "")
+		return
+	}
+	synced, err := s.Ledger.SyncProduct(r.Context(), s.Products, id)
+	switch code := marketplace.ErrorCode(err); code {
+	case "":
+	case marketplace.EInvalid, marketplace.ENotFound, marketplace.EConflict:
+		status := http.StatusConflict
+		if code == marketplace.ENotFound {
+			status = http.StatusNotFound
+		}
+		s.showProduct(w, r, status, formOf(p), []fieldError{{ID: "sync", Message: "AWS did not give the product: " + marketplace.ErrorMessage(err)}}, "")
+		return
+	default:
+		s.fail(w, r, err)
+		return
+	}
+	s.logger().Info("console: product synced from AWS", "product", synced.ProductID, "user", sessionOf(r).User.Email)
+	http.Redirect(w, r, Prefix+"/settings/products/"+url.PathEscape(id)+"?synced=1", http.StatusSeeOther)
 }
 
 func (s *Service) createProduct(w http.ResponseWriter, r *http.Request) {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/concordmp/concord/internal/background"
 	"github.com/concordmp/concord/internal/emulator/agreementapi"
+	emus3 "github.com/concordmp/concord/internal/emulator/s3"
 	"github.com/concordmp/concord/internal/emulator/smithyio"
 	emusqs "github.com/concordmp/concord/internal/emulator/sqs"
 	"github.com/concordmp/concord/internal/emulator/world"
@@ -58,6 +59,14 @@ type Options struct {
 	StateFile string
 }
 
+// SandboxBucket is the S3 bucket every emulator has: sandbox Concord uploads
+// custom EULA and reseller agreement documents to it.
+const SandboxBucket = "concord-sandbox-documents"
+
+// S3Prefix is the path the emulator serves its S3 subset below: an S3
+// client's BaseEndpoint is the emulator's URL plus S3Prefix.
+const S3Prefix = "/s3"
+
 // Target is where emitted messages are delivered.
 type Target struct {
 	ID string `json:"id"`
@@ -89,6 +98,9 @@ type Emulator struct {
 	World      *world.World
 	Agreements *agreementapi.Server
 	SQS        *emusqs.Server
+	// S3 holds the sellers' contract documents (custom EULAs); its
+	// ObjectAtURL tells whether a change set's document URL names an object.
+	S3 *emus3.Server
 
 	signerOnce sync.Once
 	signer     *snsverify.Signer
@@ -142,6 +154,23 @@ func New(o Options) *Emulator {
 	e.SQS = emusqs.New(emusqs.Options{Now: e.World.Now, AccountID: o.Config.SellerAccountID, BaseURL: func(r *http.Request) string {
 		return e.base(r)
 	}})
+	e.S3 = emus3.New(emus3.Options{Now: e.World.Now, Fault: func(op string) *emus3.Error {
+		var d world.Decision
+		e.World.Read(func(s *world.State) error { d = s.Inject(op); return nil })
+		time.Sleep(d.Latency)
+		switch {
+		case d.Throttle:
+			return emus3.ErrSlowDown
+		case d.Fail:
+			return emus3.ErrInternal
+		}
+		return nil
+	}})
+	// The sandbox's documents bucket exists from the start, so a sandbox
+	// Concord publishes custom EULAs with no setup.
+	if err := e.S3.CreateBucket(SandboxBucket); err != nil {
+		panic(err)
+	}
 	e.World.OnEvent(e.deliver)
 	e.World.OnClockMove(func() {
 		if err := e.SaveState(); err != nil {
@@ -292,7 +321,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method == http.MethodGet && (r.URL.Path == "/" || r.URL.Path == "") {
 		writeJSON(w, http.StatusOK, map[string]any{"emulator": "Concord AWS Marketplace emulator (SANDBOX: not AWS)",
-			"services": []string{"metering", "entitlement", "agreement", "catalog", "sqs"}, "control": "/control/", "now": e.World.Now()})
+			"services": []string{"metering", "entitlement", "agreement", "catalog", "sqs", "s3 (below " + S3Prefix + ")"}, "control": "/control/", "now": e.World.Now()})
 		return
 	}
 	writeJSON(w, http.StatusNotFound, map[string]any{"__type": "UnknownOperationException",

@@ -16,6 +16,10 @@ func (e *Emulator) buildServices() []service {
 	catalogPaths := map[string]bool{"/StartChangeSet": true, "/DescribeChangeSet": true, "/ListChangeSets": true,
 		"/CancelChangeSet": true, "/DescribeEntity": true, "/ListEntities": true, "/BatchDescribeEntities": true}
 	return []service{
+		// S3 first: its object keys could end like a Catalog operation.
+		{"s3", func(r *http.Request) bool {
+			return r.URL.Path == S3Prefix || strings.HasPrefix(r.URL.Path, S3Prefix+"/")
+		}, http.StripPrefix(S3Prefix, e.S3)},
 		{"metering", target("AWSMPMeteringService."), metering.New(e.World)},
 		{"entitlement", func(r *http.Request) bool {
 			return target("AWSMPEntitlementService.")(r) || cborService("AWSMPEntitlementService")(r)

@@ -55,6 +55,8 @@ type Server struct {
 	Offers       *offer.Service
 	// Notify serves the notification outbox and its routes; nil leaves them out.
 	Notify *notify.Service
+	// Products reads products from the Catalog API (POST /v1/products/{id}/sync).
+	Products inbox.ProductAPI
 
 	requests *prometheus.HistogramVec
 }
@@ -76,6 +78,7 @@ func (s *Server) Handler() http.Handler {
 	api := humago.New(mux, cfg)
 	api.UseMiddleware(s.authenticate(api))
 	s.register(api)
+	s.registerProducts(api)
 	if s.Webhooks != nil {
 		s.registerWebhooks(api)
 	}

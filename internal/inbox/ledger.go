@@ -552,9 +552,17 @@ func upsertProduct(ctx context.Context, tx *store.Tx, productID, code, title str
 	if productID == "" {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO products (product_id, product_code, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (product_id) DO NOTHING`, productID, store.NullString(code), title, now, now); err != nil {
+	res, err := tx.Exec(ctx, `INSERT INTO products (product_id, product_code, title, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (product_id) DO NOTHING`, productID, store.NullString(code), title, now, now)
+	if err != nil {
 		return fmt.Errorf("upsert product: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		// Concord just met the product: its title and dimensions come from
+		// the Catalog API.
+		if err := syncLater(ctx, tx, productID, store.FromMillis(now)); err != nil {
+			return err
+		}
 	}
 	if code != "" {
 		if _, err := tx.Exec(ctx, `UPDATE products SET product_code = ?, updated_at = ? WHERE product_id = ? AND product_code IS NULL

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
@@ -39,6 +40,20 @@ func scanProduct(r store.Scanner) (marketplace.Product, error) {
 
 // PutProduct creates or replaces the vendor's configuration of a product.
 func (l *Ledger) PutProduct(ctx context.Context, p marketplace.Product) (marketplace.Product, error) {
+	var out marketplace.Product
+	err := l.DB.Write(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = putProduct(ctx, tx, p, l.Now())
+		return err
+	})
+	if err != nil && marketplace.ErrorCode(err) == marketplace.EInternal {
+		return out, fmt.Errorf("put product: %w", err)
+	}
+	return out, err
+}
+
+// putProduct validates and stores a product in tx, and returns it as stored.
+func putProduct(ctx context.Context, tx *store.Tx, p marketplace.Product, at time.Time) (marketplace.Product, error) {
 	if err := p.Validate(); err != nil {
 		return p, err
 	}
@@ -60,35 +75,26 @@ func (l *Ledger) PutProduct(ctx context.Context, p marketplace.Product) (marketp
 	if err != nil {
 		return p, err
 	}
-	var out marketplace.Product
-	err = l.DB.Write(ctx, func(tx *store.Tx) error {
-		if p.ProductCode != "" {
-			var other string
-			err := tx.QueryRow(ctx, `SELECT product_id FROM products WHERE product_code = ? AND product_id <> ?`, p.ProductCode, p.ProductID).Scan(&other)
-			if err == nil {
-				return marketplace.Errorf(marketplace.EConflict, "product code %s already belongs to product %s", p.ProductCode, other)
-			} else if !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
+	if p.ProductCode != "" {
+		var other string
+		err := tx.QueryRow(ctx, `SELECT product_id FROM products WHERE product_code = ? AND product_id <> ?`, p.ProductCode, p.ProductID).Scan(&other)
+		if err == nil {
+			return p, marketplace.Errorf(marketplace.EConflict, "product code %s already belongs to product %s", p.ProductCode, other)
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return p, err
 		}
-		now := store.Millis(l.Now())
-		if _, err := tx.Exec(ctx, `INSERT INTO products (`+productColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (product_id) DO UPDATE SET product_code = excluded.product_code, title = excluded.title, type = excluded.type,
-			concurrent_agreements = excluded.concurrent_agreements, dimensions = excluded.dimensions, registration = excluded.registration,
-			zero_usage_dimension = excluded.zero_usage_dimension, contract_metadata = excluded.contract_metadata,
-			updated_at = excluded.updated_at`,
-			p.ProductID, store.NullString(p.ProductCode), p.Title, p.Type, p.ConcurrentAgreements, string(dims), string(reg), p.ZeroUsageDimension,
-			string(meta), now, now); err != nil {
-			return fmt.Errorf("upsert product: %w", err)
-		}
-		var err error
-		out, err = scanProduct(tx.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE product_id = ?`, p.ProductID))
-		return err
-	})
-	if err != nil && marketplace.ErrorCode(err) == marketplace.EInternal {
-		return out, fmt.Errorf("put product: %w", err)
 	}
-	return out, err
+	now := store.Millis(at)
+	if _, err := tx.Exec(ctx, `INSERT INTO products (`+productColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (product_id) DO UPDATE SET product_code = excluded.product_code, title = excluded.title, type = excluded.type,
+		concurrent_agreements = excluded.concurrent_agreements, dimensions = excluded.dimensions, registration = excluded.registration,
+		zero_usage_dimension = excluded.zero_usage_dimension, contract_metadata = excluded.contract_metadata,
+		updated_at = excluded.updated_at`,
+		p.ProductID, store.NullString(p.ProductCode), p.Title, p.Type, p.ConcurrentAgreements, string(dims), string(reg), p.ZeroUsageDimension,
+		string(meta), now, now); err != nil {
+		return p, fmt.Errorf("upsert product: %w", err)
+	}
+	return scanProduct(tx.QueryRow(ctx, `SELECT `+productColumns+` FROM products WHERE product_id = ?`, p.ProductID))
 }
 
 // GetProduct returns one product.

@@ -123,6 +123,9 @@ var (
 	accountIDPattern   = regexp.MustCompile(`^[0-9]{12}$`)
 )
 
+// ValidProductID reports whether s is a product id Concord can store.
+func ValidProductID(s string) bool { return productIDPattern.MatchString(s) }
+
 // ValidAccountID reports whether s looks like an AWS account id (12 digits).
 func ValidAccountID(s string) bool { return accountIDPattern.MatchString(s) }
 

@@ -90,12 +90,6 @@ func DocumentFileName(kind string) string {
 	return "eula.pdf"
 }
 
-// documentURL is where AWS (and anyone holding the token) fetches a
-// consolidated contract.
-func (s *Service) documentURL(token, kind string) string {
-	return strings.TrimRight(s.publicURL(), "/") + "/documents/" + token + "/" + DocumentFileName(kind)
-}
-
 // whatOf names a kind of contract in messages.
 func whatOf(kind string) string {
 	if kind == KindReseller {
@@ -796,6 +790,29 @@ func (s *Service) consolidate(ctx context.Context, offerID, kind string, withCon
 	if err != nil || fresh {
 		return cur, err
 	}
+	// The same documents (a clone's, say) give the same PDF another offer
+	// has: reusing its bytes keeps the S3 key, so nothing is uploaded twice.
+	var reused bool
+	err = s.DB.Write(ctx, func(tx *store.Tx) error {
+		var content []byte
+		var pages int
+		err := tx.QueryRow(ctx, `SELECT content, pages FROM offer_consolidations WHERE kind = ? AND inputs_sha256 = ? AND offer_id <> ? ORDER BY created_at LIMIT 1`,
+			kind, inputsDigest(docs), offerID).Scan(&content, &pages)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("look for a consolidated %s made from the same documents: %w", kind, err)
+		}
+		reused = true
+		cur, err = s.saveConsolidation(ctx, tx, offerID, kind, inputsDigest(docs), content, pages)
+		if err == nil && withContent && cur.content == nil {
+			cur, _, err = loadConsolidation(ctx, tx, offerID, kind, true)
+		}
+		return err
+	})
+	if err != nil || reused {
+		return cur, err
+	}
 	err = s.DB.Read(ctx, func(tx *store.Tx) error {
 		var err error
 		docs, err = loadDocs(ctx, tx, offerID, kind, documentsOf(docs), true)
@@ -847,26 +864,52 @@ func (s *Service) PublicDocument(ctx context.Context, token, kind string) (Publi
 	return f, err
 }
 
-// changeSetOptions gives the change set what the offer's documents need: the
-// URLs of the consolidated custom EULA and reseller agreement. Documents that
-// cannot be published (none uploaded, or not held) fail the offer with the
-// reason; anything else is retried.
-func (s *Service) changeSetOptions(ctx context.Context, o Offer) ([]ChangeSetOption, error) {
+// DocumentStore publishes consolidated contract documents where AWS
+// Marketplace reads them: AWS takes a custom EULA only as a URL into an
+// accessible Amazon S3 bucket (the Agreement API's DocumentItem), so
+// awsmp.Documents stores them in the --documents-bucket.
+type DocumentStore interface {
+	// Publish stores content under key unless it is there already, and
+	// returns the URL AWS reads it from. Coded errors are S3's refusals,
+	// shown to the seller as they are.
+	Publish(ctx context.Context, key, contentType string, content []byte) (url string, err error)
+}
+
+// DocumentKey is the S3 key of a consolidated contract: derived from its
+// SHA-256, so a published document never changes under its URL and the same
+// content is stored once, however many offers carry it.
+func DocumentKey(kind string, content []byte) string {
+	sum := sha256.Sum256(content)
+	return "concord/documents/" + hex.EncodeToString(sum[:]) + "/" + DocumentFileName(kind)
+}
+
+// publishDocuments uploads the offer's consolidated custom EULA and (partner
+// offers) custom reseller agreement to the document store and returns the
+// change set options carrying their URLs. Documents that cannot be
+// consolidated are EInvalid (or ENotFound); no store is EInvalid naming
+// --documents-bucket; S3's refusals keep their code (EConflict); anything
+// else is uncoded and worth retrying.
+func (s *Service) publishDocuments(ctx context.Context, o Offer) ([]ChangeSetOption, error) {
 	var opts []ChangeSetOption
 	add := func(kind string, with func(string) ChangeSetOption) error {
-		c, err := s.consolidate(ctx, o.ID, kind, false)
-		switch marketplace.ErrorCode(err) {
-		case "":
-			opts = append(opts, with(s.documentURL(c.token, kind)))
-			return nil
-		case marketplace.EInvalid, marketplace.ENotFound:
-			msg := "the custom " + whatOf(kind) + " cannot be published: " + marketplace.ErrorMessage(err)
-			if ferr := s.fail(ctx, o.ID, msg); ferr != nil {
-				return ferr
-			}
-			return job.Permanent(errors.New(msg))
+		what := whatOf(kind)
+		c, err := s.consolidate(ctx, o.ID, kind, true)
+		if code := marketplace.ErrorCode(err); code == marketplace.EInvalid || code == marketplace.ENotFound {
+			return marketplace.Errorf(code, "the custom %s cannot be published: %s", what, marketplace.ErrorMessage(err))
+		} else if err != nil {
+			return fmt.Errorf("consolidate the %s of offer %s: %w", what, o.ID, err)
 		}
-		return fmt.Errorf("consolidate the %s of offer %s: %w", whatOf(kind), o.ID, err)
+		if s.DocumentStore == nil {
+			return marketplace.Errorf(marketplace.EInvalid, "the custom %s cannot be published: AWS Marketplace takes a custom %s only as a URL into an Amazon S3 bucket it can read, and Concord has none: start it with --documents-bucket (CONCORD_DOCUMENTS_BUCKET), see docs/aws-setup.md", what, what)
+		}
+		url, err := s.DocumentStore.Publish(ctx, DocumentKey(kind, c.content), ContentTypePDF, c.content)
+		if marketplace.ErrorCode(err) != marketplace.EInternal && err != nil {
+			return marketplace.Errorf(marketplace.ErrorCode(err), "the custom %s could not be uploaded: %s", what, marketplace.ErrorMessage(err))
+		} else if err != nil {
+			return fmt.Errorf("upload the %s of offer %s: %w", what, o.ID, err)
+		}
+		opts = append(opts, with(url))
+		return nil
 	}
 	if o.EULA.Kind == "custom" {
 		if err := add(KindEULA, WithEULAURL); err != nil {
@@ -879,4 +922,50 @@ func (s *Service) changeSetOptions(ctx context.Context, o Offer) ([]ChangeSetOpt
 		}
 	}
 	return opts, nil
+}
+
+// changeSetOptions gives the change set the URLs of the offer's documents
+// (uploaded at submit; publishing again finds them there). Documents that
+// cannot be published fail the offer with the reason; anything else is
+// retried.
+func (s *Service) changeSetOptions(ctx context.Context, o Offer) ([]ChangeSetOption, error) {
+	opts, err := s.publishDocuments(ctx, o)
+	if marketplace.ErrorCode(err) == marketplace.EInternal {
+		return nil, err
+	} else if err != nil {
+		msg := marketplace.ErrorMessage(err)
+		if ferr := s.fail(ctx, o.ID, msg); ferr != nil {
+			return nil, ferr
+		}
+		return nil, job.Permanent(errors.New(msg))
+	}
+	return opts, nil
+}
+
+// refuseSubmit records why a draft's documents could not be published on the
+// offer (its failure and a history step), leaving it as it was, and returns
+// the reason as a coded error for the submitter.
+func (s *Service) refuseSubmit(ctx context.Context, id string, cause error) error {
+	if marketplace.ErrorCode(cause) == marketplace.EInternal {
+		if s.Logger != nil {
+			s.Logger.Error("offer documents not uploaded", "offer", id, "err", cause)
+		}
+		cause = marketplace.Errorf(marketplace.EConflict, "the custom documents could not be uploaded to S3 (it did not answer; the log has the details): submit again")
+	}
+	msg := marketplace.ErrorMessage(cause)
+	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		d, err := load(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		d.Offer.Failure, d.Offer.UpdatedAt = msg, s.now()
+		if err := save(ctx, tx, d.Offer); err != nil {
+			return err
+		}
+		return history(ctx, tx, id, d.UpdatedAt, d.State, "not submitted", msg)
+	})
+	if err != nil {
+		return fmt.Errorf("record why offer %s was not submitted: %w", id, err)
+	}
+	return cause
 }

@@ -392,3 +392,26 @@ func TestDocumentsOfAClone(t *testing.T) {
 		wantErr(t, err, marketplace.EInvalid, `the custom EULA of offer `+clone.ID+` lists "forged.pdf", which Concord does not hold`)
 	})
 }
+
+// TestSubmitWithoutDocumentsBucket: with no S3 bucket, an offer with a custom
+// EULA is refused at submit naming --documents-bucket, and stays a draft
+// saying so; one with the standard EULA needs no bucket.
+func TestSubmitWithoutDocumentsBucket(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		e.svc.DocumentStore = nil
+		ctx := context.Background()
+		d := e.draft(direct())
+		e.add(d.ID, offer.KindEULA, "terms.txt", "text/plain", []byte("These terms apply.\n"))
+		_, err := e.svc.Submit(ctx, d.ID)
+		wantErr(t, err, marketplace.EInvalid, "the custom EULA cannot be published", "--documents-bucket (CONCORD_DOCUMENTS_BUCKET)")
+		got := e.get(d.ID)
+		if got.State != offer.StateDraft || !strings.Contains(got.Failure, "--documents-bucket") || got.History[len(got.History)-1].Step != "not submitted" {
+			t.Errorf("after the refusal: %s %q %+v", got.State, got.Failure, got.History[len(got.History)-1])
+		}
+		if _, err := e.svc.Submit(ctx, e.draft(direct()).ID); err != nil {
+			t.Errorf("an offer with the standard EULA: %v", err)
+		}
+	})
+}

@@ -70,6 +70,18 @@ func (s *Service) Submit(ctx context.Context, id string) (Detail, error) {
 	var vis visibility
 	if d, err := s.Get(ctx, id); err == nil {
 		vis = s.visibilityOf(ctx, d.Offer)
+		// Custom documents go to S3 first: a failed upload leaves the draft
+		// as it was, saying why, and starts no change set.
+		if (d.State == StateDraft || d.State == StateFailed) && !s.DeferDocuments {
+			// The form's own refusals come first, as they always did.
+			err := s.DB.Read(ctx, func(tx *store.Tx) error { o := d.Offer; return s.check(ctx, tx, &o, true, vis) })
+			if err != nil {
+				return Detail{}, err
+			}
+			if _, err := s.publishDocuments(ctx, d.Offer); err != nil {
+				return Detail{}, s.refuseSubmit(ctx, id, err)
+			}
+		}
 	}
 	var out Detail
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {

@@ -25,9 +25,21 @@ type Service struct {
 	Logger *slog.Logger
 	// Catalog publishes offers (awsmp.Catalog); nil where nothing publishes.
 	Catalog CatalogAPI
-	// PublicURL is where buyers and AWS reach Concord (tracked links,
-	// custom EULA documents); nil in tests that need neither.
+	// PublicURL is where buyers reach Concord (tracked links); nil in
+	// tests that need none.
 	PublicURL func() string
+	// DocumentStore is the S3 bucket custom EULAs and reseller agreements
+	// are published to (awsmp.Documents); nil refuses custom documents at
+	// submit, naming --documents-bucket.
+	DocumentStore DocumentStore
+	// DeferDocuments leaves the upload to the publish job: `concord offer
+	// submit` holds no S3 client, and serve's job runner uploads them (a
+	// failure then fails the offer, saying why).
+	DeferDocuments bool
+	// SyncProduct, when set, reads a product Concord does not know yet from
+	// the Catalog API (inbox.Ledger.SyncProduct) before a form for it is
+	// checked, so the form meets its dimensions.
+	SyncProduct func(ctx context.Context, productID string) error
 	// OfferRegistration, when set, is handed an offer's registration
 	// details once its AWS offer id is known (and again when they are
 	// edited), in the same transaction: the buyer who accepts it is then
@@ -79,6 +91,26 @@ func (s *Service) publicURL() string {
 		return "http://127.0.0.1:8080"
 	}
 	return s.PublicURL()
+}
+
+// meetProduct syncs a product Concord does not know yet from AWS. A product
+// AWS does not know either is left to the form's checks, which name it.
+func (s *Service) meetProduct(ctx context.Context, productID string) {
+	if s.SyncProduct == nil || productID == "" {
+		return
+	}
+	known := true
+	s.DB.Read(ctx, func(tx *store.Tx) error {
+		_, ok, err := inbox.LoadProduct(ctx, tx, productID)
+		known = ok || err != nil
+		return err
+	})
+	if known {
+		return
+	}
+	if err := s.SyncProduct(ctx, productID); err != nil && s.Logger != nil {
+		s.Logger.Warn("product not synced from the Catalog API", "product", productID, "err", err)
+	}
 }
 
 // Step is one entry of an offer's history.
@@ -181,6 +213,7 @@ func (s *Service) Create(ctx context.Context, o Offer) (Detail, error) {
 // of an old offer is a draft whose dates RevOps still has to change, and
 // Submit checks them).
 func (s *Service) create(ctx context.Context, o Offer, checkDates bool) (Detail, error) {
+	s.meetProduct(ctx, o.ProductID)
 	o = formOf(o) // what AWS assigns comes from AWS, not from the form
 	o.ID, o.State = newID(), StateDraft
 	vis := s.visibilityOf(ctx, o)

@@ -35,12 +35,20 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	t.Helper()
 	logger := slog.New(slog.DiscardHandler)
 	e := &env{t: t, db: db, clock: clocktest.New(now)}
-	e.svc = &offer.Service{DB: db, Now: e.clock.Now, Logger: logger}
+	e.svc = &offer.Service{DB: db, Now: e.clock.Now, Logger: logger, DocumentStore: memStore{}}
 	e.ledger = &inbox.Ledger{DB: db, Now: e.clock.Now, Logger: logger, AgreementHooks: []inbox.AgreementHook{e.svc.AgreementHook}}
 	if _, err := e.ledger.PutProduct(context.Background(), product()); err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// memStore stands in for the S3 bucket in the service's own tests (the app's
+// tests upload to the emulator's S3 through the official client).
+type memStore struct{}
+
+func (memStore) Publish(_ context.Context, key, _ string, _ []byte) (string, error) {
+	return "https://s3.amazonaws.com/test-bucket/" + key, nil
 }
 
 // agreement is an active agreement of buyerAccount for prod-o made from offer

@@ -1,0 +1,115 @@
+package inbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/concordmp/concord/internal/job"
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/store"
+)
+
+// ProductAPI reads a product as AWS lists it (awsmp.Catalog.DescribeProduct:
+// the Catalog API's DescribeEntity): its title, code, type and dimensions.
+type ProductAPI interface {
+	DescribeProduct(ctx context.Context, productID string) (marketplace.Product, error)
+}
+
+// JobSyncProduct reads a product Concord just met from the Catalog API.
+const JobSyncProduct = "product.sync"
+
+type syncArgs struct {
+	ProductID string `json:"productId"`
+}
+
+// syncLater queues the sync of a product Concord has just met, in the
+// caller's transaction.
+func syncLater(ctx context.Context, tx *store.Tx, productID string, now time.Time) error {
+	_, _, err := job.Enqueue(ctx, tx, now, JobSyncProduct, syncArgs{productID}, job.Options{UniqueKey: "product-sync:" + productID})
+	return err
+}
+
+// ProductHandlers registers the product sync job. Without an API, or for a
+// product the Catalog API does not know (a test product, another seller's),
+// the job does nothing: the product stays as events and the vendor made it.
+func (l *Ledger) ProductHandlers(r *job.Runner, api ProductAPI) {
+	r.Handle(JobSyncProduct, func(ctx context.Context, j *job.Job) error {
+		var a syncArgs
+		if err := json.Unmarshal(j.Args, &a); err != nil || a.ProductID == "" {
+			return job.Permanent(fmt.Errorf("bad %s job arguments %s", j.Kind, j.Args))
+		}
+		if api == nil {
+			return nil
+		}
+		_, err := l.SyncProduct(ctx, api, a.ProductID)
+		if code := marketplace.ErrorCode(err); code == marketplace.ENotFound || code == marketplace.EInvalid || code == marketplace.EConflict {
+			l.Logger.Warn("product not synced from the Catalog API", "product", a.ProductID, "err", marketplace.ErrorMessage(err))
+			return nil
+		}
+		return err
+	})
+}
+
+// SyncProduct reads a product from the Catalog API and stores what AWS owns
+// of it (title, code, type, dimensions), keeping everything only Concord
+// knows (registration, tenant strategy, contract metadata, zero-usage
+// dimension, Concurrent Agreements flag). A product Concord did not know is
+// created; a new product has Concurrent Agreements on, as PUT gives it.
+func (l *Ledger) SyncProduct(ctx context.Context, api ProductAPI, productID string) (marketplace.Product, error) {
+	if !marketplace.ValidProductID(productID) {
+		return marketplace.Product{}, marketplace.Errorf(marketplace.EInvalid, "productId %q is invalid", productID)
+	}
+	aws, err := api.DescribeProduct(ctx, productID)
+	if err != nil {
+		return marketplace.Product{}, err
+	}
+	return l.UpdateProduct(ctx, productID, func(p *marketplace.Product, exists bool) error {
+		if !exists {
+			p.ConcurrentAgreements = true
+		}
+		if aws.Title != "" {
+			p.Title = aws.Title
+		}
+		if aws.ProductCode != "" {
+			p.ProductCode = aws.ProductCode
+		}
+		if aws.Type != "" {
+			p.Type = aws.Type
+		}
+		p.Dimensions = aws.Dimensions
+		if d, ok := p.Dimension(p.ZeroUsageDimension); p.ZeroUsageDimension != "" && (!ok || d.Kind == "contract") {
+			return marketplace.Errorf(marketplace.EConflict, "the zero-usage dimension %q of product %s is no longer one of its usage dimensions in AWS: change zeroUsageDimension (PATCH /v1/products/%s), then sync again",
+				p.ZeroUsageDimension, productID, productID)
+		}
+		return nil
+	})
+}
+
+// UpdateProduct changes a product in one write transaction: change gets the
+// stored product (or a new one with only its id, exists false), and what it
+// leaves is validated and stored. So a sync and a PATCH never undo each
+// other's changes. An error from change (or validation) changes nothing.
+func (l *Ledger) UpdateProduct(ctx context.Context, productID string, change func(p *marketplace.Product, exists bool) error) (marketplace.Product, error) {
+	var out marketplace.Product
+	err := l.DB.Write(ctx, func(tx *store.Tx) error {
+		p, ok, err := LoadProduct(ctx, tx, productID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			p = marketplace.Product{ProductID: productID}
+		}
+		if err := change(&p, ok); err != nil {
+			return err
+		}
+		p.ProductID = productID
+		out, err = putProduct(ctx, tx, p, l.Now())
+		return err
+	})
+	if err != nil && marketplace.ErrorCode(err) == marketplace.EInternal {
+		return out, fmt.Errorf("update product %s: %w", productID, err)
+	}
+	return out, err
+}
