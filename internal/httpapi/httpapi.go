@@ -74,7 +74,7 @@ func (s *Server) Handler() http.Handler {
 		"apiKey": {Type: "http", Scheme: "bearer", Description: "A Concord API key (ck_…)."},
 	}
 	api := humago.New(mux, cfg)
-	api.UseMiddleware(s.authenticate(api))
+	api.UseMiddleware(v1Headers, s.authenticate(api), s.checkBody(api))
 	s.register(api)
 	if s.Webhooks != nil {
 		s.registerWebhooks(api)

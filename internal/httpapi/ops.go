@@ -43,7 +43,7 @@ func page[T any](items []T, limit int, key func(T) string) *listOutput[T] {
 	limit = pageLimit(limit)
 	out := &listOutput[T]{Body: List[T]{Items: items}}
 	if len(items) == limit {
-		out.Body.NextCursor = key(items[len(items)-1])
+		out.Body.NextCursor = encodeCursor(key(items[len(items)-1]))
 	}
 	return out
 }
