@@ -110,7 +110,7 @@ func TestLedger(t *testing.T) {
 			if lic.State != marketplace.LicenseEnding {
 				t.Fatalf("after Ended: %s, want ending", lic.State)
 			}
-			ingest(t, l, eventbridge.LicenseDeprovisioned(seller, a, arn, t0.Add(time.Hour)))
+			ingest(t, l, eventbridge.LicenseDeprovisioned(seller, a, arn, t0.Add(time.Minute)))
 			lic, _ = l.GetLicense(ctx, arn)
 			if lic.State != marketplace.LicenseDeprovisioned {
 				t.Fatalf("after Deprovisioned: %s", lic.State)
