@@ -5,6 +5,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -116,6 +117,7 @@ type App struct {
 	Emulator *emulator.Emulator
 
 	listener net.Listener
+	lock     *os.File // the data directory's lock (SQLite or sandbox)
 	server   *http.Server
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup // the HTTP server
@@ -168,6 +170,14 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 			a.Close(context.Background())
 		}
 	}()
+	if cfg.Database == "" || a.Sandbox() { // SQLite lives in the data directory
+		// Before the database opens: a second serve must not migrate or read it.
+		lock, err := lockDataDir(cmp.Or(cfg.DataDir, "."))
+		if err != nil {
+			return nil, err
+		}
+		a.lock = lock
+	}
 	db, err := store.Open(ctx, store.Config{URL: cfg.Database, DataDir: cfg.DataDir})
 	if err != nil {
 		return nil, err
@@ -373,6 +383,9 @@ func (a *App) Close(ctx context.Context) error {
 	a.wg.Wait()
 	if a.DB != nil {
 		errs = append(errs, a.DB.Close())
+	}
+	if a.lock != nil {
+		a.lock.Close() // releases the lock
 	}
 	return errors.Join(errs...)
 }
