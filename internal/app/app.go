@@ -85,6 +85,11 @@ type Config struct {
 	MeteringWindow   time.Duration
 	MeteringRPS      float64
 	MeteringInFlight int
+	// MetricsAddr, when set, serves /metrics on a listener of its own
+	// (HOST:PORT) instead of the main one.
+	MetricsAddr string
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
 	// NoMetering leaves the metering submitter off (usage is still taken in).
 	NoMetering bool
 	// Now is the clock; nil is time.Now. Tests pass a fake.
@@ -117,6 +122,8 @@ type App struct {
 	Emulator *emulator.Emulator
 
 	listener net.Listener
+	metrics  *http.Server // on its own listener (MetricsAddr), or nil
+	metricsL net.Listener
 	lock     *os.File // the data directory's lock (SQLite or sandbox)
 	server   *http.Server
 	cancel   context.CancelFunc
@@ -126,6 +133,14 @@ type App struct {
 
 // Sandbox reports whether the built-in emulator stands in for AWS.
 func (a *App) Sandbox() bool { return a.Config.Marketplace == MarketplaceEmulator }
+
+// MetricsURL is where /metrics is served: the metrics listener's, or the main one.
+func (a *App) MetricsURL() string {
+	if a.metricsL != nil {
+		return "http://" + a.metricsL.Addr().String() + "/metrics"
+	}
+	return a.URL() + "/metrics"
+}
 
 // URL is the base URL the app listens on.
 func (a *App) URL() string { return "http://" + a.listener.Addr().String() }
@@ -296,6 +311,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	snsHandler = sns
 
 	srv := &httpapi.Server{DB: db, Ledger: a.Ledger, Logger: logger, Now: cfg.Now, Version: Version, Registry: a.Registry,
+		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsAddr != "",
 		Sandbox: a.Sandbox(), EventBridge: ebHandler, SNS: snsHandler,
 		Webhooks: a.Webhooks, Entitlements: a.Entitlements, Registration: a.Registration, Metering: a.Metering, Offers: a.Offers, Notify: a.Notify,
 		Extra: func(m *http.ServeMux, api huma.API) {
@@ -308,6 +324,19 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 			}
 		}}
 	a.server = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	if cfg.MetricsAddr != "" {
+		if a.metricsL, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("listen on --metrics-addr %s: %w", cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		a.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+		a.wg.Go(func() {
+			if err := a.metrics.Serve(a.metricsL); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("metrics server", "err", err)
+			}
+		})
+	}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
@@ -376,6 +405,13 @@ func (a *App) Close(ctx context.Context) error {
 		}
 	} else if a.listener != nil {
 		a.listener.Close()
+	}
+	if a.metrics != nil {
+		if err := a.metrics.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("metrics shutdown: %w", err))
+		}
+	} else if a.metricsL != nil {
+		a.metricsL.Close()
 	}
 	if a.Emulator != nil {
 		a.Emulator.Close()
