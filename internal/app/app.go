@@ -504,7 +504,7 @@ func NewServices(db *store.DB, now func() time.Time, logger *slog.Logger) Servic
 	s.Ledger.AgreementHooks = []inbox.AgreementHook{s.Offers.AgreementHook, s.Orders.AgreementHook}
 	// A partner's offer released from a partner offer extends it; a change
 	// set's end is tracked at once.
-	s.Ledger.EventHooks = []inbox.EventHook{s.Offers.EventHook}
+	s.Ledger.EventHooks = []inbox.EventHook{s.Offers.EventHook, s.Orders.EventHook}
 	return s
 }
 
