@@ -93,6 +93,9 @@ func TestLedger(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if len(evs) != 2 {
+				t.Fatalf("events of %s: %d, want its License Updated and Created", a.ID, len(evs))
+			}
 			for _, e := range evs {
 				if e.Status != inbox.StatusApplied {
 					t.Errorf("event %s %s is %s after its agreement arrived", e.ID, e.Kind, e.Status)
