@@ -117,8 +117,15 @@ func (s *Service) logger() *slog.Logger {
 	return s.Logger
 }
 
+// Mux is what the console mounts its routes on: an *http.ServeMux, or a
+// wrapper that also records the patterns (the tests enumerate the real
+// routes that way rather than reading the source).
+type Mux interface {
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
 // Mount adds the console's routes under /console to m.
-func (s *Service) Mount(m *http.ServeMux) {
+func (s *Service) Mount(m Mux) {
 	m.HandleFunc("GET "+Prefix, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)
 	})

@@ -28,7 +28,7 @@ import (
 
 const sandboxPath = Prefix + "/sandbox"
 
-func (s *Service) mountSandbox(m *http.ServeMux) {
+func (s *Service) mountSandbox(m Mux) {
 	m.HandleFunc("GET "+sandboxPath, s.signedIn(s.sandbox))
 	for path, h := range map[string]http.HandlerFunc{
 		"/clock":                             s.sandboxAdvance,
