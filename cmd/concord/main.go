@@ -344,6 +344,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.MeteringWindow, "metering-window", envDuration("CONCORD_METERING_WINDOW", 24*time.Hour), "how old usage AWS accepts: 24h, or 6h for an account still on the old window (CONCORD_METERING_WINDOW)")
 	fs.Float64Var(&cfg.MeteringRPS, "metering-rps", envFloat("CONCORD_METERING_RPS", 10), "BatchMeterUsage calls per second at most, for this process; replicas sharing an AWS account split AWS's 10 (CONCORD_METERING_RPS)")
 	fs.IntVar(&cfg.MeteringInFlight, "metering-in-flight", envInt("CONCORD_METERING_IN_FLIGHT", 8), "BatchMeterUsage calls in flight at once (CONCORD_METERING_IN_FLIGHT)")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", env("CONCORD_METRICS_ADDR", ""), "serve /metrics on this HOST:PORT of its own (e.g. 127.0.0.1:9090) instead of the main listener (CONCORD_METRICS_ADDR)")
+	fs.StringVar(&cfg.MetricsToken, "metrics-token", env("CONCORD_METRICS_TOKEN", ""), "require Authorization: Bearer TOKEN on /metrics; prefer the environment variable (CONCORD_METRICS_TOKEN)")
 	fs.BoolVar(&cfg.NoMetering, "no-metering", envBool("CONCORD_NO_METERING", false), "do not submit usage to AWS from this process (usage is still taken in and stored) (CONCORD_NO_METERING)")
 	fs.StringVar(&cfg.SMTP.Addr, "smtp-addr", env("CONCORD_SMTP_ADDR", ""), "SMTP server HOST:PORT for notification emails; empty records them as skipped (CONCORD_SMTP_ADDR)")
 	fs.StringVar(&cfg.SMTP.Mode, "smtp-tls", env("CONCORD_SMTP_TLS", "starttls"), "SMTP security: starttls (required, port 587), tls (implicit TLS, port 465) or none (CONCORD_SMTP_TLS)")

@@ -5,6 +5,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -91,6 +92,11 @@ type Config struct {
 	MeteringWindow   time.Duration
 	MeteringRPS      float64
 	MeteringInFlight int
+	// MetricsAddr, when set, serves /metrics on a listener of its own
+	// (HOST:PORT) instead of the main one.
+	MetricsAddr string
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
 	// NoMetering leaves the metering submitter off (usage is still taken in).
 	NoMetering bool
 	// Now is the clock; nil is time.Now. Tests pass a fake.
@@ -126,6 +132,9 @@ type App struct {
 	Emulator *emulator.Emulator
 
 	listener net.Listener
+	metrics  *http.Server // on its own listener (MetricsAddr), or nil
+	metricsL net.Listener
+	lock     *os.File // the data directory's lock (SQLite or sandbox)
 	server   *http.Server
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup // the HTTP server
@@ -134,6 +143,14 @@ type App struct {
 
 // Sandbox reports whether the built-in emulator stands in for AWS.
 func (a *App) Sandbox() bool { return a.Config.Marketplace == MarketplaceEmulator }
+
+// MetricsURL is where /metrics is served: the metrics listener's, or the main one.
+func (a *App) MetricsURL() string {
+	if a.metricsL != nil {
+		return "http://" + a.metricsL.Addr().String() + "/metrics"
+	}
+	return a.URL() + "/metrics"
+}
 
 // URL is the base URL the app listens on.
 func (a *App) URL() string { return "http://" + a.listener.Addr().String() }
@@ -178,6 +195,14 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 			a.Close(context.Background())
 		}
 	}()
+	if cfg.Database == "" || a.Sandbox() { // SQLite lives in the data directory
+		// Before the database opens: a second serve must not migrate or read it.
+		lock, err := lockDataDir(cmp.Or(cfg.DataDir, "."))
+		if err != nil {
+			return nil, err
+		}
+		a.lock = lock
+	}
 	db, err := store.Open(ctx, store.Config{URL: cfg.Database, DataDir: cfg.DataDir})
 	if err != nil {
 		return nil, err
@@ -324,6 +349,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	snsHandler = sns
 
 	srv := &httpapi.Server{DB: db, Ledger: a.Ledger, Logger: logger, Now: cfg.Now, Version: Version, Registry: a.Registry,
+		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsAddr != "",
 		Sandbox: a.Sandbox(), EventBridge: ebHandler, SNS: snsHandler,
 		Webhooks: a.Webhooks, Entitlements: a.Entitlements, Registration: a.Registration, Metering: a.Metering, Offers: a.Offers, Notify: a.Notify,
 		Products: catalog,
@@ -337,6 +363,19 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 			}
 		}}
 	a.server = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	if cfg.MetricsAddr != "" {
+		if a.metricsL, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("listen on --metrics-addr %s: %w", cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		a.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute}
+		a.wg.Go(func() {
+			if err := a.metrics.Serve(a.metricsL); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("metrics server", "err", err)
+			}
+		})
+	}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
@@ -412,12 +451,22 @@ func (a *App) Close(ctx context.Context) error {
 	} else if a.listener != nil {
 		a.listener.Close()
 	}
+	if a.metrics != nil {
+		if err := a.metrics.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("metrics shutdown: %w", err))
+		}
+	} else if a.metricsL != nil {
+		a.metricsL.Close()
+	}
 	if a.Emulator != nil {
 		a.Emulator.Close()
 	}
 	a.wg.Wait()
 	if a.DB != nil {
 		errs = append(errs, a.DB.Close())
+	}
+	if a.lock != nil {
+		a.lock.Close() // releases the lock
 	}
 	return errors.Join(errs...)
 }
@@ -501,7 +550,7 @@ func NewServices(db *store.DB, now func() time.Time, logger *slog.Logger) Servic
 	s.Ledger.Lineage = s.Offers.Lineage
 	// A partner's offer released from a partner offer extends it; a change
 	// set's end is tracked at once.
-	s.Ledger.EventHooks = []inbox.EventHook{s.Offers.EventHook}
+	s.Ledger.EventHooks = []inbox.EventHook{s.Offers.EventHook, s.Orders.EventHook}
 	return s
 }
 

@@ -1,9 +1,11 @@
 package app_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
+	"github.com/concordmp/concord/internal/store"
 	"github.com/concordmp/concord/internal/store/storetest"
 )
 
@@ -24,15 +26,35 @@ func TestReviewOfferWithoutRegistrationDetailsIsNotAutoRegistered(t *testing.T) 
 		t.Fatalf("the form carries registration answers: %v", d.Registration)
 	}
 	accept(t, b, "123456789012", d.OfferID)
-	time.Sleep(500 * time.Millisecond) // the license folded
+	// Wait for what matters, not for time: the license is folded (its
+	// hooks, which would schedule auto-registration, ran in that commit)...
+	eventually(t, "the license to be folded", func() bool {
+		return count(t, b, `SELECT COUNT(*) FROM licenses WHERE account_id = ? AND state = 'active'`, "123456789012") == 1
+	})
+	// ...then, past the hour auto-registration waits, every job due has run.
 	if err := b.app.Emulator.World.Advance(2 * time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if ts := tenantsOf(t, b, "123456789012", "offerscode"); len(ts) > 0 {
-			t.Fatalf("a tenant was created without the buyer registering: %+v", ts[0])
-		}
-		time.Sleep(100 * time.Millisecond)
+	eventually(t, "every due job to have run", func() bool {
+		return count(t, b, `SELECT COUNT(*) FROM jobs WHERE state = 'running' OR (state = 'available' AND run_at <= ?)`,
+			b.app.Emulator.World.Now().UnixMilli()) == 0
+	})
+	if ts := tenantsOf(t, b, "123456789012", "offerscode"); len(ts) > 0 {
+		t.Fatalf("a tenant was created without the buyer registering: %+v", ts[0])
 	}
+	if n := count(t, b, `SELECT COUNT(*) FROM jobs WHERE kind = ?`, "registration.auto"); n != 0 {
+		t.Fatalf("%d auto-registration jobs for an offer without registration details", n)
+	}
+}
+
+// count runs a COUNT(*) query on b's database.
+func count(t *testing.T, b *bundle, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := b.app.DB.Read(context.Background(), func(tx *store.Tx) error {
+		return tx.QueryRow(context.Background(), q, args...).Scan(&n)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

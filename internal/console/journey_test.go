@@ -353,7 +353,7 @@ func TestBrowserJourneys(t *testing.T) {
 	d = j.waitOffer(direct, offer.StateAccepted)
 	j.until("/console/offers/"+direct, "Accepted", d.AgreementID)
 	agreement := d.AgreementID
-	j.until("/console/agreements/"+agreement, "Globex", "seats", "10")
+	j.until("/console/agreements/"+agreement, "Globex", "seats", "\t10\t") // the Quantity cell, exactly
 	j.until("/console/agreements/"+agreement, "New order")
 	j.shot("agreement")
 	if href := j.attr("#artifacts a[href$='.pdf']", "href"); href == "" {
@@ -399,7 +399,7 @@ func TestBrowserJourneys(t *testing.T) {
 	if am.AgreementID == "" || am.AgreementID == agreement {
 		t.Fatalf("accepted amendment %+v", am)
 	}
-	j.until("/console/agreements/"+am.AgreementID, "15", agreement)
+	j.until("/console/agreements/"+am.AgreementID, "\t15\t", agreement) // the Quantity cell (innerText separates cells by tabs)
 	j.until("/console/agreements/"+agreement, "Replaced")
 	j.until("/console/buyers/"+journeyBuyer, agreement, am.AgreementID, p.AgreementID)
 	j.shot("buyer")

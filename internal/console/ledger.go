@@ -25,7 +25,7 @@ import (
 // mountLedger adds the pages of the ledger: buyers, agreements (with their
 // bookable artifacts), licenses (with their usage), metering health and the
 // Concurrent Agreements readiness report.
-func (s *Service) mountLedger(m *http.ServeMux) {
+func (s *Service) mountLedger(m Mux) {
 	m.HandleFunc("GET "+Prefix+"/buyers", s.signedIn(s.buyers))
 	m.HandleFunc("GET "+Prefix+"/buyers/{account}", s.signedIn(s.buyerDetail))
 	m.HandleFunc("GET "+Prefix+"/agreements/{id}", s.signedIn(s.agreementDetail))

@@ -13,7 +13,7 @@ import (
 // while the offer is a draft; offer.Service checks and consolidates them
 // into the one PDF AWS fetches when the offer is published.
 
-func (s *Service) mountOfferDocuments(m *http.ServeMux) {
+func (s *Service) mountOfferDocuments(m Mux) {
 	m.HandleFunc("POST "+Prefix+"/offers/{id}/documents", s.signedInUpload(s.may(AreaOffers, s.uploadDocuments)))
 	m.HandleFunc("POST "+Prefix+"/offers/{id}/documents/{doc}/remove", s.signedIn(s.may(AreaOffers, s.removeDocument)))
 	m.HandleFunc("GET "+Prefix+"/offers/{id}/documents/{doc}", s.signedIn(s.downloadDocument))

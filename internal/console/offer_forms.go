@@ -23,7 +23,7 @@ import (
 	"github.com/concordmp/concord/internal/store"
 )
 
-func (s *Service) mountOfferForms(m *http.ServeMux) {
+func (s *Service) mountOfferForms(m Mux) {
 	offers := func(h http.HandlerFunc) http.HandlerFunc { return s.signedIn(s.may(AreaOffers, h)) }
 	s.mountOfferDocuments(m)
 	m.HandleFunc("GET "+Prefix+"/offers/new", offers(s.newOfferForm))

@@ -28,7 +28,7 @@ import (
 
 const sandboxPath = Prefix + "/sandbox"
 
-func (s *Service) mountSandbox(m *http.ServeMux) {
+func (s *Service) mountSandbox(m Mux) {
 	m.HandleFunc("GET "+sandboxPath, s.signedIn(s.sandbox))
 	// AWS's "Set up your account" page for a license, served in-process: the
 	// emulator's own copy sits behind the control token a browser lacks.

@@ -17,7 +17,7 @@ import (
 // mountSettings adds the admin's pages: products and listings, notification
 // routes, API keys, webhooks and users. Every page can be read by every
 // role; every change needs AreaSettings (admins).
-func (s *Service) mountSettings(m *http.ServeMux) {
+func (s *Service) mountSettings(m Mux) {
 	get := func(path string, h http.HandlerFunc) { m.HandleFunc("GET "+Prefix+"/settings"+path, s.signedIn(h)) }
 	post := func(path string, h http.HandlerFunc) {
 		m.HandleFunc("POST "+Prefix+"/settings"+path, s.signedIn(s.may(AreaSettings, h)))

@@ -7,6 +7,8 @@ package httpapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -39,6 +41,12 @@ type Server struct {
 	Now      func() time.Time
 	Version  string
 	Registry *prometheus.Registry
+	// MetricsToken, when set, is the bearer token GET /metrics requires (the
+	// metrics name products, routes and error rates).
+	MetricsToken string
+	// MetricsElsewhere leaves /metrics off this handler: the app serves
+	// MetricsHandler on a listener of its own (--metrics-addr).
+	MetricsElsewhere bool
 	// Sandbox is true when the built-in emulator stands in for AWS.
 	Sandbox bool
 	// EventBridge and SNS are the event doors; nil disables a door.
@@ -76,7 +84,7 @@ func (s *Server) Handler() http.Handler {
 		"apiKey": {Type: "http", Scheme: "bearer", Description: "A Concord API key (ck_…)."},
 	}
 	api := humago.New(mux, cfg)
-	api.UseMiddleware(s.authenticate(api))
+	api.UseMiddleware(v1Headers, s.authenticate(api), s.checkBody(api))
 	s.register(api)
 	s.registerProducts(api)
 	if s.Webhooks != nil {
@@ -113,7 +121,9 @@ func (s *Server) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "database": s.DB.Dialect()})
 	})
 	if s.Registry != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+		if !s.MetricsElsewhere {
+			mux.Handle("GET /metrics", s.MetricsHandler())
+		}
 		s.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "concord_http_request_duration_seconds", Help: "HTTP request latency by route and status class.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
@@ -130,6 +140,24 @@ func (s *Server) Handler() http.Handler {
 		s.Extra(mux, api)
 	}
 	return s.observe(mux)
+}
+
+// MetricsHandler serves the Prometheus metrics, behind MetricsToken when set.
+func (s *Server) MetricsHandler() http.Handler {
+	h := promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{})
+	if s.MetricsToken == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte(s.MetricsToken))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := sha256.Sum256([]byte(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")))
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"status": 401, "title": "Unauthorized", "detail": "/metrics needs Authorization: Bearer <the --metrics-token>"})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // authenticate guards every /v1 operation with an API key. Verified keys are

@@ -43,7 +43,7 @@ func page[T any](items []T, limit int, key func(T) string) *listOutput[T] {
 	limit = pageLimit(limit)
 	out := &listOutput[T]{Body: List[T]{Items: items}}
 	if len(items) == limit {
-		out.Body.NextCursor = key(items[len(items)-1])
+		out.Body.NextCursor = encodeCursor(key(items[len(items)-1]))
 	}
 	return out
 }
@@ -197,7 +197,7 @@ func (s *Server) register(api huma.API) {
 
 	huma.Register(api, get("list-events", "/v1/events", "The inbox: every marketplace event received", "Events"),
 		func(ctx context.Context, in *struct {
-			Status    string `query:"status" enum:"applied,deferred,flagged,stored," doc:"applied, deferred (waiting for what it refers to), flagged (unknown type) or stored (informational)."`
+			Status    string `query:"status" enum:"applied,deferred,held,flagged,stored," doc:"applied, deferred (waiting for what it refers to), held (dated more than 5 minutes ahead: applied when its time is near), flagged (unknown type) or stored (informational)."`
 			Kind      string `query:"kind"`
 			Agreement string `query:"agreement"`
 			PageParams

@@ -100,4 +100,11 @@ func (l *Ledger) Handlers(r *job.Runner, api AgreementAPI) {
 		}
 		return l.RefreshLicense(ctx, a.LicenseID)
 	})
+	r.Handle(JobReleaseEvent, func(ctx context.Context, j *job.Job) error {
+		var a ReleaseArgs
+		if err := json.Unmarshal(j.Args, &a); err != nil {
+			return job.Permanent(fmt.Errorf("bad args: %w", err))
+		}
+		return l.Release(ctx, a.EventID)
+	})
 }

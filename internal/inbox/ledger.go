@@ -36,13 +36,22 @@ const (
 	StatusDeferred = "deferred" // waits for what it refers to
 	StatusStored   = "stored"   // informational: kept, no ledger effect
 	StatusFlagged  = "flagged"  // unknown detail-type: kept for an operator
+	StatusHeld     = "held"     // dated too far ahead: kept, applied when its time is near
 )
 
 // Job kinds the ledger enqueues.
 const (
 	JobEnrichAgreement = "agreement.enrich"
 	JobRefreshLicense  = "license.refresh"
+	JobReleaseEvent    = "event.release"
 )
+
+// MaxEventSkew is how far ahead of Concord's clock an event may be dated and
+// still be applied at once. An event dated later (a skewed or forged clock,
+// say 9999-12-31) would otherwise win every "latest event" rule of the folds
+// and make the real events after it look stale; it is held in the inbox
+// instead, with status held, and applied when its time is this near.
+const MaxEventSkew = 5 * time.Minute
 
 // EnrichDelay is how long a License or Ended event for an unknown agreement waits
 // before Concord asks the Agreement API about it: usually the Created event is just
@@ -105,11 +114,7 @@ func (l *Ledger) Ingest(ctx context.Context, door string, ev marketplace.Event) 
 	err := l.DB.Write(ctx, func(tx *store.Tx) error {
 		res, touched = Result{EventID: ev.ID}, nil
 		now := l.Now()
-		status := initialStatus(ev.Kind)
-		note := ""
-		if status == StatusFlagged {
-			note = "unknown detail-type: stored, not applied"
-		}
+		status, note := statusAt(ev.Kind, ev.Time, now)
 		ins, err := insertEvent(ctx, tx, door, ev, status, note, now)
 		if err != nil {
 			return err
@@ -122,6 +127,10 @@ func (l *Ledger) Ingest(ctx context.Context, door string, ev marketplace.Event) 
 			if err := h(ctx, tx, ev, now); err != nil {
 				return err
 			}
+		}
+		if status == StatusHeld {
+			res.Status = StatusHeld
+			return holdUntil(ctx, tx, now, ev.ID, ev.Time)
 		}
 		p := l.newProjector(tx, now)
 		if err := p.apply(ctx, ev.Fact); err != nil {
@@ -137,6 +146,72 @@ func (l *Ledger) Ingest(ctx context.Context, door string, ev marketplace.Event) 
 		l.OnApplied(touched)
 	}
 	return res, nil
+}
+
+// statusAt is the status a new event starts with at now, and its note.
+func statusAt(k marketplace.EventKind, at, now time.Time) (string, string) {
+	status := initialStatus(k)
+	switch {
+	case status == StatusFlagged:
+		return status, "unknown detail-type: stored, not applied"
+	case status == StatusDeferred && at.After(now.Add(MaxEventSkew)):
+		return StatusHeld, fmt.Sprintf("dated %s, more than %s ahead of this clock: held until then", at.UTC().Format(time.RFC3339), MaxEventSkew)
+	}
+	return status, ""
+}
+
+// ReleaseArgs names the held event a release job applies.
+type ReleaseArgs struct {
+	EventID string `json:"eventId"`
+}
+
+// holdUntil schedules the release of a held event for when its time is near.
+func holdUntil(ctx context.Context, tx *store.Tx, now time.Time, id string, at time.Time) error {
+	_, _, err := job.Enqueue(ctx, tx, now, JobReleaseEvent, ReleaseArgs{EventID: id}, job.Options{RunAt: at.Add(-MaxEventSkew), UniqueKey: "release:" + id})
+	return err
+}
+
+// Release applies a held event whose time has come (the release job runs
+// it); one still too far ahead is held again, and one no longer held is left
+// alone, so a release is safe to run twice.
+func (l *Ledger) Release(ctx context.Context, id string) error {
+	var touched []string
+	err := l.DB.Write(ctx, func(tx *store.Tx) error {
+		touched = nil
+		now := l.Now()
+		var status, fact string
+		var at int64
+		err := tx.QueryRow(ctx, `SELECT status, event_time, fact FROM inbox_events WHERE id = ?`, id).Scan(&status, &at, &fact)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && status != StatusHeld) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if t := store.FromMillis(at); t.After(now.Add(MaxEventSkew)) {
+			return holdUntil(ctx, tx, now, id, t)
+		}
+		var f marketplace.Fact
+		if err := json.Unmarshal([]byte(fact), &f); err != nil {
+			return fmt.Errorf("decode stored fact: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE inbox_events SET status = 'deferred', note = NULL WHERE id = ?`, id); err != nil {
+			return err
+		}
+		p := l.newProjector(tx, now)
+		if err := p.apply(ctx, f); err != nil {
+			return err
+		}
+		touched = p.licenses
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("release event %s: %w", id, err)
+	}
+	if l.OnApplied != nil && len(touched) > 0 {
+		l.OnApplied(touched)
+	}
+	return nil
 }
 
 func initialStatus(k marketplace.EventKind) string {
@@ -248,7 +323,7 @@ func (p *projector) apply(ctx context.Context, f marketplace.Fact) error {
 }
 
 func (p *projector) facts(ctx context.Context, where string, args ...any) ([]marketplace.Fact, error) {
-	rows, err := p.tx.Query(ctx, `SELECT fact FROM inbox_events WHERE `+where, args...)
+	rows, err := p.tx.Query(ctx, `SELECT fact FROM inbox_events WHERE status <> 'held' AND (`+where+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("load facts: %w", err)
 	}
@@ -289,7 +364,7 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 		}
 	}
 	if !ok {
-		if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'deferred', note = ? WHERE agreement_id = ? AND status <> 'deferred'
+		if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'deferred', note = ? WHERE agreement_id = ? AND status NOT IN ('deferred', 'held')
 			AND kind IN ('agreement_ended', 'license_updated', 'license_deprovisioned')`, "waiting for agreement "+id, id); err != nil {
 			return err
 		}
@@ -350,7 +425,7 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 		nullBool(a.AutoRenewal), store.Millis(a.LastEventTime), now); err != nil {
 		return fmt.Errorf("upsert agreement %s: %w", id, err)
 	}
-	if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', note = NULL, applied_at = ? WHERE agreement_id = ? AND status <> 'applied'
+	if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', note = NULL, applied_at = ? WHERE agreement_id = ? AND status NOT IN ('applied', 'held')
 		AND kind IN ('agreement_created', 'agreement_amended', 'agreement_ended', 'agreement_described')`, now, id); err != nil {
 		return err
 	}
@@ -462,7 +537,7 @@ func (p *projector) license(ctx context.Context, licenseID string) error {
 		return loadErr
 	}
 	if !ok {
-		_, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'deferred', note = 'waiting for the agreement of this license' WHERE license_id = ? AND status <> 'deferred'`, licenseID)
+		_, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'deferred', note = 'waiting for the agreement of this license' WHERE license_id = ? AND status NOT IN ('deferred', 'held')`, licenseID)
 		return err
 	}
 	var before *marketplace.License
@@ -493,7 +568,7 @@ func (p *projector) license(ctx context.Context, licenseID string) error {
 			return fmt.Errorf("license %s: %w", licenseID, err)
 		}
 	}
-	if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', note = NULL, applied_at = ? WHERE license_id = ? AND status <> 'applied'`, now, licenseID); err != nil {
+	if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', note = NULL, applied_at = ? WHERE license_id = ? AND status NOT IN ('applied', 'held')`, now, licenseID); err != nil {
 		return err
 	}
 	if err := upsertBuyer(ctx, p.tx, l.AccountID, now); err != nil {
@@ -531,7 +606,7 @@ func (p *projector) subscription(ctx context.Context, key string) error {
 		store.Millis(s.LastEventTime), now); err != nil {
 		return fmt.Errorf("upsert subscription: %w", err)
 	}
-	_, err = p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', applied_at = ? WHERE customer_key = ? AND status <> 'applied'`, now, key)
+	_, err = p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', applied_at = ? WHERE customer_key = ? AND status NOT IN ('applied', 'held')`, now, key)
 	return err
 }
 

@@ -3,6 +3,7 @@ package inbox_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -93,6 +94,9 @@ func TestLedger(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if len(evs) != 2 {
+				t.Fatalf("events of %s: %d, want its License Updated and Created", a.ID, len(evs))
+			}
 			for _, e := range evs {
 				if e.Status != inbox.StatusApplied {
 					t.Errorf("event %s %s is %s after its agreement arrived", e.ID, e.Kind, e.Status)
@@ -110,7 +114,7 @@ func TestLedger(t *testing.T) {
 			if lic.State != marketplace.LicenseEnding {
 				t.Fatalf("after Ended: %s, want ending", lic.State)
 			}
-			ingest(t, l, eventbridge.LicenseDeprovisioned(seller, a, arn, t0.Add(time.Hour)))
+			ingest(t, l, eventbridge.LicenseDeprovisioned(seller, a, arn, t0.Add(time.Minute)))
 			lic, _ = l.GetLicense(ctx, arn)
 			if lic.State != marketplace.LicenseDeprovisioned {
 				t.Fatalf("after Deprovisioned: %s", lic.State)
@@ -198,9 +202,22 @@ func TestReplayEndsInSameLedger(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		l := newLedger(db, t0)
-		for _, body := range inboxtest.Stream(t0, 3, 42) {
+		stream := inboxtest.Stream(t0, 3, 42)
+		for _, body := range stream {
 			ingest(t, l, body)
 		}
+		// The story of inboxtest.Stream, told independently of the folds:
+		// each buyer's agreement was renewed (its license deprovisioned), the
+		// renewal is active with a license of its own.
+		story := &model{agreements: map[string]*modelAgreement{}, licenses: map[string]*modelLicense{}}
+		for i := range 3 {
+			a := fmt.Sprintf("agmt-s42-%d", i)
+			story.agreements[a] = &modelAgreement{status: marketplace.StatusActive, initial: a, start: t0.Add(-4 * time.Hour)}
+			story.succeed(a, a+"-r", marketplace.StatusRenewed, t0.Add(-4*time.Hour))
+			story.licenses[fmt.Sprintf("l-s42-%d", i)] = &modelLicense{agreement: a, deprovisioned: true}
+			story.licenses[fmt.Sprintf("l-s42-%d-r", i)] = &modelLicense{agreement: a + "-r"}
+		}
+		story.check(t, db, t0, len(stream))
 		before := inboxtest.Snapshot(t, db)
 		st, err := l.Replay(context.Background())
 		if err != nil {
@@ -212,5 +229,6 @@ func TestReplayEndsInSameLedger(t *testing.T) {
 		if after := inboxtest.Snapshot(t, db); after != before {
 			t.Fatalf("replay changed the ledger:\nbefore\n%s\nafter\n%s", before, after)
 		}
+		story.check(t, db, t0, len(stream))
 	})
 }

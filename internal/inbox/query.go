@@ -395,9 +395,9 @@ func scanEvent(r interface{ Scan(...any) error }, withBody bool) (StoredEvent, e
 // ListEvents lists inbox events by id.
 func (l *Ledger) ListEvents(ctx context.Context, f EventFilter) ([]StoredEvent, error) {
 	switch f.Status {
-	case "", StatusApplied, StatusDeferred, StatusFlagged, StatusStored:
+	case "", StatusApplied, StatusDeferred, StatusHeld, StatusFlagged, StatusStored:
 	default:
-		return nil, marketplace.Errorf(marketplace.EInvalid, "status %q is invalid: use applied, deferred, flagged or stored", f.Status)
+		return nil, marketplace.Errorf(marketplace.EInvalid, "status %q is invalid: use applied, deferred, held, flagged or stored", f.Status)
 	}
 	w := &where{}
 	w.add("status = ?", f.Status)

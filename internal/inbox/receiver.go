@@ -28,7 +28,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{Received: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "concord_inbox_events_total",
-		Help: "Marketplace messages received, by door and result (applied, deferred, stored, flagged, duplicate, rejected, error).",
+		Help: "Marketplace messages received, by door and result (applied, deferred, held, stored, flagged, duplicate, rejected, error).",
 	}, []string{"door", "result"})}
 	reg.MustRegister(m.Received)
 	return m

@@ -36,7 +36,7 @@ type snsBundle struct {
 
 func setupSNS(t *testing.T, db *store.DB) *snsBundle {
 	t.Helper()
-	b := &snsBundle{ledger: newLedger(db, t0)}
+	b := &snsBundle{ledger: &inbox.Ledger{DB: db, Now: time.Now}} // SNS messages are stamped with the real time
 	signer, err := snsverify.NewSigner("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem")
 	if err != nil {
 		t.Fatal(err)

@@ -76,10 +76,16 @@ func (l *Ledger) Replay(ctx context.Context) (ReplayStats, error) {
 			if marketplace.IsSubscriptionKind(ev.Kind) {
 				customerKey = ev.Fact.CustomerIdentifier + "|" + ev.Fact.ProductCode
 			}
+			status, note := statusAt(ev.Kind, ev.Time, now)
 			if _, err := tx.Exec(ctx, `UPDATE inbox_events SET kind = ?, fact = ?, agreement_id = ?, previous_agreement_id = ?, license_id = ?,
-				customer_key = ?, status = ?, note = NULL WHERE id = ?`, string(ev.Kind), string(fact), store.NullString(ev.Fact.AgreementID),
-				store.NullString(ev.Fact.PreviousAgreementID), store.NullString(licenseID), store.NullString(customerKey), initialStatus(ev.Kind), e.id); err != nil {
+				customer_key = ?, status = ?, note = ? WHERE id = ?`, string(ev.Kind), string(fact), store.NullString(ev.Fact.AgreementID),
+				store.NullString(ev.Fact.PreviousAgreementID), store.NullString(licenseID), store.NullString(customerKey), status, store.NullString(note), e.id); err != nil {
 				return err
+			}
+			if status == StatusHeld {
+				if err := holdUntil(ctx, tx, now, e.id, ev.Time); err != nil {
+					return err
+				}
 			}
 			st.Reparsed++
 		}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/concordmp/concord/internal/artifact"
@@ -46,6 +47,54 @@ type Desk struct {
 	// Catalog tells a public order from a private offer made outside
 	// Concord; nil counts such orders as public.
 	Catalog OfferDescriber
+
+	// offers caches what Catalog said, by offer id: every fold of an
+	// agreement (each License Updated) records it again, and an offer's
+	// targeting rarely changes. A Catalog event drops the cache (EventHook).
+	mu     sync.Mutex
+	offers map[string]offerSeen
+}
+
+// OfferCacheTTL is how long what DescribeEntity said about an offer is reused.
+const OfferCacheTTL = time.Hour
+
+type offerSeen struct {
+	private bool
+	at      time.Time
+}
+
+// EventHook is an inbox.EventHook: a Catalog API event (a change set done,
+// an offer released) may change an offer's targeting, so the cache of
+// DescribeEntity answers is dropped.
+func (d *Desk) EventHook(_ context.Context, _ *store.Tx, ev marketplace.Event, _ time.Time) error {
+	if ev.Source == marketplace.SourceCatalog {
+		d.mu.Lock()
+		clear(d.offers)
+		d.mu.Unlock()
+	}
+	return nil
+}
+
+// describeOffer is Catalog.DescribeOffer through the cache; errors are not cached.
+func (d *Desk) describeOffer(ctx context.Context, offerID string) (offer.OfferInfo, error) {
+	now := d.now()
+	d.mu.Lock()
+	seen, ok := d.offers[offerID]
+	d.mu.Unlock()
+	if ok && now.Sub(seen.at) < OfferCacheTTL && !now.Before(seen.at) {
+		return offer.OfferInfo{OfferID: offerID, Private: seen.private}, nil
+	}
+	info, err := d.Catalog.DescribeOffer(ctx, offerID)
+	if err != nil {
+		return info, err
+	}
+	d.mu.Lock()
+	if d.offers == nil {
+		d.offers = map[string]offerSeen{}
+	}
+	d.offers[offerID] = offerSeen{private: info.Private, at: now}
+	d.mu.Unlock()
+	return info, nil
 }
 
 func (d *Desk) now() time.Time {
@@ -189,7 +238,7 @@ func (d *Desk) isPublic(ctx context.Context, agreementID string) (bool, error) {
 	if d.Catalog == nil {
 		return true, nil
 	}
-	info, err := d.Catalog.DescribeOffer(ctx, offerID)
+	info, err := d.describeOffer(ctx, offerID)
 	if err != nil {
 		// Booking does not wait on the Catalog API: the order is announced
 		// as a private offer's.

@@ -48,6 +48,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/concordmp/concord/internal/emulator/world"
@@ -103,7 +104,13 @@ type Server struct {
 	// idx is the per-product license index. It is read and rebuilt only
 	// inside w.Do, so the world's lock guards it.
 	idx *licenseIndex
+
+	sleeping atomic.Int64 // calls sleeping injected latency
 }
+
+// Sleeping is how many calls are sleeping injected latency right now, past
+// their fault decision: a test waits on it instead of on the wall clock.
+func (srv *Server) Sleeping() int64 { return srv.sleeping.Load() }
 
 // New returns a server answering from w.
 func New(w *world.World) *Server {
@@ -206,12 +213,14 @@ func (srv *Server) getEntitlements(ctx context.Context, q query, inputErr *apiEr
 		return nil
 	})
 	if dec.Latency > 0 {
+		srv.sleeping.Add(1)
 		t := time.NewTimer(dec.Latency)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
 		}
+		srv.sleeping.Add(-1)
 	}
 	switch {
 	case dec.Throttle || !allowed:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -927,22 +928,41 @@ func TestFaults(t *testing.T) {
 	t.Run("injected latency is slept without holding the world", func(t *testing.T) {
 		forEachProtocol(t, func(t *testing.T, proto func(*mes.Options)) {
 			e := newEnv(t, proto)
-			const latency = 400 * time.Millisecond
-			code := setFaults(t, e, world.Fault{Latency: latency})
-			done := make(chan time.Duration, 1)
+			// An hour: the call is certainly still sleeping while the world is
+			// used below; cancelling its context ends it.
+			code := setFaults(t, e, world.Fault{Latency: time.Hour})
+			ctx, cancel := context.WithCancel(context.Background())
+			t.Cleanup(cancel) // a failure below must not leave the call sleeping
+			done := make(chan error, 1)
 			go func() {
-				start := time.Now()
-				e.client.GetEntitlements(context.Background(), &mes.GetEntitlementsInput{ProductCode: aws.String(code)})
-				done <- time.Since(start)
+				_, err := e.client.GetEntitlements(ctx, &mes.GetEntitlementsInput{ProductCode: aws.String(code)})
+				done <- err
 			}()
-			time.Sleep(latency / 4)
-			start := time.Now()
-			e.do(t, func(*world.State) error { return nil })
-			if held := time.Since(start); held > latency/2 {
-				t.Errorf("the world was locked for %s during injected latency", held)
+			// The server has the call once its fault decision is taken: it
+			// then waits for ctx, and a world held meanwhile blocks e.do.
+			for e.srv.Sleeping() == 0 {
+				runtime.Gosched()
 			}
-			if took := <-done; took < latency {
-				t.Errorf("call took %s, want at least the injected %s", took, latency)
+			locked := make(chan struct{})
+			go func() {
+				e.do(t, func(*world.State) error { return nil })
+				close(locked)
+			}()
+			select {
+			case <-locked:
+			case err := <-done:
+				t.Fatalf("the call ended before its injected latency: %v", err)
+			case <-time.After(time.Minute): // a hang detector, not a measurement
+				t.Fatal("the world stayed locked while a call slept its injected latency")
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("the call ended before its injected latency: %v", err)
+			default:
+			}
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("cancelled call: %v", err)
 			}
 		})
 	})
