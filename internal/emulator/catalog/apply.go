@@ -429,18 +429,9 @@ func applyCreateCPPO(replacement bool) func(*txn, string, json.RawMessage) (stri
 		if o.Name == "" {
 			o.Name = ra.Name
 		}
+		ra.PartnerOfferFrom(o)
 		if o.Currency == "" {
 			o.Currency = "USD"
-		}
-		if raw := ra.Details["UpdatePricingTerms"]; raw != nil {
-			var rd termsDetails
-			json.Unmarshal(raw, &rd)
-			for i := range rd.Terms {
-				rd.Terms[i].Type = strings.TrimPrefix(rd.Terms[i].Type, "Resale")
-			}
-			if err := setPricing(tx, o, rd); err != nil {
-				return "", err
-			}
 		}
 		tx.offers[o.OfferID] = o
 		tx.created[o.OfferID] = true
@@ -874,6 +865,17 @@ func applyRATerms(changeType string) func(*txn, string, json.RawMessage) (string
 			json.Unmarshal(raw, &d)
 			ra.BuyerAccounts = slices.Compact(slices.Sorted(slices.Values(d.Terms[0].PositiveTargeting.BuyerAccounts)))
 		}
+		if changeType == "UpdatePaymentScheduleTerms" {
+			// The partner's offer carries the authorization's schedule.
+			var d termsDetails
+			json.Unmarshal(raw, &d)
+			for i := range d.Terms {
+				d.Terms[i].Type = strings.TrimPrefix(d.Terms[i].Type, "Resale")
+			}
+			scratch := &world.Offer{Terms: ra.Terms}
+			replaceTerms(scratch, []string{"PaymentScheduleTerm"}, convertTerms(d.Terms, ra.Currency))
+			ra.Terms = scratch.Terms
+		}
 		setRADetail(ra, changeType, raw)
 		return id, nil
 	}
@@ -917,12 +919,13 @@ func applyRAPricing(tx *txn, id string, raw json.RawMessage) (string, *changeErr
 	for i := range d.Terms {
 		d.Terms[i].Type = strings.TrimPrefix(d.Terms[i].Type, "Resale")
 	}
-	// Check the terms against the product on a scratch offer.
-	scratch := &world.Offer{ProductID: ra.ProductID}
+	// Check the terms against the product on a scratch offer, and keep what
+	// they make of a partner's offer.
+	scratch := &world.Offer{ProductID: ra.ProductID, Terms: ra.Terms}
 	if err := setPricing(tx, scratch, d); err != nil {
 		return "", err
 	}
-	ra.Currency, ra.Prices = scratch.Currency, scratch.Prices
+	ra.Currency, ra.Prices, ra.Quantities, ra.Duration, ra.Terms = scratch.Currency, scratch.Prices, scratch.Quantities, scratch.Duration, scratch.Terms
 	setRADetail(ra, "UpdatePricingTerms", raw)
 	return id, nil
 }

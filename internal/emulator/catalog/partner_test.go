@@ -144,3 +144,60 @@ func TestPartnerOfferRulesAreShared(t *testing.T) {
 		sameRefusal(t, e.catalogCPPO(raID, buyer), catalog.CodeInvalidResaleAuth, we)
 	})
 }
+
+// TestPartnerOfferCarriesTheAuthorizationsPrice: a channel partner's offer
+// starts from its resale authorization's fixed upfront price, granted units
+// and payment schedule, whether the partner makes it through the Catalog API
+// or the world plays the partner. The played partner's offer used to keep
+// only a per-dimension rate card of 0.00, so its agreement cost nothing.
+func TestPartnerOfferCarriesTheAuthorizationsPrice(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const reseller = "999988887777"
+	ref := "$RA.Entity.Identifier"
+	out := e.run("fixed-ra",
+		ch("CreateResaleAuthorization", catalog.EntityTypeResaleAuthorization, "", "RA", map[string]any{"ProductId": e.contract.ProductID,
+			"Name": "fixed", "ResellerAccountId": reseller}),
+		raCh("UpdatePricingTerms", ref, map[string]any{"PricingModel": "Contract", "Terms": []any{map[string]any{
+			"Type": "ResaleFixedUpfrontPricingTerm", "CurrencyCode": "USD", "Price": "0.00", "Duration": "P12M",
+			"Grants": []any{map[string]any{"DimensionKey": "seats", "MaxQuantity": 10}}}}}),
+		raCh("UpdatePaymentScheduleTerms", ref, map[string]any{"Terms": []any{map[string]any{
+			"Type": "ResalePaymentScheduleTerm", "CurrencyCode": "USD", "Schedule": []any{
+				map[string]any{"ChargeDate": time.Now().UTC().AddDate(0, 1, 0).Format(time.DateOnly), "ChargeAmount": "600.00"},
+				map[string]any{"ChargeDate": time.Now().UTC().AddDate(0, 7, 0).Format(time.DateOnly), "ChargeAmount": "600.00"}}}}}),
+		raCh("ReleaseResaleAuthorization", ref, map[string]any{}))
+	e.mustSucceed(out)
+	raID := entityID(out, 0)
+
+	check := func(t *testing.T, o *world.Offer) {
+		t.Helper()
+		if o.Quantities["seats"] != 10 || o.Duration != "P12M" {
+			t.Errorf("offer quantities %v duration %q, want the 10 seats for P12M the authorization grants", o.Quantities, o.Duration)
+		}
+		var schedule []string
+		for _, term := range o.Terms {
+			for _, it := range term.Schedule {
+				schedule = append(schedule, it.ChargeAmount)
+			}
+		}
+		if len(schedule) != 2 || schedule[0] != "600.00" || schedule[1] != "600.00" {
+			t.Errorf("offer payment schedule %v, want the authorization's two installments of 600.00", schedule)
+		}
+	}
+	t.Run("played partner", func(t *testing.T) {
+		var o *world.Offer
+		e.do(func(s *world.State) error {
+			var err error
+			o, err = s.CreatePartnerOffer(raID, world.Offer{BuyerAccounts: []string{buyer}})
+			return err
+		})
+		check(t, o)
+	})
+	t.Run("catalog API", func(t *testing.T) {
+		out := e.catalogCPPO(raID, buyer2)
+		e.mustSucceed(out)
+		var o *world.Offer
+		e.do(func(s *world.State) error { o = s.Offers[entityID(out, 0)]; return nil })
+		check(t, o)
+	})
+}

@@ -231,12 +231,7 @@ func (s *State) CreatePartnerOffer(resaleAuthorizationID string, o Offer) (*Offe
 		return nil, Errorf(CodeNotFound, "resale authorization %s not found", resaleAuthorizationID)
 	}
 	o.ProductID, o.ResaleAuthorizationID, o.ProposerAccountID = ra.ProductID, ra.ID, ra.ResellerAccountID
-	if o.Currency == "" {
-		o.Currency = ra.Currency
-	}
-	if o.Prices == nil && ra.Prices != nil {
-		o.Prices = maps.Clone(ra.Prices)
-	}
+	ra.PartnerOfferFrom(&o)
 	off, err := s.CreatePrivateOffer(o)
 	if err != nil {
 		return nil, err
@@ -252,6 +247,29 @@ func (s *State) CreatePartnerOffer(resaleAuthorizationID string, o Offer) (*Offe
 		"targetedBuyerAccountIds": off.BuyerAccounts,
 	}))
 	return off, nil
+}
+
+// PartnerOfferFrom fills what a channel partner's offer takes from its
+// resale authorization and o does not set: the currency, rate card, the
+// units and duration a fixed upfront term grants, and the accepted terms
+// (fixed upfront price, payment schedule). Without this a partner's offer
+// made by "play the partner" lost the authorization's upfront price, and
+// its agreement cost nothing.
+func (ra *ResaleAuthorization) PartnerOfferFrom(o *Offer) {
+	if o.Currency == "" {
+		o.Currency = ra.Currency
+	}
+	if o.Prices == nil && ra.Prices != nil {
+		o.Prices = maps.Clone(ra.Prices)
+	}
+	if ra.Quantities != nil {
+		// The partner marks the authorization up; the units it grants stay.
+		o.Quantities = maps.Clone(ra.Quantities)
+	}
+	if o.Duration == "" {
+		o.Duration = ra.Duration
+	}
+	o.Terms = append(slices.Clone(ra.Terms), o.Terms...)
 }
 
 // checkPartnerOffer applies the resale authorization's rules to a channel

@@ -120,7 +120,15 @@ type ResaleAuthorization struct {
 	State             string `json:"state"` // Draft, Active, Restricted
 	Currency          string `json:"currency,omitempty"`
 	// Prices are the rate card the partner buys at (dimension → price).
-	Prices        map[string]string          `json:"prices,omitempty"`
+	Prices map[string]string `json:"prices,omitempty"`
+	// Quantities, Duration and Terms are the rest of what its pricing and
+	// payment schedule terms make of a partner's offer: the units a fixed
+	// upfront term grants, its duration, and the accepted terms it carries
+	// (the fixed upfront price, the payment schedule). A partner's offer
+	// starts from them, whichever path makes it (PartnerOfferFrom).
+	Quantities    map[string]int64           `json:"quantities,omitempty"`
+	Duration      string                     `json:"duration,omitempty"`
+	Terms         []agreementapi.Term        `json:"terms,omitempty"`
 	BuyerAccounts []string                   `json:"buyerAccounts,omitempty"`
 	Details       map[string]json.RawMessage `json:"details,omitempty"`
 	// CreatedAt is when the world made a resale authorization itself
