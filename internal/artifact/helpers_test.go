@@ -47,12 +47,16 @@ type fixture struct {
 	ledger *inbox.Ledger
 	offers *offer.Service
 	api    *termsAPI
+	// clock is Concord's clock: an hour after t0, and moved on to each
+	// event ingested later than that, since Concord holds events dated
+	// ahead of its clock.
+	clock time.Time
 }
 
 func setup(t *testing.T, db *store.DB) *fixture {
 	t.Helper()
-	now := func() time.Time { return t0.Add(time.Hour) }
-	f := &fixture{t: t, db: db, api: &termsAPI{terms: map[string]marketplace.Terms{}}}
+	f := &fixture{t: t, db: db, api: &termsAPI{terms: map[string]marketplace.Terms{}}, clock: t0.Add(time.Hour)}
+	now := func() time.Time { return f.clock }
 	f.offers = &offer.Service{DB: db, Now: now, Logger: slog.New(slog.DiscardHandler)}
 	f.ledger = &inbox.Ledger{DB: db, Now: now, AgreementHooks: []inbox.AgreementHook{f.offers.AgreementHook}}
 	if _, err := f.ledger.PutProduct(context.Background(), marketplace.Product{ProductID: "prod-acme", ProductCode: "acmecode123", Title: "Acme Analytics",
@@ -71,6 +75,9 @@ func (f *fixture) ingest(bodies ...[]byte) {
 		ev, err := marketplace.ParseEventBridge(body)
 		if err != nil {
 			f.t.Fatalf("parse: %v\n%s", err, body)
+		}
+		if ev.Time.After(f.clock) {
+			f.clock = ev.Time
 		}
 		if _, err := f.ledger.Ingest(context.Background(), inbox.DoorHTTP, ev); err != nil {
 			f.t.Fatalf("ingest: %v", err)

@@ -246,7 +246,11 @@ func TestCatalogDirectOffer(t *testing.T) {
 			t.Fatalf("expiration %v, want the end of %s", w.ExpirationDate, o.ExpiresOn)
 		}
 		pricing := compact(detail(t, w.Details["UpdatePricingTerms"]))
-		for _, want := range []string{`"PricingModel":"Contract"`, `{"DimensionKey":"seats","Price":"8.00"}`, `{"DimensionKey":"admins","Price":"40.00"}`,
+		// AWS's samples fix contract units with a fixed upfront term whose
+		// grants carry the quantities and whose price is the whole contract
+		// (25 × 8.00 + 2 × 40.00).
+		for _, want := range []string{`"PricingModel":"Contract"`, `"Type":"FixedUpfrontPricingTerm"`, `"Price":"280.00"`,
+			`{"DimensionKey":"seats","MaxQuantity":25}`, `{"DimensionKey":"admins","MaxQuantity":2}`,
 			`{"DimensionKey":"api_calls","Price":"0.02"}`, `"Type":"UsageBasedPricingTerm"`} {
 			if !strings.Contains(pricing, want) {
 				t.Fatalf("pricing %s lacks %s", pricing, want)
@@ -255,7 +259,9 @@ func TestCatalogDirectOffer(t *testing.T) {
 		if d := detail(t, w.Details["UpdateInformation"]); !strings.Contains(d["Description"].(string), o.ID) {
 			t.Fatalf("information %v", d)
 		}
-		if len(w.Terms) != 1 || w.Terms[0].Type != "LegalTerm" || w.Terms[0].Documents[0].Type != "StandardEula" || w.Terms[0].Documents[0].Version != "2022-07-14" {
+		// The fixed upfront term (kept as the agreement will accept it), then the EULA.
+		if len(w.Terms) != 2 || w.Terms[0].Type != "FixedUpfrontPricingTerm" || w.Terms[0].Price != "280.00" || len(w.Terms[0].Grants) != 2 ||
+			w.Terms[1].Type != "LegalTerm" || w.Terms[1].Documents[0].Type != "StandardEula" || w.Terms[1].Documents[0].Version != "2022-07-14" {
 			t.Fatalf("terms %+v", w.Terms)
 		}
 	})
@@ -312,7 +318,9 @@ func TestCatalogDirectOfferWithPaymentSchedule(t *testing.T) {
 		kinds = append(kinds, term.Type)
 		switch term.Type {
 		case "FixedUpfrontPricingTerm":
-			if term.Price != "0.00" || term.CurrencyCode != "EUR" || len(term.Grants) != 1 || *term.Grants[0].MaxQuantity != 10 {
+			// AWS's flexible payment schedule sample: the schedule carries
+			// the charges, the fixed upfront price is "0.0".
+			if term.Price != "0.0" || term.CurrencyCode != "EUR" || len(term.Grants) != 1 || *term.Grants[0].MaxQuantity != 10 {
 				t.Fatalf("fixed upfront term %+v", term)
 			}
 		case "PaymentScheduleTerm":
@@ -388,15 +396,16 @@ func TestCatalogPartnerOffer(t *testing.T) {
 			t.Fatalf("availability %s", av)
 		}
 		pricing := compact(detail(t, ra.Details["UpdatePricingTerms"]))
-		for _, want := range []string{`"Type":"ResaleConfigurableUpfrontPricingTerm"`, `{"DimensionKey":"seats","Price":"8.00"}`,
-			`"Type":"ResaleUsageBasedPricingTerm"`, `{"DimensionKey":"api_calls","Price":"0.02"}`, `"Value":"P12M"`} {
+		for _, want := range []string{`"Type":"ResaleFixedUpfrontPricingTerm"`, `"Price":"280.00"`, `"Duration":"P12M"`,
+			`{"DimensionKey":"seats","MaxQuantity":25}`, `{"DimensionKey":"admins","MaxQuantity":2}`,
+			`"Type":"ResaleUsageBasedPricingTerm"`, `{"DimensionKey":"api_calls","Price":"0.02"}`} {
 			if !strings.Contains(pricing, want) {
 				t.Fatalf("pricing %s lacks %s", pricing, want)
 			}
 		}
 		legal := compact(detail(t, ra.Details["UpdateLegalTerms"]))
 		if !strings.Contains(legal, `{"Documents":[{"Type":"CustomResellerContract","Url":"`+contract+`"}],"Type":"ResaleLegalTerm"}`) ||
-			!strings.Contains(legal, `{"Documents":[{"Type":"StandardEula","Version":"2022-07-14"}],"Type":"BuyerLegalTerm"}`) {
+			!strings.Contains(legal, `{"Documents":[{"Type":"StandardEula"}],"Type":"BuyerLegalTerm"}`) {
 			t.Fatalf("legal %s", legal)
 		}
 	})
@@ -466,7 +475,7 @@ func TestCatalogAmendment(t *testing.T) {
 		w.Name != o.Name || w.Duration != "P24M" || w.Quantities["seats"] != 40 || w.Quantities["admins"] != 3 {
 		t.Fatalf("replacement offer %+v", w)
 	}
-	if !strings.Contains(string(w.Details["UpdatePricingTerms"]), `{"DimensionKey":"seats","Price":"7.50"}`) {
+	if p := compact(detail(t, w.Details["UpdatePricingTerms"])); !strings.Contains(p, `"Price":"420.00"`) || !strings.Contains(p, `{"DimensionKey":"seats","MaxQuantity":40}`) {
 		t.Fatalf("pricing %s", w.Details["UpdatePricingTerms"])
 	}
 	e.do(func(s *world.State) error {

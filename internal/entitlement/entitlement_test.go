@@ -309,7 +309,8 @@ func TestDeprovisionedIsNeverAllowed(t *testing.T) {
 		if err := e.emu.World.Advance(61 * time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		e.deliver() // Ended, then License Deprovisioned after the final window
+		e.clock.Advance(61 * time.Minute) // Concord holds events dated ahead of its clock
+		e.deliver()                       // Ended, then License Deprovisioned after the final window
 		e.work()
 		for _, dimension := range []string{"", "seats", "api_calls"} {
 			ans := e.check(entitlement.Query{License: a.LicenseArn, Dimension: dimension})
