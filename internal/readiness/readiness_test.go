@@ -572,9 +572,9 @@ func TestConcurrencyIsAboutSeparateAgreementsAtOnce(t *testing.T) {
 		arn := f.accept(inbox.DoorSQS, "agmt-s1", buyerB, "offer-s1", t0.Add(-2*time.Hour))
 		f.clock.Set(t0.Add(-time.Hour))
 		f.end("agmt-s1", arn, false)
+		f.clock.Set(t0) // agmt-s2's events happen now: Concord holds events dated ahead of its clock
 		f.offer(buyerB, "offer-s2", true)
 		f.accept(inbox.DoorSQS, "agmt-s2", buyerB, "offer-s2", t0)
-		f.clock.Set(t0)
 		r = f.report(buyerB)
 		expect(t, r, "concurrent-agreements", buyerB, readiness.Fail, "account "+buyerB+"'s agreements (agmt-s1, agmt-s2) were never in force at the same time")
 		expectStep(t, r, "opt-in", readiness.NotYet)
