@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -233,6 +234,17 @@ func termDimensions(t marketplace.Terms, p marketplace.Product, src Offer, hasSr
 		index[dim.Key] = len(out)
 		out = append(out, dim)
 	}
+	// In the product's order, as a new offer's form lists them, not in the
+	// order AWS happens to list the accepted terms.
+	order := func(key string) int {
+		for i, d := range p.Dimensions {
+			if d.Key == key {
+				return i
+			}
+		}
+		return len(p.Dimensions)
+	}
+	slices.SortStableFunc(out, func(a, b PricedDimension) int { return order(a.Key) - order(b.Key) })
 	return out
 }
 
