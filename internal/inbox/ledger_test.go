@@ -209,13 +209,15 @@ func TestReplayEndsInSameLedger(t *testing.T) {
 		// The story of inboxtest.Stream, told independently of the folds:
 		// each buyer's agreement was renewed (its license deprovisioned), the
 		// renewal is active with a license of its own.
-		story := &model{agreements: map[string]*modelAgreement{}, licenses: map[string]*modelLicense{}}
+		story := newModel()
 		for i := range 3 {
-			a := fmt.Sprintf("agmt-s42-%d", i)
-			story.agreements[a] = &modelAgreement{status: marketplace.StatusActive, initial: a, start: t0.Add(-4 * time.Hour)}
-			story.succeed(a, a+"-r", marketplace.StatusRenewed, t0.Add(-4*time.Hour))
-			story.licenses[fmt.Sprintf("l-s42-%d", i)] = &modelLicense{agreement: a, deprovisioned: true}
-			story.licenses[fmt.Sprintf("l-s42-%d-r", i)] = &modelLicense{agreement: a + "-r"}
+			a := eventbridge.Agreement{ID: fmt.Sprintf("agmt-s42-%d", i), StartTime: t0.Add(-4 * time.Hour)}
+			story.open(a, "").ended = marketplace.StatusRenewed
+			r := a
+			r.ID = a.ID + "-r"
+			story.open(r, a.ID)
+			story.licenses[fmt.Sprintf("l-s42-%d", i)] = &modelLicense{agreement: a.ID, deprovisioned: true}
+			story.licenses[fmt.Sprintf("l-s42-%d-r", i)] = &modelLicense{agreement: r.ID}
 		}
 		story.check(t, db, t0, len(stream))
 		before := inboxtest.Snapshot(t, db)
