@@ -53,7 +53,7 @@ type knobs struct {
 // CONCORD_CHAOS_SEED; the defaults are the short version of `make test`.
 func runKnobs(t *testing.T) knobs {
 	t.Helper()
-	k := knobs{kills: 3, duration: 6 * time.Second, seed: uint64(time.Now().UnixNano())}
+	k := knobs{kills: 3, duration: 5 * time.Second, seed: uint64(time.Now().UnixNano())}
 	if v := os.Getenv("CONCORD_CHAOS_KILLS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 1000 {
@@ -410,8 +410,9 @@ type killer struct {
 	rng    *rand.Rand
 	gap    time.Duration // the mean time between a restart and the next kill
 
-	mu    sync.Mutex
-	times []time.Time
+	mu       sync.Mutex
+	times    []time.Time
+	restarts []time.Duration // from each kill to ready again
 }
 
 // run kills the target n times, each after a random uptime around the mean
@@ -429,8 +430,22 @@ func (k *killer) run(n int) error {
 		if err := k.target.ready(k.target.url + "/readyz"); err != nil {
 			return err
 		}
+		k.mu.Lock()
+		k.restarts = append(k.restarts, time.Since(k.times[len(k.times)-1]))
+		k.mu.Unlock()
 	}
 	return nil
+}
+
+// slowestRestart is the longest time from a kill to ready again.
+func (k *killer) slowestRestart() time.Duration {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var m time.Duration
+	for _, d := range k.restarts {
+		m = max(m, d)
+	}
+	return m.Round(time.Millisecond)
 }
 
 // kills returns when each kill happened.
