@@ -29,7 +29,7 @@ func TestCrashShuffledEvents(t *testing.T) {
 	database := storetest.URL(t, store.Postgres) // fails, not skips, under CONCORD_TEST_REQUIRE_POSTGRES=1
 
 	emu := startEmulator(t, "") // events are delivered by the test, not by a queue
-	events := story(t, emu)
+	events := story(t, emu, max(1, k.kills/4))
 	t.Logf("%s: the story emitted %d events", time.Since(began).Round(time.Millisecond), len(events))
 	// The faults come after the product is synced from the Catalog API (below).
 	faults := func() {
@@ -142,51 +142,17 @@ func (s *serve) deliver(ev json.RawMessage) (int, []byte, error) {
 // offers accepted, a replacement, auto-renewal turned off and on, a renewal,
 // a cancellation and an expiry past their final metering window, and a
 // channel partner's sale.
-func story(t *testing.T, emu *emulator) []json.RawMessage {
+func story(t *testing.T, emu *emulator, rounds int) []json.RawMessage {
 	t.Helper()
-	emu.startInPast(4 * time.Hour)
+	// Each round moves the clock 40 minutes, the end 3 h 20 min more: the
+	// story ends 20 minutes ago, so no event is dated in Concord's future.
+	emu.startInPast(time.Duration(rounds)*40*time.Minute + 3*time.Hour + 40*time.Minute)
 	emu.control("POST", "/control/products", map[string]any{"productId": chaosProduct, "productCode": chaosCode, "title": "Chaos",
 		"type": "saas_contract", "dimensions": []map[string]any{{"key": "seats", "kind": "contract", "price": "40.00"}, {"key": "admins", "kind": "contract", "price": "5.00"}},
 		"concurrentAgreements": true}, nil)
-	private := func(buyer string, seats int) accepted {
-		var o struct {
-			OfferID string `json:"offerId"`
-		}
-		var a accepted
-		emu.control("POST", "/control/offers", map[string]any{"productId": chaosProduct, "buyerAccounts": []string{buyer},
-			"quantities": map[string]int{"seats": seats, "admins": 1}, "duration": "P12M"}, &o)
-		emu.control("POST", "/control/accept", map[string]any{"buyer": buyer, "offerId": o.OfferID}, &a)
-		return a
+	for r := range rounds {
+		storyRound(t, emu, r)
 	}
-	act := func(id, action string, body any) {
-		emu.control("POST", "/control/agreements/"+id+"/"+action, body, nil)
-	}
-	var pub accepted
-	emu.control("POST", "/control/accept", map[string]any{"buyer": "330000000001", "productId": chaosProduct, "quantities": map[string]int{"seats": 10}}, &pub)
-	emu.control("POST", "/control/accept", map[string]any{"buyer": "330000000001", "productId": chaosProduct, "quantities": map[string]int{"seats": 3}}, nil)
-	replaced := private("330000000002", 5)
-	toggled := private("330000000003", 7)
-	cancelled := private("330000000004", 2)
-	expired := private("330000000005", 4)
-	renewed := private("330000000006", 6)
-	emu.control("POST", "/control/clock/advance", map[string]any{"duration": "20m"}, nil)
-	act(replaced.AgreementID, "amend", map[string]any{"intent": "REPLACE", "quantities": map[string]int{"seats": 9, "admins": 2}})
-	act(toggled.AgreementID, "amend", map[string]any{"intent": "AMEND", "autoRenew": !toggled.AutoRenew})
-	act(cancelled.AgreementID, "cancel", nil)
-	act(renewed.AgreementID, "renew", nil)
-	emu.control("POST", "/control/clock/advance", map[string]any{"duration": "20m"}, nil)
-	act(toggled.AgreementID, "amend", map[string]any{"intent": "AMEND", "autoRenew": toggled.AutoRenew, "by": "PROPOSER"})
-	act(expired.AgreementID, "expire", nil)
-	var ra struct {
-		ID string `json:"id"`
-	}
-	emu.control("POST", "/control/resale-authorizations", map[string]any{"productId": chaosProduct, "resellerAccountId": "440000000001", "name": "Chaos partner"}, &ra)
-	var po struct {
-		OfferID string `json:"offerId"`
-	}
-	emu.control("POST", "/control/partner-offers", map[string]any{"resaleAuthorizationId": ra.ID, "buyerAccounts": []string{"330000000007"},
-		"quantities": map[string]int{"seats": 12, "admins": 1}, "duration": "P12M"}, &po)
-	emu.control("POST", "/control/accept", map[string]any{"buyer": "330000000007", "offerId": po.OfferID}, nil)
 	// Past the final metering window: the ended licenses are deprovisioned.
 	emu.control("POST", "/control/clock/advance", map[string]any{"duration": "3h20m"}, nil)
 
@@ -205,6 +171,50 @@ func story(t *testing.T, emu *emulator) []json.RawMessage {
 		t.Fatalf("the story emitted only %d EventBridge events", len(out))
 	}
 	return out
+}
+
+// storyRound is one round of the story, with buyers of its own.
+func storyRound(t *testing.T, emu *emulator, round int) {
+	t.Helper()
+	buyer := func(n int) string { return fmt.Sprintf("3300000%02d%03d", round, n) }
+	private := func(buyer string, seats int) accepted {
+		var o struct {
+			OfferID string `json:"offerId"`
+		}
+		var a accepted
+		emu.control("POST", "/control/offers", map[string]any{"productId": chaosProduct, "buyerAccounts": []string{buyer},
+			"quantities": map[string]int{"seats": seats, "admins": 1}, "duration": "P12M"}, &o)
+		emu.control("POST", "/control/accept", map[string]any{"buyer": buyer, "offerId": o.OfferID}, &a)
+		return a
+	}
+	act := func(id, action string, body any) {
+		emu.control("POST", "/control/agreements/"+id+"/"+action, body, nil)
+	}
+	emu.control("POST", "/control/accept", map[string]any{"buyer": buyer(1), "productId": chaosProduct, "quantities": map[string]int{"seats": 10}}, nil)
+	emu.control("POST", "/control/accept", map[string]any{"buyer": buyer(1), "productId": chaosProduct, "quantities": map[string]int{"seats": 3}}, nil)
+	replaced := private(buyer(2), 5)
+	toggled := private(buyer(3), 7)
+	cancelled := private(buyer(4), 2)
+	expired := private(buyer(5), 4)
+	renewed := private(buyer(6), 6)
+	emu.control("POST", "/control/clock/advance", map[string]any{"duration": "20m"}, nil)
+	act(replaced.AgreementID, "amend", map[string]any{"intent": "REPLACE", "quantities": map[string]int{"seats": 9, "admins": 2}})
+	act(toggled.AgreementID, "amend", map[string]any{"intent": "AMEND", "autoRenew": !toggled.AutoRenew})
+	act(cancelled.AgreementID, "cancel", nil)
+	act(renewed.AgreementID, "renew", nil)
+	emu.control("POST", "/control/clock/advance", map[string]any{"duration": "20m"}, nil)
+	act(toggled.AgreementID, "amend", map[string]any{"intent": "AMEND", "autoRenew": toggled.AutoRenew, "by": "PROPOSER"})
+	act(expired.AgreementID, "expire", nil)
+	var ra struct {
+		ID string `json:"id"`
+	}
+	emu.control("POST", "/control/resale-authorizations", map[string]any{"productId": chaosProduct, "resellerAccountId": fmt.Sprintf("4400000%02d001", round), "name": "Chaos partner"}, &ra)
+	var po struct {
+		OfferID string `json:"offerId"`
+	}
+	emu.control("POST", "/control/partner-offers", map[string]any{"resaleAuthorizationId": ra.ID, "buyerAccounts": []string{buyer(7)},
+		"quantities": map[string]int{"seats": 12, "admins": 1}, "duration": "P12M"}, &po)
+	emu.control("POST", "/control/accept", map[string]any{"buyer": buyer(7), "offerId": po.OfferID}, nil)
 }
 
 // volatile are the members that say when Concord did something, not what
