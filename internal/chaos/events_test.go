@@ -39,10 +39,7 @@ func TestCrashShuffledEvents(t *testing.T) {
 	}
 
 	// The clean run: one process on SQLite, every event once, in order.
-	cleanDir := t.TempDir()
-	clean := newServe(t, serveConfig{name: "serve-clean", dataDir: cleanDir, emu: emu})
-	clean.key = apiKey(t, cleanDir, "")
-	clean.up()
+	clean := startServes(t, 1, serveConfig{name: "clean", emu: emu})[0]
 	// The operator syncs the product first, as docs/deployment.md says: a
 	// bookable artifact recorded before the product's first sync keeps no
 	// title, whatever order the events come in (a known gap, reported).
@@ -62,18 +59,7 @@ func TestCrashShuffledEvents(t *testing.T) {
 
 	// The chaos run: two processes on one PostgreSQL, each event once or
 	// twice, shuffled, one process killed at random moments.
-	var procs []*serve
-	for i := range 2 {
-		dir := t.TempDir()
-		s := newServe(t, serveConfig{name: fmt.Sprintf("serve-%c", 'a'+i), dataDir: dir, database: database, emu: emu})
-		if i == 0 {
-			s.key = apiKey(t, dir, database)
-		} else {
-			s.key = procs[0].key
-		}
-		s.up()
-		procs = append(procs, s)
-	}
+	procs := startServes(t, 2, serveConfig{name: "serve", database: database, emu: emu})
 	emu.control("PUT", "/control/faults", map[string]any{"faults": map[string]any{}}, nil)
 	procs[0].mustAPI("POST", "/v1/products/"+chaosProduct+"/sync", nil, nil)
 	faults()

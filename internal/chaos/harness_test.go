@@ -336,6 +336,27 @@ func newServe(t *testing.T, c serveConfig) *serve {
 	return &serve{proc: newProc(t, c.name, args...), url: "http://" + addr, secret: eventSecret}
 }
 
+// startServes starts n serve processes as c says, each with a data directory
+// of its own (named c.name-a, c.name-b, ...), sharing c.database and one API
+// key, and waits until they are ready.
+func startServes(t *testing.T, n int, c serveConfig) []*serve {
+	t.Helper()
+	var procs []*serve
+	name := c.name
+	for i := range n {
+		c.name, c.dataDir = fmt.Sprintf("%s-%c", name, 'a'+i), t.TempDir()
+		s := newServe(t, c)
+		if i == 0 {
+			s.key = apiKey(t, c.dataDir, c.database)
+		} else {
+			s.key = procs[0].key
+		}
+		s.up()
+		procs = append(procs, s)
+	}
+	return procs
+}
+
 // up starts the process and waits until it is ready.
 func (s *serve) up() {
 	s.t.Helper()

@@ -95,20 +95,8 @@ func runMeteringCrash(t *testing.T, dialect string, processes int) {
 		"BatchMeterUsage": map[string]any{"latencyMs": 40, "errorShare": 0.1, "throttleShare": 0.1, "unprocessedShare": 0.1},
 	}}, nil)
 
-	// The serve processes: one data directory each, one database.
-	var procs []*serve
-	for i := range processes {
-		dir := t.TempDir()
-		s := newServe(t, serveConfig{name: fmt.Sprintf("serve-%c", 'a'+i), dataDir: dir, database: database, emu: emu, sqs: true,
-			extra: []string{"--metering-in-flight", fmt.Sprint(inFlight), "--metering-rps", fmt.Sprint(8 / processes)}})
-		if i == 0 {
-			s.key = apiKey(t, dir, database)
-		} else {
-			s.key = procs[0].key
-		}
-		s.up()
-		procs = append(procs, s)
-	}
+	procs := startServes(t, processes, serveConfig{name: "serve", database: database, emu: emu, sqs: true,
+		extra: []string{"--metering-in-flight", fmt.Sprint(inFlight), "--metering-rps", fmt.Sprint(8 / processes)}})
 	victim := procs[0]
 	var apiDims []map[string]string
 	for _, d := range chaosDims {
