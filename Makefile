@@ -1,5 +1,5 @@
 # Concord's everyday commands. `make help` lists them.
-.PHONY: help run build test bench fuzz tidy
+.PHONY: help run build test chaos bench fuzz tidy
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -12,6 +12,10 @@ build: ## build ./concord
 
 test: ## gofmt, vet and every test (SQLite always, PostgreSQL when reachable)
 	./scripts/test.sh
+
+chaos: ## the long crash tests: kill -9 concord serve 20+ times per variant (CONCORD_CHAOS_KILLS, _DURATION, _SEED)
+	CONCORD_CHAOS_KILLS=$${CONCORD_CHAOS_KILLS:-20} CONCORD_CHAOS_DURATION=$${CONCORD_CHAOS_DURATION:-60s} \
+		go test -count=1 -v -timeout 30m -run '^TestCrash' ./internal/chaos
 
 bench: ## the benchmarks quoted in the issues' closing notes
 	go test -run '^$$' -bench '^BenchmarkIngestHTTP$$' -benchtime 3000x ./internal/app

@@ -347,6 +347,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", env("CONCORD_METRICS_ADDR", ""), "serve /metrics on this HOST:PORT of its own (e.g. 127.0.0.1:9090) instead of the main listener (CONCORD_METRICS_ADDR)")
 	fs.StringVar(&cfg.MetricsToken, "metrics-token", env("CONCORD_METRICS_TOKEN", ""), "require Authorization: Bearer TOKEN on /metrics; prefer the environment variable (CONCORD_METRICS_TOKEN)")
 	fs.BoolVar(&cfg.NoMetering, "no-metering", envBool("CONCORD_NO_METERING", false), "do not submit usage to AWS from this process (usage is still taken in and stored) (CONCORD_NO_METERING)")
+	fs.DurationVar(&cfg.Lease, "lease", envDuration("CONCORD_LEASE", 0), "how long work a process claimed (a job, a metering record, an SQS message) stays claimed before a replica, or this process restarted after a crash, takes it over; 0 keeps the defaults (jobs 5m, metering 2m, SQS 1m) (CONCORD_LEASE)")
 	fs.StringVar(&cfg.SMTP.Addr, "smtp-addr", env("CONCORD_SMTP_ADDR", ""), "SMTP server HOST:PORT for notification emails; empty records them as skipped (CONCORD_SMTP_ADDR)")
 	fs.StringVar(&cfg.SMTP.Mode, "smtp-tls", env("CONCORD_SMTP_TLS", "starttls"), "SMTP security: starttls (required, port 587), tls (implicit TLS, port 465) or none (CONCORD_SMTP_TLS)")
 	fs.StringVar(&cfg.SMTP.Username, "smtp-user", env("CONCORD_SMTP_USER", ""), "SMTP user for AUTH PLAIN; empty sends without logging in (CONCORD_SMTP_USER)")

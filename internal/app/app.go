@@ -99,6 +99,11 @@ type Config struct {
 	MetricsToken string
 	// NoMetering leaves the metering submitter off (usage is still taken in).
 	NoMetering bool
+	// Lease, when set, is how long work a process claimed (a job, a metering
+	// record, an SQS message) stays claimed before a replica, or the process
+	// restarted after a crash, may take it over (zero: each one's default,
+	// jobs 5 min, metering 2 min, SQS 1 min). Crash tests shorten it.
+	Lease time.Duration
 	// Now is the clock; nil is time.Now. Tests pass a fake.
 	Now func() time.Time
 	// AutoMigrate applies migrations on start (default for SQLite).
@@ -271,7 +276,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		logger.Warn("SANDBOX MODE: Concord is talking to its built-in AWS Marketplace emulator, not to AWS", "emulator", a.URL()+"/emulator")
 	}
 	a.Config = cfg
-	a.Runner = job.NewRunner(db, job.RunnerOptions{Logger: logger, Now: cfg.Now, Workers: cfg.Workers})
+	a.Runner = job.NewRunner(db, job.RunnerOptions{Logger: logger, Now: cfg.Now, Workers: cfg.Workers, Lease: cfg.Lease})
 	awsConf, err := awsmp.Load(ctx, awsCfg)
 	if err != nil {
 		return nil, err
@@ -285,6 +290,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	a.Entitlements.CacheTTL, a.Entitlements.MaxAge, a.Entitlements.RefreshEvery = cfg.EntitlementCacheTTL, cfg.EntitlementMaxAge, cfg.EntitlementRefreshEvery
 	a.Metering.API = awsmp.NewMeter(awsConf)
 	a.Metering.Grace, a.Metering.Window, a.Metering.RPS, a.Metering.InFlight = cfg.MeteringGrace, cfg.MeteringWindow, cfg.MeteringRPS, cfg.MeteringInFlight
+	a.Metering.Lease = cfg.Lease
 	a.Metering.Metrics = metering.NewMetrics(a.Registry)
 	if err := a.Metering.Check(); err != nil {
 		return nil, err
@@ -413,7 +419,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	}
 	if cfg.SQSQueueURL != "" {
 		q := awsmp.NewQueue(awsConf, cfg.SQSQueueURL)
-		poller := &inbox.Poller{Ledger: a.Ledger, Queue: q, SNS: sns, Logger: logger, Metrics: metrics}
+		poller := &inbox.Poller{Ledger: a.Ledger, Queue: q, SNS: sns, Logger: logger, Metrics: metrics, Visibility: cfg.Lease}
 		if a.Sandbox() {
 			poller.Wait = 2 * time.Second
 		}

@@ -173,6 +173,10 @@ type RunnerOptions struct {
 	Poll time.Duration
 	// Backoff returns the delay before attempt+1; nil is exponential from 1 s to 1 h.
 	Backoff func(attempt int) time.Duration
+	// Idle, when set, is called by a worker that found no due job, just before
+	// it waits for a wake-up or the next poll, with whether a wake-up is already
+	// pending. Tests use it to know a runner is idle instead of sleeping.
+	Idle func(wakePending bool)
 }
 
 // Runner claims and runs jobs.
@@ -250,6 +254,9 @@ func (r *Runner) Run(ctx context.Context) {
 				}
 				if worked {
 					continue
+				}
+				if r.o.Idle != nil {
+					r.o.Idle(len(r.wake) > 0)
 				}
 				select {
 				case <-ctx.Done():

@@ -911,13 +911,40 @@ func waitState(t *testing.T, f *fixture, id, state string) {
 	}
 }
 
+// idleSignal is one call of RunnerOptions.Idle: how many handler calls had
+// begun by then, and whether a wake-up was pending.
+type idleSignal struct {
+	handled int64
+	pending bool
+}
+
+// waitIdle waits until the worker, after at least n handler calls, is about
+// to wait with no wake-up pending: from then on, with the poll an hour away,
+// only a new wake-up can get a job run.
+func waitIdle(t *testing.T, idle <-chan idleSignal, n int64) {
+	t.Helper()
+	for {
+		s := waitFor(t, idle, "the worker to go idle")
+		if s.handled >= n && !s.pending {
+			return
+		}
+	}
+}
+
 func testRun(t *testing.T, f *fixture) {
 	ran := make(chan string, 8)
+	idle := make(chan idleSignal, 1024)
+	var handled atomic.Int64
 	var revived atomic.Bool
-	// Poll is an hour: only the enqueue's after-commit wake-up can get the job run.
-	r := f.runner(job.RunnerOptions{Now: time.Now, Poll: time.Hour, Workers: 2}, map[string]job.Handler{
-		"k": func(_ context.Context, j *job.Job) error { ran <- j.ID; return nil },
+	// Poll is an hour: only the enqueue's after-commit wake-up can get the job
+	// run. One worker, so "idle" is the whole runner; it tells the test when it
+	// goes idle, so no sleep stands in for that.
+	r := f.runner(job.RunnerOptions{Now: time.Now, Poll: time.Hour, Workers: 1, Idle: func(pending bool) {
+		idle <- idleSignal{handled.Load(), pending}
+	}}, map[string]job.Handler{
+		"k": func(_ context.Context, j *job.Job) error { handled.Add(1); ran <- j.ID; return nil },
 		"k-dead": func(_ context.Context, j *job.Job) error {
+			handled.Add(1)
 			if !revived.Load() {
 				return job.Permanent(errors.New("not yet"))
 			}
@@ -934,14 +961,9 @@ func testRun(t *testing.T, f *fixture) {
 	if got := waitFor(t, ran, "the first job"); got != first {
 		t.Fatalf("ran %s, want %s", got, first)
 	}
-	// Let the workers finish the first job and go idle: its handler signals
-	// before the runner records the outcome and looks for the next job, and a job
-	// enqueued before that look would be found without any wake-up. Idleness is
-	// not observable, so allow a moment for it; if the machine is too slow for
-	// that, the test can only pass without proving the wake-up, never fail.
-	waitState(t, f, first, job.StateCompleted)
-	time.Sleep(200 * time.Millisecond)
-	// Idle, with the next poll an hour away: only the enqueue can wake it.
+	// The worker finished the first job and waits, with no wake-up pending and
+	// the next poll an hour away: only the enqueue can wake it.
+	waitIdle(t, idle, 1)
 	f.clock.Set(time.Now().Truncate(time.Millisecond))
 	second := f.enqueue("k", nil, job.Options{})
 	if got := waitFor(t, ran, "the job enqueued while Run was idle"); got != second {
@@ -951,7 +973,7 @@ func testRun(t *testing.T, f *fixture) {
 	f.clock.Set(time.Now().Truncate(time.Millisecond))
 	third := f.enqueue("k-dead", nil, job.Options{}) // dies at once
 	waitState(t, f, third, job.StateDead)
-	time.Sleep(200 * time.Millisecond) // idle again, as above
+	waitIdle(t, idle, 3) // idle again, as above
 	revived.Store(true)
 	if err := job.Retry(f.ctx, f.db, third, time.Now()); err != nil {
 		t.Fatal(err)
