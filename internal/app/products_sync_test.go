@@ -128,17 +128,48 @@ func TestProductsFromAWS(t *testing.T) {
 			// An event naming a product Concord does not know.
 			ev := emulatorProduct(t, b, "prod-metered", world.Product{Title: "Metered API", ProductCode: "meteredcode", Type: world.ProductSaaSUsage,
 				Dimensions: []world.Dimension{{Key: "requests", Kind: "usage", Price: "0.01"}}})
+			// Catalog API is down at first, so the agreement is booked before
+			// Concord knows the product's title.
+			var metered string
 			if err := b.app.Emulator.World.Do(func(s *world.State) error {
-				_, err := s.Accept("123456789012", ev.PublicOfferID, world.AcceptOptions{})
+				s.SetFaults(map[string]world.Fault{"DescribeEntity": {ErrorShare: 1}}, 1)
+				a, err := s.Accept("123456789012", ev.PublicOfferID, world.AcceptOptions{})
+				if err == nil {
+					metered = a.ID
+				}
 				return err
 			}); err != nil {
 				t.Fatal(err)
 			}
+			bookedTitle := func() (string, bool) {
+				_, out := b.do(t, "GET", "/v1/agreements/"+metered+"/artifacts", b.key, nil)
+				var arts struct {
+					Items []struct {
+						Product struct{ Title string } `json:"product"`
+					} `json:"items"`
+				}
+				json.Unmarshal(out, &arts)
+				if n := len(arts.Items); n > 0 {
+					return arts.Items[n-1].Product.Title, true
+				}
+				return "", false
+			}
+			eventually(t, "the booking of "+metered, func() bool { _, ok := bookedTitle(); return ok })
+			if title, _ := bookedTitle(); title != "" {
+				t.Fatalf("booked with title %q before the product was synced", title)
+			}
+			b.app.Emulator.World.Do(func(s *world.State) error { s.SetFaults(nil, 0); return nil })
 			eventually(t, "the metered product to be synced", func() bool {
+				b.do(t, "POST", "/v1/products/prod-metered/sync", b.key, nil)
 				_, p = product(t, b, "prod-metered")
 				return p.Title == "Metered API"
 			})
 			wantListing(t, p, "Metered API", marketplace.ProductSaaSUsage, marketplace.Dimension{Key: "requests", Name: "requests", Unit: "Units", Kind: "usage"})
+			// The sync books the agreement again, with the product's title.
+			eventually(t, "the booking of "+metered+" to name the product", func() bool {
+				title, _ := bookedTitle()
+				return title == "Metered API"
+			})
 		})
 	}
 }

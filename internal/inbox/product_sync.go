@@ -65,7 +65,9 @@ func (l *Ledger) SyncProduct(ctx context.Context, api ProductAPI, productID stri
 	if err != nil {
 		return marketplace.Product{}, err
 	}
-	return l.UpdateProduct(ctx, productID, func(p *marketplace.Product, exists bool) error {
+	var known bool
+	out, err := l.UpdateProduct(ctx, productID, func(p *marketplace.Product, exists bool) error {
+		known = exists && p.Title != ""
 		if !exists {
 			p.ConcurrentAgreements = true
 		}
@@ -85,6 +87,30 @@ func (l *Ledger) SyncProduct(ctx context.Context, api ProductAPI, productID stri
 		}
 		return nil
 	})
+	if err != nil || known {
+		return out, err
+	}
+	// What was folded before Concord knew the product (an agreement whose
+	// event named it first, and its booking) lacks the title: fold the
+	// product's agreements again, so their hooks record them anew (a booking
+	// gets a new version only when its content changes).
+	err = l.DB.Write(ctx, func(tx *store.Tx) error {
+		ids, err := store.QueryAll(ctx, tx, store.ScanString, `SELECT agreement_id FROM agreements WHERE product_id = ? ORDER BY agreement_id`, productID)
+		if err != nil {
+			return err
+		}
+		p := l.newProjector(tx, l.Now())
+		for _, id := range ids {
+			if err := p.agreement(ctx, id); err != nil {
+				return err
+			}
+		}
+		return p.flush(ctx)
+	})
+	if err != nil {
+		return out, fmt.Errorf("fold the agreements of product %s again: %w", productID, err)
+	}
+	return out, nil
 }
 
 // UpdateProduct changes a product in one write transaction: change gets the
