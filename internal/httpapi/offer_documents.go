@@ -143,8 +143,9 @@ func (s *Server) registerOfferDocuments(api huma.API, mux *http.ServeMux) {
 }
 
 // publicDocument serves a consolidated contract at its public URL,
-// /documents/<token>/eula.pdf or /documents/<token>/reseller-agreement.pdf:
-// AWS fetches it when the offer's change set applies.
+// /documents/<token>/eula.pdf or /documents/<token>/reseller-agreement.pdf.
+// Change sets now carry the S3 URL of the document (--documents-bucket);
+// this URL stays for offers published before that, whose change sets named it.
 func (s *Server) publicDocument(w http.ResponseWriter, r *http.Request) {
 	token, file := r.PathValue("token"), r.PathValue("file")
 	kind := ""

@@ -94,18 +94,19 @@ type changeSetOptions struct {
 }
 
 // WithEULAURL gives the URL of the custom EULA: the one document Concord
-// consolidates the uploaded EULA documents into. AWS fetches it when the
-// change set applies, so it must be an https URL AWS can read for a while
-// (e.g. a pre-signed S3 URL or Concord's own document URL, such as
-// https://<concord host>/v1/offers/<offer id>/documents/eula.pdf). Required
-// when the EULA is custom.
+// consolidates the uploaded EULA documents into. AWS takes a custom EULA only
+// as a URL into an accessible Amazon S3 bucket (the Agreement API's
+// DocumentItem), so this is the content-addressed object the submit path
+// uploaded (DocumentKey), e.g.
+// https://s3.amazonaws.com/<bucket>/concord/documents/<sha256>/eula.pdf.
+// Required when the EULA is custom.
 func WithEULAURL(url string) ChangeSetOption {
 	return func(o *changeSetOptions) { o.eulaURL = url }
 }
 
 // WithResellerContractURL gives the URL of the consolidated custom reseller
 // agreement of a partner offer, on the same terms as WithEULAURL (e.g.
-// https://<concord host>/v1/offers/<offer id>/documents/reseller-agreement.pdf).
+// https://s3.amazonaws.com/<bucket>/concord/documents/<sha256>/reseller-agreement.pdf).
 func WithResellerContractURL(url string) ChangeSetOption {
 	return func(o *changeSetOptions) { o.resellerContractURL = url }
 }

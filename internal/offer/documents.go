@@ -845,8 +845,9 @@ func (s *Service) consolidate(ctx context.Context, offerID, kind string, withCon
 }
 
 // PublicDocument returns the consolidated contract of the given kind whose
-// public URL holds token. A reseller agreement is reachable only by its own
-// token and file name.
+// public URL holds token (the URL offers published before documents went to
+// S3 carry). A reseller agreement is reachable only by its own token and
+// file name.
 func (s *Service) PublicDocument(ctx context.Context, token, kind string) (PublicFile, error) {
 	var f PublicFile
 	err := s.DB.Read(ctx, func(tx *store.Tx) error {
