@@ -47,7 +47,12 @@ func (l *Ledger) Import(ctx context.Context, facts []marketplace.Fact) (ImportSt
 	}
 	var st ImportStats
 	var touched []string
-	err = l.DB.Write(ctx, func(tx *store.Tx) error {
+	err = l.DB.WriteCommitted(ctx, func(tx *store.Tx) error {
+		// An import may name more licenses than PostgreSQL has advisory
+		// locks for one transaction: take the ledger whole (see projector).
+		if err := tx.LockTables(ctx, ledgerTables...); err != nil {
+			return err
+		}
 		st, touched = ImportStats{}, nil
 		now := l.Now()
 		ms := store.Millis(now)

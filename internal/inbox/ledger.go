@@ -111,7 +111,7 @@ type Result struct {
 func (l *Ledger) Ingest(ctx context.Context, door string, ev marketplace.Event) (Result, error) {
 	var res Result
 	var touched []string
-	err := l.DB.Write(ctx, func(tx *store.Tx) error {
+	err := l.DB.WriteCommitted(ctx, func(tx *store.Tx) error {
 		res, touched = Result{EventID: ev.ID}, nil
 		now := l.Now()
 		status, note := statusAt(ev.Kind, ev.Time, now)
@@ -176,7 +176,7 @@ func holdUntil(ctx context.Context, tx *store.Tx, now time.Time, id string, at t
 // alone, so a release is safe to run twice.
 func (l *Ledger) Release(ctx context.Context, id string) error {
 	var touched []string
-	err := l.DB.Write(ctx, func(tx *store.Tx) error {
+	err := l.DB.WriteCommitted(ctx, func(tx *store.Tx) error {
 		touched = nil
 		now := l.Now()
 		var status, fact string
@@ -258,6 +258,21 @@ func insertEvent(ctx context.Context, tx *store.Tx, door string, ev marketplace.
 // the licenses they touch are only marked dirty and folded once at the end, since a
 // license's state depends on agreements that may be folded later in the same
 // transaction.
+//
+// Concurrency (PostgreSQL runs ledger transactions READ COMMITTED, see
+// store.DB.WriteCommitted): the fold of an agreement, a license or a legacy
+// subscription first takes the advisory lock of its key (store.Tx.Lock), then
+// reads its facts. Every transaction that stores a fact for a key folds that
+// key afterwards, holding its lock until it commits, so the last fold of a key
+// sees every fact committed before it, whichever transaction stored them: the
+// same end state as one transaction at a time. The one read of another key's
+// row (a predecessor's lineage root) takes a row lock (FOR SHARE), so a fold of
+// the predecessor that changes the root waits for this transaction and then
+// finds this successor when it looks for agreements following it. Upserts of
+// buyers and products are INSERT … ON CONFLICT, correct at any isolation level;
+// job enqueues are unique by key (job.Enqueue); hooks use their own guards
+// (conditional updates, unique keys), and registration fences its links
+// against folds (store.DB.WriteFenced).
 type projector struct {
 	tx             *store.Tx
 	now            time.Time
@@ -296,6 +311,21 @@ func (p *projector) flush(ctx context.Context) error {
 func (p *projector) apply(ctx context.Context, f marketplace.Fact) error {
 	switch {
 	case marketplace.IsLedgerKind(f.Kind):
+		// The keys the fact names, in one round trip and one order, so two
+		// events of one agreement and license never wait for each other in
+		// a cycle.
+		var keys []string
+		for _, id := range []string{f.PreviousAgreementID, f.AgreementID} {
+			if id != "" {
+				keys = append(keys, agreementLock(id))
+			}
+		}
+		if f.LicenseArn != "" {
+			keys = append(keys, licenseLock(marketplace.LicenseID(f.LicenseArn)))
+		}
+		if err := p.tx.Lock(ctx, keys...); err != nil {
+			return err
+		}
 		for _, id := range []string{f.PreviousAgreementID, f.AgreementID} {
 			if id != "" {
 				if err := p.agreement(ctx, id); err != nil {
@@ -352,6 +382,9 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 		return nil
 	}
 	p.seenAgreement[id] = true
+	if err := p.tx.Lock(ctx, agreementLock(id)); err != nil {
+		return err
+	}
 	facts, err := p.facts(ctx, `agreement_id = ? OR previous_agreement_id = ?`, id, id)
 	if err != nil {
 		return err
@@ -389,7 +422,11 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 		if a.PreviousAgreementID != "" {
 			a.InitialAgreementID = a.PreviousAgreementID
 			var root string
-			err := p.tx.QueryRow(ctx, `SELECT initial_agreement_id FROM agreements WHERE agreement_id = ?`, a.PreviousAgreementID).Scan(&root)
+			q := `SELECT initial_agreement_id FROM agreements WHERE agreement_id = ?`
+			if p.tx.Dialect() == store.Postgres {
+				q += ` FOR SHARE` // see projector: a root change waits for this fold
+			}
+			err := p.tx.QueryRow(ctx, q, a.PreviousAgreementID).Scan(&root)
 			if err == nil && root != "" {
 				a.InitialAgreementID = root
 			} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -521,6 +558,9 @@ func loadAgreement(ctx context.Context, tx *store.Tx, id string) (marketplace.Ag
 }
 
 func (p *projector) license(ctx context.Context, licenseID string) error {
+	if err := p.tx.Lock(ctx, licenseLock(licenseID)); err != nil {
+		return err
+	}
 	facts, err := p.facts(ctx, `license_id = ?`, licenseID)
 	if err != nil {
 		return err
@@ -589,6 +629,9 @@ func (p *projector) license(ctx context.Context, licenseID string) error {
 }
 
 func (p *projector) subscription(ctx context.Context, key string) error {
+	if err := p.tx.Lock(ctx, "subscription:"+key); err != nil {
+		return err
+	}
 	facts, err := p.facts(ctx, `customer_key = ?`, key)
 	if err != nil {
 		return err
@@ -609,6 +652,14 @@ func (p *projector) subscription(ctx context.Context, key string) error {
 	_, err = p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', applied_at = ? WHERE customer_key = ? AND status NOT IN ('applied', 'held')`, now, key)
 	return err
 }
+
+// agreementLock and licenseLock name the advisory locks of the ledger's keys.
+func agreementLock(id string) string { return "agreement:" + id }
+func licenseLock(id string) string   { return "license:" + id }
+
+// ledgerTables are the tables a fold writes, which a fold too wide for key
+// locks (a replay) takes whole.
+var ledgerTables = []string{"inbox_events", "agreements", "licenses", "subscriptions"}
 
 func upsertBuyer(ctx context.Context, tx *store.Tx, account string, now int64) error {
 	if account == "" {
@@ -668,7 +719,7 @@ type RefreshArgs struct {
 // RefreshLicense folds a license again (a future-dated agreement has started).
 func (l *Ledger) RefreshLicense(ctx context.Context, licenseID string) error {
 	var touched []string
-	err := l.DB.Write(ctx, func(tx *store.Tx) error {
+	err := l.DB.WriteCommitted(ctx, func(tx *store.Tx) error {
 		p := l.newProjector(tx, l.Now())
 		if err := p.license(ctx, licenseID); err != nil {
 			return err

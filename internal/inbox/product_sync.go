@@ -94,7 +94,12 @@ func (l *Ledger) SyncProduct(ctx context.Context, api ProductAPI, productID stri
 	// event named it first, and its booking) lacks the title: fold the
 	// product's agreements again, so their hooks record them anew (a booking
 	// gets a new version only when its content changes).
-	err = l.DB.Write(ctx, func(tx *store.Tx) error {
+	err = l.DB.WriteCommitted(ctx, func(tx *store.Tx) error {
+		// A product may have more agreements than PostgreSQL has advisory
+		// locks for one transaction: take the ledger whole (once per product).
+		if err := tx.LockTables(ctx, ledgerTables...); err != nil {
+			return err
+		}
 		ids, err := store.QueryAll(ctx, tx, store.ScanString, `SELECT agreement_id FROM agreements WHERE product_id = ? ORDER BY agreement_id`, productID)
 		if err != nil {
 			return err

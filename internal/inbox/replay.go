@@ -32,7 +32,12 @@ type storedEvent struct {
 // inbox, a replay on an unchanged parser ends in the same ledger.
 func (l *Ledger) Replay(ctx context.Context) (ReplayStats, error) {
 	var st ReplayStats
-	err := l.DB.Write(ctx, func(tx *store.Tx) error {
+	err := l.DB.WriteCommitted(ctx, func(tx *store.Tx) error {
+		// The whole ledger is folded again: take its tables whole rather
+		// than a lock per key (see projector).
+		if err := tx.LockTables(ctx, ledgerTables...); err != nil {
+			return err
+		}
 		st = ReplayStats{}
 		now := l.Now()
 		var evs []storedEvent

@@ -592,6 +592,16 @@ func (s *Service) resolve(ctx context.Context, tx *store.Tx, targets map[string]
 		t.err = fmt.Errorf("license %s is not known to Concord (its License Updated event has not arrived)", marketplace.Clip(license, 120))
 		return t, nil
 	}
+	if tx.Dialect() == store.Postgres {
+		// The ledger folds licenses READ COMMITTED (inbox's projector), out
+		// of reach of this SERIALIZABLE transaction's checks: a row lock
+		// orders the two. A fold committed since this snapshot makes this
+		// transaction retry with the license's new state; a fold after it
+		// waits, and its metering Hook then sees the buckets added here.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM licenses WHERE license_id = ? FOR SHARE`, lid); err != nil {
+			return nil, fmt.Errorf("lock license %s: %w", lid, err)
+		}
+	}
 	t.license = l
 	p, ok, err := inbox.LoadProduct(ctx, tx, l.ProductID)
 	if err != nil {

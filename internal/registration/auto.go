@@ -37,7 +37,7 @@ func (d OfferDetails) answers() marketplace.Answers {
 // PutOfferDetails stores the registration details of a private offer. If the
 // buyer has accepted it and not registered, auto-registration is scheduled.
 func (s *Service) PutOfferDetails(ctx context.Context, d OfferDetails) (OfferDetails, error) {
-	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+	err := s.write(ctx, func(tx *store.Tx) error {
 		var err error
 		d, err = s.PutOfferDetailsTx(ctx, tx, d, s.Now())
 		return err
@@ -185,7 +185,7 @@ type autoArgs struct {
 // details if the buyer has not registered it. It does nothing for a license
 // that has a tenant by now.
 func (s *Service) AutoRegister(ctx context.Context, licenseID string) error {
-	return s.DB.Write(ctx, func(tx *store.Tx) error {
+	return s.write(ctx, func(tx *store.Tx) error {
 		now := s.Now()
 		if owner, _, err := tenantOfLicense(ctx, tx, licenseID); err != nil || owner != "" {
 			return err

@@ -86,7 +86,7 @@ func (s *Service) land(w http.ResponseWriter, r *http.Request) {
 	}
 	secret := newSecret()
 	var replayed bool
-	err = s.DB.Write(r.Context(), func(tx *store.Tx) error {
+	err = s.write(r.Context(), func(tx *store.Tx) error {
 		var err error
 		if replayed, err = tokenUsedIn(r.Context(), tx, tokenHash); err != nil || replayed {
 			return err
@@ -284,7 +284,7 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	var d pageData
 	status := http.StatusSeeOther
-	err := s.DB.Write(r.Context(), func(tx *store.Tx) error {
+	err := s.write(r.Context(), func(tx *store.Tx) error {
 		ctx := r.Context()
 		now := s.Now()
 		sess, secret, ok, err := s.loadSession(ctx, tx, r)

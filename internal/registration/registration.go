@@ -441,3 +441,14 @@ func ensureJob(ctx context.Context, tx *store.Tx, now time.Time, kind string, ar
 	_, _, err := job.Enqueue(ctx, tx, now, kind, args, o)
 	return err
 }
+
+// write runs fn in a write transaction fenced against the ledger's folds of
+// licenses (store.DB.WriteFenced). On PostgreSQL folds run READ COMMITTED
+// with key locks, which serializable checks do not cover, and registration
+// and the fold's Hook meet on the same facts from two sides: a link made
+// while a fold is in flight must be seen by that fold's Hook, or its license
+// state must be seen by the link's announcement. The fence makes one of them
+// come first: the link waits for folds in flight, and folds wait for the link.
+func (s *Service) write(ctx context.Context, fn func(tx *store.Tx) error) error {
+	return s.DB.WriteFenced(ctx, []string{"licenses"}, fn)
+}

@@ -83,7 +83,7 @@ type TenantUpdate struct {
 // UpdateTenant changes a tenant's company, contact or custom answers.
 func (s *Service) UpdateTenant(ctx context.Context, id string, u TenantUpdate) (marketplace.Tenant, error) {
 	var t marketplace.Tenant
-	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+	err := s.write(ctx, func(tx *store.Tx) error {
 		var err error
 		if t, err = loadTenant(ctx, tx, id); err != nil {
 			return err
@@ -121,7 +121,7 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, u TenantUpdate) (
 // to by default.
 func (s *Service) SetBillingLicense(ctx context.Context, tenantID, license string) (marketplace.Tenant, error) {
 	var t marketplace.Tenant
-	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+	err := s.write(ctx, func(tx *store.Tx) error {
 		lid := marketplace.LicenseID(license)
 		owner, _, err := tenantOfLicense(ctx, tx, lid)
 		if err != nil {
@@ -148,7 +148,7 @@ func (s *Service) SetBillingLicense(ctx context.Context, tenantID, license strin
 // taken from the ledger, never from the caller.
 func (s *Service) AttachLicense(ctx context.Context, tenantID, license string) (marketplace.Tenant, error) {
 	var t marketplace.Tenant
-	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+	err := s.write(ctx, func(tx *store.Tx) error {
 		now := s.Now()
 		var err error
 		if t, err = loadTenant(ctx, tx, tenantID); err != nil {
@@ -337,7 +337,7 @@ func (s *Service) CreateTenant(ctx context.Context, in NewTenant) (marketplace.T
 		return marketplace.Tenant{}, marketplace.Errorf(marketplace.EInvalid, "a 12-digit accountId and at least one license are required")
 	}
 	var t marketplace.Tenant
-	err = s.DB.Write(ctx, func(tx *store.Tx) error {
+	err = s.write(ctx, func(tx *store.Tx) error {
 		now := s.Now()
 		p, err := productFor(ctx, tx, "", in.ProductCode)
 		if err != nil {

@@ -10,10 +10,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -237,6 +239,11 @@ type Tx struct {
 	dialect string
 	// afterCommit runs after a successful commit (e.g. to wake job workers).
 	afterCommit []func()
+	// locked holds the advisory locks this transaction took (PostgreSQL), so
+	// asking again costs no round trip; exclusive is set once LockTables took
+	// the tables whole, which makes key locks unnecessary.
+	locked    map[int64]bool
+	exclusive bool
 }
 
 // Dialect is SQLite or Postgres.
@@ -341,9 +348,98 @@ func (db *DB) retry(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx) er
 
 // WriteCommitted runs fn in a READ COMMITTED transaction on PostgreSQL (SQLite is
 // always serial). It suits self-contained atomic statements, such as a job claim,
-// that must not fail with serialization errors under contention.
+// that must not fail with serialization errors under contention, and
+// read-modify-write work that first takes the locks it needs (Tx.Lock,
+// Tx.LockTables): every statement after a lock is granted sees what the lock's
+// previous holders committed. A deadlock between two such transactions is
+// retried like a serialization failure, so fn must be safe to run again.
 func (db *DB) WriteCommitted(ctx context.Context, fn func(tx *Tx) error) error {
 	return db.retry(ctx, &sql.TxOptions{}, fn)
+}
+
+// WriteFenced runs fn like Write (SERIALIZABLE on PostgreSQL), after first
+// locking tables against writers (SHARE ROW EXCLUSIVE: no other transaction
+// inserts, updates or deletes their rows until this one ends, while reads go
+// on). The lock is the transaction's first statement, so on PostgreSQL its
+// snapshot is taken once the writers in flight have finished (PostgreSQL's
+// manual, 13.3.2: "acquire the lock before the snapshot … by using LOCK TABLE as
+// the first statement"). It orders a serializable transaction against READ
+// COMMITTED ones that write those tables, which serializable checks alone do
+// not (they only see serializable peers): registration linking a license
+// against the ledger's folds of licenses, for one. On SQLite (one writer) it is
+// Write.
+func (db *DB) WriteFenced(ctx context.Context, tables []string, fn func(tx *Tx) error) error {
+	if db.dialect != Postgres {
+		return db.Write(ctx, fn)
+	}
+	return db.Write(ctx, func(tx *Tx) error {
+		if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(tables, ", ")+` IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return fmt.Errorf("lock %s: %w", strings.Join(tables, ", "), err)
+		}
+		return fn(tx)
+	})
+}
+
+// Lock takes, on PostgreSQL, an exclusive advisory lock on each key
+// (pg_advisory_xact_lock on a 64-bit hash of the key), held until the
+// transaction ends: READ COMMITTED transactions that lock the same key run one
+// after the other from that point, and each sees what the previous committed.
+// Keys are taken in one round trip, in a fixed order; keys this transaction
+// holds already cost nothing. A hash collision only makes two unrelated keys
+// wait for each other. On SQLite, whose single writer runs transactions one at
+// a time, it does nothing.
+func (tx *Tx) Lock(ctx context.Context, keys ...string) error {
+	if tx.dialect != Postgres || tx.exclusive {
+		return nil
+	}
+	var ids []int64
+	for _, k := range keys {
+		h := fnv.New64a()
+		h.Write([]byte(k))
+		id := int64(h.Sum64())
+		if !tx.locked[id] && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	slices.Sort(ids)
+	var q string
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		if i > 0 {
+			q += ", "
+		}
+		q += "pg_advisory_xact_lock(?)"
+		args[i] = id
+	}
+	if _, err := tx.Exec(ctx, `SELECT `+q, args...); err != nil {
+		return fmt.Errorf("lock %s: %w", strings.Join(keys, ", "), err)
+	}
+	if tx.locked == nil {
+		tx.locked = map[int64]bool{}
+	}
+	for _, id := range ids {
+		tx.locked[id] = true
+	}
+	return nil
+}
+
+// LockTables takes tables whole against every other writer (EXCLUSIVE: reads go
+// on) until the transaction ends, for work too wide for key locks (a replay
+// of the whole inbox would need more advisory locks than PostgreSQL's lock
+// table holds). Later Lock calls in the transaction do nothing. On SQLite it
+// does nothing.
+func (tx *Tx) LockTables(ctx context.Context, tables ...string) error {
+	if tx.dialect != Postgres {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE `+strings.Join(tables, ", ")+` IN EXCLUSIVE MODE`); err != nil {
+		return fmt.Errorf("lock %s: %w", strings.Join(tables, ", "), err)
+	}
+	tx.exclusive = true
+	return nil
 }
 
 // Read runs fn in a read-only transaction (a consistent snapshot).
