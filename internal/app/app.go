@@ -510,6 +510,12 @@ func NewServices(db *store.DB, now func() time.Time, logger *slog.Logger) Servic
 		Notify:       &notify.Service{DB: db, Now: now, Logger: logger},
 	}
 	s.Orders = &orders.Desk{DB: db, Notify: s.Notify, Now: now, Logger: logger}
+	if db.Dialect() == store.Postgres {
+		// Events that arrive together share a transaction (issue 19): each
+		// agreement is folded once for all its events, and one commit
+		// answers them all. SQLite's writer groups commits in the store.
+		s.Ledger.Batch, s.Ledger.Batchers = inbox.DefaultBatch, inbox.DefaultBatchers
+	}
 	s.Offers.OnEvent = s.Orders.OfferEvent
 	s.Offers.OnInstructions = s.Orders.Instructions
 	s.Registration.OnTenantCreated = s.Orders.TenantCreated

@@ -3,14 +3,20 @@ package app_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/concordmp/concord/internal/app"
+	"github.com/concordmp/concord/internal/emulator/world"
 	"github.com/concordmp/concord/internal/inbox/inboxtest"
+	"github.com/concordmp/concord/internal/metering"
 	"github.com/concordmp/concord/internal/store"
 	"github.com/concordmp/concord/internal/store/storetest"
 )
@@ -81,4 +87,137 @@ func BenchmarkIngestHTTPPostgres(b *testing.B) {
 	b.ReportMetric(n/httpTime.Seconds(), "events/s")
 	b.ReportMetric(n/rawTime.Seconds(), "raw_inserts/s")
 	b.ReportMetric(rawTime.Seconds()/httpTime.Seconds(), "events/raw")
+}
+
+// BenchmarkUsageIngestPostgres measures POST /v1/usage on PostgreSQL (batches
+// of benchBatch records with unique idempotency keys, timestamps in the
+// current hour, spread over licenses and dimensions, one client) against the
+// raw rate of the same server storing the same rows: one transaction per
+// batch of multi-row INSERTs (500 rows a statement) into a fresh schema of
+// Concord's tables. It reports http_records/s, raw_records/s and http/raw
+// (issue 19's target: >= 0.5). Both run in the same benchmark, batch by batch.
+func BenchmarkUsageIngestPostgres(b *testing.B) {
+	bu := setup(b, store.Postgres, app.Config{})
+	dims := []string{"api_calls", "storage_gb", "requests"}
+	err := bu.app.Emulator.World.Do(func(s *world.State) error {
+		var wd []world.Dimension
+		for _, d := range dims {
+			wd = append(wd, world.Dimension{Key: d, Kind: "usage", Price: "0.01"})
+		}
+		_, err := s.CreateProduct(world.Product{ProductID: "prod-bench", ProductCode: "benchcode", ConcurrentAgreements: true, Dimensions: wd})
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pd []string
+	for _, d := range dims {
+		pd = append(pd, `{"key":"`+d+`","kind":"usage"}`)
+	}
+	body := `{"productCode":"benchcode","type":"saas_usage","concurrentAgreements":true,"dimensions":[` + strings.Join(pd, ",") + `]}`
+	if code, out := bu.do(b, "PUT", "/v1/products/prod-bench", bu.key, []byte(body)); code != 200 {
+		b.Fatalf("configure product: %d %s", code, out)
+	}
+	var licenses []string
+	err = bu.app.Emulator.World.Do(func(s *world.State) error {
+		p := s.Products["prod-bench"]
+		for i := range 4 {
+			buyer := fmt.Sprintf("5555000000%02d", i)
+			if _, err := s.CreateBuyer(buyer); err != nil {
+				return err
+			}
+			a, err := s.Accept(buyer, p.PublicOfferID, world.AcceptOptions{})
+			if err != nil {
+				return err
+			}
+			licenses = append(licenses, a.LicenseArn)
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, arn := range licenses {
+		eventually(b, "license "+arn+" to be active", func() bool {
+			_, out := bu.do(b, "GET", "/v1/licenses/"+url.PathEscape(arn), bu.key, nil)
+			return strings.Contains(string(out), `"state":"active"`)
+		})
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	seq := 0
+	batch := func(now time.Time) []benchRow {
+		hour := now.Truncate(time.Hour)
+		span := max(int64(now.Sub(hour)), 1)
+		rows := make([]benchRow, benchBatch)
+		for i := range rows {
+			seq++
+			rows[i] = benchRow{key: fmt.Sprintf("bench-%08d-%s", seq, "7f3a9c1e"), license: licenses[seq%len(licenses)],
+				dimension: dims[(seq/len(licenses))%len(dims)], quantity: rng.Int64N(1000) + 1, ts: hour.Add(time.Duration(rng.Int64N(span)))}
+		}
+		return rows
+	}
+
+	// The raw path: a fresh schema with Concord's tables on the same server.
+	ctx := context.Background()
+	rawStore := storetest.Open(b, store.Postgres)
+	insertRaw := func(rows []benchRow, received int64) error {
+		return rawStore.WriteCommitted(ctx, func(tx *store.Tx) error {
+			const chunk = 500
+			for start := 0; start < len(rows); start += chunk {
+				part := rows[start:min(start+chunk, len(rows))]
+				var sb strings.Builder
+				sb.WriteString(`INSERT INTO usage_records (idempotency_key, license_id, tenant_id, dimension, quantity, ts, hour, late, received_at) VALUES `)
+				args := make([]any, 0, len(part)*9)
+				for i, r := range part {
+					if i > 0 {
+						sb.WriteString(", ")
+					}
+					sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+					args = append(args, r.key, r.license, "", r.dimension, r.quantity, store.Millis(r.ts), store.Millis(r.ts.Truncate(time.Hour)), false, received)
+				}
+				if _, err := tx.Exec(ctx, sb.String(), args...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+
+	var httpTime, rawTime time.Duration
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		now := bu.app.Emulator.World.Now()
+		rows := batch(now)
+		recs := make([]map[string]any, len(rows))
+		for i, r := range rows {
+			recs[i] = map[string]any{"license": r.license, "dimension": r.dimension, "quantity": r.quantity,
+				"timestamp": r.ts.Format(time.RFC3339Nano), "idempotencyKey": r.key}
+		}
+		payload, _ := json.Marshal(map[string]any{"records": recs})
+		b.StartTimer()
+
+		start := time.Now()
+		code, out := bu.do(b, "POST", "/v1/usage", bu.key, payload)
+		httpTime += time.Since(start)
+		if code != 200 {
+			b.Fatalf("POST /v1/usage: %d %.500s", code, out)
+		}
+		var res metering.IngestResult
+		if err := json.Unmarshal(out, &res); err != nil || res.Accepted != benchBatch {
+			b.Fatalf("POST /v1/usage accepted %d of %d (%v): %.1000s", res.Accepted, benchBatch, err, out)
+		}
+
+		start = time.Now()
+		if err := insertRaw(rows, store.Millis(now)); err != nil {
+			b.Fatal(err)
+		}
+		rawTime += time.Since(start)
+	}
+	b.StopTimer()
+	n := float64(b.N * benchBatch)
+	httpRate, rawRate := n/httpTime.Seconds(), n/rawTime.Seconds()
+	b.ReportMetric(httpRate, "http_records/s")
+	b.ReportMetric(rawRate, "raw_records/s")
+	b.ReportMetric(httpRate/rawRate, "http/raw")
 }

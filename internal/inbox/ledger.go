@@ -82,6 +82,16 @@ type Ledger struct {
 	// duplicate), before it is folded: offers learn of Offer Released and
 	// Change Set events, which the ledger itself does not fold.
 	EventHooks []EventHook
+	// Batch, above 1, is Ingest's group commit: events that arrive while
+	// Batchers transactions are in flight wait and then share one
+	// transaction, up to Batch of them, which stores them all and folds each
+	// agreement and license they name once, with one commit. Each caller is
+	// answered once that transaction commits; if it fails, its events are
+	// ingested again one by one, so one event's failure stays its own. Zero
+	// or one: a transaction per event.
+	Batch, Batchers int
+
+	batch batcher
 }
 
 // EventHook is told about every new event the inbox stores.
@@ -106,9 +116,19 @@ type Result struct {
 	Duplicate bool   `json:"duplicate"`
 }
 
-// Ingest stores ev in the inbox and folds it into the ledger in one transaction.
-// A duplicate (same id or same detail.requestId) changes nothing.
+// Ingest stores ev in the inbox and folds it into the ledger, committed when it
+// returns without error. A duplicate (same id or same detail.requestId)
+// changes nothing. With Batch above 1, events that arrive together share a
+// transaction (see Batch).
 func (l *Ledger) Ingest(ctx context.Context, door string, ev marketplace.Event) (Result, error) {
+	if l.Batch > 1 {
+		return l.ingestGrouped(ctx, door, ev)
+	}
+	return l.ingestOne(ctx, door, ev)
+}
+
+// ingestOne stores and folds one event in its own transaction.
+func (l *Ledger) ingestOne(ctx context.Context, door string, ev marketplace.Event) (Result, error) {
 	var res Result
 	var touched []string
 	err := l.DB.WriteCommitted(ctx, func(tx *store.Tx) error {
@@ -285,11 +305,37 @@ type projector struct {
 	seenAgreement map[string]bool
 	dirty         map[string]bool
 	licenses      []string
+	// upserted are the buyers and products (id and code) this transaction
+	// has recorded already: folds of a buyer's agreements and licenses
+	// name the same ones again.
+	upserted map[string]bool
+}
+
+// buyer records a buyer once per transaction (upsertBuyer).
+func (p *projector) buyer(ctx context.Context, account string, now int64) error {
+	if k := "buyer:" + account; !p.upserted[k] {
+		if err := upsertBuyer(ctx, p.tx, account, now); err != nil {
+			return err
+		}
+		p.upserted[k] = true
+	}
+	return nil
+}
+
+// product records a product once per transaction (upsertProduct).
+func (p *projector) product(ctx context.Context, productID, code string, now int64) error {
+	if k := "product:" + productID + "\x00" + code; !p.upserted[k] {
+		if err := upsertProduct(ctx, p.tx, productID, code, "", now); err != nil {
+			return err
+		}
+		p.upserted[k] = true
+	}
+	return nil
 }
 
 func (l *Ledger) newProjector(tx *store.Tx, now time.Time) *projector {
 	return &projector{tx: tx, now: now, hooks: l.LicenseHooks, agreementHooks: l.AgreementHooks, lineage: l.Lineage,
-		seenAgreement: map[string]bool{}, dirty: map[string]bool{}}
+		seenAgreement: map[string]bool{}, dirty: map[string]bool{}, upserted: map[string]bool{}}
 }
 
 // flush folds every dirty license, in a stable order.
@@ -308,24 +354,42 @@ func (p *projector) flush(ctx context.Context) error {
 	return nil
 }
 
+// lockKeys are the advisory locks of the keys fact f names.
+func lockKeys(f marketplace.Fact) []string {
+	if !marketplace.IsLedgerKind(f.Kind) {
+		return nil
+	}
+	var keys []string
+	for _, id := range []string{f.PreviousAgreementID, f.AgreementID} {
+		if id != "" {
+			keys = append(keys, agreementLock(id))
+		}
+	}
+	if f.LicenseArn != "" {
+		keys = append(keys, licenseLock(marketplace.LicenseID(f.LicenseArn)))
+	}
+	return keys
+}
+
+// apply folds what fact f names, then the licenses that touched.
 func (p *projector) apply(ctx context.Context, f marketplace.Fact) error {
+	// The keys the fact names, in one round trip and one order, so two
+	// events of one agreement and license never wait for each other in a
+	// cycle.
+	if err := p.tx.Lock(ctx, lockKeys(f)...); err != nil {
+		return err
+	}
+	if err := p.fold(ctx, f); err != nil {
+		return err
+	}
+	return p.flush(ctx)
+}
+
+// fold folds the agreements or the subscription fact f names, and marks its
+// license dirty; flush folds the licenses.
+func (p *projector) fold(ctx context.Context, f marketplace.Fact) error {
 	switch {
 	case marketplace.IsLedgerKind(f.Kind):
-		// The keys the fact names, in one round trip and one order, so two
-		// events of one agreement and license never wait for each other in
-		// a cycle.
-		var keys []string
-		for _, id := range []string{f.PreviousAgreementID, f.AgreementID} {
-			if id != "" {
-				keys = append(keys, agreementLock(id))
-			}
-		}
-		if f.LicenseArn != "" {
-			keys = append(keys, licenseLock(marketplace.LicenseID(f.LicenseArn)))
-		}
-		if err := p.tx.Lock(ctx, keys...); err != nil {
-			return err
-		}
 		for _, id := range []string{f.PreviousAgreementID, f.AgreementID} {
 			if id != "" {
 				if err := p.agreement(ctx, id); err != nil {
@@ -345,7 +409,7 @@ func (p *projector) apply(ctx context.Context, f marketplace.Fact) error {
 		if f.LicenseArn != "" {
 			p.dirty[marketplace.LicenseID(f.LicenseArn)] = true
 		}
-		return p.flush(ctx)
+		return nil
 	case marketplace.IsSubscriptionKind(f.Kind):
 		return p.subscription(ctx, f.CustomerIdentifier+"|"+f.ProductCode)
 	}
@@ -466,7 +530,7 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 		AND kind IN ('agreement_created', 'agreement_amended', 'agreement_ended', 'agreement_described')`, now, id); err != nil {
 		return err
 	}
-	if err := upsertBuyer(ctx, p.tx, a.AcceptorAccountID, now); err != nil {
+	if err := p.buyer(ctx, a.AcceptorAccountID, now); err != nil {
 		return err
 	}
 	for _, h := range p.agreementHooks {
@@ -474,7 +538,7 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 			return fmt.Errorf("agreement hook for %s: %w", id, err)
 		}
 	}
-	if err := upsertProduct(ctx, p.tx, a.ProductID, "", "", now); err != nil {
+	if err := p.product(ctx, a.ProductID, "", now); err != nil {
 		return err
 	}
 	if !existed && id != p.enriching {
@@ -611,10 +675,10 @@ func (p *projector) license(ctx context.Context, licenseID string) error {
 	if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', note = NULL, applied_at = ? WHERE license_id = ? AND status NOT IN ('applied', 'held')`, now, licenseID); err != nil {
 		return err
 	}
-	if err := upsertBuyer(ctx, p.tx, l.AccountID, now); err != nil {
+	if err := p.buyer(ctx, l.AccountID, now); err != nil {
 		return err
 	}
-	if err := upsertProduct(ctx, p.tx, l.ProductID, l.ProductCode, "", now); err != nil {
+	if err := p.product(ctx, l.ProductID, l.ProductCode, now); err != nil {
 		return err
 	}
 	if l.State == marketplace.LicensePending && l.StartsAt != nil {

@@ -244,6 +244,9 @@ type Tx struct {
 	// the tables whole, which makes key locks unnecessary.
 	locked    map[int64]bool
 	exclusive bool
+	// pre are locks an earlier attempt held or wanted: the first Lock takes
+	// them too.
+	pre []int64
 }
 
 // Dialect is SQLite or Postgres.
@@ -325,16 +328,27 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 // retry runs fn in a transaction until it commits, fails for a reason other than
-// a transient conflict, or conflicts for longer than ten seconds.
+// a transient conflict, or conflicts for longer than ten seconds. An attempt
+// that found an advisory lock busy runs again at once, taking every lock it
+// held or wanted first (see Tx.Lock).
 func (db *DB) retry(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx) error) error {
 	deadline := time.Now().Add(10 * time.Second)
+	var pre []int64
 	for attempt := 0; ; attempt++ {
-		err := db.run(ctx, db.w, opts, fn)
+		tx := &Tx{db: db, dialect: db.dialect, pre: pre}
+		err := db.runTx(ctx, db.w, opts, tx, fn)
 		if err == nil || !retryable(err) {
 			return err
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("transaction kept conflicting for 10s: %w", err)
+		}
+		if lb := (*lockBusy)(nil); errors.As(err, &lb) {
+			pre = append(lb.ids, tx.pre...)
+			for id := range tx.locked {
+				pre = append(pre, id)
+			}
+			continue
 		}
 		// Jittered exponential backoff, capped so contended writers keep moving.
 		d := time.Duration(rand.Int64N(int64(min(time.Millisecond<<min(attempt, 6), 50*time.Millisecond)) + 1))
@@ -384,46 +398,68 @@ func (db *DB) WriteFenced(ctx context.Context, tables []string, fn func(tx *Tx) 
 // (pg_advisory_xact_lock on a 64-bit hash of the key), held until the
 // transaction ends: READ COMMITTED transactions that lock the same key run one
 // after the other from that point, and each sees what the previous committed.
-// Keys are taken in one round trip, in a fixed order; keys this transaction
-// holds already cost nothing. A hash collision only makes two unrelated keys
-// wait for each other. On SQLite, whose single writer runs transactions one at
-// a time, it does nothing.
+// Keys this transaction holds already cost nothing. A hash collision only
+// makes two unrelated keys wait for each other. On SQLite, whose single writer
+// runs transactions one at a time, it does nothing.
+//
+// Transactions that learn the keys they need as they go (a fold finds an
+// agreement's licenses) would wait for each other in cycles, which PostgreSQL
+// breaks only after deadlock_timeout (a second by default). So only a
+// transaction's first Lock waits, for all its keys in one order; a later Lock
+// only tries, and a key it cannot have at once ends the attempt with a
+// retryable error: the transaction runs again (Write, WriteCommitted) taking
+// every key it held or wanted in its first Lock.
 func (tx *Tx) Lock(ctx context.Context, keys ...string) error {
 	if tx.dialect != Postgres || tx.exclusive {
 		return nil
 	}
-	var ids []int64
+	ids := tx.pre
+	tx.pre = nil
 	for _, k := range keys {
 		h := fnv.New64a()
 		h.Write([]byte(k))
-		id := int64(h.Sum64())
-		if !tx.locked[id] && !slices.Contains(ids, id) {
-			ids = append(ids, id)
-		}
-	}
-	if len(ids) == 0 {
-		return nil
+		ids = append(ids, int64(h.Sum64()))
 	}
 	slices.Sort(ids)
-	var q string
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		if i > 0 {
-			q += ", "
-		}
-		q += "pg_advisory_xact_lock(?)"
-		args[i] = id
-	}
-	if _, err := tx.Exec(ctx, `SELECT `+q, args...); err != nil {
-		return fmt.Errorf("lock %s: %w", strings.Join(keys, ", "), err)
+	ids = slices.Compact(ids)
+	ids = slices.DeleteFunc(ids, func(id int64) bool { return tx.locked[id] })
+	if len(ids) == 0 {
+		return nil
 	}
 	if tx.locked == nil {
 		tx.locked = map[int64]bool{}
 	}
+	if len(tx.locked) == 0 {
+		// unnest yields the ids in the array's (sorted) order.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(k) FROM unnest(?::bigint[]) AS k`, ids); err != nil {
+			return fmt.Errorf("lock %s: %w", strings.Join(keys, ", "), err)
+		}
+		for _, id := range ids {
+			tx.locked[id] = true
+		}
+		return nil
+	}
+	busy, err := QueryAll(ctx, tx, func(r Scanner) (id int64, err error) { return id, r.Scan(&id) },
+		`SELECT k FROM unnest(?::bigint[]) AS k WHERE NOT pg_try_advisory_xact_lock(k)`, ids)
+	if err != nil {
+		return fmt.Errorf("lock %s: %w", strings.Join(keys, ", "), err)
+	}
 	for _, id := range ids {
-		tx.locked[id] = true
+		if !slices.Contains(busy, id) {
+			tx.locked[id] = true
+		}
+	}
+	if len(busy) > 0 {
+		return &lockBusy{ids: busy}
 	}
 	return nil
+}
+
+// lockBusy ends an attempt whose later Lock found a key taken (see Lock).
+type lockBusy struct{ ids []int64 }
+
+func (e *lockBusy) Error() string {
+	return fmt.Sprintf("%d advisory locks busy: run again taking them first", len(e.ids))
 }
 
 // LockTables takes tables whole against every other writer (EXCLUSIVE: reads go
@@ -454,11 +490,16 @@ func (db *DB) Read(ctx context.Context, fn func(tx *Tx) error) error {
 }
 
 func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn func(tx *Tx) error) error {
+	return db.runTx(ctx, pool, opts, &Tx{db: db, dialect: db.dialect}, fn)
+}
+
+// runTx runs fn in tx, a new transaction on pool.
+func (db *DB) runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, tx *Tx, fn func(tx *Tx) error) error {
 	stx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &Tx{tx: stx, db: db, dialect: db.dialect}
+	tx.tx = stx
 	if err := fn(tx); err != nil {
 		stx.Rollback()
 		return err
@@ -474,6 +515,10 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn fun
 
 // retryable reports whether err is a transient conflict worth running again.
 func retryable(err error) bool {
+	var lb *lockBusy
+	if errors.As(err, &lb) {
+		return true
+	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
 		return pg.Code == "40001" || pg.Code == "40P01"
