@@ -115,7 +115,9 @@ func (l *Ledger) ingestGroup(group []*pending) {
 			}
 			return
 		}
-		l.Logger.Warn("inbox: a group of events failed; ingesting them one by one", "events", len(group), "err", err)
+		if l.Logger != nil {
+			l.Logger.Warn("inbox: a group of events failed; ingesting them one by one", "events", len(group), "err", err)
+		}
 	}
 	for _, p := range group {
 		p.res, p.err = l.ingestOne(ctx, p.door, p.ev)
@@ -209,4 +211,12 @@ func (l *Ledger) ingestMany(ctx context.Context, group []*pending) ([]string, er
 		return nil
 	})
 	return touched, err
+}
+
+// Queued is how many events wait for a group transaction (for tests and
+// metrics).
+func (l *Ledger) Queued() int {
+	l.batch.mu.Lock()
+	defer l.batch.mu.Unlock()
+	return len(l.batch.queue)
 }

@@ -357,31 +357,54 @@ func truncate(t *rapid.T, db *store.DB) {
 	}
 }
 
+// concurrentSenders is how many senders deliver to the grouped ledger at once.
+const concurrentSenders = 4
+
 func TestPropertyOrderAndDuplicatesConverge(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		other := storetest.Open(t, db.Dialect())
-		ordered, shuffled := newLedger(db, t0), newLedger(other, t0)
+		other, third := storetest.Open(t, db.Dialect()), storetest.Open(t, db.Dialect())
+		ordered, shuffled, grouped := newLedger(db, t0), newLedger(other, t0), newLedger(third, t0)
+		// The third ledger takes the shuffled stream from several senders at
+		// once, with group commit (as on PostgreSQL in production): events
+		// folded together, concurrent transactions under key locks.
+		grouped.Batch, grouped.Batchers = inbox.DefaultBatch, inbox.DefaultBatchers
 		rapid.Check(t, func(rt *rapid.T) {
 			truncate(rt, db)
 			truncate(rt, other)
+			truncate(rt, third)
 			stream, story := genStream(rt, t0)
 			perturbed := perturb(rt, stream)
-			// The two ledgers have databases of their own: fill them at once.
-			done := make(chan error, 1)
+			// The ledgers have databases of their own: fill them at once.
+			done := make(chan error, 1+concurrentSenders)
 			go func() { done <- deliverAll(shuffled, story, inbox.DoorSQS, perturbed) }()
-			if err := deliverAll(ordered, story, inbox.DoorHTTP, stream); err != nil {
-				<-done
-				rt.Fatal(err)
+			for w := range concurrentSenders {
+				go func() {
+					var part []delivery
+					for i := w; i < len(perturbed); i += concurrentSenders {
+						part = append(part, perturbed[i])
+					}
+					done <- deliverAll(grouped, story, inbox.DoorHTTP, part)
+				}()
 			}
-			if err := <-done; err != nil {
+			err := deliverAll(ordered, story, inbox.DoorHTTP, stream)
+			for range 1 + concurrentSenders {
+				if e := <-done; err == nil {
+					err = e
+				}
+			}
+			if err != nil {
 				rt.Fatal(err)
 			}
 			story.check(rt, db, t0, inboxEvents(stream))
 			story.check(rt, other, t0, inboxEvents(stream))
+			story.check(rt, third, t0, inboxEvents(stream))
 			want, got := inboxtest.Snapshot(t, db), inboxtest.Snapshot(t, other)
 			if want != got {
 				rt.Fatalf("ledgers differ\nordered:\n%s\nshuffled with duplicates:\n%s", want, got)
+			}
+			if got := inboxtest.Snapshot(t, third); want != got {
+				rt.Fatalf("ledgers differ\nordered:\n%s\nshuffled with duplicates, concurrent senders, group commit:\n%s", want, got)
 			}
 			var deferred int
 			db.Read(context.Background(), func(tx *store.Tx) error {
