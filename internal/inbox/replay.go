@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -24,7 +25,7 @@ type ReplayStats struct {
 
 type storedEvent struct {
 	id, door, source, kind, body string
-	eventTime                    int64
+	eventTime, receivedAt        int64
 }
 
 // Replay re-parses every event in the inbox with the current parser and folds the
@@ -39,60 +40,30 @@ func (l *Ledger) Replay(ctx context.Context) (ReplayStats, error) {
 			return err
 		}
 		st = ReplayStats{}
+		tx.CacheStatements()
 		now := l.Now()
-		var evs []storedEvent
-		rows, err := tx.Query(ctx, `SELECT id, door, source, kind, body, event_time FROM inbox_events ORDER BY received_at, id`)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var e storedEvent
-			if err := rows.Scan(&e.id, &e.door, &e.source, &e.kind, &e.body, &e.eventTime); err != nil {
-				rows.Close()
-				return err
-			}
-			evs = append(evs, e)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, e := range evs {
-			st.Events++
-			ev, err := reparse(e)
-			if err != nil {
-				if _, err := tx.Exec(ctx, `UPDATE inbox_events SET status = 'flagged', note = ? WHERE id = ?`, "replay: "+marketplace.ErrorMessage(err), e.id); err != nil {
-					return err
-				}
-				continue
-			}
-			if ev == nil {
-				continue
-			}
-			fact, err := json.Marshal(ev.Fact)
+		// Page through the inbox in arrival order, a chunk at a time, so a
+		// large inbox is never all in memory at once.
+		const chunk = 1000
+		afterAt, afterID := int64(math.MinInt64), ""
+		for {
+			evs, err := store.QueryAll(ctx, tx, func(r store.Scanner) (storedEvent, error) {
+				var e storedEvent
+				return e, r.Scan(&e.id, &e.door, &e.source, &e.kind, &e.body, &e.eventTime, &e.receivedAt)
+			}, `SELECT id, door, source, kind, body, event_time, received_at FROM inbox_events
+				WHERE received_at > ? OR (received_at = ? AND id > ?) ORDER BY received_at, id LIMIT ?`, afterAt, afterAt, afterID, chunk)
 			if err != nil {
 				return err
 			}
-			licenseID := ""
-			if ev.Fact.LicenseArn != "" {
-				licenseID = marketplace.LicenseID(ev.Fact.LicenseArn)
-			}
-			customerKey := ""
-			if marketplace.IsSubscriptionKind(ev.Kind) {
-				customerKey = ev.Fact.CustomerIdentifier + "|" + ev.Fact.ProductCode
-			}
-			status, note := statusAt(ev.Kind, ev.Time, now)
-			if _, err := tx.Exec(ctx, `UPDATE inbox_events SET kind = ?, fact = ?, agreement_id = ?, previous_agreement_id = ?, license_id = ?,
-				customer_key = ?, status = ?, note = ? WHERE id = ?`, string(ev.Kind), string(fact), store.NullString(ev.Fact.AgreementID),
-				store.NullString(ev.Fact.PreviousAgreementID), store.NullString(licenseID), store.NullString(customerKey), status, store.NullString(note), e.id); err != nil {
-				return err
-			}
-			if status == StatusHeld {
-				if err := holdUntil(ctx, tx, now, e.id, ev.Time); err != nil {
+			for _, e := range evs {
+				if err := reparseStored(ctx, tx, now, e, &st); err != nil {
 					return err
 				}
 			}
-			st.Reparsed++
+			if len(evs) < chunk {
+				break
+			}
+			afterAt, afterID = evs[len(evs)-1].receivedAt, evs[len(evs)-1].id
 		}
 		p := l.newProjector(tx, now)
 		for _, q := range []struct {
@@ -127,6 +98,45 @@ func (l *Ledger) Replay(ctx context.Context) (ReplayStats, error) {
 		return st, fmt.Errorf("replay: %w", err)
 	}
 	return st, nil
+}
+
+// reparseStored parses one stored event again and stores what the current
+// parser makes of it.
+func reparseStored(ctx context.Context, tx *store.Tx, now time.Time, e storedEvent, st *ReplayStats) error {
+	st.Events++
+	ev, err := reparse(e)
+	if err != nil {
+		_, err := tx.Exec(ctx, `UPDATE inbox_events SET status = 'flagged', note = ? WHERE id = ?`, "replay: "+marketplace.ErrorMessage(err), e.id)
+		return err
+	}
+	if ev == nil {
+		return nil
+	}
+	fact, err := json.Marshal(ev.Fact)
+	if err != nil {
+		return err
+	}
+	licenseID := ""
+	if ev.Fact.LicenseArn != "" {
+		licenseID = marketplace.LicenseID(ev.Fact.LicenseArn)
+	}
+	customerKey := ""
+	if marketplace.IsSubscriptionKind(ev.Kind) {
+		customerKey = ev.Fact.CustomerIdentifier + "|" + ev.Fact.ProductCode
+	}
+	status, note := statusAt(ev.Kind, ev.Time, now)
+	if _, err := tx.Exec(ctx, `UPDATE inbox_events SET kind = ?, fact = ?, agreement_id = ?, previous_agreement_id = ?, license_id = ?,
+		customer_key = ?, status = ?, note = ? WHERE id = ?`, string(ev.Kind), string(fact), store.NullString(ev.Fact.AgreementID),
+		store.NullString(ev.Fact.PreviousAgreementID), store.NullString(licenseID), store.NullString(customerKey), status, store.NullString(note), e.id); err != nil {
+		return err
+	}
+	if status == StatusHeld {
+		if err := holdUntil(ctx, tx, now, e.id, ev.Time); err != nil {
+			return err
+		}
+	}
+	st.Reparsed++
+	return nil
 }
 
 // reparse parses a stored body again; nil means keep the stored fact (enrichment).

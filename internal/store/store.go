@@ -247,6 +247,8 @@ type Tx struct {
 	// pre are locks an earlier attempt held or wanted: the first Lock takes
 	// them too.
 	pre []int64
+	// stmts caches prepared statements (CacheStatements).
+	stmts map[string]*sql.Stmt
 }
 
 // Dialect is SQLite or Postgres.
@@ -254,17 +256,54 @@ func (tx *Tx) Dialect() string { return tx.dialect }
 
 // Exec runs a statement with `?` placeholders.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := tx.cached(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return tx.tx.ExecContext(ctx, tx.rebind(query), args...)
 }
 
 // Query runs a query with `?` placeholders.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := tx.cached(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return tx.tx.QueryContext(ctx, tx.rebind(query), args...)
 }
 
 // QueryRow runs a query that returns at most one row.
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := tx.cached(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return tx.tx.QueryRowContext(ctx, tx.rebind(query), args...)
+}
+
+// CacheStatements makes the rest of a long SQLite transaction (a replay of
+// the whole inbox) prepare each distinct statement once: SQLite otherwise
+// parses a statement again on every call, a third of such a transaction's
+// time. The statements are closed with the transaction. PostgreSQL's driver
+// caches prepared statements per connection already: there it does nothing.
+func (tx *Tx) CacheStatements() {
+	if tx.dialect == SQLite && tx.stmts == nil {
+		tx.stmts = map[string]*sql.Stmt{}
+	}
+}
+
+// cached is the prepared statement of query when CacheStatements is on, or
+// nil (also when preparing fails: the plain call then reports the error).
+func (tx *Tx) cached(ctx context.Context, query string) *sql.Stmt {
+	if tx.stmts == nil {
+		return nil
+	}
+	if st, ok := tx.stmts[query]; ok {
+		return st
+	}
+	st, err := tx.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	tx.stmts[query] = st
+	return st
 }
 
 // Prepare prepares a statement with `?` placeholders for repeated use in the
