@@ -20,6 +20,9 @@ chaos: ## the long crash tests: kill -9 concord serve 20+ times per variant (CON
 bench: ## the benchmarks quoted in the issues' closing notes
 	go test -run '^$$' -bench '^BenchmarkIngestHTTP$$' -benchtime 3000x ./internal/app
 	go test -run '^$$' -bench BenchmarkUsageIngestHTTP -benchtime 50x ./internal/app
+	go test -run '^$$' -bench '^BenchmarkIngestHTTPPostgres$$' -benchtime 3000x ./internal/app
+	go test -run '^$$' -bench '^BenchmarkUsageIngestPostgres$$' -benchtime 30x ./internal/app
+	go test -run '^$$' -bench '^BenchmarkReplay$$' -benchtime 1x -timeout 20m ./internal/app
 	go test -run '^$$' -bench BenchmarkMeteringSubmit -benchtime 1x ./internal/app
 	go test -run '^$$' -bench . ./internal/job
 	go test -run '^$$' -bench . -benchtime 3s ./internal/emulator/metering

@@ -94,8 +94,16 @@ type partnerMatch struct {
 // associated by its CPPO opportunity id alone). Zero or several matches find
 // nothing.
 func findPartnerOffer(ctx context.Context, tx *store.Tx, m partnerMatch) (Offer, bool, error) {
-	cands, err := store.QueryAll(ctx, tx, scanOffer, `SELECT `+offerColumns+` FROM offers
-		WHERE type = 'partner' AND offer_id IS NULL AND state IN ('published', 'cancelling', 'expired') AND product_id = ?`, m.productID)
+	q := `SELECT ` + offerColumns + ` FROM offers
+		WHERE type = 'partner' AND offer_id IS NULL AND state IN ('published', 'cancelling', 'expired') AND product_id = ?`
+	if tx.Dialect() == store.Postgres {
+		// The ledger's hooks call this READ COMMITTED (inbox's projector):
+		// the row locks make the caller's update of the offer found here
+		// wait for, and see, a concurrent change of it (a cancel), and make
+		// a SERIALIZABLE caller retry if one committed since its snapshot.
+		q += ` FOR UPDATE`
+	}
+	cands, err := store.QueryAll(ctx, tx, scanOffer, q, m.productID)
 	if err != nil {
 		return Offer{}, false, err
 	}
