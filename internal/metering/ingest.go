@@ -667,7 +667,7 @@ func insertUsage(ctx context.Context, tx *store.Tx, rows []usageRow, now int64) 
 		}
 		defer stmt.Close()
 		for _, r := range rows {
-			res, err := stmt.ExecContext(ctx, r.key, r.license, r.tenant, r.dimension, r.quantity, r.ts, r.hour, r.late, now)
+			res, err := stmt.Exec(ctx, r.key, r.license, r.tenant, r.dimension, r.quantity, r.ts, r.hour, r.late, now)
 			if err != nil {
 				return nil, fmt.Errorf("insert usage: %w", err)
 			}

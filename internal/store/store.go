@@ -53,6 +53,8 @@ type DB struct {
 	r       *sql.DB
 	// Path is the SQLite file, empty on PostgreSQL.
 	Path string
+	// group is the SQLite writer (group commit, see groupcommit.go); nil on PostgreSQL.
+	group *groupCommit
 
 	subMu sync.Mutex
 	subs  map[string]map[int]func()
@@ -147,7 +149,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	db := &DB{dialect: SQLite, w: w, r: r, Path: path}
+	db := &DB{dialect: SQLite, w: w, r: r, Path: path, group: newGroupCommit(w)}
 	// Touch the writer so the file and WAL mode exist before readers connect.
 	if _, err := w.ExecContext(ctx, "PRAGMA user_version"); err != nil {
 		db.Close()
@@ -237,6 +239,20 @@ type Tx struct {
 	dialect string
 	// afterCommit runs after a successful commit (e.g. to wake job workers).
 	afterCommit []func()
+	// shared is a caller's part of a SQLite group commit: its context must not
+	// reach the driver, which would interrupt the others' transaction too.
+	shared bool
+}
+
+// stmtCtx is the context a statement of tx runs with. In a shared transaction a
+// context already ended still fails the statement (database/sql checks it before
+// the driver sees it), but one that ends during the statement does not interrupt
+// the connection.
+func (tx *Tx) stmtCtx(ctx context.Context) context.Context {
+	if tx.shared && ctx.Err() == nil {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // Dialect is SQLite or Postgres.
@@ -244,24 +260,42 @@ func (tx *Tx) Dialect() string { return tx.dialect }
 
 // Exec runs a statement with `?` placeholders.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return tx.tx.ExecContext(ctx, tx.rebind(query), args...)
+	return tx.tx.ExecContext(tx.stmtCtx(ctx), tx.rebind(query), args...)
 }
 
 // Query runs a query with `?` placeholders.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return tx.tx.QueryContext(ctx, tx.rebind(query), args...)
+	return tx.tx.QueryContext(tx.stmtCtx(ctx), tx.rebind(query), args...)
 }
 
 // QueryRow runs a query that returns at most one row.
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(ctx, tx.rebind(query), args...)
+	return tx.tx.QueryRowContext(tx.stmtCtx(ctx), tx.rebind(query), args...)
 }
 
 // Prepare prepares a statement with `?` placeholders for repeated use in the
 // transaction; close it when done.
-func (tx *Tx) Prepare(ctx context.Context, query string) (*sql.Stmt, error) {
-	return tx.tx.PrepareContext(ctx, tx.rebind(query))
+func (tx *Tx) Prepare(ctx context.Context, query string) (*Stmt, error) {
+	s, err := tx.tx.PrepareContext(tx.stmtCtx(ctx), tx.rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	return &Stmt{s: s, tx: tx}, nil
 }
+
+// Stmt is a statement prepared in a transaction (see Tx.Prepare).
+type Stmt struct {
+	s  *sql.Stmt
+	tx *Tx
+}
+
+// Exec runs the statement with args.
+func (s *Stmt) Exec(ctx context.Context, args ...any) (sql.Result, error) {
+	return s.s.ExecContext(s.tx.stmtCtx(ctx), args...)
+}
+
+// Close releases the statement.
+func (s *Stmt) Close() error { return s.s.Close() }
 
 // AfterCommit registers fn to run once the transaction has committed.
 func (tx *Tx) AfterCommit(fn func()) { tx.afterCommit = append(tx.afterCommit, fn) }
@@ -308,8 +342,14 @@ func Rebind(q string) string {
 // Write runs fn in a read-write transaction and commits it. On PostgreSQL the
 // transaction is SERIALIZABLE, so concurrent replicas folding the same events
 // cannot interleave into a state neither would reach alone; a serialization failure
-// is retried with jittered backoff. fn must therefore be safe to run again.
+// is retried with jittered backoff. fn must therefore be safe to run again. On
+// SQLite, Writes that arrive together share one transaction and one fsync (group
+// commit, see groupcommit.go); each fn runs in its own savepoint, and Write
+// returns nil only once the shared transaction has committed.
 func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
+	if db.group != nil {
+		return db.group.write(ctx, db, fn)
+	}
 	opts := &sql.TxOptions{}
 	if db.dialect == Postgres {
 		opts.Isolation = sql.LevelSerializable
@@ -343,6 +383,9 @@ func (db *DB) retry(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx) er
 // always serial). It suits self-contained atomic statements, such as a job claim,
 // that must not fail with serialization errors under contention.
 func (db *DB) WriteCommitted(ctx context.Context, fn func(tx *Tx) error) error {
+	if db.group != nil {
+		return db.group.write(ctx, db, fn)
+	}
 	return db.retry(ctx, &sql.TxOptions{}, fn)
 }
 
