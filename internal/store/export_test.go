@@ -8,7 +8,7 @@ func (db *DB) GroupLimits(requests int, age time.Duration) {
 }
 
 // GroupCommits is how many batches the SQLite writer committed.
-func (db *DB) GroupCommits() int64 { return db.group.commits.Load() }
+func (db *DB) GroupCommits() int64 { return db.GroupStats().Commits }
 
 // GroupWaiting is how many Write calls wait for their turn.
 func (db *DB) GroupWaiting() int {

@@ -135,7 +135,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	// The path is escaped: a '?' or '#' in a directory name (a test named
 	// "x#01") would otherwise end the file name and open another database.
 	base := "file:" + uriPath.Replace(path) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
-	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	// The writer keeps temporary files in memory: group commit gives each
+	// request a savepoint, whose statement journal would otherwise spill to a
+	// temporary file (a write system call per page changed).
+	w, err := sql.Open("sqlite", base+"&_txlock=immediate&_pragma=temp_store(MEMORY)")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
@@ -163,6 +166,9 @@ func (db *DB) Dialect() string { return db.dialect }
 
 // Close closes the pools.
 func (db *DB) Close() error {
+	if db.group != nil {
+		db.group.stmts.close()
+	}
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
@@ -242,12 +248,25 @@ type Tx struct {
 	// shared is a caller's part of a SQLite group commit: its context must not
 	// reach the driver, which would interrupt the others' transaction too.
 	shared bool
+	// stmts, on the SQLite writer, holds statements prepared for reuse.
+	stmts *stmtCache
 }
 
 // stmtCtx is the context a statement of tx runs with. In a shared transaction a
 // context already ended still fails the statement (database/sql checks it before
 // the driver sees it), but one that ends during the statement does not interrupt
 // the connection.
+// cached returns query's prepared statement in tx, or nil to run it unprepared.
+func (tx *Tx) cached(ctx context.Context, query string) *sql.Stmt {
+	if tx.stmts == nil {
+		return nil
+	}
+	if p := tx.stmts.get(query); p != nil {
+		return tx.tx.StmtContext(ctx, p)
+	}
+	return nil
+}
+
 func (tx *Tx) stmtCtx(ctx context.Context) context.Context {
 	if tx.shared && ctx.Err() == nil {
 		return context.WithoutCancel(ctx)
@@ -260,17 +279,29 @@ func (tx *Tx) Dialect() string { return tx.dialect }
 
 // Exec runs a statement with `?` placeholders.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return tx.tx.ExecContext(tx.stmtCtx(ctx), tx.rebind(query), args...)
+	ctx = tx.stmtCtx(ctx)
+	if s := tx.cached(ctx, query); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return tx.tx.ExecContext(ctx, tx.rebind(query), args...)
 }
 
 // Query runs a query with `?` placeholders.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return tx.tx.QueryContext(tx.stmtCtx(ctx), tx.rebind(query), args...)
+	ctx = tx.stmtCtx(ctx)
+	if s := tx.cached(ctx, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return tx.tx.QueryContext(ctx, tx.rebind(query), args...)
 }
 
 // QueryRow runs a query that returns at most one row.
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(tx.stmtCtx(ctx), tx.rebind(query), args...)
+	ctx = tx.stmtCtx(ctx)
+	if s := tx.cached(ctx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return tx.tx.QueryRowContext(ctx, tx.rebind(query), args...)
 }
 
 // Prepare prepares a statement with `?` placeholders for repeated use in the
