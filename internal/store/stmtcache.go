@@ -82,6 +82,9 @@ func (c *stmtCache) prepare() {
 
 // close closes the prepared statements.
 func (c *stmtCache) close() {
+	if c == nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for q, s := range c.stmts {
