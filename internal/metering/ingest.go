@@ -247,6 +247,11 @@ func (s *Service) Ingest(ctx context.Context, raws []json.RawMessage) (IngestRes
 
 // IngestBatch ingests a batch body, {"records": [...]} (see ParseBatch).
 func (s *Service) IngestBatch(ctx context.Context, body []byte) (IngestResult, error) {
+	release, err := s.largeSlot(ctx, len(body))
+	if err != nil {
+		return IngestResult{}, err
+	}
+	defer release()
 	batch, err := ParseBatch(body)
 	if err != nil {
 		return IngestResult{}, err
