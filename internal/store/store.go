@@ -135,10 +135,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	// The path is escaped: a '?' or '#' in a directory name (a test named
 	// "x#01") would otherwise end the file name and open another database.
 	base := "file:" + uriPath.Replace(path) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
-	// The writer keeps temporary files in memory: group commit gives each
-	// request a savepoint, whose statement journal would otherwise spill to a
-	// temporary file (a write system call per page changed).
-	w, err := sql.Open("sqlite", base+"&_txlock=immediate&_pragma=temp_store(MEMORY)")
+	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
