@@ -1,8 +1,8 @@
 # Concord's everyday commands. `make help` lists them.
-.PHONY: help run build test chaos bench fuzz tidy
+.PHONY: help run build test chaos bench bench-mixed bench-memory fuzz tidy
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 run: ## run Concord on SQLite with the built-in marketplace emulator
 	go run ./cmd/concord serve
@@ -19,6 +19,7 @@ chaos: ## the long crash tests: kill -9 concord serve 20+ times per variant (CON
 
 bench: ## the benchmarks quoted in the issues' closing notes
 	go test -run '^$$' -bench '^BenchmarkIngestHTTP$$' -benchtime 3000x ./internal/app
+	go test -run '^$$' -bench '^BenchmarkIngestHTTPSQLite$$' -benchtime 3000x ./internal/app
 	go test -run '^$$' -bench BenchmarkUsageIngestHTTP -benchtime 50x ./internal/app
 	go test -run '^$$' -bench '^BenchmarkIngestHTTPPostgres$$' -benchtime 3000x ./internal/app
 	go test -run '^$$' -bench '^BenchmarkUsageIngestPostgres$$' -benchtime 30x ./internal/app
@@ -27,6 +28,18 @@ bench: ## the benchmarks quoted in the issues' closing notes
 	go test -run '^$$' -bench . ./internal/job
 	go test -run '^$$' -bench . -benchtime 3s ./internal/emulator/metering
 	go test -run '^$$' -bench EntitlementCheckHTTP -benchtime 10s ./internal/httpapi
+	$(MAKE) bench-mixed bench-memory
+
+BENCH_PG ?= $(or $(CONCORD_TEST_DATABASE_URL),postgres://postgres@127.0.0.1:5432/test?sslmode=disable)
+
+bench-mixed: ## 30 s of events, 50-record usage batches and entitlement checks at once (200 writes/s), on SQLite and PostgreSQL (BENCH_PG)
+	go build -o /tmp/concord-bench ./cmd/concord
+	/tmp/concord-bench bench mixed --duration 30s --events 100 --usage 100 --checks 200
+	/tmp/concord-bench bench mixed --duration 30s --events 100 --usage 100 --checks 200 --database '$(BENCH_PG)'
+
+bench-memory: ## peak memory of concord serve with 100,000 licenses and 1,000,000 usage rows under a flood of 10,000-record usage batches
+	go build -o /tmp/concord-bench ./cmd/concord
+	/tmp/concord-bench bench memory --licenses 100000 --usage-rows 1000000 --records 10000 --clients 16 --flood 20s
 
 fuzz: ## fuzz every parser of outside input for 30 s each
 	for f in FuzzParseEventBridge FuzzParseSNSAction FuzzLicenseID FuzzRegistrationCheck; do go test -run '^$$' -fuzz $$f -fuzztime 30s ./internal/marketplace || exit 1; done

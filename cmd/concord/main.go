@@ -61,6 +61,9 @@ Commands:
                    finance's bookable artifacts: versions per agreement, JSON/CSV/PDF, CSV export of a period
   user create|list seller console users with a role (admin, revops, finance, read-only); the
                    password is read with --password-stdin, or generated and printed once
+  bench mixed|memory
+                   load a fresh Concord at fixed rates and report latency, or its peak memory
+                   under a flood of large usage batches (sizing, see docs/deployment.md)
   emulator         run the AWS Marketplace emulator standalone, or drive one (see "concord emulator help")
   version          print the version
 
@@ -87,7 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return finish(cmd+" "+rest[0], offerCmd(ctx, rest[0], rest[1:], stdout, stderr), stderr)
 	}
-	if (cmd == "apikey" || cmd == "events" || cmd == "backfill" || cmd == "metering" || cmd == "notifications" || cmd == "user" || cmd == "products") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+	if (cmd == "apikey" || cmd == "bench" || cmd == "events" || cmd == "backfill" || cmd == "metering" || cmd == "notifications" || cmd == "user" || cmd == "products") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
 	var err error
@@ -132,10 +135,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = artifactsCmd(ctx, rest, stdout, stderr)
 	case "emulator":
 		err = emulatorCmd(ctx, rest, stdout, stderr)
+	case "bench mixed":
+		err = benchMixed(ctx, rest, stdout, stderr)
+	case "bench memory":
+		err = benchMemory(ctx, rest, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "concord", app.Version)
 		return 0
-	case "apikey", "events", "backfill", "metering", "notifications", "user", "products":
+	case "apikey", "bench", "events", "backfill", "metering", "notifications", "user", "products":
 		fmt.Fprintf(stderr, "concord %s: missing subcommand\n\n%s", cmd, usage)
 		return 2
 	default:

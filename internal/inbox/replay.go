@@ -40,7 +40,6 @@ func (l *Ledger) Replay(ctx context.Context) (ReplayStats, error) {
 			return err
 		}
 		st = ReplayStats{}
-		tx.CacheStatements()
 		now := l.Now()
 		// Page through the inbox in arrival order, a chunk at a time, so a
 		// large inbox is never all in memory at once.

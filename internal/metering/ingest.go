@@ -247,6 +247,11 @@ func (s *Service) Ingest(ctx context.Context, raws []json.RawMessage) (IngestRes
 
 // IngestBatch ingests a batch body, {"records": [...]} (see ParseBatch).
 func (s *Service) IngestBatch(ctx context.Context, body []byte) (IngestResult, error) {
+	release, err := s.largeSlot(ctx, len(body))
+	if err != nil {
+		return IngestResult{}, err
+	}
+	defer release()
 	batch, err := ParseBatch(body)
 	if err != nil {
 		return IngestResult{}, err
@@ -677,7 +682,7 @@ func insertUsage(ctx context.Context, tx *store.Tx, rows []usageRow, now int64) 
 		}
 		defer stmt.Close()
 		for _, r := range rows {
-			res, err := stmt.ExecContext(ctx, r.key, r.license, r.tenant, r.dimension, r.quantity, r.ts, r.hour, r.late, now)
+			res, err := stmt.Exec(ctx, r.key, r.license, r.tenant, r.dimension, r.quantity, r.ts, r.hour, r.late, now)
 			if err != nil {
 				return nil, fmt.Errorf("insert usage: %w", err)
 			}

@@ -192,6 +192,9 @@ type Service struct {
 	owner    string
 	limiter  *pace.Limiter
 	wake     chan struct{}
+	// large bounds the large usage batches ingested at once (bounded.go).
+	largeOnce sync.Once
+	large     chan struct{}
 }
 
 func (s *Service) init() {

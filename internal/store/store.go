@@ -55,6 +55,8 @@ type DB struct {
 	r       *sql.DB
 	// Path is the SQLite file, empty on PostgreSQL.
 	Path string
+	// group is the SQLite writer (group commit, see groupcommit.go); nil on PostgreSQL.
+	group *groupCommit
 
 	subMu sync.Mutex
 	subs  map[string]map[int]func()
@@ -149,7 +151,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	db := &DB{dialect: SQLite, w: w, r: r, Path: path}
+	db := &DB{dialect: SQLite, w: w, r: r, Path: path, group: newGroupCommit(w)}
 	// Touch the writer so the file and WAL mode exist before readers connect.
 	if _, err := w.ExecContext(ctx, "PRAGMA user_version"); err != nil {
 		db.Close()
@@ -163,6 +165,9 @@ func (db *DB) Dialect() string { return db.dialect }
 
 // Close closes the pools.
 func (db *DB) Close() error {
+	if db.group != nil {
+		db.group.stmts.close()
+	}
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
@@ -247,8 +252,33 @@ type Tx struct {
 	// pre are locks an earlier attempt held or wanted: the first Lock takes
 	// them too.
 	pre []int64
-	// stmts caches prepared statements (CacheStatements).
-	stmts map[string]*sql.Stmt
+	// shared is a caller's part of a SQLite group commit: its context must not
+	// reach the driver, which would interrupt the others' transaction too.
+	shared bool
+	// stmts, on the SQLite writer, holds statements prepared for reuse.
+	stmts *stmtCache
+}
+
+// stmtCtx is the context a statement of tx runs with. In a shared transaction a
+// context already ended still fails the statement (database/sql checks it before
+// the driver sees it), but one that ends during the statement does not interrupt
+// the connection.
+// cached returns query's prepared statement in tx, or nil to run it unprepared.
+func (tx *Tx) cached(ctx context.Context, query string) *sql.Stmt {
+	if tx.stmts == nil {
+		return nil
+	}
+	if p := tx.stmts.get(query); p != nil {
+		return tx.tx.StmtContext(ctx, p)
+	}
+	return nil
+}
+
+func (tx *Tx) stmtCtx(ctx context.Context) context.Context {
+	if tx.shared && ctx.Err() == nil {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // Dialect is SQLite or Postgres.
@@ -256,61 +286,54 @@ func (tx *Tx) Dialect() string { return tx.dialect }
 
 // Exec runs a statement with `?` placeholders.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if st := tx.cached(ctx, query); st != nil {
-		return st.ExecContext(ctx, args...)
+	ctx = tx.stmtCtx(ctx)
+	if s := tx.cached(ctx, query); s != nil {
+		return s.ExecContext(ctx, args...)
 	}
 	return tx.tx.ExecContext(ctx, tx.rebind(query), args...)
 }
 
 // Query runs a query with `?` placeholders.
 func (tx *Tx) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if st := tx.cached(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
+	ctx = tx.stmtCtx(ctx)
+	if s := tx.cached(ctx, query); s != nil {
+		return s.QueryContext(ctx, args...)
 	}
 	return tx.tx.QueryContext(ctx, tx.rebind(query), args...)
 }
 
 // QueryRow runs a query that returns at most one row.
 func (tx *Tx) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	if st := tx.cached(ctx, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
+	ctx = tx.stmtCtx(ctx)
+	if s := tx.cached(ctx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
 	}
 	return tx.tx.QueryRowContext(ctx, tx.rebind(query), args...)
 }
 
-// CacheStatements makes the rest of a long SQLite transaction (a replay of
-// the whole inbox) prepare each distinct statement once: SQLite otherwise
-// parses a statement again on every call, a third of such a transaction's
-// time. The statements are closed with the transaction. PostgreSQL's driver
-// caches prepared statements per connection already: there it does nothing.
-func (tx *Tx) CacheStatements() {
-	if tx.dialect == SQLite && tx.stmts == nil {
-		tx.stmts = map[string]*sql.Stmt{}
-	}
-}
-
-// cached is the prepared statement of query when CacheStatements is on, or
-// nil (also when preparing fails: the plain call then reports the error).
-func (tx *Tx) cached(ctx context.Context, query string) *sql.Stmt {
-	if tx.stmts == nil {
-		return nil
-	}
-	if st, ok := tx.stmts[query]; ok {
-		return st
-	}
-	st, err := tx.tx.PrepareContext(ctx, query)
-	if err != nil {
-		return nil
-	}
-	tx.stmts[query] = st
-	return st
-}
-
 // Prepare prepares a statement with `?` placeholders for repeated use in the
 // transaction; close it when done.
-func (tx *Tx) Prepare(ctx context.Context, query string) (*sql.Stmt, error) {
-	return tx.tx.PrepareContext(ctx, tx.rebind(query))
+func (tx *Tx) Prepare(ctx context.Context, query string) (*Stmt, error) {
+	s, err := tx.tx.PrepareContext(tx.stmtCtx(ctx), tx.rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	return &Stmt{s: s, tx: tx}, nil
 }
+
+// Stmt is a statement prepared in a transaction (see Tx.Prepare).
+type Stmt struct {
+	s  *sql.Stmt
+	tx *Tx
+}
+
+// Exec runs the statement with args.
+func (s *Stmt) Exec(ctx context.Context, args ...any) (sql.Result, error) {
+	return s.s.ExecContext(s.tx.stmtCtx(ctx), args...)
+}
+
+// Close releases the statement.
+func (s *Stmt) Close() error { return s.s.Close() }
 
 // AfterCommit registers fn to run once the transaction has committed.
 func (tx *Tx) AfterCommit(fn func()) { tx.afterCommit = append(tx.afterCommit, fn) }
@@ -357,8 +380,14 @@ func Rebind(q string) string {
 // Write runs fn in a read-write transaction and commits it. On PostgreSQL the
 // transaction is SERIALIZABLE, so concurrent replicas folding the same events
 // cannot interleave into a state neither would reach alone; a serialization failure
-// is retried with jittered backoff. fn must therefore be safe to run again.
+// is retried with jittered backoff. fn must therefore be safe to run again. On
+// SQLite, Writes that arrive together share one transaction and one fsync (group
+// commit, see groupcommit.go); each fn runs in its own savepoint, and Write
+// returns nil only once the shared transaction has committed.
 func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
+	if db.group != nil {
+		return db.group.write(ctx, db, fn)
+	}
 	opts := &sql.TxOptions{}
 	if db.dialect == Postgres {
 		opts.Isolation = sql.LevelSerializable
@@ -407,6 +436,9 @@ func (db *DB) retry(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx) er
 // previous holders committed. A deadlock between two such transactions is
 // retried like a serialization failure, so fn must be safe to run again.
 func (db *DB) WriteCommitted(ctx context.Context, fn func(tx *Tx) error) error {
+	if db.group != nil {
+		return db.group.write(ctx, db, fn)
+	}
 	return db.retry(ctx, &sql.TxOptions{}, fn)
 }
 
