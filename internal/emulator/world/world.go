@@ -269,6 +269,9 @@ type State struct {
 	// BillingAdjustments are sellers' refund requests against invoices
 	// (BatchCreateBillingAdjustmentRequest), by id.
 	BillingAdjustments map[string]*BillingAdjustment `json:"billingAdjustments"`
+	// PaymentRequests are sellers' requests to charge under a
+	// VariablePaymentTerm (SendAgreementPaymentRequest), by id.
+	PaymentRequests map[string]*PaymentRequest `json:"paymentRequests"`
 	// FailNext makes the next request of a kind fail AWS's asynchronous
 	// validation (kind → status message): a sandbox fault, see FailNextKinds.
 	FailNext map[string]string `json:"failNext,omitempty"`
@@ -347,7 +350,8 @@ func newState(cfg Config) *State {
 	s := &State{Config: cfg, Products: map[string]*Product{}, Buyers: map[string]*Buyer{}, Offers: map[string]*Offer{},
 		ResaleAuthorizations: map[string]*ResaleAuthorization{}, Agreements: map[string]*Agreement{}, Licenses: map[string]*License{},
 		Tokens: map[string]*Token{}, MeteringKeys: map[string]int{}, ChangeSets: map[string]*ChangeSet{}, Faults: map[string]Fault{}, FaultSeed: 1,
-		CancellationRequests: map[string]*CancellationRequest{}, BillingAdjustments: map[string]*BillingAdjustment{}}
+		CancellationRequests: map[string]*CancellationRequest{}, BillingAdjustments: map[string]*BillingAdjustment{},
+		PaymentRequests: map[string]*PaymentRequest{}}
 	s.rng = newRand(s.FaultSeed)
 	return s
 }
@@ -623,6 +627,9 @@ func (w *World) Restore(b []byte) error {
 	}
 	if s.BillingAdjustments == nil {
 		s.BillingAdjustments = map[string]*BillingAdjustment{}
+	}
+	if s.PaymentRequests == nil {
+		s.PaymentRequests = map[string]*PaymentRequest{}
 	}
 	if err := s.checkReferences(); err != nil {
 		return err
