@@ -39,6 +39,8 @@ Commands that drive it (--emulator URL, default the sandbox inside concord serve
   cancellation approve|reject play the buyer: answer a seller's cancellation request
   payment accept|reject       play the buyer: answer a seller's payment request
   fail-next           make the next cancellation request or refund fail AWS's validation
+  advisory            play AWS: issue (or --resolve) an advisory on an agreement
+  disbursement-paused play AWS: pause the seller's disbursements
   token               mint a registration token
   register            play the buyer's browser: POST the token to a fulfillment URL
   clock               show the clock, or advance it with --by
@@ -352,6 +354,22 @@ var emulatorCommands = map[string]emulatorCommand{
 		build: func(get func(string) string) (string, string, any, error) {
 			return http.MethodPost, "/control/fail-next", map[string]any{"kind": get("kind"), "message": get("message")}, nil
 		}},
+	"advisory": {summary: "Play AWS: issue an advisory on an agreement (Purchase Agreement Advisory Issued), or resolve it with --resolve true.",
+		flags: []cliFlag{{"agreement", "agreement id (required)"}, {"resolve", "true to resolve the open advisory"}},
+		build: func(get func(string) string) (string, string, any, error) {
+			if get("agreement") == "" {
+				return "", "", nil, errors.New("--agreement is required")
+			}
+			if v := get("resolve"); v != "" && v != "true" && v != "false" {
+				return "", "", nil, fmt.Errorf("--resolve must be true or false, not %q", v)
+			}
+			return http.MethodPost, "/control/agreements/" + get("agreement") + "/advisory", map[string]any{"resolve": get("resolve") == "true"}, nil
+		}},
+	"disbursement-paused": {summary: "Play AWS: pause the seller's disbursements (Disbursement Paused, source aws.marketplace).",
+		flags: []cliFlag{{"payment-instrument", "the payment instrument's ARN (the event's resources)"}},
+		build: func(get func(string) string) (string, string, any, error) {
+			return http.MethodPost, "/control/disbursement-paused", map[string]any{"paymentInstrumentArn": get("payment-instrument")}, nil
+		}},
 	"token": {summary: "Mint a registration token for a license or agreement.",
 		flags: []cliFlag{{"license", "LicenseArn"}, {"agreement", "agreement id"}},
 		build: func(get func(string) string) (string, string, any, error) {
@@ -401,10 +419,12 @@ var emulatorCommands = map[string]emulatorCommand{
 	"config": {summary: "Change the emulator's rules.",
 		flags: []cliFlag{{"metering-window", "how old usage may be, e.g. 6h or 24h"}, {"month-end-grace", "true or false"},
 			{"throttle-rps", "requests per second per account (0 turns throttling off)"}, {"token-ttl", "registration token lifetime"},
-			{"final-window", "final metering window"}, {"change-set-delay", "how long a change set takes"}},
+			{"final-window", "final metering window"}, {"change-set-delay", "how long a change set takes"},
+			{"adjustment-delay", "how long a billing adjustment stays PENDING"}, {"renewal-lockout", "how long before its end an auto-renewing agreement locks (Renewal Upcoming)"}},
 		build: func(get func(string) string) (string, string, any, error) {
 			body := map[string]any{}
-			for flagName, key := range map[string]string{"metering-window": "meteringWindow", "token-ttl": "tokenTtl", "final-window": "finalWindow", "change-set-delay": "changeSetDelay"} {
+			for flagName, key := range map[string]string{"metering-window": "meteringWindow", "token-ttl": "tokenTtl", "final-window": "finalWindow", "change-set-delay": "changeSetDelay",
+				"adjustment-delay": "adjustmentDelay", "renewal-lockout": "renewalLockout"} {
 				if v := get(flagName); v != "" {
 					body[key] = v
 				}

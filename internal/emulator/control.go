@@ -188,8 +188,20 @@ func (e *Emulator) controlHandler() http.Handler {
 			return s.Cancel(id)
 		case "expire":
 			return s.Expire(id)
+		case "advisory":
+			// AWS issues and resolves advisories; no AWS API does (a sandbox action).
+			var in struct {
+				Resolve bool `json:"resolve"`
+			}
+			if err := decode(r, &in); err != nil {
+				return nil, err
+			}
+			if in.Resolve {
+				return s.ResolveAdvisory(id)
+			}
+			return s.IssueAdvisory(id)
 		}
-		return nil, world.Errorf(world.CodeNotFound, "unknown action %q: use amend, renew, cancel or expire", r.PathValue("action"))
+		return nil, world.Errorf(world.CodeNotFound, "unknown action %q: use amend, renew, cancel, expire or advisory", r.PathValue("action"))
 	}))
 	// The buyer's answers to a seller's cancellation request (what AWS's
 	// AcceptAgreementCancellationRequest / RejectAgreementCancellationRequest
@@ -266,6 +278,17 @@ func (e *Emulator) controlHandler() http.Handler {
 			return s.RejectPaymentRequest(pr.AgreementID, pr.ID, in.Reason)
 		}
 		return nil, world.Errorf(world.CodeNotFound, "unknown action %q: use accept or reject", r.PathValue("action"))
+	}))
+	// AWS pauses the seller's disbursements (Disbursement Paused); no AWS API
+	// does it.
+	mux.HandleFunc("POST /control/disbursement-paused", do(func(r *http.Request, s *world.State) (any, error) {
+		var in struct {
+			PaymentInstrumentArn string `json:"paymentInstrumentArn"`
+		}
+		if err := decode(r, &in); err != nil {
+			return nil, err
+		}
+		return map[string]any{"paused": true}, s.PauseDisbursement(in.PaymentInstrumentArn)
 	}))
 	// fail-next makes the next request of a kind fail AWS's asynchronous
 	// validation (a sandbox fault).
@@ -363,6 +386,9 @@ func (e *Emulator) controlHandler() http.Handler {
 			ChangeSetDelay *string  `json:"changeSetDelay"`
 			// AdjustmentDelay is how long a billing adjustment stays PENDING.
 			AdjustmentDelay *string `json:"adjustmentDelay"`
+			// RenewalLockout is how long before its end an auto-renewing
+			// agreement reaches its lockout.
+			RenewalLockout *string `json:"renewalLockout"`
 		}
 		if err := decode(r, &in); err != nil {
 			return nil, err
@@ -371,7 +397,7 @@ func (e *Emulator) controlHandler() http.Handler {
 		for _, d := range []struct {
 			in  *string
 			out *time.Duration
-		}{{in.MeteringWindow, &c.MeteringWindow}, {in.TokenTTL, &c.TokenTTL}, {in.FinalWindow, &c.FinalWindow}, {in.ChangeSetDelay, &c.ChangeSetDelay}, {in.AdjustmentDelay, &c.AdjustmentDelay}} {
+		}{{in.MeteringWindow, &c.MeteringWindow}, {in.TokenTTL, &c.TokenTTL}, {in.FinalWindow, &c.FinalWindow}, {in.ChangeSetDelay, &c.ChangeSetDelay}, {in.AdjustmentDelay, &c.AdjustmentDelay}, {in.RenewalLockout, &c.RenewalLockout}} {
 			if d.in != nil {
 				v, err := time.ParseDuration(*d.in)
 				if err != nil || v < 0 {

@@ -723,6 +723,7 @@ func (w *World) tickLocked() (ran bool) {
 	s.tickCancellations(due)
 	s.tickAdjustments(due)
 	s.tickPayments(due)
+	s.tickNotices(due)
 	for _, id := range SortedKeys(s.Agreements) {
 		a := s.Agreements[id]
 		if a.Status == "ACTIVE" && a.EndTime != nil && due(*a.EndTime) {

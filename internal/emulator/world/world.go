@@ -164,6 +164,12 @@ type Agreement struct {
 	// RenewedBy is the renewal agreement (intent RENEW) already accepted to
 	// start when this one ends; this one runs until then.
 	RenewedBy string `json:"renewedBy,omitempty"`
+
+	// Notices are the announcements AWS makes once before the end that
+	// were sent (ending-180 … ending-30, renewal-upcoming).
+	Notices map[string]bool `json:"notices,omitempty"`
+	// AdvisoryIssuedAt is when the open advisory was issued; nil when none.
+	AdvisoryIssuedAt *time.Time `json:"advisoryIssuedAt,omitempty"`
 }
 
 // License is the buyer's entitlement under one agreement.
@@ -226,13 +232,16 @@ type Config struct {
 	ChangeSetDelay time.Duration `json:"changeSetDelay"`
 	// AdjustmentDelay is how long a billing adjustment request stays PENDING.
 	AdjustmentDelay time.Duration `json:"adjustmentDelay"`
+	// RenewalLockout is how long before its end an auto-renewing agreement
+	// reaches its lockout (Purchase Agreement Renewal Upcoming).
+	RenewalLockout time.Duration `json:"renewalLockout"`
 }
 
 // DefaultConfig is AWS's behaviour as documented in 2026.
 func DefaultConfig() Config {
 	return Config{SellerAccountID: "111122223333", Region: "us-east-1", TokenTTL: 4 * time.Hour, FinalWindow: time.Hour,
 		MeteringWindow: 24 * time.Hour, MonthEndGrace: true, ThrottleRPS: 10, ChangeSetDelay: time.Second,
-		AdjustmentDelay: DefaultAdjustmentDelay}
+		AdjustmentDelay: DefaultAdjustmentDelay, RenewalLockout: DefaultRenewalLockout}
 }
 
 // Fault is injected into one operation.
