@@ -151,3 +151,46 @@ func TestEmulatorPaymentCommands(t *testing.T) {
 		t.Fatalf("show: %s", out)
 	}
 }
+
+// TestEmulatorPlaysAWSCommands: advisories and paused disbursements from the CLI.
+func TestEmulatorPlaysAWSCommands(t *testing.T) {
+	t.Parallel()
+	e := emulator.New(emulator.Options{})
+	srv := httptest.NewServer(e)
+	t.Cleanup(func() { e.Close(); srv.Close() })
+	emu := func(args ...string) (int, string, string) {
+		var out, errw bytes.Buffer
+		code := run(context.Background(), append(append([]string{"emulator"}, args...), "--emulator", srv.URL), &out, &errw)
+		return code, out.String(), errw.String()
+	}
+	emu("product", "create", "--id", "prod-cli", "--dimensions", "seats:contract:10.00")
+	_, out, _ := emu("accept", "--buyer", "444455556661", "--product", "prod-cli", "--quantities", "seats=1")
+	var a struct{ AgreementID string }
+	json.Unmarshal([]byte(out), &a)
+	if code, _, errw := emu("advisory", "--agreement", a.AgreementID, "--resolve", "maybe"); code == 0 || !strings.Contains(errw, "--resolve") {
+		t.Fatalf("a bad --resolve: exit %d %s", code, errw)
+	}
+	if code, out, errw := emu("advisory", "--agreement", a.AgreementID); code != 0 || !strings.Contains(out, "advisoryIssuedAt") {
+		t.Fatalf("issue: exit %d %s %s", code, out, errw)
+	}
+	if code, out, errw := emu("advisory", "--agreement", a.AgreementID, "--resolve", "true"); code != 0 || strings.Contains(out, "advisoryIssuedAt") {
+		t.Fatalf("resolve: exit %d %s %s", code, out, errw)
+	}
+	if code, _, errw := emu("disbursement-paused"); code != 0 {
+		t.Fatal(errw)
+	}
+	var types []string
+	e.World.Read(func(s *world.State) error {
+		for _, ev := range s.Events {
+			var m struct {
+				DetailType string `json:"detail-type"`
+			}
+			json.Unmarshal(ev.Body, &m)
+			types = append(types, m.DetailType)
+		}
+		return nil
+	})
+	if got := strings.Join(types, ","); !strings.HasSuffix(got, "Purchase Agreement Advisory Issued - Manufacturer,Purchase Agreement Advisory Resolved - Manufacturer,Disbursement Paused") {
+		t.Fatalf("events: %s", got)
+	}
+}
