@@ -2,8 +2,10 @@ package emulator_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/marketplaceagreement"
@@ -172,5 +174,56 @@ func TestPaymentRequestAutoApprovedAndRefused(t *testing.T) {
 	if code := b.control(t, "POST", "/control/offers", map[string]any{"productId": p.ProductID, "buyerAccounts": []string{"444455556668"},
 		"variablePayment": map[string]any{"maxTotalChargeAmount": "-1", "approvalStrategy": "WAIT_FOR_APPROVAL"}}, nil); code != 400 {
 		t.Fatalf("a negative maximum: %d", code)
+	}
+}
+
+func TestFutureDatedEntitlementIsScheduled(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := b.product(t, false)
+	start := b.emu.World.Now().Add(48 * time.Hour)
+	a := b.accept(t, "444455556666", p.ProductID, map[string]any{"startDate": start})
+	for _, proto := range agreementProtocols {
+		out, err := marketplaceagreement.NewFromConfig(b.cfg, proto.opt).GetAgreementEntitlements(context.Background(),
+			&marketplaceagreement.GetAgreementEntitlementsInput{AgreementId: &a.AgreementID})
+		if err != nil || len(out.AgreementEntitlements) != 1 || out.AgreementEntitlements[0].Status != agtypes.AgreementEntitlementStatusScheduled ||
+			out.AgreementEntitlements[0].StatusReasonCode != agtypes.AgreementEntitlementStatusReasonCodeFutureStartDate ||
+			aws.ToString(out.AgreementEntitlements[0].Resource.Id) != p.ProductID {
+			t.Fatalf("%s: %v %+v", proto.name, err, out)
+		}
+	}
+	b.control(t, "POST", "/control/clock/advance", map[string]any{"duration": "49h"}, &struct{}{})
+	out, err := marketplaceagreement.NewFromConfig(b.cfg).GetAgreementEntitlements(context.Background(), &marketplaceagreement.GetAgreementEntitlementsInput{AgreementId: &a.AgreementID})
+	if err != nil || out.AgreementEntitlements[0].Status != agtypes.AgreementEntitlementStatusProvisioned || aws.ToString(out.AgreementEntitlements[0].LicenseArn) == "" {
+		t.Fatalf("after the start: %v %+v", err, out)
+	}
+}
+
+func TestPaymentRequestsSurviveRestore(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := b.product(t, false)
+	a, termID := b.variableAgreement(t, p, "444455556666", map[string]any{"maxTotalChargeAmount": "50", "approvalStrategy": "WAIT_FOR_APPROVAL"})
+	out, err := marketplaceagreement.NewFromConfig(b.cfg).SendAgreementPaymentRequest(context.Background(), &marketplaceagreement.SendAgreementPaymentRequestInput{
+		AgreementId: &a.AgreementID, TermId: &termID, Name: aws.String("Consulting"), ChargeAmount: aws.String("5")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, _ := b.emu.World.Snapshot()
+	other := setup(t)
+	if err := other.emu.World.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	got, err := marketplaceagreement.NewFromConfig(other.cfg).GetAgreementPaymentRequest(context.Background(),
+		&marketplaceagreement.GetAgreementPaymentRequestInput{AgreementId: &a.AgreementID, PaymentRequestId: out.PaymentRequestId})
+	if err != nil || got.Status != agtypes.PaymentRequestStatusPendingApproval {
+		t.Fatalf("restored: %v %+v", err, got)
+	}
+	var m map[string]any
+	json.Unmarshal(snap, &m)
+	m["paymentRequests"].(map[string]any)[aws.ToString(out.PaymentRequestId)].(map[string]any)["status"] = "MAYBE"
+	bad, _ := json.Marshal(m)
+	if err := other.emu.World.Restore(bad); err == nil {
+		t.Fatal("a payment request with an unknown status restored")
 	}
 }
