@@ -320,10 +320,14 @@ func TestInvoiceFiltersOverBothProtocols(t *testing.T) {
 		if n := count(nil); n != 2 {
 			t.Fatalf("%s: %d invoices", proto.name, n)
 		}
-		if n := count(func(in *marketplaceagreement.ListAgreementInvoiceLineItemsInput) { in.AfterIssuedTime = aws.Time(now.Add(time.Hour)) }); n != 0 {
+		if n := count(func(in *marketplaceagreement.ListAgreementInvoiceLineItemsInput) {
+			in.AfterIssuedTime = aws.Time(now.Add(time.Hour))
+		}); n != 0 {
 			t.Errorf("%s: %d invoices issued after an hour from now", proto.name, n)
 		}
-		if n := count(func(in *marketplaceagreement.ListAgreementInvoiceLineItemsInput) { in.BeforeIssuedTime = aws.Time(now.Add(time.Hour)) }); n != 2 {
+		if n := count(func(in *marketplaceagreement.ListAgreementInvoiceLineItemsInput) {
+			in.BeforeIssuedTime = aws.Time(now.Add(time.Hour))
+		}); n != 2 {
 			t.Errorf("%s: %d invoices issued before an hour from now", proto.name, n)
 		}
 		if n := count(func(in *marketplaceagreement.ListAgreementInvoiceLineItemsInput) {
