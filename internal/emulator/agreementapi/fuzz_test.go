@@ -29,11 +29,26 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add(cbor.Encode(cbor.Map{"agreementId": &cbor.Tag{ID: 1, Value: cbor.Float64(1.5)}, "nextToken": cbor.Slice("x")}))
 	f.Add([]byte{0xbf, 0x61, 0x61, 0xff}) // indefinite map with a dangling key
 
-	srv := New(Options{})
+	f.Add([]byte(`{"agreementId":"` + agreementID + `","reasonCode":"OTHER","description":"x","clientToken":"t-1"}`))
+	f.Add([]byte(`{"agreementId":"` + agreementID + `","agreementCancellationRequestId":"acr-1","cancellationReason":"","rejectionReason":7}`))
+	f.Add([]byte(`{"partyType":"Proposer","status":"APPROVED","catalog":"AWSMarketplace","agreementType":"PurchaseAgreement","maxResults":1,"nextToken":"x"}`))
+	f.Add(cbor.Encode(cbor.Map{"agreementId": cbor.String(agreementID), "reasonCode": cbor.String("TEST_AGREEMENT"), "description": cbor.String("")}))
+	f.Add([]byte(`{"billingAdjustmentRequestEntries":[{"agreementId":"` + agreementID + `","originalInvoiceId":"inv-1","adjustmentAmount":"1.5","currencyCode":"USD","adjustmentReasonCode":"OTHER","clientToken":"t"},null]}`))
+	f.Add([]byte(`{"agreementId":"` + agreementID + `","groupBy":"INVOICE_ID","invoiceBillingPeriod":{"month":13,"year":2026},"afterIssuedTime":1.7e9,"invoiceType":"CREDIT_MEMO"}`))
+	f.Add([]byte(`{"agreementId":"` + agreementID + `","billingAdjustmentRequestId":"ba-1","status":"PENDING","createdAfter":"x"}`))
+	f.Add([]byte(`{"agreementId":"` + agreementID + `","paymentRequestId":"pr-1","termId":"t","name":"Five!","chargeAmount":"1.5","rejectionReason":"","partyType":"Acceptor"}`))
+
+	srv := New(Options{Lifecycle: stubLifecycle{}})
 	a := fixtureAgreement()
 	srv.Put(a)
 
-	ops := []string{OpDescribeAgreement, OpGetAgreementTerms, OpSearchAgreements, "Bogus"}
+	ops := []string{OpDescribeAgreement, OpGetAgreementTerms, OpSearchAgreements, "Bogus",
+		OpSendAgreementCancellationRequest, OpGetAgreementCancellationRequest, OpListAgreementCancellationRequests,
+		OpCancelAgreementCancellationRequest, OpAcceptAgreementCancellationRequest, OpRejectAgreementCancellationRequest,
+		OpGetAgreementEntitlements, OpListAgreementInvoiceLineItems, OpListAgreementCharges, OpBatchCreateBillingAdjustmentRequest,
+		OpGetBillingAdjustmentRequest, OpListBillingAdjustmentRequests,
+		OpSendAgreementPaymentRequest, OpGetAgreementPaymentRequest, OpListAgreementPaymentRequests, OpCancelAgreementPaymentRequest,
+		OpAcceptAgreementPaymentRequest, OpRejectAgreementPaymentRequest}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, op := range ops {
 			for _, proto := range []string{"cbor", "json"} {
@@ -55,4 +70,75 @@ func FuzzServeHTTP(f *testing.F) {
 			}
 		}
 	})
+}
+
+// stubLifecycle answers every lifecycle call with one request or
+// entitlement, so fuzzing reaches the response encoders.
+type stubLifecycle struct{}
+
+func (stubLifecycle) cr(agreementID, id string) CancellationRequest {
+	return CancellationRequest{ID: id, AgreementID: agreementID, ReasonCode: "OTHER", Status: "PENDING_APPROVAL", CreatedAt: tStart, UpdatedAt: tStart}
+}
+func (l stubLifecycle) SendCancellationRequest(agreementID, _, _, _ string) (CancellationRequest, error) {
+	return l.cr(agreementID, "acr-1"), nil
+}
+func (l stubLifecycle) GetCancellationRequest(agreementID, id string) (CancellationRequest, error) {
+	return l.cr(agreementID, id), nil
+}
+func (l stubLifecycle) ListCancellationRequests(f CancellationFilter) ([]CancellationRequest, error) {
+	return []CancellationRequest{l.cr(agreementID, "acr-1"), l.cr(agreementID, "acr-2")}, nil
+}
+func (l stubLifecycle) CancelCancellationRequest(agreementID, id, _ string) (CancellationRequest, error) {
+	return l.cr(agreementID, id), nil
+}
+func (l stubLifecycle) AcceptCancellationRequest(agreementID, id string) (CancellationRequest, error) {
+	return l.cr(agreementID, id), nil
+}
+func (l stubLifecycle) RejectCancellationRequest(agreementID, id, _ string) (CancellationRequest, error) {
+	return l.cr(agreementID, id), nil
+}
+func (stubLifecycle) AgreementEntitlements(agreementID string) ([]Entitlement, error) {
+	return []Entitlement{{ResourceID: productID, ResourceType: "SaaSProduct", LicenseArn: licenseArn, Status: "PROVISIONED"}}, nil
+}
+
+func (stubLifecycle) Charges(agreementID string) ([]Charge, error) {
+	return []Charge{{ID: "ch-1", AgreementID: agreementID, Amount: "1.00", Currency: "USD", Time: tStart}}, nil
+}
+func (stubLifecycle) Invoices(agreementID string) ([]Invoice, error) {
+	return []Invoice{{ID: "inv-1", AgreementID: agreementID, Type: "INVOICE", Issued: tStart, Year: 2025, Month: 1, Amount: "1.00", Currency: "USD", MaxAdjustment: "1.00"}}, nil
+}
+func (stubLifecycle) CreateBillingAdjustments(entries []AdjustmentEntry) ([]AdjustmentResult, error) {
+	out := make([]AdjustmentResult, len(entries))
+	for i, e := range entries {
+		out[i] = AdjustmentResult{ClientToken: e.ClientToken, RequestID: "ba-1"}
+	}
+	return out, nil
+}
+func (stubLifecycle) GetBillingAdjustment(agreementID, id string) (BillingAdjustment, error) {
+	return BillingAdjustment{ID: id, AgreementID: agreementID, Status: "PENDING", CreatedAt: tStart, UpdatedAt: tStart}, nil
+}
+func (stubLifecycle) ListBillingAdjustments(agreementID, status string) ([]BillingAdjustment, error) {
+	return []BillingAdjustment{{ID: "ba-1", AgreementID: agreementID, Status: "PENDING", CreatedAt: tStart, UpdatedAt: tStart}}, nil
+}
+
+func (stubLifecycle) pr(agreementID, id string) PaymentRequest {
+	return PaymentRequest{ID: id, AgreementID: agreementID, Name: "Name", ChargeAmount: "1.00", Currency: "USD", Status: "PENDING_APPROVAL", CreatedAt: tStart, UpdatedAt: tStart}
+}
+func (l stubLifecycle) SendPaymentRequest(in PaymentSend) (PaymentRequest, error) {
+	return l.pr(in.AgreementID, "pr-1"), nil
+}
+func (l stubLifecycle) GetPaymentRequest(agreementID, id string) (PaymentRequest, error) {
+	return l.pr(agreementID, id), nil
+}
+func (l stubLifecycle) ListPaymentRequests(agreementID, _ string) ([]PaymentRequest, error) {
+	return []PaymentRequest{l.pr(agreementID, "pr-1")}, nil
+}
+func (l stubLifecycle) CancelPaymentRequest(agreementID, id string) (PaymentRequest, error) {
+	return l.pr(agreementID, id), nil
+}
+func (l stubLifecycle) AcceptPaymentRequest(agreementID, id, _ string) (PaymentRequest, error) {
+	return l.pr(agreementID, id), nil
+}
+func (l stubLifecycle) RejectPaymentRequest(agreementID, id, _ string) (PaymentRequest, error) {
+	return l.pr(agreementID, id), nil
 }

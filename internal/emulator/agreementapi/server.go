@@ -33,6 +33,27 @@ var operations = map[string]handlerFunc{
 	OpDescribeAgreement: (*Server).describeAgreement,
 	OpGetAgreementTerms: (*Server).getAgreementTerms,
 	OpSearchAgreements:  (*Server).searchAgreements,
+
+	OpSendAgreementCancellationRequest:   (*Server).sendAgreementCancellationRequest,
+	OpGetAgreementCancellationRequest:    (*Server).getAgreementCancellationRequest,
+	OpListAgreementCancellationRequests:  (*Server).listAgreementCancellationRequests,
+	OpCancelAgreementCancellationRequest: (*Server).cancelAgreementCancellationRequest,
+	OpAcceptAgreementCancellationRequest: (*Server).acceptAgreementCancellationRequest,
+	OpRejectAgreementCancellationRequest: (*Server).rejectAgreementCancellationRequest,
+	OpGetAgreementEntitlements:           (*Server).getAgreementEntitlements,
+
+	OpListAgreementInvoiceLineItems:       (*Server).listAgreementInvoiceLineItems,
+	OpListAgreementCharges:                (*Server).listAgreementCharges,
+	OpBatchCreateBillingAdjustmentRequest: (*Server).batchCreateBillingAdjustmentRequest,
+	OpGetBillingAdjustmentRequest:         (*Server).getBillingAdjustmentRequest,
+	OpListBillingAdjustmentRequests:       (*Server).listBillingAdjustmentRequests,
+
+	OpSendAgreementPaymentRequest:   (*Server).sendAgreementPaymentRequest,
+	OpGetAgreementPaymentRequest:    (*Server).getAgreementPaymentRequest,
+	OpListAgreementPaymentRequests:  (*Server).listAgreementPaymentRequests,
+	OpCancelAgreementPaymentRequest: (*Server).cancelAgreementPaymentRequest,
+	OpAcceptAgreementPaymentRequest: (*Server).acceptAgreementPaymentRequest,
+	OpRejectAgreementPaymentRequest: (*Server).rejectAgreementPaymentRequest,
 }
 
 // wire is one of the two protocols.

@@ -183,3 +183,143 @@ func Custom(detailType, source, account string, at time.Time, detail map[string]
 func LicenseArn(account, licenseID string) string {
 	return "arn:aws:license-manager::" + account + ":license:" + licenseID
 }
+
+// CancellationRequest is the agreementCancellationRequest member of the
+// Agreement Cancellation Request events.
+type CancellationRequest struct {
+	ID, ReasonCode, Description, Status, StatusMessage string
+	CreatedAt, UpdatedAt                               time.Time
+}
+
+// cancellationStatusWords names each cancellation request status in its
+// event's detail-type.
+var cancellationStatusWords = map[string]string{
+	"PENDING_APPROVAL":  "Pending Approval",
+	"APPROVED":          "Approved",
+	"REJECTED":          "Rejected",
+	"CANCELLED":         "Cancelled",
+	"VALIDATION_FAILED": "Validation Failed",
+}
+
+// CancellationRequestEvent builds "Agreement Cancellation Request <status> -
+// <role>", sent when a seller's cancellation request is created (Pending
+// Approval), approved by the buyer or automatically after 7 days, rejected,
+// withdrawn by the seller (Cancelled), or fails AWS's asynchronous validation.
+// As the seller guide documents (userguide/notifications-eventbridge.html,
+// "Agreement cancellation request events"; buyer guide
+// cancellation-adjustment-eventbridge.html for the twin Acceptor events),
+// resources is empty, the agreement member is flat (acceptorId, productId,
+// offerId, unlike the other agreement events), and the request carries
+// statusCode and reasonMessage rather than the API's status and description.
+func CancellationRequestEvent(account string, a Agreement, cr CancellationRequest, at time.Time) []byte {
+	words := cancellationStatusWords[cr.Status]
+	if words == "" {
+		panic("eventbridge: no event for cancellation request status " + cr.Status)
+	}
+	str := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	d := map[string]any{"requestId": NewID(), "catalog": "AWSMarketplace",
+		"agreement": map[string]any{"id": a.ID, "acceptorId": a.AcceptorAccountID, "productId": a.ProductID, "offerId": a.OfferID},
+		"agreementCancellationRequest": map[string]any{"id": cr.ID, "reasonCode": cr.ReasonCode, "reasonMessage": str(cr.Description),
+			"statusCode": cr.Status, "statusMessage": str(cr.StatusMessage), "createdAt": ts(cr.CreatedAt), "updatedAt": ts(cr.UpdatedAt)},
+	}
+	return envelope("Agreement Cancellation Request "+words+" - "+Role(a), "aws.agreement-marketplace", account, at, nil, d)
+}
+
+// BillingAdjustment is what the Billing Adjustment events carry.
+type BillingAdjustment struct {
+	ID, Amount, Currency, ReasonCode, InvoiceID string
+	// Completed selects Completed, else Failed.
+	Completed bool
+}
+
+// BillingAdjustmentEvent builds "Purchase Agreement Billing Adjustment
+// Completed|Failed - <role>", sent when a seller's refund is processed or
+// fails AWS's asynchronous validation. As the seller guide documents
+// (userguide/notifications-eventbridge.html, billing adjustment events),
+// resources is empty and the detail carries agreement{id},
+// billingAdjustmentRequest{id, adjustmentAmount, currencyCode,
+// adjustmentReasonCode} and invoice{originalInvoiceId}.
+func BillingAdjustmentEvent(account string, a Agreement, ba BillingAdjustment, at time.Time) []byte {
+	outcome := "Failed"
+	if ba.Completed {
+		outcome = "Completed"
+	}
+	d := map[string]any{"requestId": NewID(), "catalog": "AWSMarketplace",
+		"agreement": map[string]any{"id": a.ID},
+		"billingAdjustmentRequest": map[string]any{"id": ba.ID, "adjustmentAmount": ba.Amount, "currencyCode": ba.Currency,
+			"adjustmentReasonCode": ba.ReasonCode},
+		"invoice": map[string]any{"originalInvoiceId": ba.InvoiceID},
+	}
+	return envelope("Purchase Agreement Billing Adjustment "+outcome+" - "+Role(a), "aws.agreement-marketplace", account, at, nil, d)
+}
+
+// Ending builds "Purchase Agreement Ending - Proposer", sent 180, 120, 90,
+// 60 and 30 days before an agreement's end (seller guide,
+// notifications-eventbridge.html; buyer guide agreement-eventbridge: "Sent
+// 180, 120, 90, 60, and 30 days before a purchase agreement expires"):
+// agreement{id, startTime, endTime, status, daysBeforeEndTime,
+// autoRenewalEnabled}, renewalSummary{lockoutStartTime, disabledBy},
+// product, acceptor, proposer, offer.
+func Ending(account string, a Agreement, days int, lockoutStart time.Time, at time.Time) []byte {
+	auto := a.AutoRenewal != nil && *a.AutoRenewal
+	var by any
+	if a.DisabledBy != "" && !auto {
+		by = a.DisabledBy
+	}
+	d := map[string]any{"requestId": NewID(), "catalog": "AWSMarketplace",
+		"agreement": map[string]any{"id": a.ID, "startTime": ts(a.StartTime), "endTime": ts(a.EndTime), "status": "ACTIVE",
+			"daysBeforeEndTime": days, "autoRenewalEnabled": auto},
+		"renewalSummary": map[string]any{"lockoutStartTime": ts(lockoutStart), "disabledBy": by},
+		"product":        map[string]any{"id": a.ProductID, "title": a.ProductTitle},
+		"acceptor":       map[string]any{"accountId": a.AcceptorAccountID},
+		"proposer":       map[string]any{"accountId": a.ProposerAccountID},
+		"offer":          map[string]any{"id": a.OfferID}}
+	return envelope("Purchase Agreement Ending - Proposer", "aws.agreement-marketplace", account, at, []string{agreementARN(a.ID)}, d)
+}
+
+// RenewalUpcoming builds "Purchase Agreement Renewal Upcoming - Proposer",
+// sent when an auto-renewing agreement reaches its lockout (the renewal
+// decision deadline): agreement{id, startTime, endTime},
+// renewalSummary{lockoutReached: true, tcv, currency}, product, acceptor,
+// proposer (seller guide, notifications-eventbridge.html).
+func RenewalUpcoming(account string, a Agreement, tcv, currency string, at time.Time) []byte {
+	d := map[string]any{"requestId": NewID(), "catalog": "AWSMarketplace",
+		"agreement":      map[string]any{"id": a.ID, "startTime": ts(a.StartTime), "endTime": ts(a.EndTime)},
+		"renewalSummary": map[string]any{"lockoutReached": true, "tcv": tcv, "currency": currency},
+		"product":        map[string]any{"id": a.ProductID, "title": a.ProductTitle},
+		"acceptor":       map[string]any{"accountId": a.AcceptorAccountID},
+		"proposer":       map[string]any{"accountId": a.ProposerAccountID}}
+	return envelope("Purchase Agreement Renewal Upcoming - Proposer", "aws.agreement-marketplace", account, at, []string{agreementARN(a.ID)}, d)
+}
+
+// Advisory builds "Purchase Agreement Advisory Issued|Resolved -
+// Manufacturer": agreement.id, product.id, acceptor.accountId,
+// proposer.accountId, offer.id and advisory.issuedAt (Issued) or
+// advisory.resolvedAt (Resolved) (seller guide, notifications-eventbridge.html).
+func Advisory(account string, a Agreement, resolved bool, when time.Time, at time.Time) []byte {
+	kind, member := "Issued", "issuedAt"
+	if resolved {
+		kind, member = "Resolved", "resolvedAt"
+	}
+	d := map[string]any{"requestId": NewID(), "catalog": "AWSMarketplace",
+		"agreement": map[string]any{"id": a.ID}, "product": map[string]any{"id": a.ProductID},
+		"acceptor": map[string]any{"accountId": a.AcceptorAccountID}, "proposer": map[string]any{"accountId": a.ProposerAccountID},
+		"offer": map[string]any{"id": a.OfferID}, "advisory": map[string]any{member: ts(when)}}
+	return envelope("Purchase Agreement Advisory "+kind+" - Manufacturer", "aws.agreement-marketplace", account, at, []string{agreementARN(a.ID)}, d)
+}
+
+// DisbursementPaused builds "Disbursement Paused" (source aws.marketplace):
+// requestId and catalog, the payment instrument's ARN in resources (seller
+// guide, notifications-eventbridge.html, "Events for disbursements").
+func DisbursementPaused(account, paymentInstrumentArn string, at time.Time) []byte {
+	var resources []string
+	if paymentInstrumentArn != "" {
+		resources = []string{paymentInstrumentArn}
+	}
+	return envelope("Disbursement Paused", "aws.marketplace", account, at, resources, map[string]any{"requestId": NewID(), "catalog": "AWSMarketplace"})
+}

@@ -718,6 +718,12 @@ func (w *World) tickLocked() (ran bool) {
 		}
 		return false
 	}
+	// Before the end dates: a request approved at its deadline cancels an
+	// agreement that has not ended yet.
+	s.tickCancellations(due)
+	s.tickAdjustments(due)
+	s.tickPayments(due)
+	s.tickNotices(due)
 	for _, id := range SortedKeys(s.Agreements) {
 		a := s.Agreements[id]
 		if a.Status == "ACTIVE" && a.EndTime != nil && due(*a.EndTime) {
@@ -826,6 +832,15 @@ func (s *State) checkReferences() error {
 		if s.Products[r.ProductID] == nil {
 			return bad("resale authorization %s names product %q, which is not in the snapshot", id, r.ProductID)
 		}
+	}
+	if err := s.checkCancellations(); err != nil {
+		return err
+	}
+	if err := s.checkAdjustments(); err != nil {
+		return err
+	}
+	if err := s.checkPayments(); err != nil {
+		return err
 	}
 	for id, a := range s.Agreements {
 		switch {
