@@ -16,30 +16,34 @@ import (
 	"time"
 )
 
-// binary is the concord binary TestMain builds once for every document.
-var binary string
+// binary is the concord binary that TestDocs builds once, in binDir;
+// other tests (and fuzzing workers) do not build it.
+var binary, binDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+func buildConcord(t *testing.T) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "concord-docscheck-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	binDir = dir
+	binary = filepath.Join(dir, "concord")
+	build := exec.Command("go", "build", "-o", binary, "github.com/concordmp/concord/cmd/concord")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build concord: %v\n%s", err, out)
+	}
+}
 
 // root is the repository, where README.md and docs/ are.
 var root = filepath.Join("..", "..")
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "concord-docscheck-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "docscheck:", err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "concord")
-	build := exec.Command("go", "build", "-o", binary, "github.com/concordmp/concord/cmd/concord")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		os.RemoveAll(dir)
-		fmt.Fprintln(os.Stderr, "docscheck: build concord:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
 
 // documents are the Markdown files whose marked blocks are checked.
 func documents(t *testing.T) []string {
@@ -56,7 +60,11 @@ func documents(t *testing.T) []string {
 // command fails or prints something else than the document shows.
 func TestDocs(t *testing.T) {
 	t.Parallel()
-	checked := 0
+	type doc struct {
+		name   string
+		blocks []Block
+	}
+	var docs []doc
 	for _, path := range documents(t) {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -68,17 +76,19 @@ func TestDocs(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		if len(blocks) == 0 {
-			continue
+		if len(blocks) > 0 {
+			docs = append(docs, doc{name, blocks})
 		}
-		checked++
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			runDocument(t, name, blocks)
-		})
 	}
-	if checked == 0 {
+	if len(docs) == 0 {
 		t.Fatal("no document has a block marked " + Marker)
+	}
+	buildConcord(t)
+	for _, d := range docs {
+		t.Run(d.name, func(t *testing.T) {
+			t.Parallel()
+			runDocument(t, d.name, d.blocks)
+		})
 	}
 }
 
