@@ -268,7 +268,11 @@ func runDocument(t *testing.T, name string, blocks []Block) {
 				if err != nil {
 					t.Fatalf("%s: %s\n  %v", where, st.Command, err)
 				}
-				if code != 0 {
+				if code != 0 && st.ShowsOutput {
+					// An example of an error: the document shows what the
+					// command prints, its error message included.
+					stdout += stderr
+				} else if code != 0 {
 					t.Fatalf("%s: the command failed (exit status %d):\n%s\nstdout:\n%s\nstderr:\n%s\nconcord serve's log:\n%s", where, code, indent(st.Command), indent(stdout), indent(stderr), s.serveLog())
 				}
 				if !st.ShowsOutput {

@@ -11,7 +11,8 @@
 // Inside it, every shell command may be followed by the output it prints,
 // shown as comment lines ("# " and the output line, "#" for an empty line).
 // A command without shown output is run, must succeed, and its output is not
-// compared. Blocks of one document run in order in one shell, so variables
+// compared. A command that fails must show its output, standard error
+// included: that is an example of an error message. Blocks of one document run in order in one shell, so variables
 // set by one block are there for the next.
 //
 // Output is compared after placeholders: ids (a lower-case prefix, "-" or
