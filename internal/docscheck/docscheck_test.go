@@ -262,8 +262,11 @@ func runDocument(t *testing.T, name string, blocks []Block) {
 	for _, b := range blocks {
 		for _, st := range b.Steps {
 			where := fmt.Sprintf("%s:%d", name, st.Line)
-			deadline := time.Now().Add(eventually)
+			start := time.Now()
+			deadline := start.Add(eventually)
+			tries := 0
 			for {
+				tries++
 				code, stdout, stderr, err := s.run(st.Command, 2*time.Minute)
 				if err != nil {
 					t.Fatalf("%s: %s\n  %v", where, st.Command, err)
@@ -286,6 +289,9 @@ func runDocument(t *testing.T, name string, blocks []Block) {
 					t.Fatalf("%s: the command prints something else than the document shows:\n%s\n--- the document, +++ the command (after placeholders):\n%s\nstderr:\n%s", where, indent(st.Command), diff, indent(stderr))
 				}
 				time.Sleep(300 * time.Millisecond)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Logf("%s: %.1fs, %d tries (%s)", where, d.Seconds(), tries, strings.SplitN(st.Command, "\n", 2)[0])
 			}
 		}
 	}
