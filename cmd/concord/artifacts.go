@@ -153,13 +153,21 @@ func artifactsShow(ctx context.Context, args []string, stdout, stderr io.Writer)
 func artifactsExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, c := newFlags("artifacts export", "Export every bookable artifact version created in [--from, --to) as CSV: a header, then\n"+
 		"one row per priced line. Dates are UTC days; --to is exclusive, so --from 2026-11-01 --to 2026-12-01\n"+
-		"is November; at most a year. Reads the database only; safe while serve runs.", stderr)
+		"is November, and without --to the period ends now (--from 2026-12-01 is this month so far); at\n"+
+		"most a year. Reads the database only; safe while serve runs.", stderr)
 	from := fs.String("from", "", "first day, YYYY-MM-DD (UTC), inclusive (required)")
-	to := fs.String("to", "", "day after the last, YYYY-MM-DD (UTC), exclusive (required)")
+	to := fs.String("to", "", "day after the last, YYYY-MM-DD (UTC), exclusive (default: tomorrow, so the period ends now)")
 	kind := fs.String("kind", "", "only this kind: "+strings.Join(artifact.Kinds, ", "))
 	out := fs.String("out", "", "write to this file instead of standard output")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *to == "" && *from != "" {
+		// "From the 1st up to now" is finance's usual question; today is
+		// Concord's today (the emulator's clock in sandbox mode, which the
+		// walkthrough moves forward), so a newcomer's export holds what the
+		// sandbox just recorded.
+		*to = c.now()().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
 	}
 	p, err := artifact.ParseExportParams(*from, *to, *kind)
 	if err != nil {

@@ -76,12 +76,23 @@ func TestArtifactsCommand(t *testing.T) {
 				t.Fatalf("export: exit %d\n%s\n%s", code, out, errs)
 			}
 
+			// Without --to the period ends now: the artifact recorded today is
+			// in an export from today, and in one from the first of the month.
+			for _, from := range []string{day, rec.CreatedAt.Format("2006-01-02")[:8] + "01"} {
+				code, out, errs = runCLI(append([]string{"artifacts", "export", "--from", from}, flags...)...)
+				if code != 0 || strings.Count(out, "\n") != 2 || !strings.Contains(out, rec.ID) {
+					t.Fatalf("export --from %s (no --to): exit %d\n%s\n%s", from, code, out, errs)
+				}
+			}
+
 			for _, tc := range []struct {
 				args []string
 				code int
 				err  string
 			}{
 				{[]string{"artifacts"}, 2, "missing command"},
+				{[]string{"artifacts", "export"}, 2, "from is required"},
+				{[]string{"artifacts", "export", "--from", "2999-01-01"}, 2, "must be after from"},
 				{[]string{"artifacts", "frob"}, 2, `unknown command "frob"`},
 				{[]string{"artifacts", "list"}, 2, "--agreement is required"},
 				{[]string{"artifacts", "show", "--id", rec.ID, "--format", "pdf"}, 2, "--format pdf needs --out FILE"},

@@ -1,10 +1,14 @@
-// Package browsertest drives headless Chromium over the Chrome DevTools
-// Protocol (CDP) for end-to-end tests of Concord's buyer-facing pages.
+// Package browsertest drives headless Chromium for end-to-end tests of
+// Concord's pages (the console, the registration page), as a person would:
+// navigate, type, choose, click, read, measure the layout, take screenshots.
 //
-// It has no dependencies: Launch starts chromium with --remote-debugging-pipe,
-// and the browser reads commands from its fd 3 and writes answers and events
-// to its fd 4, each a JSON message terminated by a NUL byte. Pages are
-// attached with flattened sessions, so one pipe carries every page.
+// It is a thin layer over chromedp (github.com/chromedp/chromedp), which
+// starts Debian's chromium with --remote-debugging-pipe and speaks the
+// DevTools protocol through typed commands (cdproto). What it adds is what
+// the tests rely on: skip or fail when Chromium is missing (RequireEnv), a
+// deadline on every call, errors that name the selector or script, a click
+// that refuses an element covered by another, and a page that fails at once
+// when it crashed or was closed.
 package browsertest
 
 import (

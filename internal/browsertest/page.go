@@ -2,27 +2,30 @@ package browsertest
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/inspector"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
 )
 
-// Page is a browser tab, attached with a flattened session.
+// Page is a browser tab: a chromedp context of its own.
 type Page struct {
 	b         *Browser
 	TargetID  string
 	SessionID string
 
-	mu   sync.Mutex
-	subs map[*subscription]struct{}
-	err  error         // why the page is gone
-	done chan struct{} // closed when the page is gone (closed, crashed, browser ended)
-	once sync.Once
+	ctx    context.Context         // the tab's context, ended with a cause when the page is gone
+	kill   context.CancelCauseFunc // ends ctx with a cause (crash, Close)
+	cancel context.CancelFunc      // closes the tab
 }
 
 // Response describes the document a navigation ended on.
@@ -31,106 +34,80 @@ type Response struct {
 	Status int    // HTTP status of the document; 0 when unknown (data:, about:)
 }
 
-// Call sends a command to the page's session.
+var (
+	errPageClosed  = errors.New("browsertest: the page was closed")
+	errPageCrashed = errors.New("browsertest: the page crashed")
+)
+
+// event watches the tab's events: a crash ends every call at once.
+func (p *Page) event(ev any) {
+	if _, ok := ev.(*inspector.EventTargetCrashed); ok {
+		p.kill(errPageCrashed)
+	}
+}
+
+// run runs a chromedp action on the page, bounded by ctx (or the default
+// timeout when ctx has none), and names why the page or browser is gone
+// when that is why it failed.
+func run[T any](p *Page, ctx context.Context, a chromedp.Action[T]) (T, error) {
+	var zero T
+	if err := p.gone(); err != nil {
+		return zero, err
+	}
+	ctx, cancel := withDefault(ctx)
+	defer cancel()
+	rctx, rcancel := context.WithCancel(p.ctx) // a tab's child context: cancelling it leaves the tab open
+	defer rcancel()
+	if d, ok := ctx.Deadline(); ok {
+		var c context.CancelFunc
+		rctx, c = context.WithDeadline(rctx, d)
+		defer c()
+	}
+	stop := context.AfterFunc(ctx, rcancel)
+	defer stop()
+	v, err := chromedp.Run(rctx, a)
+	if err != nil {
+		if gone := p.gone(); gone != nil {
+			return zero, gone
+		}
+		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+	}
+	return v, err
+}
+
+// gone is why the page cannot be used any more, or nil.
+func (p *Page) gone() error {
+	select {
+	case <-p.b.closed:
+		return errClosed
+	default:
+	}
+	if p.ctx.Err() != nil {
+		if cause := context.Cause(p.ctx); cause != nil && cause != context.Canceled {
+			return cause
+		}
+		return errPageClosed
+	}
+	return nil
+}
+
+// Call sends a raw DevTools command to the page's session and decodes its
+// result into result (which may be nil); for what chromedp has no action for.
 func (p *Page) Call(ctx context.Context, method string, params, result any) error {
-	select {
-	case <-p.done:
-		return fmt.Errorf("%w (calling %s)", p.err, method)
-	default:
+	_, err := run(p, ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		return t.Call(ctx, method, params, result)
+	}))
+	if err != nil {
+		return fmt.Errorf("browsertest: %s: %w", method, err)
 	}
-	return p.b.call(ctx, p.SessionID, method, params, result)
-}
-
-func (p *Page) deliver(m message) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for s := range p.subs {
-		s.push(m)
-	}
-}
-
-func (p *Page) gone(err error) {
-	p.once.Do(func() {
-		p.mu.Lock()
-		p.err = err
-		p.mu.Unlock()
-		close(p.done)
-	})
-}
-
-// subscription queues every event of a page from its creation on, so that an
-// event fired between starting an action and waiting for it is not lost.
-type subscription struct {
-	p      *Page
-	mu     sync.Mutex
-	queue  []message
-	notify chan struct{}
-}
-
-func (p *Page) subscribe() *subscription {
-	s := &subscription{p: p, notify: make(chan struct{}, 1)}
-	p.mu.Lock()
-	p.subs[s] = struct{}{}
-	p.mu.Unlock()
-	return s
-}
-
-func (s *subscription) close() {
-	s.p.mu.Lock()
-	delete(s.p.subs, s)
-	s.p.mu.Unlock()
-}
-
-func (s *subscription) push(m message) {
-	s.mu.Lock()
-	s.queue = append(s.queue, m)
-	s.mu.Unlock()
-	select {
-	case s.notify <- struct{}{}:
-	default:
-	}
-}
-
-func (s *subscription) next(ctx context.Context) (message, error) {
-	for {
-		s.mu.Lock()
-		if len(s.queue) > 0 {
-			m := s.queue[0]
-			s.queue = s.queue[1:]
-			s.mu.Unlock()
-			return m, nil
-		}
-		s.mu.Unlock()
-		select {
-		case <-s.notify:
-		case <-ctx.Done():
-			return message{}, ctx.Err()
-		case <-s.p.done:
-			s.p.mu.Lock()
-			defer s.p.mu.Unlock()
-			return message{}, s.p.err
-		}
-	}
+	return nil
 }
 
 // Navigate loads url and waits for its load event.
 func (p *Page) Navigate(ctx context.Context, url string) (Response, error) {
-	return p.navigation(ctx, "navigate to "+url, func(ctx context.Context) (string, error) {
-		var r struct {
-			LoaderID  string `json:"loaderId"`
-			ErrorText string `json:"errorText"`
-		}
-		if err := p.Call(ctx, "Page.navigate", map[string]any{"url": url}, &r); err != nil {
-			return "", err
-		}
-		if r.ErrorText != "" {
-			return "", fmt.Errorf("browsertest: navigate to %s: %s", url, r.ErrorText)
-		}
-		if r.LoaderID == "" {
-			return "", fmt.Errorf("browsertest: navigate to %s: a same-document navigation loads nothing", url)
-		}
-		return r.LoaderID, nil
-	})
+	return p.navigation(ctx, "navigate to "+url, chromedp.Navigate(url))
 }
 
 // WaitNavigation runs action, which must make the page's main frame navigate
@@ -138,113 +115,54 @@ func (p *Page) Navigate(ctx context.Context, url string) (Response, error) {
 // until the new document has fired its load event. Events are watched from
 // before action runs, so a fast navigation is not missed.
 func (p *Page) WaitNavigation(ctx context.Context, action func(ctx context.Context) error) (Response, error) {
-	return p.navigation(ctx, "navigation", func(ctx context.Context) (string, error) { return "", action(ctx) })
+	return p.navigation(ctx, "navigation", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error { return action(ctx) }))
 }
 
 // ClickAndWait clicks the element and waits for the navigation it starts.
 func (p *Page) ClickAndWait(ctx context.Context, selector string) (Response, error) {
-	return p.navigation(ctx, "navigation after clicking "+selector, func(ctx context.Context) (string, error) { return "", p.Click(ctx, selector) })
+	return p.WaitNavigation(ctx, func(ctx context.Context) error { return p.Click(ctx, selector) })
 }
 
-// navigation runs start and waits for the load event of the main-frame
-// document it commits. start may return the loader id of the navigation when
-// it knows it.
-func (p *Page) navigation(ctx context.Context, what string, start func(context.Context) (string, error)) (Response, error) {
-	ctx, cancel := withDefault(ctx)
-	defer cancel()
-	sub := p.subscribe()
-	defer sub.close()
-	loader, err := start(ctx)
-	if err != nil {
-		return Response{}, err
-	}
-	status := map[string]int{} // document status by loader id
-	var frameID, url string
-	for {
-		m, err := sub.next(ctx)
+// navigation runs start, waits for the document it loads (chromedp's
+// RunResponse: the main frame's document request, through redirects, to its
+// load event) and reports where it ended.
+func (p *Page) navigation(ctx context.Context, what string, start chromedp.Action[chromedp.Void]) (Response, error) {
+	var r Response
+	_, err := run(p, ctx, func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		resp, err := chromedp.RunResponse(ctx, start)
 		if err != nil {
-			return Response{}, fmt.Errorf("browsertest: waiting for the %s to load: %w", what, err)
+			return chromedp.Void{}, err
 		}
-		switch m.Method {
-		case "Network.responseReceived":
-			var e struct {
-				LoaderID string `json:"loaderId"`
-				Type     string `json:"type"`
-				Response struct {
-					Status int `json:"status"`
-				} `json:"response"`
-			}
-			if json.Unmarshal(m.Params, &e) == nil && e.Type == "Document" {
-				status[e.LoaderID] = e.Response.Status
-			}
-		case "Page.frameNavigated":
-			var e struct {
-				Frame struct {
-					ID             string `json:"id"`
-					ParentID       string `json:"parentId"`
-					LoaderID       string `json:"loaderId"`
-					URL            string `json:"url"`
-					UnreachableURL string `json:"unreachableUrl"`
-				} `json:"frame"`
-			}
-			if json.Unmarshal(m.Params, &e) != nil || e.Frame.ParentID != "" || (loader != "" && e.Frame.LoaderID != loader) {
-				continue
-			}
-			if e.Frame.UnreachableURL != "" {
-				return Response{}, fmt.Errorf("browsertest: %s: could not load %s", what, e.Frame.UnreachableURL)
-			}
-			frameID, loader, url = e.Frame.ID, e.Frame.LoaderID, e.Frame.URL
-		case "Page.lifecycleEvent":
-			var e struct {
-				FrameID  string `json:"frameId"`
-				LoaderID string `json:"loaderId"`
-				Name     string `json:"name"`
-			}
-			if json.Unmarshal(m.Params, &e) == nil && e.Name == "load" && frameID != "" && e.FrameID == frameID && e.LoaderID == loader {
-				return Response{URL: url, Status: status[loader]}, nil
-			}
+		if resp != nil {
+			r.Status = int(resp.Status)
 		}
+		r.URL, err = chromedp.Location()(ctx, t)
+		return chromedp.Void{}, err
+	})
+	if err != nil {
+		return Response{}, fmt.Errorf("browsertest: %s: %w", what, err)
 	}
+	return r, nil
 }
+
+// userGesture makes script run as if a person had acted (as a click does).
+func userGesture(p *runtime.EvaluateParams) { t := true; p.UserGesture = &t }
 
 // Evaluate runs a JavaScript expression in the page, awaits it when it is a
 // promise, and decodes its JSON value into out (which may be nil). A thrown
 // exception or rejected promise is an error.
 func (p *Page) Evaluate(ctx context.Context, expression string, out any) error {
-	var r struct {
-		Result struct {
-			Type        string          `json:"type"`
-			Value       json.RawMessage `json:"value"`
-			Description string          `json:"description"`
-		} `json:"result"`
-		ExceptionDetails *struct {
-			Text      string `json:"text"`
-			Exception *struct {
-				Description string          `json:"description"`
-				Value       json.RawMessage `json:"value"`
-			} `json:"exception"`
-		} `json:"exceptionDetails"`
-	}
-	err := p.Call(ctx, "Runtime.evaluate", map[string]any{"expression": expression, "awaitPromise": true, "returnByValue": true, "userGesture": true}, &r)
+	raw, err := run(p, ctx, chromedp.Evaluate[[]byte](expression, chromedp.EvalAwaitPromise, userGesture))
 	if err != nil {
-		return err
-	}
-	if e := r.ExceptionDetails; e != nil {
-		msg := e.Text
-		if e.Exception != nil && e.Exception.Description != "" {
-			msg = e.Exception.Description
-		} else if e.Exception != nil && len(e.Exception.Value) > 0 {
-			msg += " " + string(e.Exception.Value)
-		}
-		return fmt.Errorf("browsertest: evaluate %s: %s", abbreviate(expression), msg)
+		return fmt.Errorf("browsertest: evaluate %s: %w", abbreviate(expression), err)
 	}
 	if out == nil {
 		return nil
 	}
-	if len(r.Result.Value) == 0 {
-		return fmt.Errorf("browsertest: evaluate %s: no JSON value (got %s %s)", abbreviate(expression), r.Result.Type, r.Result.Description)
+	if len(raw) == 0 {
+		return fmt.Errorf("browsertest: evaluate %s: no JSON value (undefined, or not serializable)", abbreviate(expression))
 	}
-	if err := json.Unmarshal(r.Result.Value, out); err != nil {
+	if err := json.Unmarshal(raw, out); err != nil {
 		return fmt.Errorf("browsertest: evaluate %s: %w", abbreviate(expression), err)
 	}
 	return nil
@@ -275,9 +193,11 @@ func (p *Page) WaitFor(ctx context.Context, expression string) error {
 		if last == nil && ok {
 			return nil
 		}
+		if err := p.gone(); err != nil {
+			return fmt.Errorf("browsertest: waiting for %s: %w", abbreviate(expression), err)
+		}
 		select {
-		case <-p.done:
-			return fmt.Errorf("browsertest: waiting for %s: %w", abbreviate(expression), p.err)
+		case <-p.ctx.Done():
 		case <-ctx.Done():
 			if last != nil {
 				return fmt.Errorf("browsertest: waiting for %s: %w (last error: %v)", abbreviate(expression), ctx.Err(), last)
@@ -290,7 +210,7 @@ func (p *Page) WaitFor(ctx context.Context, expression string) error {
 
 // Click scrolls the element into view and clicks its centre with real mouse
 // events. It fails if the element is missing, has no size, or is covered by
-// another element.
+// another element (chromedp's Click would click whatever covers it).
 func (p *Page) Click(ctx context.Context, selector string) error {
 	var pt struct{ X, Y float64 }
 	err := p.Evaluate(ctx, `(() => {
@@ -308,14 +228,9 @@ func (p *Page) Click(ctx context.Context, selector string) error {
 	if err != nil {
 		return err
 	}
-	for _, typ := range []string{"mouseMoved", "mousePressed", "mouseReleased"} {
-		ev := map[string]any{"type": typ, "x": pt.X, "y": pt.Y}
-		if typ != "mouseMoved" {
-			ev["button"], ev["clickCount"] = "left", 1
-		}
-		if err := p.Call(ctx, "Input.dispatchMouseEvent", ev, nil); err != nil {
-			return err
-		}
+	_, err = run(p, ctx, chromedp.MouseClickXY(pt.X, pt.Y))
+	if err != nil {
+		return fmt.Errorf("browsertest: click %s: %w", selector, err)
 	}
 	return nil
 }
@@ -335,7 +250,13 @@ func (p *Page) Type(ctx context.Context, selector, text string) error {
 	if err != nil || text == "" {
 		return err
 	}
-	return p.Call(ctx, "Input.insertText", map[string]any{"text": text}, nil)
+	_, err = run(p, ctx, func(ctx context.Context, t *chromedp.Target) (cdp.Empty, error) {
+		return cdp.Call(ctx, t, input.InsertText, input.InsertTextParams{Text: text})
+	})
+	if err != nil {
+		return fmt.Errorf("browsertest: type into %s: %w", selector, err)
+	}
+	return nil
 }
 
 // Select chooses the option of a <select> whose value or text is choice.
@@ -367,33 +288,42 @@ func (p *Page) Text(ctx context.Context, selector string) (string, error) {
 // SetViewport emulates a window of width × height CSS pixels at scale 1;
 // mobile makes the page lay out as on a phone (honouring <meta name=viewport>).
 func (p *Page) SetViewport(ctx context.Context, width, height int, mobile bool) error {
-	return p.Call(ctx, "Emulation.setDeviceMetricsOverride",
-		map[string]any{"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile}, nil)
+	opts := []chromedp.EmulateViewportOption{chromedp.EmulateScale(1)}
+	if mobile {
+		opts = append(opts, chromedp.EmulateMobile)
+	}
+	if _, err := run(p, ctx, chromedp.EmulateViewport(int64(width), int64(height), opts...)); err != nil {
+		return fmt.Errorf("browsertest: set the viewport: %w", err)
+	}
+	return nil
 }
 
 // Screenshot captures the viewport, or the whole page when fullPage, as PNG.
 func (p *Page) Screenshot(ctx context.Context, fullPage bool) ([]byte, error) {
-	params := map[string]any{"format": "png"}
+	shot := chromedp.CaptureScreenshot()
 	if fullPage {
-		var m struct {
-			Content struct {
-				Width  float64 `json:"width"`
-				Height float64 `json:"height"`
-			} `json:"cssContentSize"`
+		// The page's whole content box at scale 1 (chromedp's FullScreenshot
+		// stops at the viewport in headless Chromium).
+		shot = func(ctx context.Context, t *chromedp.Target) ([]byte, error) {
+			m, err := cdp.Call(ctx, t, page.GetLayoutMetrics, cdp.Empty{})
+			if err != nil {
+				return nil, err
+			}
+			if m.CSSContentSize == nil {
+				return nil, errors.New("no content size")
+			}
+			yes := true
+			r, err := cdp.Call(ctx, t, page.CaptureScreenshot, page.CaptureScreenshotParams{
+				Format: page.CaptureScreenshotFormatPng, CaptureBeyondViewport: &yes,
+				Clip: &page.Viewport{Width: math.Ceil(m.CSSContentSize.Width), Height: math.Ceil(m.CSSContentSize.Height), Scale: 1},
+			})
+			if err != nil {
+				return nil, err
+			}
+			return r.Data, nil
 		}
-		if err := p.Call(ctx, "Page.getLayoutMetrics", nil, &m); err != nil {
-			return nil, err
-		}
-		params["captureBeyondViewport"] = true
-		params["clip"] = map[string]any{"x": 0, "y": 0, "width": math.Ceil(m.Content.Width), "height": math.Ceil(m.Content.Height), "scale": 1}
 	}
-	var r struct {
-		Data string `json:"data"`
-	}
-	if err := p.Call(ctx, "Page.captureScreenshot", params, &r); err != nil {
-		return nil, err
-	}
-	png, err := base64.StdEncoding.DecodeString(r.Data)
+	png, err := run(p, ctx, shot)
 	if err != nil {
 		return nil, fmt.Errorf("browsertest: screenshot: %w", err)
 	}
@@ -403,9 +333,25 @@ func (p *Page) Screenshot(ctx context.Context, fullPage bool) ([]byte, error) {
 	return png, nil
 }
 
-// Close closes the tab.
+// Close closes the tab; calls in flight fail as the page is closed.
 func (p *Page) Close(ctx context.Context) error {
-	err := p.b.Call(ctx, "Target.closeTarget", map[string]any{"targetId": p.TargetID}, nil)
-	p.gone(errors.New("browsertest: the page was closed"))
-	return err
+	ctx, cancel := withDefault(ctx)
+	defer cancel()
+	gone := p.gone()
+	p.kill(errPageClosed)
+	if gone != nil {
+		p.cancel()
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- chromedp.Cancel(p.ctx) }() // closes the tab and waits for it
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("browsertest: close the page: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("browsertest: close the page: %w", ctx.Err())
+	}
 }
