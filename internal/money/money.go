@@ -66,10 +66,15 @@ func Format(amount, currency string) string {
 	return FormatDecimal(d, currency)
 }
 
+// Plain writes d as a plain decimal with at least currency's decimals
+// ("800.00", "0.002"): how amounts Concord sums go into JSON and CSV.
+func Plain(d decimal.Decimal, currency string) string {
+	return d.StringFixed(max(Decimals(currency), -d.Exponent()))
+}
+
 // FormatDecimal is Format for a decimal already parsed (a sum).
 func FormatDecimal(d decimal.Decimal, currency string) string {
-	places := max(Decimals(currency), -d.Exponent())
-	s := d.StringFixed(places)
+	s := Plain(d, currency)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
 	whole, frac, _ := strings.Cut(s, ".")
