@@ -2,6 +2,7 @@ package report
 
 import (
 	"cmp"
+	"math"
 	"slices"
 	"strings"
 
@@ -49,8 +50,16 @@ const (
 	MaxLimit     = 500
 )
 
+// AllRows is every row on one page, for downloads.
+var AllRows = Page{Limit: -1}
+
 func (p Page) clean() Page {
-	if p.Limit <= 0 {
+	if p.Limit < 0 {
+		p.Limit = math.MaxInt32
+		p.Offset = 0
+		return p
+	}
+	if p.Limit == 0 {
 		p.Limit = DefaultLimit
 	}
 	p.Limit = min(p.Limit, MaxLimit)
@@ -88,7 +97,10 @@ func sortPage[T any](items []T, o Order, by map[string]func(a, b T) int, tie fun
 	})
 	out := Paged[T]{Total: len(items), Offset: p.Offset, Limit: p.Limit, Items: []T{}}
 	if p.Offset < len(items) {
-		end := min(len(items), p.Offset+p.Limit)
+		end := len(items)
+		if p.Limit < end-p.Offset {
+			end = p.Offset + p.Limit
+		}
 		out.Items = items[p.Offset:end]
 		if end < len(items) {
 			out.NextOffset = end
