@@ -38,13 +38,13 @@ type agreementListRow struct {
 type agreementsData struct {
 	awsWords
 	Buyer, Product, Status, Channel, Ending, Sort string
-	Products                                     []marketplace.Product
-	Statuses                                     []string
-	Headers                                      []sortHeader
-	Rows                                         []agreementListRow
-	Pager                                        pager
-	CSV                                          string
-	Filtered                                     bool
+	Products                                      []marketplace.Product
+	Statuses                                      []string
+	Headers                                       []sortHeader
+	Rows                                          []agreementListRow
+	Pager                                         pager
+	CSV                                           string
+	Filtered                                      bool
 }
 
 // agreementFilter reads the list's filters from a query; errs name the

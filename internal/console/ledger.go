@@ -275,8 +275,8 @@ type buyerData struct {
 	// CompanyInput is what was typed into the company form when it was refused.
 	CompanyInput string
 	AccountID    string
-	FirstSeen time.Time
-	Products  []buyerProductView
+	FirstSeen    time.Time
+	Products     []buyerProductView
 }
 
 func (s *Service) buyerDetail(w http.ResponseWriter, r *http.Request) {

@@ -274,4 +274,3 @@ func (s *Service) artifactsCSV(w http.ResponseWriter, r *http.Request) {
 	}
 	sendFile(w, csvexport.ContentType, "artifacts-"+p.From.Format(time.DateOnly)+"-to-"+p.To.Format(time.DateOnly)+".csv", buf.Bytes())
 }
-
