@@ -658,6 +658,13 @@ type licenseData struct {
 	EntitlementsFetchedAt *time.Time
 	EntitlementsError     string
 	Usage                 usageData
+	// Charges are the license's metered charges per month (report.MeteredCharges).
+	Charges []chargeView
+}
+
+type chargeView struct {
+	report.ChargeRow
+	MonthLabel string
 }
 
 func (s *Service) licenseDetail(w http.ResponseWriter, r *http.Request) {
@@ -755,6 +762,14 @@ func (s *Service) licenseDetail(w http.ResponseWriter, r *http.Request) {
 	if d.Usage, err = s.usage(ctx, l, product, days); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	charges, err := report.MeteredCharges(ctx, s.DB, l.LicenseID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, c := range charges {
+		d.Charges = append(d.Charges, chargeView{ChargeRow: c, MonthLabel: periodLabel(c.Month)})
 	}
 	s.render(w, r, http.StatusOK, "license", view{Title: "License " + l.LicenseID, Nav: "buyers", Data: d})
 }

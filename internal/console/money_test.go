@@ -29,7 +29,7 @@ func TestMoneyPages(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := setup(t, db)
-		ledgerSeed(e)
+		ld := ledgerSeed(e)
 		viewer := e.login("viewer@seller.example")
 		admin := e.login("admin@seller.example")
 
@@ -112,6 +112,13 @@ func TestMoneyPages(t *testing.T) {
 			if len(recs) != 2 || recs[1][1] != "Ünïcode GmbH" || recs[1][2] != "manual" {
 				t.Fatalf("buyers csv after rename = %q", recs)
 			}
+		})
+
+		t.Run("metered charges of a license", func(t *testing.T) {
+			// 120 api_calls billed at 09:00 on 2 Nov; 13 at 10:00 were rejected
+			// and 300 are still open: only the 120 are charged, at USD 0.002.
+			p := viewer.get("/console/licenses?arn=" + url.QueryEscape(ld.licenseArn))
+			wantIn(t, p, `id="metered-charges"`, "<td>Nov 2026</td><td>api_calls</td><td class=\"num\">120</td><td class=\"num\">USD 0.002</td><td class=\"num\">USD 0.24</td>")
 		})
 
 		t.Run("offers and metering CSV", func(t *testing.T) {

@@ -66,10 +66,15 @@ func Format(amount, currency string) string {
 	return FormatDecimal(d, currency)
 }
 
-// Plain writes d as a plain decimal with at least currency's decimals
-// ("800.00", "0.002"): how amounts Concord sums go into JSON and CSV.
+// Plain writes d as a plain decimal with at least currency's decimals and
+// more only where they are not zero ("800.00", "0.002", and 0.240 as
+// "0.24"): how amounts Concord works out go into JSON and CSV.
 func Plain(d decimal.Decimal, currency string) string {
-	return d.StringFixed(max(Decimals(currency), -d.Exponent()))
+	places := int32(0)
+	if _, frac, ok := strings.Cut(d.String(), "."); ok { // String drops trailing zeros
+		places = int32(len(frac))
+	}
+	return d.StringFixed(max(Decimals(currency), places))
 }
 
 // FormatDecimal is Format for a decimal already parsed (a sum).
