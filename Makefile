@@ -50,6 +50,8 @@ fuzz: ## fuzz every parser of outside input for 30 s each
 	go test -run '^$$' -fuzz FuzzWebhookBodies -fuzztime 30s ./internal/httpapi
 	go test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./internal/webhook
 	go test -run '^$$' -fuzz FuzzParseCSV -fuzztime 30s ./internal/backfill
+	go test -run '^$$' -fuzz FuzzWriter -fuzztime 30s ./internal/csvexport
+	go test -run '^$$' -fuzz FuzzFormat -fuzztime 30s ./internal/money
 	go test -run '^$$' -fuzz FuzzParseAccounts -fuzztime 30s ./internal/backfill
 	go test -run '^$$' -fuzz FuzzServeHTTP -fuzztime 30s ./internal/emulator/sqs
 	for p in agreementapi metering entitlement catalog; do go test -run '^$$' -fuzz FuzzServeHTTP -fuzztime 30s ./internal/emulator/$$p || exit 1; done

@@ -236,6 +236,17 @@ type ArtifactInstallment struct {
 	Amount     string    `json:"amount"`
 }
 
+// ChannelOf says who sold an agreement: partner when it has a resale
+// authorization or its proposer is not the manufacturer (a channel partner's
+// CPPO), else direct. Reports that split bookings by channel use it, so they
+// agree with the artifacts.
+func ChannelOf(ag marketplace.Agreement) string {
+	if ag.ResaleAuthorizationID != "" || (ag.ManufacturerAccountID != "" && ag.ProposerAccountID != "" && ag.ProposerAccountID != ag.ManufacturerAccountID) {
+		return ChannelPartner
+	}
+	return ChannelDirect
+}
+
 // IsCancellation reports whether an agreement ending in status s is a
 // cancellation for finance: CANCELLED (cancelled by the buyer or seller),
 // TERMINATED (ended early, e.g. by AWS) and ROLLED_BACK (the acceptance was
@@ -390,7 +401,7 @@ func build(ctx context.Context, tx *store.Tx, id string, booking bool) (Bookable
 		}
 	}
 
-	partner := ag.ResaleAuthorizationID != "" || (ag.ManufacturerAccountID != "" && ag.ProposerAccountID != "" && ag.ProposerAccountID != ag.ManufacturerAccountID)
+	partner := ChannelOf(ag) == ChannelPartner
 	a.Channel = ChannelDirect
 	if partner {
 		a.Channel = ChannelPartner

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-pdf/fpdf"
+
+	"github.com/concordmp/concord/internal/money"
 )
 
 // Content types of the renderings.
@@ -389,28 +391,6 @@ func day(t *time.Time, withTime bool) string {
 	return t.UTC().Format(time.DateOnly)
 }
 
-// amount shows an exact decimal with thousands separators and its currency:
-// "12000.5" is "12,000.50". Anything else is shown as it is.
-func amount(s, currency string) string {
-	if s == "" {
-		return ""
-	}
-	if d, ok := parseDecimal(s); ok {
-		s = d.String()
-		neg := strings.HasPrefix(s, "-")
-		s = strings.TrimPrefix(s, "-")
-		whole, frac, _ := strings.Cut(s, ".")
-		var b strings.Builder
-		for i, r := range whole {
-			if i > 0 && (len(whole)-i)%3 == 0 {
-				b.WriteByte(',')
-			}
-			b.WriteRune(r)
-		}
-		s = b.String() + "." + frac
-		if neg {
-			s = "-" + s
-		}
-	}
-	return strings.TrimSpace(s + " " + currency)
-}
+// amount shows an exact decimal the way the console and the order emails
+// do (money.Format): "12000.5", "USD" is "USD 12,000.50".
+func amount(s, currency string) string { return money.Format(s, currency) }

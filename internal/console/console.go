@@ -29,6 +29,7 @@ import (
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/metering"
+	"github.com/concordmp/concord/internal/money"
 	"github.com/concordmp/concord/internal/notify"
 	"github.com/concordmp/concord/internal/offer"
 	"github.com/concordmp/concord/internal/registration"
@@ -145,6 +146,10 @@ func (s *Service) Mount(m Mux) {
 	s.mountLedger(m)
 	s.mountSettings(m)
 	s.mountSandbox(m)
+	s.mountAgreements(m)
+	s.mountMoney(m)
+	s.mountExports(m)
+	s.mountCompanies(m)
 }
 
 // ctxKey carries the session in a request's context.
@@ -335,6 +340,8 @@ func (v view) ErrorFor(id string) string {
 
 var funcs = template.FuncMap{
 	"contract": contractOf,
+	"money":    money.Format,
+	"duration": money.Duration,
 	"when": func(t any) string {
 		switch t := t.(type) {
 		case time.Time:

@@ -336,7 +336,7 @@ func TestPagesShowRealData(t *testing.T) {
 
 		t.Run("dashboard", func(t *testing.T) {
 			p := c.get("/console/")
-			wantIn(t, p, "1 offer<", `href="/console/offers?state=draft">Draft</a></dt><dd>1</dd>`, "agmt-ending", "(30 days)",
+			wantIn(t, p, "1 offer<", `href="/console/offers?state=draft">Draft</a></dt><dd>1</dd>`, "agmt-ending", "ends in 30 days (",
 				"Pending registrations", `<a href="/console/buyers/`+buyerAccount+`">`+buyerAccount+`</a> · <a href="/console/licenses?arn=l-ending">l-ending</a>`,
 				`<a href="/console/agreements/agmt-ending">agmt-ending</a>`, "No unbilled records")
 		})

@@ -460,6 +460,7 @@ func TestBrowserJourneys(t *testing.T) {
 		{"/console/settings", "settings"}, {"/console/settings/products", "settings-products"}, {"/console/settings/products/" + journeyProduct, "settings-product"},
 		{"/console/settings/routes", "settings-routes"}, {"/console/settings/api-keys", "settings-api-keys"}, {"/console/settings/webhooks", "settings-webhooks"},
 		{"/console/settings/users", "settings-users"}, {"/console/sandbox", "sandbox"},
+		{"/console/agreements", "agreements"}, {"/console/bookings", "bookings"},
 	}
 	for _, pg := range pages {
 		j.visit(pg.path, pg.name)

@@ -19,6 +19,7 @@ import (
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/offer"
 	"github.com/concordmp/concord/internal/registration"
+	"github.com/concordmp/concord/internal/report"
 	"github.com/concordmp/concord/internal/store"
 )
 
@@ -100,86 +101,85 @@ type buyerHoldings struct {
 }
 
 type buyerListRow struct {
-	AccountID string
-	FirstSeen time.Time
-	Products  []buyerHoldings
+	report.BuyerRow
+	Products []buyerHoldings
 }
+
+var buyerColumns = []column{{Label: "Buyer", Key: "company"}, {Label: "AWS account", Key: "account"}, {Label: "Holdings per product", Key: "agreements"}, {Label: "First seen", Key: "first_seen"}}
 
 type buyersData struct {
 	Q, Product string
 	Products   []marketplace.Product
 	Buyers     []buyerListRow
-	NextCursor string
-	Paged      bool
+	Headers    []sortHeader
+	Pager      pager
+	CSV, Sort  string
 }
 
-const buyersPage = 50
+// buyerFilter reads the Buyers list's filters; errs name the fields that
+// were not valid (those filters are then left out).
+func buyerFilter(q url.Values) (report.BuyerFilter, []fieldError) {
+	f := report.BuyerFilter{Query: strings.TrimSpace(q.Get("q")), ProductID: q.Get("product"), Page: report.Page{Offset: offsetOf(q)}}
+	var errs []fieldError
+	if len(f.Query) > 200 || !marketplace.Storable(f.Query) || strings.ContainsAny(f.Query, "\r\n\t") {
+		errs, f.Query = append(errs, fieldError{ID: "q", Message: "Search for at most 200 characters of plain text."}), ""
+	}
+	if !ledgerID(f.ProductID, 100) {
+		f.ProductID = ""
+	}
+	o, err := report.ParseOrder(q.Get("sort"), report.BuyerSortKeys, report.DefaultBuyerOrder)
+	if err != nil {
+		errs = append(errs, fieldError{ID: "buyers-table", Message: "That list cannot be sorted that way; it is sorted by company."})
+	}
+	f.Order = o
+	return f, errs
+}
 
 func (s *Service) buyers(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	d := buyersData{Q: strings.TrimSpace(q.Get("q")), Product: q.Get("product")}
 	names, products, err := s.productTitles(ctx)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	d.Products = products
-	var errs []fieldError
-	if d.Q != "" && (len(d.Q) > 12 || strings.Trim(d.Q, "0123456789") != "") {
-		errs = append(errs, fieldError{ID: "q", Message: "Search with the digits of an AWS account id (up to 12)."})
-	}
+	f, errs := buyerFilter(q)
+	d := buyersData{Q: f.Query, Product: q.Get("product"), Products: products, Sort: f.Order.String()}
 	if d.Product != "" && !slices.ContainsFunc(products, func(p marketplace.Product) bool { return p.ProductID == d.Product }) {
 		errs = append(errs, fieldError{ID: "product", Message: "Choose a product from the list."})
+		f.ProductID, d.Product = "", ""
 	}
-	if len(errs) > 0 {
-		s.render(w, r, http.StatusBadRequest, "buyers", view{Title: "Buyers", Nav: "buyers", Errors: errs, Data: d})
-		return
-	}
-	cursor := q.Get("cursor")
-	if !marketplace.ValidAccountID(cursor) {
-		cursor = ""
-	}
-	d.Paged = cursor != ""
-	d.Buyers, err = s.listBuyers(ctx, d.Q, d.Product, cursor, names)
+	list, err := report.Buyers(ctx, s.DB, f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if len(d.Buyers) > buyersPage {
-		d.Buyers = d.Buyers[:buyersPage]
-		d.NextCursor = d.Buyers[buyersPage-1].AccountID
+	base := Prefix + "/buyers"
+	d.Headers = sortHeaders(base, q, f.Order, buyerColumns)
+	d.Pager = pagerOf(base, q, list)
+	d.CSV = csvHref(base, q)
+	if d.Buyers, err = s.buyerHoldings(ctx, list.Items, names); err != nil {
+		s.fail(w, r, err)
+		return
 	}
-	s.render(w, r, http.StatusOK, "buyers", view{Title: "Buyers", Nav: "buyers", Data: d})
+	code := http.StatusOK
+	if len(errs) > 0 {
+		code = http.StatusBadRequest
+	}
+	s.render(w, r, code, "buyers", view{Title: "Buyers", Nav: "buyers", Errors: errs, Data: d})
 }
 
-// listBuyers reads one page of buyers (one more than a page, to tell whether
-// another follows) with their agreements and licenses counted per product.
-func (s *Service) listBuyers(ctx context.Context, q, productID, cursor string, names map[string]string) ([]buyerListRow, error) {
-	var out []buyerListRow
+// buyerHoldings counts the agreements and licenses of one page of buyers
+// per product.
+func (s *Service) buyerHoldings(ctx context.Context, page []report.BuyerRow, names map[string]string) ([]buyerListRow, error) {
+	out := make([]buyerListRow, len(page))
+	for i, b := range page {
+		out[i].BuyerRow = b
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
 	err := s.DB.Read(ctx, func(tx *store.Tx) error {
-		query := `SELECT b.account_id, b.first_seen_at FROM buyers b WHERE b.account_id > ?`
-		args := []any{cursor}
-		if q != "" {
-			query += ` AND b.account_id LIKE ?`
-			args = append(args, "%"+q+"%")
-		}
-		if productID != "" {
-			query += ` AND (EXISTS (SELECT 1 FROM agreements a WHERE a.acceptor_account_id = b.account_id AND a.product_id = ?)
-				OR EXISTS (SELECT 1 FROM licenses l WHERE l.account_id = b.account_id AND l.product_id = ?))`
-			args = append(args, productID, productID)
-		}
-		var err error
-		out, err = store.QueryAll(ctx, tx, func(r store.Scanner) (buyerListRow, error) {
-			var b buyerListRow
-			var first int64
-			err := r.Scan(&b.AccountID, &first)
-			b.FirstSeen = store.FromMillis(first)
-			return b, err
-		}, query+` ORDER BY b.account_id LIMIT ?`, append(args, buyersPage+1)...)
-		if err != nil || len(out) == 0 {
-			return err
-		}
 		accounts := make([]any, len(out))
 		for i, b := range out {
 			accounts[i] = b.AccountID
@@ -271,14 +271,28 @@ type buyerProductView struct {
 
 type buyerData struct {
 	awsWords
-	AccountID string
-	FirstSeen time.Time
-	Products  []buyerProductView
+	buyerMoney
+	// CompanyInput is what was typed into the company form when it was refused.
+	CompanyInput string
+	AccountID    string
+	FirstSeen    time.Time
+	Products     []buyerProductView
 }
 
 func (s *Service) buyerDetail(w http.ResponseWriter, r *http.Request) {
+	v := ""
+	if r.URL.Query().Get("named") == "1" {
+		v = "The buyer's company name is saved."
+	}
+	s.showBuyerStatus(w, r, http.StatusOK, r.PathValue("account"), nil, "", v)
+}
+
+func (s *Service) showBuyer(w http.ResponseWriter, r *http.Request, code int, account string, errs []fieldError, input string) {
+	s.showBuyerStatus(w, r, code, account, errs, input, "")
+}
+
+func (s *Service) showBuyerStatus(w http.ResponseWriter, r *http.Request, code int, account string, errs []fieldError, input, status string) {
 	ctx := r.Context()
-	account := r.PathValue("account")
 	if !marketplace.ValidAccountID(account) {
 		s.fail(w, r, marketplace.Errorf(marketplace.ENotFound, "there is no buyer %q: an AWS account id is 12 digits", marketplace.Clip(account, 40)))
 		return
@@ -298,7 +312,15 @@ func (s *Service) buyerDetail(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	d := buyerData{AccountID: b.AccountID, FirstSeen: b.FirstSeenAt}
+	bm, err := s.buyerMoneyOf(ctx, account)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d := buyerData{AccountID: b.AccountID, FirstSeen: b.FirstSeenAt, buyerMoney: bm, CompanyInput: input}
+	if input == "" && bm.Company.Source == report.SourceManual {
+		d.CompanyInput = bm.Company.Name
+	}
 	for _, bp := range b.Products {
 		pv := buyerProductView{ProductID: bp.ProductID, Product: productLabelOf(names, bp.ProductID), InForce: bp.ConcurrentActive}
 		byAgreement := map[string][]licenseView{}
@@ -344,7 +366,11 @@ func (s *Service) buyerDetail(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Products = append(d.Products, pv)
 	}
-	s.render(w, r, http.StatusOK, "buyer", view{Title: "Buyer " + account, Nav: "buyers", Data: d})
+	title := "Buyer " + account
+	if bm.Company.Name != "" {
+		title = bm.Company.Name + " (" + account + ")"
+	}
+	s.render(w, r, code, "buyer", view{Title: title, Nav: "buyers", Data: d, Errors: errs, Status: status})
 }
 
 // compareAgreements orders a chain as the ledger does: by acceptance, then start, then id.
@@ -419,6 +445,8 @@ type agreementData struct {
 	awsWords
 	inbox.AgreementDetail
 	Product string
+	// Company is the buyer's company name (report.Companies).
+	Company string
 	Active  bool
 	// Renewal is "On" or "Off" when AWS said whether the agreement renews.
 	Renewal     string
@@ -466,6 +494,12 @@ func (s *Service) agreementDetail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := agreementData{AgreementDetail: a, Product: productLabelOf(names, a.ProductID), Active: a.Status == marketplace.StatusActive}
+	companies, err := report.LoadCompanies(ctx, s.DB)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d.Company = companies[a.AcceptorAccountID].Name
 	if a.AutoRenewal != nil {
 		d.Renewal = map[bool]string{true: "On", false: "Off"}[*a.AutoRenewal]
 	}
@@ -624,6 +658,13 @@ type licenseData struct {
 	EntitlementsFetchedAt *time.Time
 	EntitlementsError     string
 	Usage                 usageData
+	// Charges are the license's metered charges per month (report.MeteredCharges).
+	Charges []chargeView
+}
+
+type chargeView struct {
+	report.ChargeRow
+	MonthLabel string
 }
 
 func (s *Service) licenseDetail(w http.ResponseWriter, r *http.Request) {
@@ -721,6 +762,14 @@ func (s *Service) licenseDetail(w http.ResponseWriter, r *http.Request) {
 	if d.Usage, err = s.usage(ctx, l, product, days); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	charges, err := report.MeteredCharges(ctx, s.DB, l.LicenseID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, c := range charges {
+		d.Charges = append(d.Charges, chargeView{ChargeRow: c, MonthLabel: periodLabel(c.Month)})
 	}
 	s.render(w, r, http.StatusOK, "license", view{Title: "License " + l.LicenseID, Nav: "buyers", Data: d})
 }

@@ -200,9 +200,13 @@ func TestLedgerPagesShowRealData(t *testing.T) {
 			if p := admin.get("/console/buyers?q=999"); p.status != 200 || strings.Contains(p.body, "/console/buyers/444455556666") || !strings.Contains(p.body, "No buyer matches") {
 				t.Fatalf("?q=999: %d", p.status)
 			}
-			p = admin.get("/console/buyers?q=acme")
+			// The buyer is named by its offer's company: the search folds case.
+			if p := admin.get("/console/buyers?q=ACME+corp"); p.status != 200 || !strings.Contains(p.body, "/console/buyers/444455556666") {
+				t.Fatalf("a search by company: %d, the buyer is missing", p.status)
+			}
+			p = admin.get("/console/buyers?q=" + url.QueryEscape(strings.Repeat("x", 201)))
 			if p.status != http.StatusBadRequest {
-				t.Fatalf("a search with letters: %d", p.status)
+				t.Fatalf("a search of 201 letters: %d", p.status)
 			}
 			wantIn(t, p, `<a href="#q">`, `aria-invalid="true"`, `id="q-error"`)
 		})
@@ -215,7 +219,7 @@ func TestLedgerPagesShowRealData(t *testing.T) {
 		t.Run("buyer", func(t *testing.T) {
 			p := viewer.get("/console/buyers/" + buyerAccount)
 			wantHeaders(t, p)
-			wantIn(t, p, "<h1>Buyer 444455556666</h1>", "2 concurrent agreements",
+			wantIn(t, p, "<h1>Acme Corp <span class=\"muted\">(AWS account 444455556666)</span></h1>", "(from the buyer's offer)", "contract value <strong>USD 25,000.00</strong>", "2 concurrent agreements",
 				`Chain started by <a href="/console/agreements/agmt-second">agmt-second</a>`, `Chain started by <a href="/console/agreements/agmt-ending">agmt-ending</a>`,
 				`<strong>agmt-amend</strong></a> · Amend`, `Follows <a href="/console/agreements/agmt-second">agmt-second</a>`,
 				`followed by <a href="/console/agreements/agmt-amend">agmt-amend</a>`, "Replaced", ">l-second</a>", ">l-ending</a>", "no tenant yet")
@@ -233,8 +237,8 @@ func TestLedgerPagesShowRealData(t *testing.T) {
 			wantIn(t, p, "<h1>Agreement agmt-amend</h1>", "Active", "Amend", "Observa (prod-o)",
 				`<a href="/console/offers/`+ld.offer.ID+`">Acme Corp 25 seats</a> (offer-amend)`,
 				`Follows <a href="/console/agreements/agmt-second">agmt-second</a>`, "no later agreement yet", `aria-current="true"`,
-				"<td>seats <span class=\"muted\">(Seats)</span></td><td>Contract</td><td class=\"num\">25</td><td class=\"num\">1000.00</td><td class=\"num\">25000.00</td>",
-				"25000.00 USD", "the sum of the payment schedule", "1 Nov 2026", "1 May 2027", "12500.00 USD",
+				"<td>seats <span class=\"muted\">(Seats)</span></td><td>Contract</td><td class=\"num\">25</td><td class=\"num\">USD 1,000.00</td><td class=\"num\">USD 25,000.00</td>",
+				"<strong>USD 25,000.00</strong>", "the sum of the payment schedule", "1 Nov 2026", "1 May 2027", "USD 12,500.00", "Acme Corp (AWS account 444455556666)",
 				`id="artifacts"`, "v1", "Amendment", ">l-second</a>",
 				`id="amend-agreement" href="/console/agreements/agmt-amend/amend"`)
 			if strings.Contains(p.body, "Play the buyer in the sandbox") {

@@ -15,6 +15,7 @@ import (
 	"github.com/concordmp/concord/internal/notify"
 	"github.com/concordmp/concord/internal/offer"
 	"github.com/concordmp/concord/internal/registration"
+	"github.com/concordmp/concord/internal/report"
 	"github.com/concordmp/concord/internal/store"
 )
 
@@ -121,9 +122,10 @@ type count struct {
 }
 
 type endingAgreement struct {
-	AgreementID, AccountID, ProductID string
-	EndTime                           time.Time
-	DaysLeft                          int
+	AgreementID, AccountID, ProductID, Company string
+	EndTime                                    time.Time
+	// EndsIn says when, in words that are right: "ends in 1 day", "ends in 20 hours".
+	EndsIn string
 }
 
 type dashboardData struct {
@@ -187,12 +189,19 @@ func (s *Service) dashboardData(ctx context.Context) (dashboardData, error) {
 			var end int64
 			err := r.Scan(&a.AgreementID, &a.AccountID, &a.ProductID, &end)
 			a.EndTime = store.FromMillis(end)
-			a.DaysLeft = int(a.EndTime.Sub(now).Hours() / 24)
+			a.EndsIn = endsIn(now, a.EndTime)
 			return a, err
 		}, `SELECT agreement_id, acceptor_account_id, product_id, end_time FROM agreements WHERE status = ? AND end_time >= ? AND end_time < ?
 			ORDER BY end_time, agreement_id LIMIT 10`, marketplace.StatusActive, from, to)
 		if err != nil {
 			return err
+		}
+		companies, err := report.Companies(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for i := range d.Ending {
+			d.Ending[i].Company = companies[d.Ending[i].AccountID].Name
 		}
 		d.Metering, err = store.QueryAll(ctx, tx, scanCount, `SELECT status, COUNT(*) FROM metering_records GROUP BY status ORDER BY status`)
 		if err != nil {

@@ -50,6 +50,7 @@ var postRoutes = []postRoute{
 	{"/console/offers/{offer}/documents", console.AreaOffers},
 	{"/console/offers/{offer}/documents/{doc}/remove", console.AreaOffers},
 	{"/console/agreements/{agreement}/amend", console.AreaOffers},
+	{"/console/buyers/{account}/company", console.AreaOffers},
 
 	{"/console/metering/retry", console.AreaSandbox},
 

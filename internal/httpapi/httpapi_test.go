@@ -59,7 +59,9 @@ func FuzzAPIBodies(f *testing.F) {
 			}
 		}
 		for _, q := range []string{"/v1/licenses?state=" + url.QueryEscape(id), "/v1/agreements?status=" + url.QueryEscape(id) + "&cursor=" + url.QueryEscape(string(body)),
-			"/v1/events?kind=" + url.QueryEscape(id), "/v1/jobs?state=" + url.QueryEscape(id)} {
+			"/v1/events?kind=" + url.QueryEscape(id), "/v1/jobs?state=" + url.QueryEscape(id),
+			"/v1/reports/agreements?sort=" + url.QueryEscape(id) + "&buyer=" + url.QueryEscape(string(body)), "/v1/reports/buyers?q=" + url.QueryEscape(id),
+			"/v1/reports/bookings?from=" + url.QueryEscape(id) + "&to=" + url.QueryEscape(string(body))} {
 			req := httptest.NewRequest(http.MethodGet, q, nil)
 			req.Header.Set("Authorization", "Bearer "+key)
 			rec := httptest.NewRecorder()

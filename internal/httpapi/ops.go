@@ -9,6 +9,7 @@ import (
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/report"
 )
 
 var security = []map[string][]string{{"apiKey": {}}}
@@ -61,23 +62,31 @@ func (s *Server) register(api huma.API) {
 		func(ctx context.Context, in *struct {
 			Product string `query:"product" doc:"Only buyers holding an agreement or license for this product id."`
 			PageParams
-		}) (*listOutput[inbox.BuyerSummary], error) {
+		}) (*listOutput[BuyerWithCompany], error) {
 			items, err := s.Ledger.ListBuyers(ctx, in.Product, in.page())
 			if err != nil {
 				return nil, s.apiError(err)
 			}
-			return page(items, in.Limit, func(b inbox.BuyerSummary) string { return b.AccountID }), nil
+			named, err := s.withCompanies(ctx, items)
+			if err != nil {
+				return nil, s.apiError(err)
+			}
+			return page(named, in.Limit, func(b BuyerWithCompany) string { return b.AccountID }), nil
 		})
 
 	huma.Register(api, get("get-buyer", "/v1/buyers/{accountId}", "A buyer's concurrent agreements and licenses, per product", "Ledger"),
 		func(ctx context.Context, in *struct {
 			AccountID string `path:"accountId" maxLength:"64"`
-		}) (*bodyOutput[inbox.BuyerDetail], error) {
+		}) (*bodyOutput[BuyerDetailWithCompany], error) {
 			d, err := s.Ledger.GetBuyer(ctx, in.AccountID)
 			if err != nil {
 				return nil, s.apiError(err)
 			}
-			return &bodyOutput[inbox.BuyerDetail]{d}, nil
+			companies, err := report.LoadCompanies(ctx, s.DB)
+			if err != nil {
+				return nil, s.apiError(err)
+			}
+			return &bodyOutput[BuyerDetailWithCompany]{BuyerDetailWithCompany{d, companies[d.AccountID]}}, nil
 		})
 
 	huma.Register(api, get("list-agreements", "/v1/agreements", "List agreements", "Ledger"),

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/concordmp/concord/internal/marketplace"
+	moneyfmt "github.com/concordmp/concord/internal/money"
 )
 
 //go:embed templates/*.txt templates/*.html
@@ -197,36 +198,9 @@ func orderTypeName(t string) string {
 	return t
 }
 
-var decimalPattern = regexp.MustCompile(`^(-?)([0-9]+)(\.[0-9]+)?$`)
-
-// money formats a decimal string with thousands separators and its currency:
-// "12000.5", "USD" is "12,000.50 USD". Anything that is not a plain decimal
-// is shown as it is.
-func money(amount, currency string) string {
-	m := decimalPattern.FindStringSubmatch(strings.TrimSpace(amount))
-	if m == nil {
-		return strings.TrimSpace(amount + " " + currency)
-	}
-	sign, whole, frac := m[1], m[2], m[3]
-	whole = strings.TrimLeft(whole, "0")
-	if whole == "" {
-		whole = "0"
-	}
-	var b strings.Builder
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	switch {
-	case frac == "":
-		frac = ".00"
-	case len(frac) == 2:
-		frac += "0"
-	}
-	return strings.TrimSpace(sign + b.String() + frac + " " + currency)
-}
+// money writes an amount the way the console and the artifact's PDF do
+// (money.Format): "12000.5", "USD" is "USD 12,000.50".
+func money(amount, currency string) string { return moneyfmt.Format(amount, currency) }
 
 func formatTime(t any, layout string) string {
 	switch v := t.(type) {

@@ -40,12 +40,12 @@ func samples() map[string]sample {
 	since := t0
 	return map[string]sample{
 		notify.KindNewOrder: {notice: o,
-			subject: []string{"New order (private offer)", hostile, "Acme Analytics", "12,000.00 USD"},
+			subject: []string{"New order (private offer)", hostile, "Acme Analytics", "USD 12,000.00"},
 			body: []string{"agmt-1", "offer-abc", "ofr_1", "arn:aws:license-manager::444455556666:license:l-0123456789abcdef",
-				"seats", "Seats", "1,200.00 USD", "2030-03-04", "2030-09-04", "6,000.00 USD", "PO Number", "PO-42", "Acme Inc.",
+				"seats", "Seats", "USD 1,200.00", "2030-03-04", "2030-09-04", "USD 6,000.00", "PO Number", "PO-42", "Acme Inc.",
 				"2031-03-04", "booking.pdf"}},
 		notify.KindOrderModification: {notice: mod,
-			subject: []string{"Order modified", hostile, "18,000.00 USD"},
+			subject: []string{"Order modified", hostile, "USD 18,000.00"},
 			body:    []string{"agmt-2", "agmt-1", "Before", "After", "5", "15"}},
 		notify.KindRenewal: {notice: ren,
 			subject: []string{"Corrected: Renewal", hostile, "renewed"},

@@ -86,7 +86,7 @@ func TestSlackDelivery(t *testing.T) {
 			t.Fatalf("body %s: %v", bodies[1], err)
 		}
 		text := msg["text"]
-		if !strings.HasPrefix(text, "*New order (private offer): ") || !strings.Contains(text, "agmt-1") || !strings.Contains(text, "12,000.00 USD") {
+		if !strings.HasPrefix(text, "*New order (private offer): ") || !strings.Contains(text, "agmt-1") || !strings.Contains(text, "USD 12,000.00") {
 			t.Fatalf("text %q", text)
 		}
 		if strings.ContainsAny(text, "<>") || !strings.Contains(text, "&lt;script&gt;") {

@@ -279,7 +279,7 @@ func TestSMTPDelivery(t *testing.T) {
 			if mid := p.header.Get("Message-ID"); !strings.HasPrefix(mid, "<ntd_") || !strings.HasSuffix(mid, "@seller.example>") {
 				t.Errorf("Message-ID %q", mid)
 			}
-			if p.text != stored.Text || !strings.Contains(p.text, "agmt-1") || !strings.Contains(p.text, "12,000.00 USD") {
+			if p.text != stored.Text || !strings.Contains(p.text, "agmt-1") || !strings.Contains(p.text, "USD 12,000.00") {
 				t.Errorf("text body:\n%s\nwant:\n%s", p.text, stored.Text)
 			}
 			if p.html != stored.HTML || !strings.Contains(p.html, "&lt;script&gt;") || strings.Contains(p.html, "<script") {
