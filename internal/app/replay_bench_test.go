@@ -54,7 +54,7 @@ func BenchmarkReplay(b *testing.B) {
 				if err := json.Unmarshal(body, &env); err != nil {
 					return err
 				}
-				if _, err := st.ExecContext(ctx, env.ID, inbox.DoorHTTP, env.Source, env.DetailType, store.Millis(env.Time), store.Millis(t0)+int64(i), string(body)); err != nil {
+				if _, err := st.Exec(ctx, env.ID, inbox.DoorHTTP, env.Source, env.DetailType, store.Millis(env.Time), store.Millis(t0)+int64(i), string(body)); err != nil {
 					return err
 				}
 			}
