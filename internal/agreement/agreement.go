@@ -176,11 +176,11 @@ func (s *Service) observe(ctx context.Context, kind marketplace.EventKind, agree
 // CancelInput is a cancellation request as the seller writes it.
 type CancelInput struct {
 	// ReasonCode is one of marketplace.CancellationReasonCodes.
-	ReasonCode string `json:"reasonCode" enum:"INCORRECT_TERMS_ACCEPTED,REPLACING_AGREEMENT,TEST_AGREEMENT,ALTERNATIVE_PROCUREMENT_CHANNEL,PRODUCT_DISCONTINUED,UNINTENDED_RENEWAL,BUYER_DISSATISFACTION,OTHER" doc:"AWS's reason code"`
+	ReasonCode string `json:"reasonCode" doc:"AWS's reason code: INCORRECT_TERMS_ACCEPTED, REPLACING_AGREEMENT, TEST_AGREEMENT, ALTERNATIVE_PROCUREMENT_CHANNEL, PRODUCT_DISCONTINUED, UNINTENDED_RENEWAL, BUYER_DISSATISFACTION or OTHER"`
 	// Description is the message to the buyer (up to 2000 characters).
-	Description string `json:"description,omitempty" maxLength:"2000" doc:"Why the seller asks to cancel, shown to the buyer"`
+	Description string `json:"description,omitempty" doc:"Why the seller asks to cancel, shown to the buyer"`
 	// ClientToken makes a resend return the same request (AWS's idempotency token).
-	ClientToken string `json:"clientToken,omitempty" maxLength:"64" doc:"Idempotency token passed to AWS; a resend with the same token creates nothing new"`
+	ClientToken string `json:"clientToken,omitempty" doc:"Idempotency token passed to AWS; a resend with the same token creates nothing new"`
 }
 
 // RequestCancellation asks AWS to cancel an active agreement
@@ -285,6 +285,15 @@ func (s *Service) RefreshCancellations(ctx context.Context, agreementID string) 
 	return s.listCancellations(ctx, agreementID, "")
 }
 
+// RefreshedCancellations lists the agreement's cancellation requests as the
+// ledger holds them (an unknown agreement is not_found).
+func (s *Service) RefreshedCancellations(ctx context.Context, agreementID string) ([]marketplace.CancellationRequest, error) {
+	if _, err := s.loadAgreement(ctx, agreementID); err != nil {
+		return nil, err
+	}
+	return s.listCancellations(ctx, agreementID, "")
+}
+
 // Cancellation reads one cancellation request of an agreement.
 func (s *Service) Cancellation(ctx context.Context, agreementID, id string) (marketplace.CancellationRequest, error) {
 	list, err := s.listCancellations(ctx, agreementID, "")
@@ -319,15 +328,15 @@ func (s *Service) listCancellations(ctx context.Context, agreementID, status str
 
 // RefundInput is a refund as finance writes it: an amount of one invoice.
 type RefundInput struct {
-	InvoiceID string `json:"invoiceId" minLength:"1" doc:"The invoice to refund (ListAgreementInvoiceLineItems' invoiceId)"`
+	InvoiceID string `json:"invoiceId" doc:"The invoice to refund (ListAgreementInvoiceLineItems' invoiceId)"`
 	// Amount is decimal text, at most what the invoice still allows.
 	Amount      string `json:"amount" doc:"Decimal amount in the invoice's currency, e.g. 120.50"`
-	ReasonCode  string `json:"reasonCode" enum:"INCORRECT_TERMS_ACCEPTED,INCORRECT_METERING,TEST_ENVIRONMENT_CHARGES,ALTERNATIVE_PROCUREMENT_CHANNEL,UNINTENDED_RENEWAL,BUYER_DISSATISFACTION,OTHER" doc:"AWS's billing adjustment reason code"`
-	Description string `json:"description,omitempty" maxLength:"2000"`
+	ReasonCode  string `json:"reasonCode" doc:"AWS's billing adjustment reason code: INCORRECT_TERMS_ACCEPTED, INCORRECT_METERING, TEST_ENVIRONMENT_CHARGES, ALTERNATIVE_PROCUREMENT_CHANNEL, UNINTENDED_RENEWAL, BUYER_DISSATISFACTION or OTHER"`
+	Description string `json:"description,omitempty"`
 	// ClientToken makes a resend return the refund already made instead of
 	// refunding twice; without one Concord makes one up (then a resend is a
 	// new refund, bounded by what is left to refund).
-	ClientToken string `json:"clientToken,omitempty" maxLength:"64" doc:"Idempotency token: a resend with the same token never refunds twice"`
+	ClientToken string `json:"clientToken,omitempty" doc:"Idempotency token: a resend with the same token never refunds twice"`
 }
 
 // InvoiceView is an invoice with what is left to refund of it.
@@ -618,9 +627,9 @@ func view(inv marketplace.Invoice, refunds []marketplace.BillingAdjustment) Invo
 // PaymentInput is a payment request as the seller writes it.
 type PaymentInput struct {
 	Amount      string `json:"amount" doc:"Decimal amount in the term's currency, e.g. 500.00"`
-	Name        string `json:"name" minLength:"5" maxLength:"64" doc:"A name the buyer sees (5-64 characters)"`
-	Description string `json:"description,omitempty" maxLength:"2000"`
-	ClientToken string `json:"clientToken,omitempty" maxLength:"64" doc:"Idempotency token passed to AWS"`
+	Name        string `json:"name" doc:"A name the buyer sees (5-64 characters)"`
+	Description string `json:"description,omitempty"`
+	ClientToken string `json:"clientToken,omitempty" doc:"Idempotency token passed to AWS"`
 }
 
 // variablePayment returns the agreement's variable payment term.
