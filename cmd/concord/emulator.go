@@ -36,6 +36,8 @@ Commands that drive it (--emulator URL, default the sandbox inside concord serve
   partner-offer       play the partner: extend a CPPO offer from a resale authorization
   accept              play the buyer: accept an offer (or a product's public offer)
   amend|renew|cancel|expire   change an agreement
+  cancellation approve|reject play the buyer: answer a seller's cancellation request
+  fail-next           make the next cancellation request fail AWS's validation
   token               mint a registration token
   register            play the buyer's browser: POST the token to a fulfillment URL
   clock               show the clock, or advance it with --by
@@ -60,7 +62,7 @@ func emulatorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return nil
 	}
 	name := args[0]
-	if len(args) > 1 && (name == "product" || name == "buyer" || name == "offer" || name == "resale") && !strings.HasPrefix(args[1], "-") {
+	if len(args) > 1 && (name == "product" || name == "buyer" || name == "offer" || name == "resale" || name == "cancellation") && !strings.HasPrefix(args[1], "-") {
 		name += " " + args[1]
 		args = args[1:]
 	}
@@ -312,6 +314,27 @@ var emulatorCommands = map[string]emulatorCommand{
 	"renew":  agreementAction("renew", "Accept a renewal now: a future-dated agreement (RENEW) starts when the old one ends, which then ends as RENEWED."),
 	"cancel": agreementAction("cancel", "Cancel an agreement: the final metering window opens."),
 	"expire": agreementAction("expire", "Expire an agreement: the final metering window opens."),
+	"cancellation approve": {summary: "Play the buyer: approve a seller's cancellation request (the agreement ends as CANCELLED).",
+		flags: []cliFlag{{"request", "cancellation request id, acr-… (required)"}},
+		build: func(get func(string) string) (string, string, any, error) {
+			if get("request") == "" {
+				return "", "", nil, errors.New("--request is required")
+			}
+			return http.MethodPost, "/control/cancellation-requests/" + get("request") + "/approve", nil, nil
+		}},
+	"cancellation reject": {summary: "Play the buyer: reject a seller's cancellation request (the agreement stays active).",
+		flags: []cliFlag{{"request", "cancellation request id, acr-… (required)"}, {"reason", "why, 1-2000 characters, shown to the seller (required)"}},
+		build: func(get func(string) string) (string, string, any, error) {
+			if get("request") == "" || get("reason") == "" {
+				return "", "", nil, errors.New("--request and --reason are required")
+			}
+			return http.MethodPost, "/control/cancellation-requests/" + get("request") + "/reject", map[string]any{"reason": get("reason")}, nil
+		}},
+	"fail-next": {summary: "Make the next request of a kind fail AWS's asynchronous validation (VALIDATION_FAILED and its event).",
+		flags: []cliFlag{{"kind", "cancellationRequest (required)"}, {"message", "status message of the failure"}},
+		build: func(get func(string) string) (string, string, any, error) {
+			return http.MethodPost, "/control/fail-next", map[string]any{"kind": get("kind"), "message": get("message")}, nil
+		}},
 	"token": {summary: "Mint a registration token for a license or agreement.",
 		flags: []cliFlag{{"license", "LicenseArn"}, {"agreement", "agreement id"}},
 		build: func(get func(string) string) (string, string, any, error) {
@@ -389,13 +412,13 @@ var emulatorCommands = map[string]emulatorCommand{
 				"header": get("header"), "secret": get("secret")}, nil
 		}},
 	"show": {summary: "Print part of the emulator's state.",
-		flags: []cliFlag{{"what", "products, buyers, offers, agreements, licenses, metering, events, targets or state (required)"}},
+		flags: []cliFlag{{"what", "products, buyers, offers, agreements, licenses, cancellation-requests, metering, events, targets or state (required)"}},
 		build: func(get func(string) string) (string, string, any, error) {
 			switch w := get("what"); w {
-			case "products", "buyers", "offers", "agreements", "licenses", "metering", "events", "targets", "state":
+			case "products", "buyers", "offers", "agreements", "licenses", "cancellation-requests", "metering", "events", "targets", "state":
 				return http.MethodGet, "/control/" + w, nil, nil
 			default:
-				return "", "", nil, fmt.Errorf("--what %q: use products, buyers, offers, agreements, licenses, metering, events, targets or state", w)
+				return "", "", nil, fmt.Errorf("--what %q: use products, buyers, offers, agreements, licenses, cancellation-requests, metering, events, targets or state", w)
 			}
 		}},
 	"snapshot": {summary: "Save the emulator's state to --file, or load it back with --restore.",

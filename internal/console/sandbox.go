@@ -36,11 +36,12 @@ func (s *Service) mountSandbox(m Mux) {
 		s.Emulator.RegisterPage(w, r)
 	}))))
 	for path, h := range map[string]http.HandlerFunc{
-		"/clock":                             s.sandboxAdvance,
-		"/sample-product":                    s.sandboxSampleProduct,
-		"/offers/{id}/accept":                s.sandboxAccept,
-		"/resale-authorizations/{id}/extend": s.sandboxExtend,
-		"/agreements/{id}/{action}":          s.sandboxAgreement,
+		"/clock":                               s.sandboxAdvance,
+		"/sample-product":                      s.sandboxSampleProduct,
+		"/offers/{id}/accept":                  s.sandboxAccept,
+		"/resale-authorizations/{id}/extend":   s.sandboxExtend,
+		"/agreements/{id}/{action}":            s.sandboxAgreement,
+		"/cancellation-requests/{id}/{action}": s.sandboxCancellation,
 	} {
 		m.HandleFunc("POST "+sandboxPath+path, s.signedIn(s.may(AreaSandbox, s.withEmulator(h))))
 	}
@@ -63,15 +64,17 @@ func (s *Service) withEmulator(h http.HandlerFunc) http.HandlerFunc {
 // sandboxDone maps the ?done= of a redirect to a fixed sentence; the query
 // text itself is never shown.
 var sandboxDone = map[string]string{
-	"product":   "The sample product is listed in the emulator and described to Concord (see Settings → Products). Create an offer for it under Offers → New offer.",
-	"advanced":  "The emulator's clock moved forward, and Concord's with it. What fell due (renewals, expiries, final metering windows) happened in the emulator; its events reach Concord in a few seconds.",
-	"accepted":  "The buyer accepted the offer in the emulator. Concord records the agreement and marks its offer accepted when the Purchase Agreement event arrives, in a few seconds: reload to see it.",
-	"extended":  "The partner extended its offer to the buyer in the emulator; it now waits for the buyer below. Concord marks its partner offer extended when the Offer Released event arrives, in a few seconds.",
-	"renewed":   "The buyer accepted a renewal in the emulator: a future-dated agreement (intent RENEW) starts when this one ends. This one runs until its end date, then ends as RENEWED. Concord learns of the new agreement in a few seconds, and of the end when it comes.",
-	"amended":   "The buyer accepted new quantities in the emulator, as a replacement: a new agreement (intent REPLACE) replaces this one, which ended as REPLACED. Concord learns of both from the events, in a few seconds.",
-	"autorenew": "The agreement's auto-renewal changed in place in the emulator: the same agreement, announced as Purchase Agreement Amended (intent AMEND). Concord updates it when the event arrives, in a few seconds.",
-	"cancelled": "The buyer cancelled the agreement in the emulator: it ended as CANCELLED and its license's final metering window opened. Concord learns of it from the events, in a few seconds.",
-	"expired":   "The agreement expired in the emulator: it ended as EXPIRED and its license's final metering window opened. Concord learns of it from the events, in a few seconds.",
+	"product":               "The sample product is listed in the emulator and described to Concord (see Settings → Products). Create an offer for it under Offers → New offer.",
+	"advanced":              "The emulator's clock moved forward, and Concord's with it. What fell due (renewals, expiries, final metering windows) happened in the emulator; its events reach Concord in a few seconds.",
+	"accepted":              "The buyer accepted the offer in the emulator. Concord records the agreement and marks its offer accepted when the Purchase Agreement event arrives, in a few seconds: reload to see it.",
+	"extended":              "The partner extended its offer to the buyer in the emulator; it now waits for the buyer below. Concord marks its partner offer extended when the Offer Released event arrives, in a few seconds.",
+	"renewed":               "The buyer accepted a renewal in the emulator: a future-dated agreement (intent RENEW) starts when this one ends. This one runs until its end date, then ends as RENEWED. Concord learns of the new agreement in a few seconds, and of the end when it comes.",
+	"amended":               "The buyer accepted new quantities in the emulator, as a replacement: a new agreement (intent REPLACE) replaces this one, which ended as REPLACED. Concord learns of both from the events, in a few seconds.",
+	"autorenew":             "The agreement's auto-renewal changed in place in the emulator: the same agreement, announced as Purchase Agreement Amended (intent AMEND). Concord updates it when the event arrives, in a few seconds.",
+	"cancelled":             "The buyer cancelled the agreement in the emulator: it ended as CANCELLED and its license's final metering window opened. Concord learns of it from the events, in a few seconds.",
+	"cancellation-approved": "The buyer approved the seller's cancellation request in the emulator: the agreement ended as CANCELLED and its license's final metering window opened. Concord learns of both from the events, in a few seconds.",
+	"cancellation-rejected": "The buyer rejected the seller's cancellation request in the emulator: the agreement stays active. Concord learns of it from the Agreement Cancellation Request Rejected event, in a few seconds.",
+	"expired":               "The agreement expired in the emulator: it ended as EXPIRED and its license's final metering window opened. Concord learns of it from the events, in a few seconds.",
 }
 
 // Lists longer than these are cut (the sandbox is for people clicking).
@@ -137,6 +140,9 @@ type sbAgreement struct {
 	// its events have not arrived yet.
 	InConcord string
 	Current   bool
+	// Cancellation is the seller's cancellation request waiting for the
+	// buyer's answer, if any.
+	Cancellation *world.CancellationRequest
 }
 
 type sandboxData struct {
@@ -340,6 +346,10 @@ func (s *Service) sandboxData(ctx context.Context, agreement, offerParam string,
 			if a.ResaleAuthorizationID != "" {
 				v.Partner = a.ProposerAccountID
 			}
+			if pending := st.CancellationRequestsOf(a.ID, world.CancellationPendingApproval); len(pending) > 0 {
+				cr := *pending[0]
+				v.Cancellation = &cr
+			}
 			if p := st.Products[a.ProductID]; p != nil {
 				v.Amendable = p.Type == world.ProductSaaSContract || p.Type == world.ProductSaaSContractConsumption
 				for _, dim := range p.Dimensions {
@@ -393,6 +403,10 @@ func (s *Service) sandboxData(ctx context.Context, agreement, offerParam string,
 	}
 	for _, a := range d.Agreements {
 		d.ids["agreement-"+a.ID] = true
+		if a.Cancellation != nil {
+			d.ids["cancellation-"+a.Cancellation.ID] = true
+			d.ids["reject-"+a.Cancellation.ID+"-reason"] = true
+		}
 		for _, q := range a.Quantities {
 			d.ids[q.InputID] = true
 		}
@@ -750,5 +764,50 @@ func (s *Service) sandboxAgreement(w http.ResponseWriter, r *http.Request) {
 		s.sandboxRedirect(w, r, done, "agreement", next)
 		return
 	}
+	s.sandboxRedirect(w, r, done, "", "")
+}
+
+// sandboxCancellation plays the buyer answering a seller's cancellation
+// request: approve (the agreement ends as CANCELLED) or reject with a reason
+// the seller sees (AWS's AcceptAgreementCancellationRequest and
+// RejectAgreementCancellationRequest).
+func (s *Service) sandboxCancellation(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r)
+	action := r.PathValue("action")
+	if !ok || (action != "approve" && action != "reject") {
+		s.sandboxRefuse(w, r, http.StatusNotFound, fieldError{ID: "agreements", Message: "There is no such cancellation request action: use a button below."}, sandboxForm{})
+		return
+	}
+	reason := strings.TrimSpace(r.PostForm.Get("reason"))
+	input := "reject-" + id + "-reason"
+	if action == "reject" && (reason == "" || len([]rune(reason)) > world.MaxReasonMessage || !marketplace.Storable(reason)) {
+		d, err := s.sandboxData(r.Context(), "", "", sandboxForm{})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.render(w, r, http.StatusBadRequest, "sandbox", view{Title: "Sandbox", Nav: "sandbox", Data: d, Errors: []fieldError{{
+			ID: d.target(input, "agreements"), Message: fmt.Sprintf("Give the buyer's reason for rejecting cancellation request %s: 1 to %d characters of text.", id, world.MaxReasonMessage)}}})
+		return
+	}
+	err := s.Emulator.World.Do(func(st *world.State) error {
+		cr := st.CancellationRequests[id]
+		if cr == nil {
+			return world.Errorf(world.CodeNotFound, "cancellation request %s not found", id)
+		}
+		var err error
+		if action == "approve" {
+			_, err = st.ApproveCancellationRequest(cr.AgreementID, cr.ID)
+		} else {
+			_, err = st.RejectCancellationRequest(cr.AgreementID, cr.ID, reason)
+		}
+		return err
+	})
+	if err != nil {
+		s.sandboxError(w, r, "Could not "+action+" cancellation request "+id, "cancellation-"+id, "agreements", err)
+		return
+	}
+	done := map[string]string{"approve": "cancellation-approved", "reject": "cancellation-rejected"}[action]
+	s.logger().Info("console: sandbox "+done, "request", id, "user", sessionOf(r).User.Email)
 	s.sandboxRedirect(w, r, done, "", "")
 }

@@ -628,3 +628,68 @@ func TestBrowserSandbox(t *testing.T) {
 		t.Fatalf("status %q %v", s, err)
 	}
 }
+
+// TestSandboxAnswersCancellationRequests: a seller's cancellation request
+// shows on its agreement; the buyer rejects it (with a reason, or is refused)
+// or approves it, and the approved one ends the agreement in Concord too.
+func TestSandboxAnswersCancellationRequests(t *testing.T) {
+	t.Parallel()
+	e := sbSetup(t, store.SQLite)
+	admin := e.login("admin@seller.example")
+	o := e.publish(sbOffer(offer.TypeDirect, sbBuyer, "Initrode 12 months"))
+	agreement := admin.press("/console/sandbox/offers/"+o.OfferID+"/accept", url.Values{"buyer": {sbBuyer}}, "accepted").Get("agreement")
+	e.inConcord(agreement, marketplace.StatusActive)
+	send := func() string {
+		var id string
+		err := e.a.Emulator.World.Do(func(s *world.State) error {
+			cr, err := s.SendCancellationRequest(agreement, "TEST_AGREEMENT", "bought by mistake", "")
+			if err == nil {
+				id = cr.ID
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	status := func(id string) string {
+		var st string
+		e.a.Emulator.World.Read(func(s *world.State) error { st = s.CancellationRequests[id].Status; return nil })
+		return st
+	}
+
+	first := send()
+	p := admin.get("/console/sandbox")
+	wantIn(t, p, "The seller asks to cancel this agreement", first, "TEST_AGREEMENT", "bought by mistake", `id="approve-`+first+`"`, `id="reject-`+first+`"`)
+	viewer := e.login("viewer@seller.example")
+	if vp := viewer.post("/console/sandbox/cancellation-requests/"+first+"/approve", url.Values{"csrf": {csrfOf(t, viewer.get("/console/sandbox"))}}); vp.status != http.StatusForbidden {
+		t.Fatalf("read-only approve: %d", vp.status)
+	}
+	p = admin.post("/console/sandbox/cancellation-requests/"+first+"/reject", url.Values{"csrf": {csrfOf(t, p)}, "reason": {"  "}})
+	if p.status != http.StatusBadRequest {
+		t.Fatalf("reject without a reason: %d", p.status)
+	}
+	wantIn(t, p, `<a href="#reject-`+first+`-reason">Give the buyer&#39;s reason`, `aria-describedby="reject-`+first+`-reason-error"`)
+	if st := status(first); st != world.CancellationPendingApproval {
+		t.Fatalf("a refused rejection changed the request to %s", st)
+	}
+	admin.press("/console/sandbox/cancellation-requests/"+first+"/reject", url.Values{"reason": {"we still use it"}}, "cancellation-rejected")
+	if st := status(first); st != world.CancellationRejected || e.emulated(agreement).Status != "ACTIVE" {
+		t.Fatalf("rejected: request %s, agreement %s", st, e.emulated(agreement).Status)
+	}
+	if p := admin.get("/console/sandbox"); strings.Contains(p.body, "The seller asks to cancel") {
+		t.Fatal("an answered request still asks the buyer")
+	}
+
+	second := send()
+	admin.press("/console/sandbox/cancellation-requests/"+second+"/approve", nil, "cancellation-approved")
+	if st := status(second); st != world.CancellationApproved || e.emulated(agreement).Status != "CANCELLED" {
+		t.Fatalf("approved: request %s, agreement %s", st, e.emulated(agreement).Status)
+	}
+	e.inConcord(agreement, "CANCELLED")
+	p = admin.post("/console/sandbox/cancellation-requests/"+second+"/approve", url.Values{"csrf": {csrfOf(t, admin.get("/console/sandbox"))}})
+	if p.status != http.StatusConflict || !strings.Contains(p.body, "the emulator refused") {
+		t.Fatalf("approving twice: %d", p.status)
+	}
+}

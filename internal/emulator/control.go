@@ -183,6 +183,54 @@ func (e *Emulator) controlHandler() http.Handler {
 		}
 		return nil, world.Errorf(world.CodeNotFound, "unknown action %q: use amend, renew, cancel or expire", r.PathValue("action"))
 	}))
+	// The buyer's answers to a seller's cancellation request (what AWS's
+	// AcceptAgreementCancellationRequest / RejectAgreementCancellationRequest
+	// do for a buyer), and the requests as the world holds them.
+	mux.HandleFunc("GET /control/cancellation-requests", do(func(r *http.Request, s *world.State) (any, error) {
+		q := r.URL.Query()
+		out := s.CancellationRequestsOf(q.Get("agreementId"), q.Get("status"))
+		if out == nil {
+			out = []*world.CancellationRequest{}
+		}
+		return out, nil
+	}))
+	mux.HandleFunc("POST /control/cancellation-requests/{id}/{action}", do(func(r *http.Request, s *world.State) (any, error) {
+		var in struct {
+			Reason string `json:"reason"`
+		}
+		if err := decode(r, &in); err != nil {
+			return nil, err
+		}
+		cr := s.CancellationRequests[r.PathValue("id")]
+		if cr == nil {
+			return nil, world.Errorf(world.CodeNotFound, "cancellation request %s not found", r.PathValue("id"))
+		}
+		switch r.PathValue("action") {
+		case "approve":
+			if in.Reason != "" {
+				return nil, world.Errorf(world.CodeValidation, "approving takes no reason")
+			}
+			return s.ApproveCancellationRequest(cr.AgreementID, cr.ID)
+		case "reject":
+			return s.RejectCancellationRequest(cr.AgreementID, cr.ID, in.Reason)
+		}
+		return nil, world.Errorf(world.CodeNotFound, "unknown action %q: use approve or reject", r.PathValue("action"))
+	}))
+	// fail-next makes the next request of a kind fail AWS's asynchronous
+	// validation (a sandbox fault).
+	mux.HandleFunc("POST /control/fail-next", do(func(r *http.Request, s *world.State) (any, error) {
+		var in struct {
+			Kind    string `json:"kind"`
+			Message string `json:"message"`
+		}
+		if err := decode(r, &in); err != nil {
+			return nil, err
+		}
+		if err := s.SetFailNext(in.Kind, in.Message); err != nil {
+			return nil, err
+		}
+		return map[string]any{"failNext": s.FailNext}, nil
+	}))
 	mux.HandleFunc("GET /control/licenses", do(func(r *http.Request, s *world.State) (any, error) { return values(s.Licenses), nil }))
 	mux.HandleFunc("POST /control/tokens", do(func(r *http.Request, s *world.State) (any, error) {
 		var in struct {

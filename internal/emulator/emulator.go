@@ -149,7 +149,7 @@ func New(o Options) *Emulator {
 			return &agreementapi.APIError{Code: agreementapi.CodeInternalServer, Message: "injected failure"}
 		}
 		return nil
-	}})
+	}, Lifecycle: lifecycle{e.World}})
 	e.World.AttachAgreementAPI(e.Agreements)
 	e.SQS = emusqs.New(emusqs.Options{Now: e.World.Now, AccountID: o.Config.SellerAccountID, BaseURL: func(r *http.Request) string {
 		return e.base(r)

@@ -18,9 +18,11 @@
 //	X-Amz-Target: AWSMPCommerceService_v20200301.<Operation>
 //	Content-Type: application/x-amz-json-1.0
 //
-// Both are served by the same [http.Handler]. The emulated operations are
-// DescribeAgreement, GetAgreementTerms and SearchAgreements; the rest of the
-// emulator sets state with [Server.Put].
+// Both are served by the same [http.Handler]. DescribeAgreement,
+// GetAgreementTerms and SearchAgreements read agreements the rest of the
+// emulator sets with [Server.Put]; the operations that act on agreements
+// (cancellation requests, GetAgreementEntitlements) check their input and
+// call the [Lifecycle] given in [Options].
 package agreementapi
 
 import (
@@ -224,6 +226,10 @@ type Options struct {
 	// the client instead of the operation's result: an *APIError is
 	// rendered as is, any other error as a 500 InternalServerException.
 	Fault func(op string) error
+	// Lifecycle serves the operations that act on agreements (cancellation
+	// requests, entitlements); without it they answer
+	// UnknownOperationException.
+	Lifecycle Lifecycle
 }
 
 // Server is the emulated service. It is an http.Handler; its methods are safe
@@ -231,6 +237,7 @@ type Options struct {
 type Server struct {
 	now   func() time.Time
 	fault func(op string) error
+	life  Lifecycle
 
 	mu         sync.RWMutex
 	agreements map[string]Agreement
@@ -245,6 +252,7 @@ func New(opts Options) *Server {
 	return &Server{
 		now:        now,
 		fault:      opts.Fault,
+		life:       opts.Lifecycle,
 		agreements: make(map[string]Agreement),
 	}
 }

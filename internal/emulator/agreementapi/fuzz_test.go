@@ -29,11 +29,19 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add(cbor.Encode(cbor.Map{"agreementId": &cbor.Tag{ID: 1, Value: cbor.Float64(1.5)}, "nextToken": cbor.Slice("x")}))
 	f.Add([]byte{0xbf, 0x61, 0x61, 0xff}) // indefinite map with a dangling key
 
-	srv := New(Options{})
+	f.Add([]byte(`{"agreementId":"` + agreementID + `","reasonCode":"OTHER","description":"x","clientToken":"t-1"}`))
+	f.Add([]byte(`{"agreementId":"` + agreementID + `","agreementCancellationRequestId":"acr-1","cancellationReason":"","rejectionReason":7}`))
+	f.Add([]byte(`{"partyType":"Proposer","status":"APPROVED","catalog":"AWSMarketplace","agreementType":"PurchaseAgreement","maxResults":1,"nextToken":"x"}`))
+	f.Add(cbor.Encode(cbor.Map{"agreementId": cbor.String(agreementID), "reasonCode": cbor.String("TEST_AGREEMENT"), "description": cbor.String("")}))
+
+	srv := New(Options{Lifecycle: stubLifecycle{}})
 	a := fixtureAgreement()
 	srv.Put(a)
 
-	ops := []string{OpDescribeAgreement, OpGetAgreementTerms, OpSearchAgreements, "Bogus"}
+	ops := []string{OpDescribeAgreement, OpGetAgreementTerms, OpSearchAgreements, "Bogus",
+		OpSendAgreementCancellationRequest, OpGetAgreementCancellationRequest, OpListAgreementCancellationRequests,
+		OpCancelAgreementCancellationRequest, OpAcceptAgreementCancellationRequest, OpRejectAgreementCancellationRequest,
+		OpGetAgreementEntitlements}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, op := range ops {
 			for _, proto := range []string{"cbor", "json"} {
@@ -55,4 +63,33 @@ func FuzzServeHTTP(f *testing.F) {
 			}
 		}
 	})
+}
+
+// stubLifecycle answers every lifecycle call with one request or
+// entitlement, so fuzzing reaches the response encoders.
+type stubLifecycle struct{}
+
+func (stubLifecycle) cr(agreementID, id string) CancellationRequest {
+	return CancellationRequest{ID: id, AgreementID: agreementID, ReasonCode: "OTHER", Status: "PENDING_APPROVAL", CreatedAt: tStart, UpdatedAt: tStart}
+}
+func (l stubLifecycle) SendCancellationRequest(agreementID, _, _, _ string) (CancellationRequest, error) {
+	return l.cr(agreementID, "acr-1"), nil
+}
+func (l stubLifecycle) GetCancellationRequest(agreementID, id string) (CancellationRequest, error) {
+	return l.cr(agreementID, id), nil
+}
+func (l stubLifecycle) ListCancellationRequests(f CancellationFilter) ([]CancellationRequest, error) {
+	return []CancellationRequest{l.cr(agreementID, "acr-1"), l.cr(agreementID, "acr-2")}, nil
+}
+func (l stubLifecycle) CancelCancellationRequest(agreementID, id, _ string) (CancellationRequest, error) {
+	return l.cr(agreementID, id), nil
+}
+func (l stubLifecycle) AcceptCancellationRequest(agreementID, id string) (CancellationRequest, error) {
+	return l.cr(agreementID, id), nil
+}
+func (l stubLifecycle) RejectCancellationRequest(agreementID, id, _ string) (CancellationRequest, error) {
+	return l.cr(agreementID, id), nil
+}
+func (stubLifecycle) AgreementEntitlements(agreementID string) ([]Entitlement, error) {
+	return []Entitlement{{ResourceID: productID, ResourceType: "SaaSProduct", LicenseArn: licenseArn, Status: "PROVISIONED"}}, nil
 }

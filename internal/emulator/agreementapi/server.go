@@ -33,6 +33,14 @@ var operations = map[string]handlerFunc{
 	OpDescribeAgreement: (*Server).describeAgreement,
 	OpGetAgreementTerms: (*Server).getAgreementTerms,
 	OpSearchAgreements:  (*Server).searchAgreements,
+
+	OpSendAgreementCancellationRequest:   (*Server).sendAgreementCancellationRequest,
+	OpGetAgreementCancellationRequest:    (*Server).getAgreementCancellationRequest,
+	OpListAgreementCancellationRequests:  (*Server).listAgreementCancellationRequests,
+	OpCancelAgreementCancellationRequest: (*Server).cancelAgreementCancellationRequest,
+	OpAcceptAgreementCancellationRequest: (*Server).acceptAgreementCancellationRequest,
+	OpRejectAgreementCancellationRequest: (*Server).rejectAgreementCancellationRequest,
+	OpGetAgreementEntitlements:           (*Server).getAgreementEntitlements,
 }
 
 // wire is one of the two protocols.

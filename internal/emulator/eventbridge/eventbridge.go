@@ -183,3 +183,49 @@ func Custom(detailType, source, account string, at time.Time, detail map[string]
 func LicenseArn(account, licenseID string) string {
 	return "arn:aws:license-manager::" + account + ":license:" + licenseID
 }
+
+// CancellationRequest is the agreementCancellationRequest member of the
+// Agreement Cancellation Request events.
+type CancellationRequest struct {
+	ID, ReasonCode, Description, Status, StatusMessage string
+	CreatedAt, UpdatedAt                               time.Time
+}
+
+// cancellationStatusWords names each cancellation request status in its
+// event's detail-type.
+var cancellationStatusWords = map[string]string{
+	"PENDING_APPROVAL":  "Pending Approval",
+	"APPROVED":          "Approved",
+	"REJECTED":          "Rejected",
+	"CANCELLED":         "Cancelled",
+	"VALIDATION_FAILED": "Validation Failed",
+}
+
+// CancellationRequestEvent builds "Agreement Cancellation Request <status> -
+// <role>", sent when a seller's cancellation request is created (Pending
+// Approval), approved by the buyer or automatically after 7 days, rejected,
+// withdrawn by the seller (Cancelled), or fails AWS's asynchronous validation.
+// As the seller guide documents (userguide/notifications-eventbridge.html,
+// "Agreement cancellation request events"; buyer guide
+// cancellation-adjustment-eventbridge.html for the twin Acceptor events),
+// resources is empty, the agreement member is flat (acceptorId, productId,
+// offerId, unlike the other agreement events), and the request carries
+// statusCode and reasonMessage rather than the API's status and description.
+func CancellationRequestEvent(account string, a Agreement, cr CancellationRequest, at time.Time) []byte {
+	words := cancellationStatusWords[cr.Status]
+	if words == "" {
+		panic("eventbridge: no event for cancellation request status " + cr.Status)
+	}
+	str := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	d := map[string]any{"requestId": NewID(), "catalog": "AWSMarketplace",
+		"agreement": map[string]any{"id": a.ID, "acceptorId": a.AcceptorAccountID, "productId": a.ProductID, "offerId": a.OfferID},
+		"agreementCancellationRequest": map[string]any{"id": cr.ID, "reasonCode": cr.ReasonCode, "reasonMessage": str(cr.Description),
+			"statusCode": cr.Status, "statusMessage": str(cr.StatusMessage), "createdAt": ts(cr.CreatedAt), "updatedAt": ts(cr.UpdatedAt)},
+	}
+	return envelope("Agreement Cancellation Request "+words+" - "+Role(a), "aws.agreement-marketplace", account, at, nil, d)
+}

@@ -718,6 +718,9 @@ func (w *World) tickLocked() (ran bool) {
 		}
 		return false
 	}
+	// Before the end dates: a request approved at its deadline cancels an
+	// agreement that has not ended yet.
+	s.tickCancellations(due)
 	for _, id := range SortedKeys(s.Agreements) {
 		a := s.Agreements[id]
 		if a.Status == "ACTIVE" && a.EndTime != nil && due(*a.EndTime) {
@@ -826,6 +829,9 @@ func (s *State) checkReferences() error {
 		if s.Products[r.ProductID] == nil {
 			return bad("resale authorization %s names product %q, which is not in the snapshot", id, r.ProductID)
 		}
+	}
+	if err := s.checkCancellations(); err != nil {
+		return err
 	}
 	for id, a := range s.Agreements {
 		switch {

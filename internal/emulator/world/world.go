@@ -259,6 +259,13 @@ type State struct {
 	ChangeSets   map[string]*ChangeSet `json:"changeSets"`
 	Faults       map[string]Fault      `json:"faults"`
 	FaultSeed    uint64                `json:"faultSeed"`
+	// CancellationRequests are sellers' requests to cancel agreements
+	// (Agreement API SendAgreementCancellationRequest), by id. Snapshots
+	// written before they existed restore with none.
+	CancellationRequests map[string]*CancellationRequest `json:"cancellationRequests"`
+	// FailNext makes the next request of a kind fail AWS's asynchronous
+	// validation (kind → status message): a sandbox fault, see FailNextKinds.
+	FailNext map[string]string `json:"failNext,omitempty"`
 	// Events is the log of every message emitted, oldest first.
 	Events []EmittedEvent `json:"events"`
 
@@ -333,7 +340,8 @@ func New(cfg Config) *World {
 func newState(cfg Config) *State {
 	s := &State{Config: cfg, Products: map[string]*Product{}, Buyers: map[string]*Buyer{}, Offers: map[string]*Offer{},
 		ResaleAuthorizations: map[string]*ResaleAuthorization{}, Agreements: map[string]*Agreement{}, Licenses: map[string]*License{},
-		Tokens: map[string]*Token{}, MeteringKeys: map[string]int{}, ChangeSets: map[string]*ChangeSet{}, Faults: map[string]Fault{}, FaultSeed: 1}
+		Tokens: map[string]*Token{}, MeteringKeys: map[string]int{}, ChangeSets: map[string]*ChangeSet{}, Faults: map[string]Fault{}, FaultSeed: 1,
+		CancellationRequests: map[string]*CancellationRequest{}}
 	s.rng = newRand(s.FaultSeed)
 	return s
 }
@@ -602,6 +610,11 @@ func (w *World) Restore(b []byte) error {
 	if err := s.checkSections(); err != nil {
 		return err
 	}
+	// Sections added after the first snapshots were written: an older state
+	// file restores with them empty.
+	if s.CancellationRequests == nil {
+		s.CancellationRequests = map[string]*CancellationRequest{}
+	}
 	if err := s.checkReferences(); err != nil {
 		return err
 	}
@@ -628,6 +641,10 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// Reason, ResourceType and ResourceID, when set, are the Agreement API's
+	// ValidationException reason and the resource a ResourceNotFoundException
+	// or ConflictException names; the control API ignores them.
+	Reason, ResourceType, ResourceID string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/concordmp/concord/internal/emulator"
+	"github.com/concordmp/concord/internal/emulator/world"
+)
+
+// TestEmulatorCancellationCommands: the buyer's answers to a seller's
+// cancellation request, and the fault that fails the next one, from the CLI.
+func TestEmulatorCancellationCommands(t *testing.T) {
+	t.Parallel()
+	e := emulator.New(emulator.Options{})
+	srv := httptest.NewServer(e)
+	t.Cleanup(func() { e.Close(); srv.Close() })
+	emu := func(args ...string) (int, string, string) {
+		var out, errw bytes.Buffer
+		code := run(context.Background(), append(append([]string{"emulator"}, args...), "--emulator", srv.URL), &out, &errw)
+		return code, out.String(), errw.String()
+	}
+	if code, _, errw := emu("product", "create", "--id", "prod-cli", "--dimensions", "seats:contract:10.00"); code != 0 {
+		t.Fatal(errw)
+	}
+	send := func(buyer string) (agreementID, requestID string) {
+		t.Helper()
+		code, out, errw := emu("accept", "--buyer", buyer, "--product", "prod-cli", "--quantities", "seats=1")
+		if code != 0 {
+			t.Fatal(errw)
+		}
+		var a struct{ AgreementID string }
+		json.Unmarshal([]byte(out), &a)
+		err := e.World.Do(func(s *world.State) error {
+			cr, err := s.SendCancellationRequest(a.AgreementID, "TEST_AGREEMENT", "", "")
+			if err == nil {
+				requestID = cr.ID
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.AgreementID, requestID
+	}
+	status := func(agreementID string) string {
+		var st string
+		e.World.Read(func(s *world.State) error { st = s.Agreements[agreementID].Status; return nil })
+		return st
+	}
+
+	a1, r1 := send("444455556661")
+	if code, _, errw := emu("cancellation", "reject", "--request", r1); code == 0 || !strings.Contains(errw, "--reason") {
+		t.Fatalf("reject without a reason: exit %d %s", code, errw)
+	}
+	if code, out, errw := emu("cancellation", "reject", "--request", r1, "--reason", "still in use"); code != 0 || !strings.Contains(out, "REJECTED") {
+		t.Fatalf("reject: exit %d %s %s", code, out, errw)
+	}
+	if st := status(a1); st != "ACTIVE" {
+		t.Fatalf("rejected request ended the agreement: %s", st)
+	}
+	if code, _, errw := emu("cancellation", "approve", "--request", r1); code == 0 || !strings.Contains(errw, "REJECTED") {
+		t.Fatalf("approving a rejected request: exit %d %s", code, errw)
+	}
+
+	a2, r2 := send("444455556662")
+	if code, out, errw := emu("cancellation", "approve", "--request", r2); code != 0 || !strings.Contains(out, "APPROVED") {
+		t.Fatalf("approve: exit %d %s %s", code, out, errw)
+	}
+	if st := status(a2); st != "CANCELLED" {
+		t.Fatalf("approved request: agreement %s", st)
+	}
+	if code, out, _ := emu("show", "--what", "cancellation-requests"); code != 0 || !strings.Contains(out, r1) || !strings.Contains(out, r2) {
+		t.Fatalf("show: %s", out)
+	}
+
+	if code, _, _ := emu("fail-next", "--kind", "everything"); code == 0 {
+		t.Fatal("fail-next accepted an unknown kind")
+	}
+	if code, _, errw := emu("fail-next", "--kind", "cancellationRequest", "--message", "nope"); code != 0 {
+		t.Fatal(errw)
+	}
+	_, r3 := send("444455556663")
+	var st string
+	e.World.Read(func(s *world.State) error { st = s.CancellationRequests[r3].Status; return nil })
+	if st != world.CancellationValidationFailed {
+		t.Fatalf("after fail-next: %s", st)
+	}
+}
