@@ -84,15 +84,12 @@ func (s *Server) registerAgreementLifecycle(api huma.API) {
 		return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Tags: []string{"Agreement lifecycle"},
 			Security: security, DefaultStatus: status, MaxBodyBytes: 16 << 10}
 	}
-	type agreementPath struct {
-		ID string `path:"id" doc:"Agreement id (agmt-…)."`
-	}
 
 	huma.Register(api, op("get-agreement-lifecycle", http.MethodGet, "/v1/agreements/{id}/lifecycle",
 		"An agreement's Ending/Renewal/Advisory notices, cancellation requests, refunds, payment requests, invoices and charges", 0),
 		func(ctx context.Context, in *struct {
-			agreementPath
-			Refresh bool `query:"refresh" doc:"Ask AWS for the requests, invoices and charges first."`
+			ID      string `path:"id" doc:"Agreement id (agmt-…)."`
+			Refresh bool   `query:"refresh" doc:"Ask AWS for the requests, invoices and charges first."`
 		}) (*bodyOutput[Lifecycle], error) {
 			l, err := LoadLifecycle(ctx, svc, in.ID, in.Refresh)
 			if err != nil {
@@ -114,7 +111,7 @@ func (s *Server) registerAgreementLifecycle(api huma.API) {
 	huma.Register(api, op("create-cancellation-request", http.MethodPost, "/v1/agreements/{id}/cancellation-requests",
 		"Ask AWS to cancel an active agreement; the buyer approves or rejects (AWS approves after 7 days)", http.StatusCreated),
 		func(ctx context.Context, in *struct {
-			agreementPath
+			ID   string `path:"id" doc:"Agreement id (agmt-…)."`
 			Body agreement.CancelInput
 		}) (*bodyOutput[marketplace.CancellationRequest], error) {
 			c, err := svc.RequestCancellation(ctx, in.ID, in.Body)
@@ -127,8 +124,8 @@ func (s *Server) registerAgreementLifecycle(api huma.API) {
 	huma.Register(api, op("list-cancellation-requests", http.MethodGet, "/v1/agreements/{id}/cancellation-requests",
 		"The agreement's cancellation requests, newest first", 0),
 		func(ctx context.Context, in *struct {
-			agreementPath
-			Refresh bool `query:"refresh" doc:"Ask AWS (ListAgreementCancellationRequests) first."`
+			ID      string `path:"id" doc:"Agreement id (agmt-…)."`
+			Refresh bool   `query:"refresh" doc:"Ask AWS (ListAgreementCancellationRequests) first."`
 		}) (*listOutput[marketplace.CancellationRequest], error) {
 			var items []marketplace.CancellationRequest
 			var err error
@@ -146,7 +143,7 @@ func (s *Server) registerAgreementLifecycle(api huma.API) {
 	huma.Register(api, op("withdraw-cancellation-request", http.MethodPost, "/v1/agreements/{id}/cancellation-requests/{requestId}/withdraw",
 		"Withdraw a cancellation request still pending the buyer's approval", 0),
 		func(ctx context.Context, in *struct {
-			agreementPath
+			ID        string `path:"id" doc:"Agreement id (agmt-…)."`
 			RequestID string `path:"requestId" doc:"Cancellation request id (acr-…)."`
 			Body      withdrawBody
 		}) (*bodyOutput[marketplace.CancellationRequest], error) {
@@ -160,8 +157,8 @@ func (s *Server) registerAgreementLifecycle(api huma.API) {
 	huma.Register(api, op("list-agreement-invoices", http.MethodGet, "/v1/agreements/{id}/invoices",
 		"The agreement's invoices with what is left to refund of each (cached from ListAgreementInvoiceLineItems)", 0),
 		func(ctx context.Context, in *struct {
-			agreementPath
-			Refresh bool `query:"refresh" doc:"Ask AWS first."`
+			ID      string `path:"id" doc:"Agreement id (agmt-…)."`
+			Refresh bool   `query:"refresh" doc:"Ask AWS first."`
 		}) (*listOutput[agreement.InvoiceView], error) {
 			if in.Refresh {
 				if err := svc.RefreshBilling(ctx, in.ID); err != nil {
@@ -178,8 +175,8 @@ func (s *Server) registerAgreementLifecycle(api huma.API) {
 	huma.Register(api, op("list-agreement-charges", http.MethodGet, "/v1/agreements/{id}/charges",
 		"The agreement's charges (cached from ListAgreementCharges)", 0),
 		func(ctx context.Context, in *struct {
-			agreementPath
-			Refresh bool `query:"refresh" doc:"Ask AWS first."`
+			ID      string `path:"id" doc:"Agreement id (agmt-…)."`
+			Refresh bool   `query:"refresh" doc:"Ask AWS first."`
 		}) (*listOutput[marketplace.Charge], error) {
 			if in.Refresh {
 				if err := svc.RefreshBilling(ctx, in.ID); err != nil {
@@ -196,7 +193,7 @@ func (s *Server) registerAgreementLifecycle(api huma.API) {
 	huma.Register(api, op("create-refund", http.MethodPost, "/v1/agreements/{id}/refunds",
 		"Refund part of an invoice (a billing adjustment); 201 when requested, 200 when the client token's refund already exists", http.StatusCreated),
 		func(ctx context.Context, in *struct {
-			agreementPath
+			ID   string `path:"id" doc:"Agreement id (agmt-…)."`
 			Body agreement.RefundInput
 		}) (*createdOutput[marketplace.BillingAdjustment], error) {
 			b, created, err := svc.Refund(ctx, in.ID, in.Body)
@@ -211,7 +208,9 @@ func (s *Server) registerAgreementLifecycle(api huma.API) {
 		})
 
 	huma.Register(api, op("list-refunds", http.MethodGet, "/v1/agreements/{id}/refunds", "The agreement's refunds, newest first", 0),
-		func(ctx context.Context, in *struct{ agreementPath }) (*listOutput[marketplace.BillingAdjustment], error) {
+		func(ctx context.Context, in *struct {
+			ID string `path:"id" doc:"Agreement id (agmt-…)."`
+		}) (*listOutput[marketplace.BillingAdjustment], error) {
 			items, err := svc.Refunds(ctx, in.ID)
 			if err != nil {
 				return nil, s.apiError(err)
@@ -222,7 +221,7 @@ func (s *Server) registerAgreementLifecycle(api huma.API) {
 	huma.Register(api, op("refresh-refund", http.MethodPost, "/v1/agreements/{id}/refunds/{refundId}/refresh",
 		"Ask AWS for a refund's status (GetBillingAdjustmentRequest)", 0),
 		func(ctx context.Context, in *struct {
-			agreementPath
+			ID       string `path:"id" doc:"Agreement id (agmt-…)."`
 			RefundID string `path:"refundId" doc:"Billing adjustment request id (ba-…)."`
 		}) (*bodyOutput[marketplace.BillingAdjustment], error) {
 			b, err := svc.RefreshRefund(ctx, in.ID, in.RefundID)
@@ -235,7 +234,7 @@ func (s *Server) registerAgreementLifecycle(api huma.API) {
 	huma.Register(api, op("create-payment-request", http.MethodPost, "/v1/agreements/{id}/payment-requests",
 		"Ask the buyer to approve a charge under the agreement's variable payment term", http.StatusCreated),
 		func(ctx context.Context, in *struct {
-			agreementPath
+			ID   string `path:"id" doc:"Agreement id (agmt-…)."`
 			Body agreement.PaymentInput
 		}) (*bodyOutput[marketplace.PaymentRequest], error) {
 			p, err := svc.RequestPayment(ctx, in.ID, in.Body)
@@ -248,8 +247,8 @@ func (s *Server) registerAgreementLifecycle(api huma.API) {
 	huma.Register(api, op("list-payment-requests", http.MethodGet, "/v1/agreements/{id}/payment-requests",
 		"The agreement's payment requests, newest first", 0),
 		func(ctx context.Context, in *struct {
-			agreementPath
-			Refresh bool `query:"refresh" doc:"Ask AWS (ListAgreementPaymentRequests) first."`
+			ID      string `path:"id" doc:"Agreement id (agmt-…)."`
+			Refresh bool   `query:"refresh" doc:"Ask AWS (ListAgreementPaymentRequests) first."`
 		}) (*listOutput[marketplace.PaymentRequest], error) {
 			var items []marketplace.PaymentRequest
 			var err error
@@ -267,7 +266,7 @@ func (s *Server) registerAgreementLifecycle(api huma.API) {
 	huma.Register(api, op("cancel-payment-request", http.MethodPost, "/v1/agreements/{id}/payment-requests/{paymentId}/cancel",
 		"Withdraw a payment request the buyer has not answered", 0),
 		func(ctx context.Context, in *struct {
-			agreementPath
+			ID        string `path:"id" doc:"Agreement id (agmt-…)."`
 			PaymentID string `path:"paymentId" doc:"Payment request id."`
 		}) (*bodyOutput[marketplace.PaymentRequest], error) {
 			p, err := svc.CancelPayment(ctx, in.ID, in.PaymentID)

@@ -1,0 +1,186 @@
+package app_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/concordmp/concord/internal/emulator/world"
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/store/storetest"
+)
+
+// lifecycleAgreement publishes an offer, has the buyer accept it in the
+// emulator, and waits for Concord to hold the agreement as ACTIVE.
+func lifecycleAgreement(t *testing.T, b *bundle, buyer string) string {
+	t.Helper()
+	emu(t, b, func(s *world.State) error {
+		if s.Buyers[buyer] != nil {
+			return nil
+		}
+		_, err := s.CreateBuyer(buyer)
+		return err
+	})
+	d := publish(t, b, offerForm(buyer))
+	id := accept(t, b, buyer, d.OfferID)
+	eventually(t, "agreement "+id+" active", func() bool {
+		_, out := b.do(t, "GET", "/v1/agreements/"+id, b.key, nil)
+		return strings.Contains(string(out), `"status":"ACTIVE"`)
+	})
+	return id
+}
+
+// cancellations reads the agreement's cancellation requests from Concord.
+func cancellations(t *testing.T, b *bundle, id string) []marketplace.CancellationRequest {
+	t.Helper()
+	code, out := b.do(t, "GET", "/v1/agreements/"+id+"/cancellation-requests", b.key, nil)
+	if code != http.StatusOK {
+		t.Fatalf("list cancellation requests: %d %s", code, out)
+	}
+	var l struct {
+		Items []marketplace.CancellationRequest `json:"items"`
+	}
+	if err := json.Unmarshal(out, &l); err != nil {
+		t.Fatal(err)
+	}
+	return l.Items
+}
+
+// waitCancellation waits for Concord to hold request acr with status.
+func waitCancellation(t *testing.T, b *bundle, agreementID, acr, status string) {
+	t.Helper()
+	eventually(t, "cancellation request "+acr+" "+status, func() bool {
+		for _, c := range cancellations(t, b, agreementID) {
+			if c.ID == acr && c.Status == status {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func requestCancellation(t *testing.T, b *bundle, id string, body map[string]any) marketplace.CancellationRequest {
+	t.Helper()
+	code, out := b.call(t, "POST", "/v1/agreements/"+id+"/cancellation-requests", body)
+	if code != http.StatusCreated {
+		t.Fatalf("request cancellation: %d %s", code, out)
+	}
+	var c marketplace.CancellationRequest
+	if err := json.Unmarshal(out, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.ID == "" || c.Status != marketplace.CancellationPendingApproval {
+		t.Fatalf("new cancellation request %+v, want an id and PENDING_APPROVAL", c)
+	}
+	return c
+}
+
+// wantNotice waits for a notification of kind whose subject holds every word.
+func wantNotice(t *testing.T, b *bundle, kind string, words ...string) {
+	t.Helper()
+	eventually(t, kind+" notification "+strings.Join(words, " "), func() bool {
+		_, out := b.do(t, "GET", "/v1/notifications?kind="+kind, b.key, nil)
+		for _, w := range words {
+			if !strings.Contains(string(out), w) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestAgreementCancellationRequests walks a seller's cancellation requests
+// through the official SDK against the emulator, on both databases: bad
+// input refused before AWS is asked, one withdrawn, one the buyer rejects,
+// one the buyer approves (the agreement ends CANCELLED through Purchase
+// Agreement Ended and the artifact books the cancellation), and one AWS
+// approves when the buyer lets 7 days pass.
+func TestAgreementCancellationRequests(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			b := offersSetup(t, dialect)
+			id := lifecycleAgreement(t, b, "123456789012")
+			path := "/v1/agreements/" + id + "/cancellation-requests"
+
+			t.Run("bad input changes nothing", func(t *testing.T) {
+				code, out := b.call(t, "POST", path, map[string]any{"reasonCode": "BECAUSE"})
+				wantRefused(t, "unknown reason", code, out, http.StatusBadRequest, "unknown reasonCode")
+				code, out = b.call(t, "POST", path, map[string]any{"reasonCode": "OTHER", "description": strings.Repeat("x", 2001)})
+				wantRefused(t, "long description", code, out, http.StatusBadRequest, "longer than 2000")
+				code, out = b.call(t, "POST", "/v1/agreements/agmt-nope/cancellation-requests", map[string]any{"reasonCode": "OTHER"})
+				wantRefused(t, "unknown agreement", code, out, http.StatusNotFound, "not found")
+				if got := cancellations(t, b, id); len(got) != 0 {
+					t.Fatalf("refused requests left %+v", got)
+				}
+				var sent int
+				emu(t, b, func(s *world.State) error { sent = len(s.CancellationRequestsOf(id, "")); return nil })
+				if sent != 0 {
+					t.Fatalf("AWS got %d cancellation requests from refused input", sent)
+				}
+			})
+
+			// Withdrawn by the seller.
+			c := requestCancellation(t, b, id, map[string]any{"reasonCode": "TEST_AGREEMENT", "description": "placed by our QA"})
+			code, out := b.call(t, "POST", path, map[string]any{"reasonCode": "OTHER"})
+			wantRefused(t, "duplicate request", code, out, http.StatusConflict, "already has a cancellation request pending")
+			code, out = b.call(t, "POST", path+"/"+c.ID+"/withdraw", map[string]any{"reason": ""})
+			wantRefused(t, "withdraw without reason", code, out, http.StatusBadRequest, "reason is required")
+			code, out = b.call(t, "POST", path+"/"+c.ID+"/withdraw", map[string]any{"reason": "sent by mistake"})
+			if code != http.StatusOK || !strings.Contains(string(out), `"status":"CANCELLED"`) {
+				t.Fatalf("withdraw: %d %s", code, out)
+			}
+			waitCancellation(t, b, id, c.ID, marketplace.CancellationCancelled)
+			code, out = b.call(t, "POST", path+"/"+c.ID+"/withdraw", map[string]any{"reason": "again"})
+			wantRefused(t, "withdraw twice", code, out, http.StatusConflict, "only a request pending approval")
+			wantNotice(t, b, "agreement_request", c.ID, "CANCELLED")
+
+			// Rejected by the buyer.
+			c = requestCancellation(t, b, id, map[string]any{"reasonCode": "REPLACING_AGREEMENT"})
+			emu(t, b, func(s *world.State) error {
+				_, err := s.RejectCancellationRequest(id, c.ID, "we still use it")
+				return err
+			})
+			waitCancellation(t, b, id, c.ID, marketplace.CancellationRejected)
+			wantNotice(t, b, "agreement_request", c.ID, "REJECTED")
+
+			// Approved by the buyer: the agreement ends as AWS says.
+			c = requestCancellation(t, b, id, map[string]any{"reasonCode": "INCORRECT_TERMS_ACCEPTED", "clientToken": "tok-approve-1"})
+			wantNotice(t, b, "agreement_request", c.ID, "PENDING_APPROVAL")
+			emu(t, b, func(s *world.State) error {
+				_, err := s.ApproveCancellationRequest(id, c.ID)
+				return err
+			})
+			waitCancellation(t, b, id, c.ID, marketplace.CancellationApproved)
+			eventually(t, "the agreement cancelled", func() bool {
+				_, out := b.do(t, "GET", "/v1/agreements/"+id, b.key, nil)
+				return strings.Contains(string(out), `"status":"CANCELLED"`)
+			})
+			eventually(t, "the cancellation artifact", func() bool {
+				_, out := b.do(t, "GET", "/v1/agreements/"+id+"/artifacts", b.key, nil)
+				return strings.Contains(string(out), `"kind":"cancellation"`)
+			})
+			code, out = b.call(t, "POST", path, map[string]any{"reasonCode": "OTHER"})
+			wantRefused(t, "cancel an ended agreement", code, out, http.StatusConflict, "not ACTIVE")
+
+			// Approved by AWS when the buyer does not answer within 7 days.
+			auto := lifecycleAgreement(t, b, "210987654321")
+			c = requestCancellation(t, b, auto, map[string]any{"reasonCode": "UNINTENDED_RENEWAL"})
+			if err := b.app.Emulator.World.Advance(7*24*time.Hour + time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			waitCancellation(t, b, auto, c.ID, marketplace.CancellationApproved)
+			eventually(t, "the auto-approved agreement cancelled", func() bool {
+				_, out := b.do(t, "GET", "/v1/agreements/"+auto, b.key, nil)
+				return strings.Contains(string(out), `"status":"CANCELLED"`)
+			})
+			_, counts := b.do(t, "GET", "/v1/agreement-lifecycle/counts", b.key, nil)
+			if !strings.Contains(string(counts), `"pendingCancellations":0`) {
+				t.Fatalf("counts after every request settled: %s", counts)
+			}
+		})
+	}
+}
