@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concordmp/concord/internal/emulator/eventbridge"
 	"github.com/concordmp/concord/internal/emulator/world"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store/storetest"
@@ -180,6 +181,144 @@ func TestAgreementCancellationRequests(t *testing.T) {
 			_, counts := b.do(t, "GET", "/v1/agreement-lifecycle/counts", b.key, nil)
 			if !strings.Contains(string(counts), `"pendingCancellations":0`) {
 				t.Fatalf("counts after every request settled: %s", counts)
+			}
+		})
+	}
+}
+
+// emitEvent has the emulator deliver an AWS event of detailType about
+// agreement id, dated at the emulator's clock.
+func emitEvent(t *testing.T, b *bundle, detailType, source string, detail map[string]any) []byte {
+	t.Helper()
+	var body []byte
+	emu(t, b, func(s *world.State) error {
+		body = eventbridge.Custom(detailType, source, "111122223333", s.Now(), detail)
+		s.Emit(body)
+		return nil
+	})
+	return body
+}
+
+// notices lists the notifications of kind whose key starts with prefix.
+func notices(t *testing.T, b *bundle, kind, prefix string) []string {
+	t.Helper()
+	_, out := b.do(t, "GET", "/v1/notifications?kind="+kind+"&limit=500", b.key, nil)
+	var l struct {
+		Items []struct {
+			Key string `json:"key"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(out, &l); err != nil {
+		t.Fatalf("notifications: %v %s", err, out)
+	}
+	var keys []string
+	for _, n := range l.Items {
+		if strings.HasPrefix(n.Key, prefix) {
+			keys = append(keys, n.Key)
+		}
+	}
+	return keys
+}
+
+func lifecycleOf(t *testing.T, b *bundle, id string) map[string]any {
+	t.Helper()
+	code, out := b.do(t, "GET", "/v1/agreements/"+id+"/lifecycle", b.key, nil)
+	if code != http.StatusOK {
+		t.Fatalf("lifecycle: %d %s", code, out)
+	}
+	var l map[string]any
+	json.Unmarshal(out, &l)
+	return l
+}
+
+// TestAgreementEndingRenewalAndAdvisories: AWS's Ending, Renewal and
+// Advisory events (delivered by the emulator, shapes of the seller guide)
+// change what Concord shows of the agreement; an Ending notice and Concord's
+// own 90/60/30-day sweep send one notice per threshold whichever comes
+// first; Disbursement Paused alerts finance once, however often delivered.
+func TestAgreementEndingRenewalAndAdvisories(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			b := offersSetup(t, dialect)
+			id := lifecycleAgreement(t, b, "123456789012")
+			agmt := map[string]any{"id": id}
+			// 65 days before the end of the 12-month agreement.
+			var end time.Time
+			emu(t, b, func(s *world.State) error { end = *s.Agreements[id].EndTime; return nil })
+			if err := b.app.Emulator.World.Advance(end.Sub(b.app.Emulator.World.Now()) - 65*24*time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			ending := func(days int) {
+				emitEvent(t, b, "Purchase Agreement Ending - Proposer", marketplace.SourceAgreement, map[string]any{
+					"agreement": map[string]any{"id": id, "endTime": end.UTC().Format(time.RFC3339), "status": "ACTIVE", "daysBeforeEndTime": days,
+						"autoRenewalEnabled": false},
+					"renewalSummary": map[string]any{"lockoutStartTime": nil, "disabledBy": "ACCEPTOR"}, "acceptor": map[string]any{"accountId": "123456789012"}})
+			}
+			// AWS first, then the sweep: one 90-day notice.
+			ending(90)
+			eventually(t, "the 90-day notice", func() bool { return len(notices(t, b, "agreement_ending", "agreement_ending:"+id+":90d")) == 1 })
+			if _, err := b.app.Notify.Sweep(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if got := notices(t, b, "agreement_ending", "agreement_ending:"+id); len(got) != 1 {
+				t.Fatalf("after AWS's 90-day notice and the sweep: %v, want one notice", got)
+			}
+			// The sweep first, then AWS: one 60-day notice.
+			if err := b.app.Emulator.World.Advance(10 * 24 * time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.app.Notify.Sweep(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			ending(60)
+			eventually(t, "the ending outlook", func() bool {
+				o, _ := lifecycleOf(t, b, id)["outlook"].(map[string]any)
+				return o != nil && o["daysBeforeEnd"] == float64(60) && o["autoRenewal"] == false && o["renewalDisabledBy"] == "ACCEPTOR"
+			})
+			if got := notices(t, b, "agreement_ending", "agreement_ending:"+id); len(got) != 2 {
+				t.Fatalf("ending notices %v, want one for 90 and one for 60 days", got)
+			}
+
+			// Renewal terms finalized, then the lockout.
+			emitEvent(t, b, "Purchase Agreement Renewal Terms Finalized - Proposer", marketplace.SourceAgreement, map[string]any{"agreement": agmt,
+				"renewalSummary": map[string]any{"tcv": "1320.00", "currency": "USD", "termsFinalizedTime": b.app.Emulator.World.Now().UTC().Format(time.RFC3339),
+					"lockoutReached": nil, "lockoutStartTime": nil}})
+			emitEvent(t, b, "Purchase Agreement Renewal Upcoming - Proposer", marketplace.SourceAgreement, map[string]any{"agreement": agmt,
+				"renewalSummary": map[string]any{"lockoutReached": true, "tcv": "1320.00", "currency": "USD"}})
+			eventually(t, "the renewal outlook", func() bool {
+				o, _ := lifecycleOf(t, b, id)["outlook"].(map[string]any)
+				return o != nil && o["renewalValue"] == "1320.00" && o["renewalCurrency"] == "USD" && o["lockoutReached"] == true &&
+					o["renewalTermsFinalizedAt"] != nil
+			})
+
+			// An advisory, open until resolved.
+			emitEvent(t, b, "Purchase Agreement Advisory Issued - Manufacturer", marketplace.SourceAgreement, map[string]any{"agreement": agmt,
+				"advisory": map[string]any{"issuedAt": b.app.Emulator.World.Now().UTC().Format(time.RFC3339)}})
+			eventually(t, "an open advisory", func() bool {
+				_, out := b.do(t, "GET", "/v1/agreement-lifecycle/counts", b.key, nil)
+				return strings.Contains(string(out), `"openAdvisories":1`)
+			})
+			wantNotice(t, b, "agreement_advisory", id, "Advisory issued")
+			if err := b.app.Emulator.World.Advance(time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			emitEvent(t, b, "Purchase Agreement Advisory Resolved - Manufacturer", marketplace.SourceAgreement, map[string]any{"agreement": agmt,
+				"advisory": map[string]any{"resolvedAt": b.app.Emulator.World.Now().UTC().Format(time.RFC3339)}})
+			eventually(t, "the advisory resolved", func() bool {
+				_, out := b.do(t, "GET", "/v1/agreement-lifecycle/counts", b.key, nil)
+				return strings.Contains(string(out), `"openAdvisories":0`)
+			})
+			wantNotice(t, b, "agreement_advisory", id, "Advisory resolved")
+
+			// Disbursement Paused, delivered twice: one alert.
+			body := emitEvent(t, b, "Disbursement Paused", marketplace.SourceBilling, map[string]any{"catalog": "AWSMarketplace"})
+			emu(t, b, func(s *world.State) error { s.Emit(body); return nil })
+			wantNotice(t, b, "billing_alert", "paused disbursements")
+			time.Sleep(500 * time.Millisecond)
+			if got := notices(t, b, "billing_alert", "disbursement_paused:"); len(got) != 1 {
+				t.Fatalf("disbursement alerts %v, want one", got)
 			}
 		})
 	}
