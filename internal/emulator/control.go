@@ -216,6 +216,13 @@ func (e *Emulator) controlHandler() http.Handler {
 		}
 		return nil, world.Errorf(world.CodeNotFound, "unknown action %q: use approve or reject", r.PathValue("action"))
 	}))
+	mux.HandleFunc("GET /control/billing-adjustments", do(func(r *http.Request, s *world.State) (any, error) {
+		out := s.BillingAdjustmentsOf(r.URL.Query().Get("agreementId"), r.URL.Query().Get("status"))
+		if out == nil {
+			out = []*world.BillingAdjustment{}
+		}
+		return out, nil
+	}))
 	// fail-next makes the next request of a kind fail AWS's asynchronous
 	// validation (a sandbox fault).
 	mux.HandleFunc("POST /control/fail-next", do(func(r *http.Request, s *world.State) (any, error) {
@@ -310,6 +317,8 @@ func (e *Emulator) controlHandler() http.Handler {
 			TokenTTL       *string  `json:"tokenTtl"`
 			FinalWindow    *string  `json:"finalWindow"`
 			ChangeSetDelay *string  `json:"changeSetDelay"`
+			// AdjustmentDelay is how long a billing adjustment stays PENDING.
+			AdjustmentDelay *string `json:"adjustmentDelay"`
 		}
 		if err := decode(r, &in); err != nil {
 			return nil, err
@@ -318,7 +327,7 @@ func (e *Emulator) controlHandler() http.Handler {
 		for _, d := range []struct {
 			in  *string
 			out *time.Duration
-		}{{in.MeteringWindow, &c.MeteringWindow}, {in.TokenTTL, &c.TokenTTL}, {in.FinalWindow, &c.FinalWindow}, {in.ChangeSetDelay, &c.ChangeSetDelay}} {
+		}{{in.MeteringWindow, &c.MeteringWindow}, {in.TokenTTL, &c.TokenTTL}, {in.FinalWindow, &c.FinalWindow}, {in.ChangeSetDelay, &c.ChangeSetDelay}, {in.AdjustmentDelay, &c.AdjustmentDelay}} {
 			if d.in != nil {
 				v, err := time.ParseDuration(*d.in)
 				if err != nil || v < 0 {

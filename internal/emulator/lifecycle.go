@@ -142,3 +142,91 @@ func agreementNotFound(id string) error {
 	e.ResourceType, e.ResourceID = "Agreement", id
 	return e
 }
+
+var _ agreementapi.Billing = lifecycle{}
+
+func (l lifecycle) Charges(agreementID string) ([]agreementapi.Charge, error) {
+	var out []agreementapi.Charge
+	err := l.w.Read(func(s *world.State) error {
+		ids := []string{agreementID}
+		if agreementID == "" {
+			ids = world.SortedKeys(s.Agreements)
+		} else if s.Agreements[agreementID] == nil {
+			return agreementNotFound(agreementID)
+		}
+		for _, id := range ids {
+			for _, c := range s.Charges(s.Agreements[id]) {
+				out = append(out, agreementapi.Charge{ID: c.ID, AgreementID: c.AgreementID, Amount: c.Amount, Currency: c.Currency, Time: c.Time})
+			}
+		}
+		return nil
+	})
+	return out, apiError(err)
+}
+
+func (l lifecycle) Invoices(agreementID string) ([]agreementapi.Invoice, error) {
+	var out []agreementapi.Invoice
+	err := l.w.Read(func(s *world.State) error {
+		a := s.Agreements[agreementID]
+		if a == nil {
+			return agreementNotFound(agreementID)
+		}
+		for _, inv := range s.Invoices(a) {
+			out = append(out, agreementapi.Invoice{ID: inv.ID, AgreementID: inv.AgreementID, Type: inv.Type, Issued: inv.Issued,
+				Year: inv.Year, Month: inv.Month, Amount: inv.Amount, Currency: inv.Currency, MaxAdjustment: inv.MaxAdjustment})
+		}
+		return nil
+	})
+	return out, apiError(err)
+}
+
+func (l lifecycle) CreateBillingAdjustments(entries []agreementapi.AdjustmentEntry) ([]agreementapi.AdjustmentResult, error) {
+	var out []agreementapi.AdjustmentResult
+	err := l.w.Do(func(s *world.State) error {
+		in := make([]world.AdjustmentEntry, len(entries))
+		for i, e := range entries {
+			in[i] = world.AdjustmentEntry(e)
+		}
+		results, err := s.CreateBillingAdjustments(in)
+		for _, r := range results {
+			res := agreementapi.AdjustmentResult{ClientToken: r.ClientToken, ErrorCode: r.ErrorCode, Message: r.Message}
+			if r.Request != nil {
+				res.RequestID = r.Request.ID
+			}
+			out = append(out, res)
+		}
+		return err
+	})
+	return out, apiError(err)
+}
+
+func adjustmentView(ba *world.BillingAdjustment) agreementapi.BillingAdjustment {
+	return agreementapi.BillingAdjustment{ID: ba.ID, AgreementID: ba.AgreementID, InvoiceID: ba.InvoiceID, Amount: ba.Amount, Currency: ba.Currency,
+		ReasonCode: ba.ReasonCode, Description: ba.Description, Status: ba.Status, StatusMessage: ba.StatusMessage, CreatedAt: ba.CreatedAt, UpdatedAt: ba.UpdatedAt}
+}
+
+func (l lifecycle) GetBillingAdjustment(agreementID, id string) (agreementapi.BillingAdjustment, error) {
+	var out agreementapi.BillingAdjustment
+	err := l.w.Read(func(s *world.State) error {
+		if s.Agreements[agreementID] == nil {
+			return agreementNotFound(agreementID)
+		}
+		ba, err := s.BillingAdjustment(agreementID, id)
+		if err == nil {
+			out = adjustmentView(ba)
+		}
+		return err
+	})
+	return out, apiError(err)
+}
+
+func (l lifecycle) ListBillingAdjustments(agreementID, status string) ([]agreementapi.BillingAdjustment, error) {
+	var out []agreementapi.BillingAdjustment
+	err := l.w.Read(func(s *world.State) error {
+		for _, ba := range s.BillingAdjustmentsOf(agreementID, status) {
+			out = append(out, adjustmentView(ba))
+		}
+		return nil
+	})
+	return out, apiError(err)
+}

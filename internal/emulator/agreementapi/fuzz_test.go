@@ -33,6 +33,9 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add([]byte(`{"agreementId":"` + agreementID + `","agreementCancellationRequestId":"acr-1","cancellationReason":"","rejectionReason":7}`))
 	f.Add([]byte(`{"partyType":"Proposer","status":"APPROVED","catalog":"AWSMarketplace","agreementType":"PurchaseAgreement","maxResults":1,"nextToken":"x"}`))
 	f.Add(cbor.Encode(cbor.Map{"agreementId": cbor.String(agreementID), "reasonCode": cbor.String("TEST_AGREEMENT"), "description": cbor.String("")}))
+	f.Add([]byte(`{"billingAdjustmentRequestEntries":[{"agreementId":"` + agreementID + `","originalInvoiceId":"inv-1","adjustmentAmount":"1.5","currencyCode":"USD","adjustmentReasonCode":"OTHER","clientToken":"t"},null]}`))
+	f.Add([]byte(`{"agreementId":"` + agreementID + `","groupBy":"INVOICE_ID","invoiceBillingPeriod":{"month":13,"year":2026},"afterIssuedTime":1.7e9,"invoiceType":"CREDIT_MEMO"}`))
+	f.Add([]byte(`{"agreementId":"` + agreementID + `","billingAdjustmentRequestId":"ba-1","status":"PENDING","createdAfter":"x"}`))
 
 	srv := New(Options{Lifecycle: stubLifecycle{}})
 	a := fixtureAgreement()
@@ -41,7 +44,8 @@ func FuzzServeHTTP(f *testing.F) {
 	ops := []string{OpDescribeAgreement, OpGetAgreementTerms, OpSearchAgreements, "Bogus",
 		OpSendAgreementCancellationRequest, OpGetAgreementCancellationRequest, OpListAgreementCancellationRequests,
 		OpCancelAgreementCancellationRequest, OpAcceptAgreementCancellationRequest, OpRejectAgreementCancellationRequest,
-		OpGetAgreementEntitlements}
+		OpGetAgreementEntitlements, OpListAgreementInvoiceLineItems, OpListAgreementCharges, OpBatchCreateBillingAdjustmentRequest,
+		OpGetBillingAdjustmentRequest, OpListBillingAdjustmentRequests}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, op := range ops {
 			for _, proto := range []string{"cbor", "json"} {
@@ -92,4 +96,24 @@ func (l stubLifecycle) RejectCancellationRequest(agreementID, id, _ string) (Can
 }
 func (stubLifecycle) AgreementEntitlements(agreementID string) ([]Entitlement, error) {
 	return []Entitlement{{ResourceID: productID, ResourceType: "SaaSProduct", LicenseArn: licenseArn, Status: "PROVISIONED"}}, nil
+}
+
+func (stubLifecycle) Charges(agreementID string) ([]Charge, error) {
+	return []Charge{{ID: "ch-1", AgreementID: agreementID, Amount: "1.00", Currency: "USD", Time: tStart}}, nil
+}
+func (stubLifecycle) Invoices(agreementID string) ([]Invoice, error) {
+	return []Invoice{{ID: "inv-1", AgreementID: agreementID, Type: "INVOICE", Issued: tStart, Year: 2025, Month: 1, Amount: "1.00", Currency: "USD", MaxAdjustment: "1.00"}}, nil
+}
+func (stubLifecycle) CreateBillingAdjustments(entries []AdjustmentEntry) ([]AdjustmentResult, error) {
+	out := make([]AdjustmentResult, len(entries))
+	for i, e := range entries {
+		out[i] = AdjustmentResult{ClientToken: e.ClientToken, RequestID: "ba-1"}
+	}
+	return out, nil
+}
+func (stubLifecycle) GetBillingAdjustment(agreementID, id string) (BillingAdjustment, error) {
+	return BillingAdjustment{ID: id, AgreementID: agreementID, Status: "PENDING", CreatedAt: tStart, UpdatedAt: tStart}, nil
+}
+func (stubLifecycle) ListBillingAdjustments(agreementID, status string) ([]BillingAdjustment, error) {
+	return []BillingAdjustment{{ID: "ba-1", AgreementID: agreementID, Status: "PENDING", CreatedAt: tStart, UpdatedAt: tStart}}, nil
 }

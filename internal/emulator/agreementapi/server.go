@@ -41,6 +41,12 @@ var operations = map[string]handlerFunc{
 	OpAcceptAgreementCancellationRequest: (*Server).acceptAgreementCancellationRequest,
 	OpRejectAgreementCancellationRequest: (*Server).rejectAgreementCancellationRequest,
 	OpGetAgreementEntitlements:           (*Server).getAgreementEntitlements,
+
+	OpListAgreementInvoiceLineItems:       (*Server).listAgreementInvoiceLineItems,
+	OpListAgreementCharges:                (*Server).listAgreementCharges,
+	OpBatchCreateBillingAdjustmentRequest: (*Server).batchCreateBillingAdjustmentRequest,
+	OpGetBillingAdjustmentRequest:         (*Server).getBillingAdjustmentRequest,
+	OpListBillingAdjustmentRequests:       (*Server).listBillingAdjustmentRequests,
 }
 
 // wire is one of the two protocols.

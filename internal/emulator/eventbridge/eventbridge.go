@@ -229,3 +229,31 @@ func CancellationRequestEvent(account string, a Agreement, cr CancellationReques
 	}
 	return envelope("Agreement Cancellation Request "+words+" - "+Role(a), "aws.agreement-marketplace", account, at, nil, d)
 }
+
+// BillingAdjustment is what the Billing Adjustment events carry.
+type BillingAdjustment struct {
+	ID, Amount, Currency, ReasonCode, InvoiceID string
+	// Completed selects Completed, else Failed.
+	Completed bool
+}
+
+// BillingAdjustmentEvent builds "Purchase Agreement Billing Adjustment
+// Completed|Failed - <role>", sent when a seller's refund is processed or
+// fails AWS's asynchronous validation. As the seller guide documents
+// (userguide/notifications-eventbridge.html, billing adjustment events),
+// resources is empty and the detail carries agreement{id},
+// billingAdjustmentRequest{id, adjustmentAmount, currencyCode,
+// adjustmentReasonCode} and invoice{originalInvoiceId}.
+func BillingAdjustmentEvent(account string, a Agreement, ba BillingAdjustment, at time.Time) []byte {
+	outcome := "Failed"
+	if ba.Completed {
+		outcome = "Completed"
+	}
+	d := map[string]any{"requestId": NewID(), "catalog": "AWSMarketplace",
+		"agreement": map[string]any{"id": a.ID},
+		"billingAdjustmentRequest": map[string]any{"id": ba.ID, "adjustmentAmount": ba.Amount, "currencyCode": ba.Currency,
+			"adjustmentReasonCode": ba.ReasonCode},
+		"invoice": map[string]any{"originalInvoiceId": ba.InvoiceID},
+	}
+	return envelope("Purchase Agreement Billing Adjustment "+outcome+" - "+Role(a), "aws.agreement-marketplace", account, at, nil, d)
+}

@@ -42,7 +42,7 @@ const (
 )
 
 // FailNextKinds lists the FailNext keys the control API accepts.
-var FailNextKinds = []string{FailCancellationRequest}
+var FailNextKinds = []string{FailCancellationRequest, FailBillingAdjustment}
 
 var (
 	cancellationIDPattern = regexp.MustCompile(`^acr-[a-zA-Z0-9]+$`)
@@ -286,11 +286,8 @@ func (s *State) SetFailNext(kind, message string) error {
 // validation failure at once, a request the buyer left unanswered at its
 // deadline.
 func (s *State) tickCancellations(due func(time.Time) bool) {
-	for _, id := range SortedKeys(s.CancellationRequests) {
-		cr := s.CancellationRequests[id]
-		if cr.Status != CancellationPendingApproval {
-			continue
-		}
+	// Oldest first, so their events come in the order they were made.
+	for _, cr := range s.CancellationRequestsOf("", CancellationPendingApproval) {
 		switch {
 		case cr.FailValidation != "" && due(cr.CreatedAt):
 			msg := cr.FailValidation

@@ -721,6 +721,7 @@ func (w *World) tickLocked() (ran bool) {
 	// Before the end dates: a request approved at its deadline cancels an
 	// agreement that has not ended yet.
 	s.tickCancellations(due)
+	s.tickAdjustments(due)
 	for _, id := range SortedKeys(s.Agreements) {
 		a := s.Agreements[id]
 		if a.Status == "ACTIVE" && a.EndTime != nil && due(*a.EndTime) {
@@ -831,6 +832,9 @@ func (s *State) checkReferences() error {
 		}
 	}
 	if err := s.checkCancellations(); err != nil {
+		return err
+	}
+	if err := s.checkAdjustments(); err != nil {
 		return err
 	}
 	for id, a := range s.Agreements {

@@ -224,12 +224,15 @@ type Config struct {
 	ThrottleRPS float64 `json:"throttleRps"`
 	// ChangeSetDelay is how long a change set stays PREPARING/APPLYING.
 	ChangeSetDelay time.Duration `json:"changeSetDelay"`
+	// AdjustmentDelay is how long a billing adjustment request stays PENDING.
+	AdjustmentDelay time.Duration `json:"adjustmentDelay"`
 }
 
 // DefaultConfig is AWS's behaviour as documented in 2026.
 func DefaultConfig() Config {
 	return Config{SellerAccountID: "111122223333", Region: "us-east-1", TokenTTL: 4 * time.Hour, FinalWindow: time.Hour,
-		MeteringWindow: 24 * time.Hour, MonthEndGrace: true, ThrottleRPS: 10, ChangeSetDelay: time.Second}
+		MeteringWindow: 24 * time.Hour, MonthEndGrace: true, ThrottleRPS: 10, ChangeSetDelay: time.Second,
+		AdjustmentDelay: DefaultAdjustmentDelay}
 }
 
 // Fault is injected into one operation.
@@ -263,6 +266,9 @@ type State struct {
 	// (Agreement API SendAgreementCancellationRequest), by id. Snapshots
 	// written before they existed restore with none.
 	CancellationRequests map[string]*CancellationRequest `json:"cancellationRequests"`
+	// BillingAdjustments are sellers' refund requests against invoices
+	// (BatchCreateBillingAdjustmentRequest), by id.
+	BillingAdjustments map[string]*BillingAdjustment `json:"billingAdjustments"`
 	// FailNext makes the next request of a kind fail AWS's asynchronous
 	// validation (kind → status message): a sandbox fault, see FailNextKinds.
 	FailNext map[string]string `json:"failNext,omitempty"`
@@ -341,7 +347,7 @@ func newState(cfg Config) *State {
 	s := &State{Config: cfg, Products: map[string]*Product{}, Buyers: map[string]*Buyer{}, Offers: map[string]*Offer{},
 		ResaleAuthorizations: map[string]*ResaleAuthorization{}, Agreements: map[string]*Agreement{}, Licenses: map[string]*License{},
 		Tokens: map[string]*Token{}, MeteringKeys: map[string]int{}, ChangeSets: map[string]*ChangeSet{}, Faults: map[string]Fault{}, FaultSeed: 1,
-		CancellationRequests: map[string]*CancellationRequest{}}
+		CancellationRequests: map[string]*CancellationRequest{}, BillingAdjustments: map[string]*BillingAdjustment{}}
 	s.rng = newRand(s.FaultSeed)
 	return s
 }
@@ -614,6 +620,9 @@ func (w *World) Restore(b []byte) error {
 	// file restores with them empty.
 	if s.CancellationRequests == nil {
 		s.CancellationRequests = map[string]*CancellationRequest{}
+	}
+	if s.BillingAdjustments == nil {
+		s.BillingAdjustments = map[string]*BillingAdjustment{}
 	}
 	if err := s.checkReferences(); err != nil {
 		return err
