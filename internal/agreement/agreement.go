@@ -113,11 +113,12 @@ func parseAmount(field, s string) (*big.Rat, error) {
 	return r, nil
 }
 
-// ratText formats r with the fewest decimals that are exact (at most 8).
+// ratText formats r as decimal text with 2 to 8 decimals.
 func ratText(r *big.Rat) string {
-	t := r.FloatString(8)
-	if strings.Contains(t, ".") {
-		t = strings.TrimRight(strings.TrimRight(t, "0"), ".")
+	// At least two decimals, as AWS writes amounts ("1200.00"), at most eight.
+	t := strings.TrimRight(r.FloatString(8), "0")
+	if i := strings.IndexByte(t, '.'); len(t)-i-1 < 2 {
+		t += strings.Repeat("0", 2-(len(t)-i-1))
 	}
 	return t
 }
@@ -593,9 +594,11 @@ func (s *Service) billing(ctx context.Context, agreementID string) ([]InvoiceVie
 	return views, charges, &t, nil
 }
 
-// view computes what is left to refund of inv: its amount, or AWS's
-// maxAdjustmentAmount if lower, less the refunds pending or completed
-// against it (a failed refund takes nothing).
+// view computes what is left to refund of inv: its amount less the refunds
+// pending or completed against it (a failed refund takes nothing), and at
+// most AWS's maxAdjustmentAmount ("the maximum refundable amount",
+// types.PricingCurrencyAmount), which already counts the refunds AWS knew of
+// when the cache was filled.
 func view(inv marketplace.Invoice, refunds []marketplace.BillingAdjustment) InvoiceView {
 	adjusted := new(big.Rat)
 	for _, b := range refunds {
@@ -610,14 +613,14 @@ func view(inv marketplace.Invoice, refunds []marketplace.BillingAdjustment) Invo
 	if inv.Type == "CREDIT_MEMO" {
 		return v
 	}
-	limit, ok := new(big.Rat).SetString(inv.Amount)
+	amount, ok := new(big.Rat).SetString(inv.Amount)
 	if !ok {
 		return v
 	}
-	if m, ok := new(big.Rat).SetString(inv.MaxAdjustmentAmount); ok && inv.MaxAdjustmentAmount != "" && m.Cmp(limit) < 0 {
-		limit = m
+	left := new(big.Rat).Sub(amount, adjusted)
+	if m, ok := new(big.Rat).SetString(inv.MaxAdjustmentAmount); ok && inv.MaxAdjustmentAmount != "" && m.Cmp(left) < 0 {
+		left = m
 	}
-	left := new(big.Rat).Sub(limit, adjusted)
 	if left.Sign() > 0 {
 		v.Refundable = ratText(left)
 	}

@@ -323,3 +323,106 @@ func TestAgreementEndingRenewalAndAdvisories(t *testing.T) {
 		})
 	}
 }
+
+// TestAgreementRefunds: finance refunds part of an invoice through the
+// official SDK against the emulator, on both databases: the invoice comes
+// from AWS with what is left to refund; too much, an unknown reason or an
+// unknown invoice is refused before AWS is asked; a resend with the same
+// client token refunds once; the refund completes (a refund version of the
+// artifact, a notification to finance) and a second one fails (an emulator
+// fault), leaving its amount refundable again.
+func TestAgreementRefunds(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			b := offersSetup(t, dialect)
+			id := lifecycleAgreement(t, b, "123456789012")
+			code, out := b.do(t, "GET", "/v1/agreements/"+id+"/invoices?refresh=true", b.key, nil)
+			var inv struct {
+				Items []struct {
+					InvoiceID, Type, Amount, Currency, Refundable, Adjusted string
+				} `json:"items"`
+			}
+			if code != http.StatusOK || json.Unmarshal(out, &inv) != nil || len(inv.Items) == 0 {
+				t.Fatalf("invoices: %d %s", code, out)
+			}
+			first := inv.Items[0]
+			if first.Type != "INVOICE" || first.Refundable != first.Amount || first.Amount == "" {
+				t.Fatalf("first invoice %+v: want an INVOICE fully refundable", first)
+			}
+			path := "/v1/agreements/" + id + "/refunds"
+			refund := func(body map[string]any, want int) map[string]any {
+				t.Helper()
+				code, out := b.call(t, "POST", path, body)
+				if code != want {
+					t.Fatalf("refund %v: %d %s, want %d", body, code, out, want)
+				}
+				var m map[string]any
+				json.Unmarshal(out, &m)
+				return m
+			}
+			code, out = b.call(t, "POST", path, map[string]any{"invoiceId": first.InvoiceID, "amount": first.Amount + "1", "reasonCode": "INCORRECT_METERING"})
+			wantRefused(t, "too much", code, out, http.StatusBadRequest, "more than the")
+			code, out = b.call(t, "POST", path, map[string]any{"invoiceId": first.InvoiceID, "amount": "1.00", "reasonCode": "SORRY"})
+			wantRefused(t, "unknown reason", code, out, http.StatusBadRequest, "unknown reasonCode")
+			code, out = b.call(t, "POST", path, map[string]any{"invoiceId": "inv-nope", "amount": "1.00", "reasonCode": "OTHER"})
+			wantRefused(t, "unknown invoice", code, out, http.StatusNotFound, "has no invoice inv-nope")
+			var made int
+			emu(t, b, func(s *world.State) error { made = len(s.BillingAdjustmentsOf(id, "")); return nil })
+			if made != 0 {
+				t.Fatalf("refused refunds reached AWS: %d", made)
+			}
+
+			// A partial refund, sent twice with one client token.
+			body := map[string]any{"invoiceId": first.InvoiceID, "amount": "10.5", "reasonCode": "INCORRECT_METERING", "clientToken": "fin-2030-1"}
+			r := refund(body, http.StatusCreated)
+			again := refund(body, http.StatusOK)
+			if r["id"] == "" || again["id"] != r["id"] {
+				t.Fatalf("resend made another refund: %v then %v", r, again)
+			}
+			emu(t, b, func(s *world.State) error { made = len(s.BillingAdjustmentsOf(id, "")); return nil })
+			if made != 1 {
+				t.Fatalf("AWS holds %d refunds after a resend, want 1", made)
+			}
+			if err := b.app.Emulator.World.Advance(2 * time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the refund completed", func() bool {
+				_, out := b.do(t, "GET", path, b.key, nil)
+				return strings.Contains(string(out), `"status":"COMPLETED"`)
+			})
+			wantNotice(t, b, "billing_alert", r["id"].(string), "Refund completed")
+			eventually(t, "the refund artifact", func() bool {
+				_, out := b.do(t, "GET", "/v1/agreements/"+id+"/artifacts", b.key, nil)
+				return strings.Contains(string(out), `"kind":"refund"`) && strings.Contains(string(out), `"refundedTotal":"-10.50"`)
+			})
+
+			// A refund AWS fails: its amount is refundable again.
+			emu(t, b, func(s *world.State) error { return s.SetFailNext(world.FailBillingAdjustment, "invoice is disputed") })
+			f := refund(map[string]any{"invoiceId": first.InvoiceID, "amount": "5", "reasonCode": "BUYER_DISSATISFACTION"}, http.StatusCreated)
+			if err := b.app.Emulator.World.Advance(2 * time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "the refund failed", func() bool {
+				_, out := b.do(t, "GET", path, b.key, nil)
+				return strings.Contains(string(out), `"status":"VALIDATION_FAILED"`)
+			})
+			wantNotice(t, b, "billing_alert", f["id"].(string), "Refund failed")
+			code, out = b.call(t, "POST", "/v1/agreements/"+id+"/refunds/"+f["id"].(string)+"/refresh", nil)
+			if code != http.StatusOK || !strings.Contains(string(out), "invoice is disputed") {
+				t.Fatalf("refresh the failed refund: %d %s", code, out)
+			}
+			eventually(t, "the invoice's refundable amount", func() bool {
+				_, out := b.do(t, "GET", "/v1/agreements/"+id+"/invoices?refresh=true", b.key, nil)
+				json.Unmarshal(out, &inv)
+				for _, i := range inv.Items {
+					if i.InvoiceID == first.InvoiceID {
+						return i.Adjusted == "10.50"
+					}
+				}
+				return false
+			})
+		})
+	}
+}

@@ -56,9 +56,10 @@ func refunds(ctx context.Context, tx *store.Tx, id string) ([]ArtifactRefund, st
 }
 
 func ratString(r *big.Rat) string {
-	t := r.FloatString(8)
-	if strings.Contains(t, ".") {
-		t = strings.TrimRight(strings.TrimRight(t, "0"), ".")
+	// At least two decimals, as AWS writes amounts ("1200.00"), at most eight.
+	t := strings.TrimRight(r.FloatString(8), "0")
+	if i := strings.IndexByte(t, '.'); len(t)-i-1 < 2 {
+		t += strings.Repeat("0", 2-(len(t)-i-1))
 	}
 	return t
 }
