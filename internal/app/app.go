@@ -342,7 +342,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	a.Registration.Handlers(a.Runner)
 
 	a.Console = &console.Service{DB: db, Now: cfg.Now, Logger: logger, Offers: a.Offers, Registration: a.Registration, Notify: a.Notify,
-		Ledger: a.Ledger, Metering: a.Metering, Webhooks: a.Webhooks, Emulator: a.Emulator, Products: catalog,
+		Ledger: a.Ledger, Metering: a.Metering, Webhooks: a.Webhooks, Emulator: a.Emulator, Products: catalog, Agreements: a.Agreements,
 		FulfillmentURL: func() string { return a.PublicURL() + a.Registration.Path },
 		SecureCookies:  cfg.SecureCookies, Sandbox: a.Sandbox()}
 

@@ -84,6 +84,7 @@ var roleMatrix = map[string]map[string]bool{
 	console.AreaOffers:   {console.RoleAdmin: true, console.RoleRevOps: true, console.RoleFinance: false, console.RoleReadOnly: false},
 	console.AreaSettings: {console.RoleAdmin: true, console.RoleRevOps: false, console.RoleFinance: false, console.RoleReadOnly: false},
 	console.AreaSandbox:  {console.RoleAdmin: true, console.RoleRevOps: true, console.RoleFinance: true, console.RoleReadOnly: false},
+	console.AreaRefunds:  {console.RoleAdmin: true, console.RoleRevOps: false, console.RoleFinance: true, console.RoleReadOnly: false},
 }
 
 // may is the policy's answer for role and area.
@@ -106,8 +107,8 @@ func TestRoleMatrixIsTheRolesPolicy(t *testing.T) {
 			}
 		}
 	}
-	if len(roleMatrix) != 3 {
-		t.Errorf("the policy names %d areas, the console 3", len(roleMatrix))
+	if len(roleMatrix) != 4 {
+		t.Errorf("the policy names %d areas, the console 4", len(roleMatrix))
 	}
 }
 
