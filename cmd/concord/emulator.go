@@ -37,7 +37,10 @@ Commands that drive it (--emulator URL, default the sandbox inside concord serve
   accept              play the buyer: accept an offer (or a product's public offer)
   amend|renew|cancel|expire   change an agreement
   cancellation approve|reject play the buyer: answer a seller's cancellation request
-  fail-next           make the next cancellation request fail AWS's validation
+  payment accept|reject       play the buyer: answer a seller's payment request
+  fail-next           make the next cancellation request or refund fail AWS's validation
+  advisory            play AWS: issue (or --resolve) an advisory on an agreement
+  disbursement-paused play AWS: pause the seller's disbursements
   token               mint a registration token
   register            play the buyer's browser: POST the token to a fulfillment URL
   clock               show the clock, or advance it with --by
@@ -62,7 +65,7 @@ func emulatorCmd(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return nil
 	}
 	name := args[0]
-	if len(args) > 1 && (name == "product" || name == "buyer" || name == "offer" || name == "resale" || name == "cancellation") && !strings.HasPrefix(args[1], "-") {
+	if len(args) > 1 && (name == "product" || name == "buyer" || name == "offer" || name == "resale" || name == "cancellation" || name == "payment") && !strings.HasPrefix(args[1], "-") {
 		name += " " + args[1]
 		args = args[1:]
 	}
@@ -330,10 +333,42 @@ var emulatorCommands = map[string]emulatorCommand{
 			}
 			return http.MethodPost, "/control/cancellation-requests/" + get("request") + "/reject", map[string]any{"reason": get("reason")}, nil
 		}},
+	"payment accept": {summary: "Play the buyer: accept a seller's payment request (a charge is made).",
+		flags: []cliFlag{{"request", "payment request id, pr-… (required)"}, {"purchase-order", "the buyer's purchase order reference"}},
+		build: func(get func(string) string) (string, string, any, error) {
+			if get("request") == "" {
+				return "", "", nil, errors.New("--request is required")
+			}
+			return http.MethodPost, "/control/payment-requests/" + get("request") + "/accept", map[string]any{"purchaseOrderReference": get("purchase-order")}, nil
+		}},
+	"payment reject": {summary: "Play the buyer: reject a seller's payment request.",
+		flags: []cliFlag{{"request", "payment request id, pr-… (required)"}, {"reason", "why, 1-250 characters, shown to the seller"}},
+		build: func(get func(string) string) (string, string, any, error) {
+			if get("request") == "" {
+				return "", "", nil, errors.New("--request is required")
+			}
+			return http.MethodPost, "/control/payment-requests/" + get("request") + "/reject", map[string]any{"reason": get("reason")}, nil
+		}},
 	"fail-next": {summary: "Make the next request of a kind fail AWS's asynchronous validation (VALIDATION_FAILED and its event).",
-		flags: []cliFlag{{"kind", "cancellationRequest (required)"}, {"message", "status message of the failure"}},
+		flags: []cliFlag{{"kind", "cancellationRequest or billingAdjustment (required)"}, {"message", "status message of the failure"}},
 		build: func(get func(string) string) (string, string, any, error) {
 			return http.MethodPost, "/control/fail-next", map[string]any{"kind": get("kind"), "message": get("message")}, nil
+		}},
+	"advisory": {summary: "Play AWS: issue an advisory on an agreement (Purchase Agreement Advisory Issued), or resolve it with --resolve true.",
+		flags: []cliFlag{{"agreement", "agreement id (required)"}, {"resolve", "true to resolve the open advisory"}},
+		build: func(get func(string) string) (string, string, any, error) {
+			if get("agreement") == "" {
+				return "", "", nil, errors.New("--agreement is required")
+			}
+			if v := get("resolve"); v != "" && v != "true" && v != "false" {
+				return "", "", nil, fmt.Errorf("--resolve must be true or false, not %q", v)
+			}
+			return http.MethodPost, "/control/agreements/" + get("agreement") + "/advisory", map[string]any{"resolve": get("resolve") == "true"}, nil
+		}},
+	"disbursement-paused": {summary: "Play AWS: pause the seller's disbursements (Disbursement Paused, source aws.marketplace).",
+		flags: []cliFlag{{"payment-instrument", "the payment instrument's ARN (the event's resources)"}},
+		build: func(get func(string) string) (string, string, any, error) {
+			return http.MethodPost, "/control/disbursement-paused", map[string]any{"paymentInstrumentArn": get("payment-instrument")}, nil
 		}},
 	"token": {summary: "Mint a registration token for a license or agreement.",
 		flags: []cliFlag{{"license", "LicenseArn"}, {"agreement", "agreement id"}},
@@ -384,10 +419,12 @@ var emulatorCommands = map[string]emulatorCommand{
 	"config": {summary: "Change the emulator's rules.",
 		flags: []cliFlag{{"metering-window", "how old usage may be, e.g. 6h or 24h"}, {"month-end-grace", "true or false"},
 			{"throttle-rps", "requests per second per account (0 turns throttling off)"}, {"token-ttl", "registration token lifetime"},
-			{"final-window", "final metering window"}, {"change-set-delay", "how long a change set takes"}},
+			{"final-window", "final metering window"}, {"change-set-delay", "how long a change set takes"},
+			{"adjustment-delay", "how long a billing adjustment stays PENDING"}, {"renewal-lockout", "how long before its end an auto-renewing agreement locks (Renewal Upcoming)"}},
 		build: func(get func(string) string) (string, string, any, error) {
 			body := map[string]any{}
-			for flagName, key := range map[string]string{"metering-window": "meteringWindow", "token-ttl": "tokenTtl", "final-window": "finalWindow", "change-set-delay": "changeSetDelay"} {
+			for flagName, key := range map[string]string{"metering-window": "meteringWindow", "token-ttl": "tokenTtl", "final-window": "finalWindow", "change-set-delay": "changeSetDelay",
+				"adjustment-delay": "adjustmentDelay", "renewal-lockout": "renewalLockout"} {
 				if v := get(flagName); v != "" {
 					body[key] = v
 				}
@@ -412,13 +449,13 @@ var emulatorCommands = map[string]emulatorCommand{
 				"header": get("header"), "secret": get("secret")}, nil
 		}},
 	"show": {summary: "Print part of the emulator's state.",
-		flags: []cliFlag{{"what", "products, buyers, offers, agreements, licenses, cancellation-requests, metering, events, targets or state (required)"}},
+		flags: []cliFlag{{"what", "products, buyers, offers, agreements, licenses, cancellation-requests, billing-adjustments, payment-requests, metering, events, targets or state (required)"}},
 		build: func(get func(string) string) (string, string, any, error) {
 			switch w := get("what"); w {
-			case "products", "buyers", "offers", "agreements", "licenses", "cancellation-requests", "metering", "events", "targets", "state":
+			case "products", "buyers", "offers", "agreements", "licenses", "cancellation-requests", "billing-adjustments", "payment-requests", "metering", "events", "targets", "state":
 				return http.MethodGet, "/control/" + w, nil, nil
 			default:
-				return "", "", nil, fmt.Errorf("--what %q: use products, buyers, offers, agreements, licenses, cancellation-requests, metering, events, targets or state", w)
+				return "", "", nil, fmt.Errorf("--what %q: use products, buyers, offers, agreements, licenses, cancellation-requests, billing-adjustments, payment-requests, metering, events, targets or state", w)
 			}
 		}},
 	"snapshot": {summary: "Save the emulator's state to --file, or load it back with --restore.",

@@ -42,6 +42,9 @@ func (s *Service) mountSandbox(m Mux) {
 		"/resale-authorizations/{id}/extend":   s.sandboxExtend,
 		"/agreements/{id}/{action}":            s.sandboxAgreement,
 		"/cancellation-requests/{id}/{action}": s.sandboxCancellation,
+		"/payment-requests/{id}/{action}":      s.sandboxPayment,
+		"/advisories/{id}/{action}":            s.sandboxAdvisory,
+		"/aws/{action}":                        s.sandboxAWS,
 	} {
 		m.HandleFunc("POST "+sandboxPath+path, s.signedIn(s.may(AreaSandbox, s.withEmulator(h))))
 	}
@@ -64,17 +67,24 @@ func (s *Service) withEmulator(h http.HandlerFunc) http.HandlerFunc {
 // sandboxDone maps the ?done= of a redirect to a fixed sentence; the query
 // text itself is never shown.
 var sandboxDone = map[string]string{
-	"product":               "The sample product is listed in the emulator and described to Concord (see Settings → Products). Create an offer for it under Offers → New offer.",
-	"advanced":              "The emulator's clock moved forward, and Concord's with it. What fell due (renewals, expiries, final metering windows) happened in the emulator; its events reach Concord in a few seconds.",
-	"accepted":              "The buyer accepted the offer in the emulator. Concord records the agreement and marks its offer accepted when the Purchase Agreement event arrives, in a few seconds: reload to see it.",
-	"extended":              "The partner extended its offer to the buyer in the emulator; it now waits for the buyer below. Concord marks its partner offer extended when the Offer Released event arrives, in a few seconds.",
-	"renewed":               "The buyer accepted a renewal in the emulator: a future-dated agreement (intent RENEW) starts when this one ends. This one runs until its end date, then ends as RENEWED. Concord learns of the new agreement in a few seconds, and of the end when it comes.",
-	"amended":               "The buyer accepted new quantities in the emulator, as a replacement: a new agreement (intent REPLACE) replaces this one, which ended as REPLACED. Concord learns of both from the events, in a few seconds.",
-	"autorenew":             "The agreement's auto-renewal changed in place in the emulator: the same agreement, announced as Purchase Agreement Amended (intent AMEND). Concord updates it when the event arrives, in a few seconds.",
-	"cancelled":             "The buyer cancelled the agreement in the emulator: it ended as CANCELLED and its license's final metering window opened. Concord learns of it from the events, in a few seconds.",
-	"cancellation-approved": "The buyer approved the seller's cancellation request in the emulator: the agreement ended as CANCELLED and its license's final metering window opened. Concord learns of both from the events, in a few seconds.",
-	"cancellation-rejected": "The buyer rejected the seller's cancellation request in the emulator: the agreement stays active. Concord learns of it from the Agreement Cancellation Request Rejected event, in a few seconds.",
-	"expired":               "The agreement expired in the emulator: it ended as EXPIRED and its license's final metering window opened. Concord learns of it from the events, in a few seconds.",
+	"product":                "The sample product is listed in the emulator and described to Concord (see Settings → Products). Create an offer for it under Offers → New offer.",
+	"advanced":               "The emulator's clock moved forward, and Concord's with it. What fell due (renewals, expiries, final metering windows) happened in the emulator; its events reach Concord in a few seconds.",
+	"accepted":               "The buyer accepted the offer in the emulator. Concord records the agreement and marks its offer accepted when the Purchase Agreement event arrives, in a few seconds: reload to see it.",
+	"extended":               "The partner extended its offer to the buyer in the emulator; it now waits for the buyer below. Concord marks its partner offer extended when the Offer Released event arrives, in a few seconds.",
+	"renewed":                "The buyer accepted a renewal in the emulator: a future-dated agreement (intent RENEW) starts when this one ends. This one runs until its end date, then ends as RENEWED. Concord learns of the new agreement in a few seconds, and of the end when it comes.",
+	"amended":                "The buyer accepted new quantities in the emulator, as a replacement: a new agreement (intent REPLACE) replaces this one, which ended as REPLACED. Concord learns of both from the events, in a few seconds.",
+	"autorenew":              "The agreement's auto-renewal changed in place in the emulator: the same agreement, announced as Purchase Agreement Amended (intent AMEND). Concord updates it when the event arrives, in a few seconds.",
+	"cancelled":              "The buyer cancelled the agreement in the emulator: it ended as CANCELLED and its license's final metering window opened. Concord learns of it from the events, in a few seconds.",
+	"cancellation-approved":  "The buyer approved the seller's cancellation request in the emulator: the agreement ended as CANCELLED and its license's final metering window opened. Concord learns of both from the events, in a few seconds.",
+	"payment-accepted":       "The buyer accepted the seller's payment request in the emulator: it is APPROVED and its charge is made (ListAgreementCharges).",
+	"payment-rejected":       "The buyer rejected the seller's payment request in the emulator.",
+	"advisory-issued":        "AWS issued an advisory on the agreement in the emulator (Purchase Agreement Advisory Issued). Concord learns of it from the event, in a few seconds.",
+	"advisory-resolved":      "AWS resolved the agreement's advisory in the emulator (Purchase Agreement Advisory Resolved). Concord learns of it from the event, in a few seconds.",
+	"disbursement-paused":    "AWS paused your disbursements in the emulator (Disbursement Paused). Concord learns of it from the event, in a few seconds.",
+	"fail-next-refund":       "The next refund (billing adjustment) you send fails AWS's validation: VALIDATION_FAILED and a Billing Adjustment Failed event.",
+	"fail-next-cancellation": "The next cancellation request you send fails AWS's validation: VALIDATION_FAILED and its event.",
+	"cancellation-rejected":  "The buyer rejected the seller's cancellation request in the emulator: the agreement stays active. Concord learns of it from the Agreement Cancellation Request Rejected event, in a few seconds.",
+	"expired":                "The agreement expired in the emulator: it ended as EXPIRED and its license's final metering window opened. Concord learns of it from the events, in a few seconds.",
 }
 
 // Lists longer than these are cut (the sandbox is for people clicking).
@@ -143,6 +153,10 @@ type sbAgreement struct {
 	// Cancellation is the seller's cancellation request waiting for the
 	// buyer's answer, if any.
 	Cancellation *world.CancellationRequest
+	// Payments are the seller's payment requests waiting for the buyer.
+	Payments []world.PaymentRequest
+	// Advisory says an advisory AWS issued on the agreement is open.
+	Advisory bool
 }
 
 type sandboxData struct {
@@ -155,6 +169,8 @@ type sandboxData struct {
 	AgreementsTotal int
 	// Note is about a highlighted agreement that is no longer active.
 	Note string
+	// FailNext names the faults armed for the next request of a kind.
+	FailNext []string
 	// Custom is the custom duration typed, kept when it was refused.
 	Custom         string
 	FulfillmentURL string
@@ -254,6 +270,9 @@ func (s *Service) sandboxData(ctx context.Context, agreement, offerParam string,
 	}
 	err = s.Emulator.World.Read(func(st *world.State) error {
 		d.Now = st.Now()
+		for _, k := range world.SortedKeys(st.FailNext) {
+			d.FailNext = append(d.FailNext, map[string]string{world.FailBillingAdjustment: "refund", world.FailCancellationRequest: "cancellation request"}[k])
+		}
 		title := func(id string) string {
 			if p := st.Products[id]; p != nil && p.Title != "" && p.Title != id {
 				return p.Title + " (" + id + ")"
@@ -350,6 +369,10 @@ func (s *Service) sandboxData(ctx context.Context, agreement, offerParam string,
 				cr := *pending[0]
 				v.Cancellation = &cr
 			}
+			for _, pr := range st.PaymentRequestsOf(a.ID, world.PaymentPendingApproval) {
+				v.Payments = append(v.Payments, *pr)
+			}
+			v.Advisory = a.AdvisoryIssuedAt != nil
 			if p := st.Products[a.ProductID]; p != nil {
 				v.Amendable = p.Type == world.ProductSaaSContract || p.Type == world.ProductSaaSContractConsumption
 				for _, dim := range p.Dimensions {
@@ -809,5 +832,87 @@ func (s *Service) sandboxCancellation(w http.ResponseWriter, r *http.Request) {
 	}
 	done := map[string]string{"approve": "cancellation-approved", "reject": "cancellation-rejected"}[action]
 	s.logger().Info("console: sandbox "+done, "request", id, "user", sessionOf(r).User.Email)
+	s.sandboxRedirect(w, r, done, "", "")
+}
+
+// sandboxPayment plays the buyer answering a seller's payment request
+// (AWS's AcceptAgreementPaymentRequest and RejectAgreementPaymentRequest).
+func (s *Service) sandboxPayment(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r)
+	action := r.PathValue("action")
+	if !ok || (action != "accept" && action != "reject") {
+		s.sandboxRefuse(w, r, http.StatusNotFound, fieldError{ID: "agreements", Message: "There is no such payment request action: use a button below."}, sandboxForm{})
+		return
+	}
+	err := s.Emulator.World.Do(func(st *world.State) error {
+		pr := st.PaymentRequests[id]
+		if pr == nil {
+			return world.Errorf(world.CodeNotFound, "payment request %s not found", id)
+		}
+		var err error
+		if action == "accept" {
+			_, err = st.ApprovePaymentRequest(pr.AgreementID, pr.ID, "")
+		} else {
+			_, err = st.RejectPaymentRequest(pr.AgreementID, pr.ID, "")
+		}
+		return err
+	})
+	if err != nil {
+		s.sandboxError(w, r, "Could not "+action+" payment request "+id, "payment-"+id, "agreements", err)
+		return
+	}
+	done := map[string]string{"accept": "payment-accepted", "reject": "payment-rejected"}[action]
+	s.logger().Info("console: sandbox "+done, "request", id, "user", sessionOf(r).User.Email)
+	s.sandboxRedirect(w, r, done, "", "")
+}
+
+// sandboxAdvisory plays AWS issuing or resolving an advisory on an agreement.
+func (s *Service) sandboxAdvisory(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(r)
+	action := r.PathValue("action")
+	if !ok || (action != "issue" && action != "resolve") {
+		s.sandboxRefuse(w, r, http.StatusNotFound, fieldError{ID: "agreements", Message: "There is no such advisory action: use a button below."}, sandboxForm{})
+		return
+	}
+	err := s.Emulator.World.Do(func(st *world.State) error {
+		var err error
+		if action == "issue" {
+			_, err = st.IssueAdvisory(id)
+		} else {
+			_, err = st.ResolveAdvisory(id)
+		}
+		return err
+	})
+	if err != nil {
+		s.sandboxError(w, r, "Could not "+action+" an advisory on agreement "+id, "agreement-"+id, "agreements", err)
+		return
+	}
+	done := map[string]string{"issue": "advisory-issued", "resolve": "advisory-resolved"}[action]
+	s.logger().Info("console: sandbox "+done, "agreement", id, "user", sessionOf(r).User.Email)
+	s.sandboxRedirect(w, r, done, "agreement", id)
+}
+
+// sandboxAWS plays AWS doing what no seller API does: pausing disbursements,
+// failing the next refund or cancellation request.
+func (s *Service) sandboxAWS(w http.ResponseWriter, r *http.Request) {
+	action := r.PathValue("action")
+	kinds := map[string]string{"fail-next-refund": world.FailBillingAdjustment, "fail-next-cancellation": world.FailCancellationRequest}
+	if _, ok := kinds[action]; !ok && action != "pause-disbursement" {
+		s.sandboxRefuse(w, r, http.StatusNotFound, fieldError{ID: "aws-actions", Message: "There is no such action: use a button below."}, sandboxForm{})
+		return
+	}
+	done := action
+	err := s.Emulator.World.Do(func(st *world.State) error {
+		if action == "pause-disbursement" {
+			done = "disbursement-paused"
+			return st.PauseDisbursement("")
+		}
+		return st.SetFailNext(kinds[action], "")
+	})
+	if err != nil {
+		s.sandboxError(w, r, "Could not play AWS", "aws-actions", "aws-actions", err)
+		return
+	}
+	s.logger().Info("console: sandbox "+done, "user", sessionOf(r).User.Email)
 	s.sandboxRedirect(w, r, done, "", "")
 }

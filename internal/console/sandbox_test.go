@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"github.com/concordmp/concord/internal/app"
 	"github.com/concordmp/concord/internal/browsertest"
 	"github.com/concordmp/concord/internal/console"
+	"github.com/concordmp/concord/internal/emulator/agreementapi"
 	"github.com/concordmp/concord/internal/emulator/world"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/offer"
@@ -692,4 +694,93 @@ func TestSandboxAnswersCancellationRequests(t *testing.T) {
 	if p.status != http.StatusConflict || !strings.Contains(p.body, "the emulator refused") {
 		t.Fatalf("approving twice: %d", p.status)
 	}
+}
+
+// TestSandboxPlaysAWSAndPayments: the buyer answers payment requests; AWS
+// issues and resolves advisories, pauses disbursements and fails the next
+// refund, each once per press, and the read-only user can do none of it.
+func TestSandboxPlaysAWSAndPayments(t *testing.T) {
+	t.Parallel()
+	e := sbSetup(t, store.SQLite)
+	admin := e.login("admin@seller.example")
+	var agreement string
+	var requests []string
+	err := e.a.Emulator.World.Do(func(s *world.State) error {
+		if _, err := s.CreateBuyer(sbBuyer); err != nil {
+			return err
+		}
+		term, err := world.VariablePaymentTerm("500", "USD", "WAIT_FOR_APPROVAL", "")
+		if err != nil {
+			return err
+		}
+		o, err := s.CreatePrivateOffer(world.Offer{ProductID: sbProduct, BuyerAccounts: []string{sbBuyer}, Quantities: map[string]int64{"seats": 1}, Terms: []agreementapi.Term{term}})
+		if err != nil {
+			return err
+		}
+		a, err := s.Accept(sbBuyer, o.OfferID, world.AcceptOptions{})
+		if err != nil {
+			return err
+		}
+		agreement = a.ID
+		for _, name := range []string{"Setup work", "Extra training"} {
+			pr, err := s.SendPaymentRequest(a.ID, term.ID, name, "", "100", "")
+			if err != nil {
+				return err
+			}
+			requests = append(requests, pr.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := admin.get("/console/sandbox")
+	wantIn(t, p, "The seller asks the buyer to pay 100.00 USD", `id="accept-`+requests[0]+`"`, `id="advisory-`+agreement+`">Issue an advisory as AWS`, `id="pause-disbursement"`)
+
+	viewer := e.login("viewer@seller.example")
+	vtoken := csrfOf(t, viewer.get("/console/sandbox"))
+	for _, path := range []string{"/console/sandbox/payment-requests/" + requests[0] + "/accept", "/console/sandbox/advisories/" + agreement + "/issue",
+		"/console/sandbox/aws/pause-disbursement", "/console/sandbox/aws/fail-next-refund"} {
+		if vp := viewer.post(path, url.Values{"csrf": {vtoken}}); vp.status != http.StatusForbidden {
+			t.Fatalf("read-only POST %s: %d", path, vp.status)
+		}
+	}
+
+	admin.press("/console/sandbox/payment-requests/"+requests[0]+"/accept", nil, "payment-accepted")
+	admin.press("/console/sandbox/payment-requests/"+requests[1]+"/reject", nil, "payment-rejected")
+	admin.press("/console/sandbox/advisories/"+agreement+"/issue", nil, "advisory-issued")
+	wantIn(t, admin.get("/console/sandbox"), `Resolve the advisory as AWS`)
+	admin.press("/console/sandbox/advisories/"+agreement+"/resolve", nil, "advisory-resolved")
+	admin.press("/console/sandbox/aws/pause-disbursement", nil, "disbursement-paused")
+	admin.press("/console/sandbox/aws/fail-next-refund", nil, "fail-next-refund")
+	wantIn(t, admin.get("/console/sandbox"), "Armed: the next refund will fail.")
+	if p := admin.post("/console/sandbox/advisories/"+agreement+"/resolve", url.Values{"csrf": {csrfOf(t, admin.get("/console/sandbox"))}}); p.status != http.StatusConflict {
+		t.Fatalf("resolving a resolved advisory: %d", p.status)
+	}
+
+	e.a.Emulator.World.Read(func(s *world.State) error {
+		if st := s.PaymentRequests[requests[0]].Status; st != world.PaymentApproved {
+			t.Errorf("accepted payment request is %s", st)
+		}
+		if st := s.PaymentRequests[requests[1]].Status; st != world.PaymentRejected {
+			t.Errorf("rejected payment request is %s", st)
+		}
+		if _, ok := s.FailNext[world.FailBillingAdjustment]; !ok {
+			t.Error("the next refund is not armed to fail")
+		}
+		var types []string
+		for _, ev := range s.Events {
+			var m struct {
+				DetailType string `json:"detail-type"`
+			}
+			json.Unmarshal(ev.Body, &m)
+			if strings.Contains(m.DetailType, "Advisory") || m.DetailType == "Disbursement Paused" {
+				types = append(types, m.DetailType)
+			}
+		}
+		if got := strings.Join(types, ","); got != "Purchase Agreement Advisory Issued - Manufacturer,Purchase Agreement Advisory Resolved - Manufacturer,Disbursement Paused" {
+			t.Errorf("events: %s", got)
+		}
+		return nil
+	})
 }

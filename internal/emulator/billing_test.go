@@ -305,3 +305,44 @@ func TestBillingAdjustmentsSurviveRestore(t *testing.T) {
 		t.Fatalf("a negative refund restored: %v", err)
 	}
 }
+
+func TestInvoiceFiltersOverBothProtocols(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	p := b.product(t, false)
+	a := b.scheduledAgreement(t, p, "444455556666")
+	now := b.emu.World.Now()
+	for _, proto := range agreementProtocols {
+		c := marketplaceagreement.NewFromConfig(b.cfg, proto.opt)
+		count := func(opt func(*marketplaceagreement.ListAgreementInvoiceLineItemsInput)) int {
+			return len(invoicesOf(t, c, a.AgreementID, opt))
+		}
+		if n := count(nil); n != 2 {
+			t.Fatalf("%s: %d invoices", proto.name, n)
+		}
+		if n := count(func(in *marketplaceagreement.ListAgreementInvoiceLineItemsInput) {
+			in.AfterIssuedTime = aws.Time(now.Add(time.Hour))
+		}); n != 0 {
+			t.Errorf("%s: %d invoices issued after an hour from now", proto.name, n)
+		}
+		if n := count(func(in *marketplaceagreement.ListAgreementInvoiceLineItemsInput) {
+			in.BeforeIssuedTime = aws.Time(now.Add(time.Hour))
+		}); n != 2 {
+			t.Errorf("%s: %d invoices issued before an hour from now", proto.name, n)
+		}
+		if n := count(func(in *marketplaceagreement.ListAgreementInvoiceLineItemsInput) {
+			in.InvoiceBillingPeriod = &agtypes.InvoiceBillingPeriod{Year: aws.Int32(int32(now.Year()) - 1), Month: aws.Int32(1)}
+		}); n != 0 {
+			t.Errorf("%s: %d invoices last year", proto.name, n)
+		}
+		if n := count(func(in *marketplaceagreement.ListAgreementInvoiceLineItemsInput) { in.MaxResults = aws.Int32(1) }); n != 1 {
+			t.Errorf("%s: a page of one has %d", proto.name, n)
+		}
+		_, err := c.ListAgreementInvoiceLineItems(context.Background(), &marketplaceagreement.ListAgreementInvoiceLineItemsInput{AgreementId: &a.AgreementID,
+			GroupBy: agtypes.LineItemGroupByInvoiceId, InvoiceBillingPeriod: &agtypes.InvoiceBillingPeriod{Year: aws.Int32(2026), Month: aws.Int32(13)}})
+		var ve *agtypes.ValidationException
+		if !errors.As(err, &ve) {
+			t.Errorf("%s: month 13: %v", proto.name, err)
+		}
+	}
+}

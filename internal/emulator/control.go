@@ -103,7 +103,11 @@ func (e *Emulator) controlHandler() http.Handler {
 		if err := decode(r, &in); err != nil {
 			return nil, err
 		}
-		return s.CreatePrivateOffer(in.offer())
+		o, err := in.offer()
+		if err != nil {
+			return nil, err
+		}
+		return s.CreatePrivateOffer(o)
 	}))
 	mux.HandleFunc("GET /control/offers", do(func(r *http.Request, s *world.State) (any, error) { return values(s.Offers), nil }))
 	mux.HandleFunc("POST /control/resale-authorizations", do(func(r *http.Request, s *world.State) (any, error) {
@@ -124,7 +128,11 @@ func (e *Emulator) controlHandler() http.Handler {
 		if in.ProductID != "" {
 			return nil, world.Errorf(world.CodeValidation, "a partner offer is for its resale authorization's product: leave productId out")
 		}
-		return s.CreatePartnerOffer(in.ResaleAuthorizationID, in.offer())
+		o, err := in.offer()
+		if err != nil {
+			return nil, err
+		}
+		return s.CreatePartnerOffer(in.ResaleAuthorizationID, o)
 	}))
 	mux.HandleFunc("POST /control/accept", do(func(r *http.Request, s *world.State) (any, error) {
 		var in struct {
@@ -180,8 +188,20 @@ func (e *Emulator) controlHandler() http.Handler {
 			return s.Cancel(id)
 		case "expire":
 			return s.Expire(id)
+		case "advisory":
+			// AWS issues and resolves advisories; no AWS API does (a sandbox action).
+			var in struct {
+				Resolve bool `json:"resolve"`
+			}
+			if err := decode(r, &in); err != nil {
+				return nil, err
+			}
+			if in.Resolve {
+				return s.ResolveAdvisory(id)
+			}
+			return s.IssueAdvisory(id)
 		}
-		return nil, world.Errorf(world.CodeNotFound, "unknown action %q: use amend, renew, cancel or expire", r.PathValue("action"))
+		return nil, world.Errorf(world.CodeNotFound, "unknown action %q: use amend, renew, cancel, expire or advisory", r.PathValue("action"))
 	}))
 	// The buyer's answers to a seller's cancellation request (what AWS's
 	// AcceptAgreementCancellationRequest / RejectAgreementCancellationRequest
@@ -222,6 +242,53 @@ func (e *Emulator) controlHandler() http.Handler {
 			out = []*world.BillingAdjustment{}
 		}
 		return out, nil
+	}))
+	// The buyer's answers to a seller's payment request (what AWS's
+	// AcceptAgreementPaymentRequest / RejectAgreementPaymentRequest do for a
+	// buyer).
+	mux.HandleFunc("GET /control/payment-requests", do(func(r *http.Request, s *world.State) (any, error) {
+		out := s.PaymentRequestsOf(r.URL.Query().Get("agreementId"), r.URL.Query().Get("status"))
+		if out == nil {
+			out = []*world.PaymentRequest{}
+		}
+		return out, nil
+	}))
+	mux.HandleFunc("POST /control/payment-requests/{id}/{action}", do(func(r *http.Request, s *world.State) (any, error) {
+		var in struct {
+			Reason                 string `json:"reason"`
+			PurchaseOrderReference string `json:"purchaseOrderReference"`
+		}
+		if err := decode(r, &in); err != nil {
+			return nil, err
+		}
+		pr := s.PaymentRequests[r.PathValue("id")]
+		if pr == nil {
+			return nil, world.Errorf(world.CodeNotFound, "payment request %s not found", r.PathValue("id"))
+		}
+		switch r.PathValue("action") {
+		case "accept":
+			if in.Reason != "" {
+				return nil, world.Errorf(world.CodeValidation, "accepting takes no reason")
+			}
+			return s.ApprovePaymentRequest(pr.AgreementID, pr.ID, in.PurchaseOrderReference)
+		case "reject":
+			if in.PurchaseOrderReference != "" {
+				return nil, world.Errorf(world.CodeValidation, "rejecting takes no purchase order")
+			}
+			return s.RejectPaymentRequest(pr.AgreementID, pr.ID, in.Reason)
+		}
+		return nil, world.Errorf(world.CodeNotFound, "unknown action %q: use accept or reject", r.PathValue("action"))
+	}))
+	// AWS pauses the seller's disbursements (Disbursement Paused); no AWS API
+	// does it.
+	mux.HandleFunc("POST /control/disbursement-paused", do(func(r *http.Request, s *world.State) (any, error) {
+		var in struct {
+			PaymentInstrumentArn string `json:"paymentInstrumentArn"`
+		}
+		if err := decode(r, &in); err != nil {
+			return nil, err
+		}
+		return map[string]any{"paused": true}, s.PauseDisbursement(in.PaymentInstrumentArn)
 	}))
 	// fail-next makes the next request of a kind fail AWS's asynchronous
 	// validation (a sandbox fault).
@@ -319,6 +386,9 @@ func (e *Emulator) controlHandler() http.Handler {
 			ChangeSetDelay *string  `json:"changeSetDelay"`
 			// AdjustmentDelay is how long a billing adjustment stays PENDING.
 			AdjustmentDelay *string `json:"adjustmentDelay"`
+			// RenewalLockout is how long before its end an auto-renewing
+			// agreement reaches its lockout.
+			RenewalLockout *string `json:"renewalLockout"`
 		}
 		if err := decode(r, &in); err != nil {
 			return nil, err
@@ -327,7 +397,7 @@ func (e *Emulator) controlHandler() http.Handler {
 		for _, d := range []struct {
 			in  *string
 			out *time.Duration
-		}{{in.MeteringWindow, &c.MeteringWindow}, {in.TokenTTL, &c.TokenTTL}, {in.FinalWindow, &c.FinalWindow}, {in.ChangeSetDelay, &c.ChangeSetDelay}, {in.AdjustmentDelay, &c.AdjustmentDelay}} {
+		}{{in.MeteringWindow, &c.MeteringWindow}, {in.TokenTTL, &c.TokenTTL}, {in.FinalWindow, &c.FinalWindow}, {in.ChangeSetDelay, &c.ChangeSetDelay}, {in.AdjustmentDelay, &c.AdjustmentDelay}, {in.RenewalLockout, &c.RenewalLockout}} {
 			if d.in != nil {
 				v, err := time.ParseDuration(*d.in)
 				if err != nil || v < 0 {
@@ -410,12 +480,29 @@ type offerInput struct {
 	StartDate      *time.Time        `json:"startDate"`
 	ExpirationDate *time.Time        `json:"expirationDate"`
 	AutoRenew      bool              `json:"autoRenew"`
+	// VariablePayment, when set, adds a VariablePaymentTerm: the seller may
+	// then send payment requests up to its maximum.
+	VariablePayment *struct {
+		MaxTotalChargeAmount string `json:"maxTotalChargeAmount"`
+		// ApprovalStrategy is AUTO_APPROVE_ON_EXPIRATION (with
+		// ExpirationDuration, e.g. P10D) or WAIT_FOR_APPROVAL.
+		ApprovalStrategy   string `json:"approvalStrategy"`
+		ExpirationDuration string `json:"expirationDuration"`
+	} `json:"variablePayment"`
 }
 
-func (in offerInput) offer() world.Offer {
-	return world.Offer{ProductID: in.ProductID, Name: in.Name, BuyerAccounts: in.BuyerAccounts, Quantities: in.Quantities,
+func (in offerInput) offer() (world.Offer, error) {
+	o := world.Offer{ProductID: in.ProductID, Name: in.Name, BuyerAccounts: in.BuyerAccounts, Quantities: in.Quantities,
 		Prices: in.Prices, Currency: in.Currency, Duration: in.Duration, StartDate: in.StartDate, ExpirationDate: in.ExpirationDate,
 		AutoRenew: in.AutoRenew}
+	if v := in.VariablePayment; v != nil {
+		t, err := world.VariablePaymentTerm(v.MaxTotalChargeAmount, in.Currency, v.ApprovalStrategy, v.ExpirationDuration)
+		if err != nil {
+			return o, err
+		}
+		o.Terms = append(o.Terms, t)
+	}
+	return o, nil
 }
 
 // RegisterInput says which buyer registration to perform.

@@ -230,3 +230,68 @@ func (l lifecycle) ListBillingAdjustments(agreementID, status string) ([]agreeme
 	})
 	return out, apiError(err)
 }
+
+var _ agreementapi.Payments = lifecycle{}
+
+func paymentView(pr *world.PaymentRequest) agreementapi.PaymentRequest {
+	return agreementapi.PaymentRequest{ID: pr.ID, AgreementID: pr.AgreementID, Name: pr.Name, Description: pr.Description, ChargeAmount: pr.ChargeAmount,
+		Currency: pr.Currency, ChargeID: pr.ChargeID, Status: pr.Status, StatusMessage: pr.StatusMessage, CreatedAt: pr.CreatedAt, UpdatedAt: pr.UpdatedAt}
+}
+
+func (l lifecycle) payment(write bool, fn func(s *world.State) (*world.PaymentRequest, error)) (agreementapi.PaymentRequest, error) {
+	var out agreementapi.PaymentRequest
+	run := l.w.Read
+	if write {
+		run = l.w.Do
+	}
+	err := run(func(s *world.State) error {
+		pr, err := fn(s)
+		if err == nil {
+			out = paymentView(pr)
+		}
+		return err
+	})
+	return out, apiError(err)
+}
+
+func (l lifecycle) SendPaymentRequest(in agreementapi.PaymentSend) (agreementapi.PaymentRequest, error) {
+	return l.payment(true, func(s *world.State) (*world.PaymentRequest, error) {
+		return s.SendPaymentRequest(in.AgreementID, in.TermID, in.Name, in.Description, in.ChargeAmount, in.ClientToken)
+	})
+}
+
+func (l lifecycle) GetPaymentRequest(agreementID, id string) (agreementapi.PaymentRequest, error) {
+	return l.payment(false, func(s *world.State) (*world.PaymentRequest, error) {
+		if s.Agreements[agreementID] == nil {
+			return nil, agreementNotFound(agreementID)
+		}
+		return s.PaymentRequest(agreementID, id)
+	})
+}
+
+func (l lifecycle) ListPaymentRequests(agreementID, status string) ([]agreementapi.PaymentRequest, error) {
+	var out []agreementapi.PaymentRequest
+	err := l.w.Read(func(s *world.State) error {
+		for _, pr := range s.PaymentRequestsOf(agreementID, status) {
+			out = append(out, paymentView(pr))
+		}
+		return nil
+	})
+	return out, apiError(err)
+}
+
+func (l lifecycle) CancelPaymentRequest(agreementID, id string) (agreementapi.PaymentRequest, error) {
+	return l.payment(true, func(s *world.State) (*world.PaymentRequest, error) { return s.CancelPaymentRequest(agreementID, id) })
+}
+
+func (l lifecycle) AcceptPaymentRequest(agreementID, id, purchaseOrder string) (agreementapi.PaymentRequest, error) {
+	return l.payment(true, func(s *world.State) (*world.PaymentRequest, error) {
+		return s.ApprovePaymentRequest(agreementID, id, purchaseOrder)
+	})
+}
+
+func (l lifecycle) RejectPaymentRequest(agreementID, id, reason string) (agreementapi.PaymentRequest, error) {
+	return l.payment(true, func(s *world.State) (*world.PaymentRequest, error) {
+		return s.RejectPaymentRequest(agreementID, id, reason)
+	})
+}

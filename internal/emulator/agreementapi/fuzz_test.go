@@ -36,6 +36,7 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add([]byte(`{"billingAdjustmentRequestEntries":[{"agreementId":"` + agreementID + `","originalInvoiceId":"inv-1","adjustmentAmount":"1.5","currencyCode":"USD","adjustmentReasonCode":"OTHER","clientToken":"t"},null]}`))
 	f.Add([]byte(`{"agreementId":"` + agreementID + `","groupBy":"INVOICE_ID","invoiceBillingPeriod":{"month":13,"year":2026},"afterIssuedTime":1.7e9,"invoiceType":"CREDIT_MEMO"}`))
 	f.Add([]byte(`{"agreementId":"` + agreementID + `","billingAdjustmentRequestId":"ba-1","status":"PENDING","createdAfter":"x"}`))
+	f.Add([]byte(`{"agreementId":"` + agreementID + `","paymentRequestId":"pr-1","termId":"t","name":"Five!","chargeAmount":"1.5","rejectionReason":"","partyType":"Acceptor"}`))
 
 	srv := New(Options{Lifecycle: stubLifecycle{}})
 	a := fixtureAgreement()
@@ -45,7 +46,9 @@ func FuzzServeHTTP(f *testing.F) {
 		OpSendAgreementCancellationRequest, OpGetAgreementCancellationRequest, OpListAgreementCancellationRequests,
 		OpCancelAgreementCancellationRequest, OpAcceptAgreementCancellationRequest, OpRejectAgreementCancellationRequest,
 		OpGetAgreementEntitlements, OpListAgreementInvoiceLineItems, OpListAgreementCharges, OpBatchCreateBillingAdjustmentRequest,
-		OpGetBillingAdjustmentRequest, OpListBillingAdjustmentRequests}
+		OpGetBillingAdjustmentRequest, OpListBillingAdjustmentRequests,
+		OpSendAgreementPaymentRequest, OpGetAgreementPaymentRequest, OpListAgreementPaymentRequests, OpCancelAgreementPaymentRequest,
+		OpAcceptAgreementPaymentRequest, OpRejectAgreementPaymentRequest}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, op := range ops {
 			for _, proto := range []string{"cbor", "json"} {
@@ -116,4 +119,26 @@ func (stubLifecycle) GetBillingAdjustment(agreementID, id string) (BillingAdjust
 }
 func (stubLifecycle) ListBillingAdjustments(agreementID, status string) ([]BillingAdjustment, error) {
 	return []BillingAdjustment{{ID: "ba-1", AgreementID: agreementID, Status: "PENDING", CreatedAt: tStart, UpdatedAt: tStart}}, nil
+}
+
+func (stubLifecycle) pr(agreementID, id string) PaymentRequest {
+	return PaymentRequest{ID: id, AgreementID: agreementID, Name: "Name", ChargeAmount: "1.00", Currency: "USD", Status: "PENDING_APPROVAL", CreatedAt: tStart, UpdatedAt: tStart}
+}
+func (l stubLifecycle) SendPaymentRequest(in PaymentSend) (PaymentRequest, error) {
+	return l.pr(in.AgreementID, "pr-1"), nil
+}
+func (l stubLifecycle) GetPaymentRequest(agreementID, id string) (PaymentRequest, error) {
+	return l.pr(agreementID, id), nil
+}
+func (l stubLifecycle) ListPaymentRequests(agreementID, _ string) ([]PaymentRequest, error) {
+	return []PaymentRequest{l.pr(agreementID, "pr-1")}, nil
+}
+func (l stubLifecycle) CancelPaymentRequest(agreementID, id string) (PaymentRequest, error) {
+	return l.pr(agreementID, id), nil
+}
+func (l stubLifecycle) AcceptPaymentRequest(agreementID, id, _ string) (PaymentRequest, error) {
+	return l.pr(agreementID, id), nil
+}
+func (l stubLifecycle) RejectPaymentRequest(agreementID, id, _ string) (PaymentRequest, error) {
+	return l.pr(agreementID, id), nil
 }

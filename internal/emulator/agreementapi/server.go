@@ -47,6 +47,13 @@ var operations = map[string]handlerFunc{
 	OpBatchCreateBillingAdjustmentRequest: (*Server).batchCreateBillingAdjustmentRequest,
 	OpGetBillingAdjustmentRequest:         (*Server).getBillingAdjustmentRequest,
 	OpListBillingAdjustmentRequests:       (*Server).listBillingAdjustmentRequests,
+
+	OpSendAgreementPaymentRequest:   (*Server).sendAgreementPaymentRequest,
+	OpGetAgreementPaymentRequest:    (*Server).getAgreementPaymentRequest,
+	OpListAgreementPaymentRequests:  (*Server).listAgreementPaymentRequests,
+	OpCancelAgreementPaymentRequest: (*Server).cancelAgreementPaymentRequest,
+	OpAcceptAgreementPaymentRequest: (*Server).acceptAgreementPaymentRequest,
+	OpRejectAgreementPaymentRequest: (*Server).rejectAgreementPaymentRequest,
 }
 
 // wire is one of the two protocols.

@@ -257,3 +257,69 @@ func BillingAdjustmentEvent(account string, a Agreement, ba BillingAdjustment, a
 	}
 	return envelope("Purchase Agreement Billing Adjustment "+outcome+" - "+Role(a), "aws.agreement-marketplace", account, at, nil, d)
 }
+
+// Ending builds "Purchase Agreement Ending - Proposer", sent 180, 120, 90,
+// 60 and 30 days before an agreement's end (seller guide,
+// notifications-eventbridge.html; buyer guide agreement-eventbridge: "Sent
+// 180, 120, 90, 60, and 30 days before a purchase agreement expires"):
+// agreement{id, startTime, endTime, status, daysBeforeEndTime,
+// autoRenewalEnabled}, renewalSummary{lockoutStartTime, disabledBy},
+// product, acceptor, proposer, offer.
+func Ending(account string, a Agreement, days int, lockoutStart time.Time, at time.Time) []byte {
+	auto := a.AutoRenewal != nil && *a.AutoRenewal
+	var by any
+	if a.DisabledBy != "" && !auto {
+		by = a.DisabledBy
+	}
+	d := map[string]any{"requestId": NewID(), "catalog": "AWSMarketplace",
+		"agreement": map[string]any{"id": a.ID, "startTime": ts(a.StartTime), "endTime": ts(a.EndTime), "status": "ACTIVE",
+			"daysBeforeEndTime": days, "autoRenewalEnabled": auto},
+		"renewalSummary": map[string]any{"lockoutStartTime": ts(lockoutStart), "disabledBy": by},
+		"product":        map[string]any{"id": a.ProductID, "title": a.ProductTitle},
+		"acceptor":       map[string]any{"accountId": a.AcceptorAccountID},
+		"proposer":       map[string]any{"accountId": a.ProposerAccountID},
+		"offer":          map[string]any{"id": a.OfferID}}
+	return envelope("Purchase Agreement Ending - Proposer", "aws.agreement-marketplace", account, at, []string{agreementARN(a.ID)}, d)
+}
+
+// RenewalUpcoming builds "Purchase Agreement Renewal Upcoming - Proposer",
+// sent when an auto-renewing agreement reaches its lockout (the renewal
+// decision deadline): agreement{id, startTime, endTime},
+// renewalSummary{lockoutReached: true, tcv, currency}, product, acceptor,
+// proposer (seller guide, notifications-eventbridge.html).
+func RenewalUpcoming(account string, a Agreement, tcv, currency string, at time.Time) []byte {
+	d := map[string]any{"requestId": NewID(), "catalog": "AWSMarketplace",
+		"agreement":      map[string]any{"id": a.ID, "startTime": ts(a.StartTime), "endTime": ts(a.EndTime)},
+		"renewalSummary": map[string]any{"lockoutReached": true, "tcv": tcv, "currency": currency},
+		"product":        map[string]any{"id": a.ProductID, "title": a.ProductTitle},
+		"acceptor":       map[string]any{"accountId": a.AcceptorAccountID},
+		"proposer":       map[string]any{"accountId": a.ProposerAccountID}}
+	return envelope("Purchase Agreement Renewal Upcoming - Proposer", "aws.agreement-marketplace", account, at, []string{agreementARN(a.ID)}, d)
+}
+
+// Advisory builds "Purchase Agreement Advisory Issued|Resolved -
+// Manufacturer": agreement.id, product.id, acceptor.accountId,
+// proposer.accountId, offer.id and advisory.issuedAt (Issued) or
+// advisory.resolvedAt (Resolved) (seller guide, notifications-eventbridge.html).
+func Advisory(account string, a Agreement, resolved bool, when time.Time, at time.Time) []byte {
+	kind, member := "Issued", "issuedAt"
+	if resolved {
+		kind, member = "Resolved", "resolvedAt"
+	}
+	d := map[string]any{"requestId": NewID(), "catalog": "AWSMarketplace",
+		"agreement": map[string]any{"id": a.ID}, "product": map[string]any{"id": a.ProductID},
+		"acceptor": map[string]any{"accountId": a.AcceptorAccountID}, "proposer": map[string]any{"accountId": a.ProposerAccountID},
+		"offer": map[string]any{"id": a.OfferID}, "advisory": map[string]any{member: ts(when)}}
+	return envelope("Purchase Agreement Advisory "+kind+" - Manufacturer", "aws.agreement-marketplace", account, at, []string{agreementARN(a.ID)}, d)
+}
+
+// DisbursementPaused builds "Disbursement Paused" (source aws.marketplace):
+// requestId and catalog, the payment instrument's ARN in resources (seller
+// guide, notifications-eventbridge.html, "Events for disbursements").
+func DisbursementPaused(account, paymentInstrumentArn string, at time.Time) []byte {
+	var resources []string
+	if paymentInstrumentArn != "" {
+		resources = []string{paymentInstrumentArn}
+	}
+	return envelope("Disbursement Paused", "aws.marketplace", account, at, resources, map[string]any{"requestId": NewID(), "catalog": "AWSMarketplace"})
+}

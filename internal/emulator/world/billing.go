@@ -129,7 +129,8 @@ func (a *Agreement) currency() string {
 // of the contract quantities bought (ConfigurableUpfrontPricingTerm rate card
 // × configuration) and a fixed upfront price at its start, and each
 // PaymentScheduleTerm installment on its charge date. Usage is not a charge:
-// it is invoiced monthly from the metering records (Invoices).
+// it is invoiced monthly from the metering records (Invoices). A payment
+// request the buyer approved is a charge at its approval.
 func (s *State) Charges(a *Agreement) []Charge {
 	var out []Charge
 	add := func(key, amount string, at time.Time) {
@@ -167,6 +168,7 @@ func (s *State) Charges(a *Agreement) []Charge {
 			}
 		}
 	}
+	out = append(out, s.paymentCharges(a)...)
 	slices.SortStableFunc(out, func(x, y Charge) int { return x.Time.Compare(y.Time) })
 	return out
 }

@@ -722,6 +722,8 @@ func (w *World) tickLocked() (ran bool) {
 	// agreement that has not ended yet.
 	s.tickCancellations(due)
 	s.tickAdjustments(due)
+	s.tickPayments(due)
+	s.tickNotices(due)
 	for _, id := range SortedKeys(s.Agreements) {
 		a := s.Agreements[id]
 		if a.Status == "ACTIVE" && a.EndTime != nil && due(*a.EndTime) {
@@ -835,6 +837,9 @@ func (s *State) checkReferences() error {
 		return err
 	}
 	if err := s.checkAdjustments(); err != nil {
+		return err
+	}
+	if err := s.checkPayments(); err != nil {
 		return err
 	}
 	for id, a := range s.Agreements {

@@ -164,6 +164,12 @@ type Agreement struct {
 	// RenewedBy is the renewal agreement (intent RENEW) already accepted to
 	// start when this one ends; this one runs until then.
 	RenewedBy string `json:"renewedBy,omitempty"`
+
+	// Notices are the announcements AWS makes once before the end that
+	// were sent (ending-180 … ending-30, renewal-upcoming).
+	Notices map[string]bool `json:"notices,omitempty"`
+	// AdvisoryIssuedAt is when the open advisory was issued; nil when none.
+	AdvisoryIssuedAt *time.Time `json:"advisoryIssuedAt,omitempty"`
 }
 
 // License is the buyer's entitlement under one agreement.
@@ -226,13 +232,16 @@ type Config struct {
 	ChangeSetDelay time.Duration `json:"changeSetDelay"`
 	// AdjustmentDelay is how long a billing adjustment request stays PENDING.
 	AdjustmentDelay time.Duration `json:"adjustmentDelay"`
+	// RenewalLockout is how long before its end an auto-renewing agreement
+	// reaches its lockout (Purchase Agreement Renewal Upcoming).
+	RenewalLockout time.Duration `json:"renewalLockout"`
 }
 
 // DefaultConfig is AWS's behaviour as documented in 2026.
 func DefaultConfig() Config {
 	return Config{SellerAccountID: "111122223333", Region: "us-east-1", TokenTTL: 4 * time.Hour, FinalWindow: time.Hour,
 		MeteringWindow: 24 * time.Hour, MonthEndGrace: true, ThrottleRPS: 10, ChangeSetDelay: time.Second,
-		AdjustmentDelay: DefaultAdjustmentDelay}
+		AdjustmentDelay: DefaultAdjustmentDelay, RenewalLockout: DefaultRenewalLockout}
 }
 
 // Fault is injected into one operation.
@@ -269,6 +278,9 @@ type State struct {
 	// BillingAdjustments are sellers' refund requests against invoices
 	// (BatchCreateBillingAdjustmentRequest), by id.
 	BillingAdjustments map[string]*BillingAdjustment `json:"billingAdjustments"`
+	// PaymentRequests are sellers' requests to charge under a
+	// VariablePaymentTerm (SendAgreementPaymentRequest), by id.
+	PaymentRequests map[string]*PaymentRequest `json:"paymentRequests"`
 	// FailNext makes the next request of a kind fail AWS's asynchronous
 	// validation (kind → status message): a sandbox fault, see FailNextKinds.
 	FailNext map[string]string `json:"failNext,omitempty"`
@@ -347,7 +359,8 @@ func newState(cfg Config) *State {
 	s := &State{Config: cfg, Products: map[string]*Product{}, Buyers: map[string]*Buyer{}, Offers: map[string]*Offer{},
 		ResaleAuthorizations: map[string]*ResaleAuthorization{}, Agreements: map[string]*Agreement{}, Licenses: map[string]*License{},
 		Tokens: map[string]*Token{}, MeteringKeys: map[string]int{}, ChangeSets: map[string]*ChangeSet{}, Faults: map[string]Fault{}, FaultSeed: 1,
-		CancellationRequests: map[string]*CancellationRequest{}, BillingAdjustments: map[string]*BillingAdjustment{}}
+		CancellationRequests: map[string]*CancellationRequest{}, BillingAdjustments: map[string]*BillingAdjustment{},
+		PaymentRequests: map[string]*PaymentRequest{}}
 	s.rng = newRand(s.FaultSeed)
 	return s
 }
@@ -623,6 +636,9 @@ func (w *World) Restore(b []byte) error {
 	}
 	if s.BillingAdjustments == nil {
 		s.BillingAdjustments = map[string]*BillingAdjustment{}
+	}
+	if s.PaymentRequests == nil {
+		s.PaymentRequests = map[string]*PaymentRequest{}
 	}
 	if err := s.checkReferences(); err != nil {
 		return err
