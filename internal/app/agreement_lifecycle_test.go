@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concordmp/concord/internal/emulator/agreementapi"
 	"github.com/concordmp/concord/internal/emulator/eventbridge"
 	"github.com/concordmp/concord/internal/emulator/world"
 	"github.com/concordmp/concord/internal/marketplace"
@@ -423,6 +424,92 @@ func TestAgreementRefunds(t *testing.T) {
 				}
 				return false
 			})
+		})
+	}
+}
+
+// TestAgreementPaymentRequests: where the accepted terms carry a
+// VariablePaymentTerm, RevOps sends payment requests through the official
+// SDK against the emulator, on both databases: bad input and an amount
+// above what the term still allows are refused before AWS is asked; the
+// buyer approves one (Concord learns it from AWS, with its charge), one is
+// cancelled by the seller; an agreement without the term takes none.
+func TestAgreementPaymentRequests(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range storetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			b := offersSetup(t, dialect)
+			const buyer = "123456789012"
+			var id string
+			emu(t, b, func(s *world.State) error {
+				term, err := world.VariablePaymentTerm("5000", "USD", "WAIT_FOR_APPROVAL", "")
+				if err != nil {
+					return err
+				}
+				o, err := s.CreatePrivateOffer(world.Offer{ProductID: "prod-offers", Name: "Initech services", BuyerAccounts: []string{buyer},
+					Quantities: map[string]int64{"seats": 1}, Terms: []agreementapi.Term{term}})
+				if err != nil {
+					return err
+				}
+				a, err := s.Accept(buyer, o.OfferID, world.AcceptOptions{Quantities: map[string]int64{"seats": 1}})
+				if err == nil {
+					id = a.ID
+				}
+				return err
+			})
+			eventually(t, "the agreement's variable payment term", func() bool {
+				_, out := b.do(t, "GET", "/v1/agreements/"+id, b.key, nil)
+				return strings.Contains(string(out), `"status":"ACTIVE"`) && strings.Contains(string(out), `"variablePayment"`)
+			})
+			path := "/v1/agreements/" + id + "/payment-requests"
+			code, out := b.call(t, "POST", path, map[string]any{"amount": "5000.01", "name": "Milestone one"})
+			wantRefused(t, "above the term's maximum", code, out, http.StatusBadRequest, "still allows")
+			code, out = b.call(t, "POST", path, map[string]any{"amount": "100", "name": "M1"})
+			wantRefused(t, "short name", code, out, http.StatusBadRequest, "name must be 5 to 64 characters")
+			var sent int
+			emu(t, b, func(s *world.State) error { sent = len(s.PaymentRequestsOf(id, "")); return nil })
+			if sent != 0 {
+				t.Fatalf("refused payment requests reached AWS: %d", sent)
+			}
+
+			send := func(amount, name string) marketplace.PaymentRequest {
+				t.Helper()
+				code, out := b.call(t, "POST", path, map[string]any{"amount": amount, "name": name, "description": "as agreed"})
+				var p marketplace.PaymentRequest
+				if code != http.StatusCreated || json.Unmarshal(out, &p) != nil || p.ID == "" || p.Currency != "USD" {
+					t.Fatalf("send payment request: %d %s", code, out)
+				}
+				return p
+			}
+			p := send("1200.00", "Milestone one")
+			emu(t, b, func(s *world.State) error {
+				_, err := s.ApprovePaymentRequest(id, p.ID, "PO-77")
+				return err
+			})
+			code, out = b.do(t, "GET", path+"?refresh=true", b.key, nil)
+			if code != http.StatusOK || !strings.Contains(string(out), `"status":"APPROVED"`) || !strings.Contains(string(out), `"chargeId":"ch-`) {
+				t.Fatalf("payment requests after the buyer approved: %d %s", code, out)
+			}
+			wantNotice(t, b, "agreement_request", p.ID, "APPROVED")
+
+			code, out = b.call(t, "POST", path, map[string]any{"amount": "3800.01", "name": "Milestone two"})
+			wantRefused(t, "above what is left", code, out, http.StatusBadRequest, "3800.00 USD the variable payment term still allows")
+			q := send("300", "Milestone two")
+			code, out = b.call(t, "POST", path+"/"+q.ID+"/cancel", nil)
+			if code != http.StatusOK || !strings.Contains(string(out), `"status":"CANCELLED"`) {
+				t.Fatalf("cancel payment request: %d %s", code, out)
+			}
+			code, out = b.call(t, "POST", path+"/"+q.ID+"/cancel", nil)
+			wantRefused(t, "cancel twice", code, out, http.StatusConflict, "has not answered")
+
+			plain := lifecycleAgreement(t, b, "210987654321")
+			eventually(t, "the plain agreement's terms", func() bool {
+				_, out := b.do(t, "GET", "/v1/agreements/"+plain, b.key, nil)
+				return strings.Contains(string(out), `"termsFetchedAt"`)
+			})
+			code, out = b.call(t, "POST", "/v1/agreements/"+plain+"/payment-requests", map[string]any{"amount": "10", "name": "Milestone one"})
+			wantRefused(t, "no variable payment term", code, out, http.StatusConflict, "no variable payment term")
 		})
 	}
 }
