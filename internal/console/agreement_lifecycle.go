@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/concordmp/concord/internal/agreement"
 	"github.com/concordmp/concord/internal/httpapi"
 	"github.com/concordmp/concord/internal/marketplace"
@@ -37,6 +39,9 @@ type lifecycleData struct {
 	RefundReasons    []string
 	VariablePayments bool
 	HasPending       bool
+	// RefundToken is the client token of the refund form: a form sent
+	// twice (a double click, a resubmission) refunds once.
+	RefundToken string
 }
 
 // confirmData is the confirmation page of an action: what will be sent.
@@ -62,7 +67,8 @@ func (s *Service) lifecycleData(r *http.Request, id string) (lifecycleData, erro
 		return lifecycleData{}, err
 	}
 	d := lifecycleData{Lifecycle: l, Status: a.Status, Active: a.Status == marketplace.StatusActive,
-		CancelReasons: marketplace.CancellationReasonCodes, RefundReasons: marketplace.AdjustmentReasonCodes}
+		CancelReasons: marketplace.CancellationReasonCodes, RefundReasons: marketplace.AdjustmentReasonCodes,
+		RefundToken: "console-" + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")}
 	d.VariablePayments = strings.Contains(string(a.Terms), `"variablePayment"`)
 	for _, c := range l.CancellationRequests {
 		d.HasPending = d.HasPending || c.Status == marketplace.CancellationPendingApproval
