@@ -23,7 +23,7 @@ const AreaRefunds = "refunds"
 // AWS cannot take a request back once the buyer acts on it.
 func (s *Service) mountAgreementLifecycle(m Mux) {
 	m.HandleFunc("GET "+Prefix+"/agreements/{id}/lifecycle", s.signedIn(s.lifecyclePage))
-	m.HandleFunc("POST "+Prefix+"/agreements/{id}/lifecycle/refresh", s.signedIn(s.writer(s.lifecycleAction("refresh"))))
+	m.HandleFunc("POST "+Prefix+"/agreements/{id}/lifecycle/refresh", s.signedIn(s.may(AreaSandbox, s.lifecycleAction("refresh"))))
 	m.HandleFunc("POST "+Prefix+"/agreements/{id}/lifecycle/cancel", s.signedIn(s.may(AreaOffers, s.lifecycleAction("cancel"))))
 	m.HandleFunc("POST "+Prefix+"/agreements/{id}/lifecycle/withdraw", s.signedIn(s.may(AreaOffers, s.lifecycleAction("withdraw"))))
 	m.HandleFunc("POST "+Prefix+"/agreements/{id}/lifecycle/pay", s.signedIn(s.may(AreaOffers, s.lifecycleAction("pay"))))

@@ -50,6 +50,12 @@ var postRoutes = []postRoute{
 	{"/console/offers/{offer}/documents", console.AreaOffers},
 	{"/console/offers/{offer}/documents/{doc}/remove", console.AreaOffers},
 	{"/console/agreements/{agreement}/amend", console.AreaOffers},
+	{"/console/agreements/{agreement}/lifecycle/refresh", console.AreaSandbox},
+	{"/console/agreements/{agreement}/lifecycle/cancel", console.AreaOffers},
+	{"/console/agreements/{agreement}/lifecycle/withdraw", console.AreaOffers},
+	{"/console/agreements/{agreement}/lifecycle/pay", console.AreaOffers},
+	{"/console/agreements/{agreement}/lifecycle/payment-cancel", console.AreaOffers},
+	{"/console/agreements/{agreement}/lifecycle/refund", console.AreaRefunds},
 
 	{"/console/metering/retry", console.AreaSandbox},
 
