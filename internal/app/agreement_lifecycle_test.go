@@ -3,6 +3,7 @@ package app_test
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -245,42 +246,50 @@ func TestAgreementEndingRenewalAndAdvisories(t *testing.T) {
 			b := offersSetup(t, dialect)
 			id := lifecycleAgreement(t, b, "123456789012")
 			agmt := map[string]any{"id": id}
-			// 65 days before the end of the 12-month agreement.
+			// The emulator sends AWS's Ending notices as their thresholds pass
+			// (180, 120 and 90 days before the end of this 12-month agreement).
 			var end time.Time
 			emu(t, b, func(s *world.State) error { end = *s.Agreements[id].EndTime; return nil })
 			if err := b.app.Emulator.World.Advance(end.Sub(b.app.Emulator.World.Now()) - 65*24*time.Hour); err != nil {
 				t.Fatal(err)
 			}
-			ending := func(days int) {
-				emitEvent(t, b, "Purchase Agreement Ending - Proposer", marketplace.SourceAgreement, map[string]any{
-					"agreement": map[string]any{"id": id, "endTime": end.UTC().Format(time.RFC3339), "status": "ACTIVE", "daysBeforeEndTime": days,
-						"autoRenewalEnabled": false},
-					"renewalSummary": map[string]any{"lockoutStartTime": nil, "disabledBy": "ACCEPTOR"}, "acceptor": map[string]any{"accountId": "123456789012"}})
+			outlookDays := func(days float64) func() bool {
+				return func() bool {
+					o, _ := lifecycleOf(t, b, id)["outlook"].(map[string]any)
+					return o != nil && o["daysBeforeEnd"] == days && o["autoRenewal"] == false
+				}
 			}
-			// AWS first, then the sweep: one 90-day notice.
-			ending(90)
-			eventually(t, "the 90-day notice", func() bool { return len(notices(t, b, "agreement_ending", "agreement_ending:"+id+":90d")) == 1 })
+			eventually(t, "AWS's 90-day notice", outlookDays(90))
+			// AWS first, then Concord's sweep: one notice per threshold.
 			if _, err := b.app.Notify.Sweep(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			if got := notices(t, b, "agreement_ending", "agreement_ending:"+id); len(got) != 1 {
-				t.Fatalf("after AWS's 90-day notice and the sweep: %v, want one notice", got)
+			wantKeys := func(days ...string) {
+				t.Helper()
+				got := notices(t, b, "agreement_ending", "agreement_ending:"+id)
+				slices.Sort(got)
+				var want []string
+				for _, d := range days {
+					want = append(want, "agreement_ending:"+id+":"+d+"d")
+				}
+				slices.Sort(want)
+				if !slices.Equal(got, want) {
+					t.Fatalf("ending notices %v, want %v", got, want)
+				}
 			}
-			// The sweep first, then AWS: one 60-day notice.
+			wantKeys("180", "120", "90")
+			// Past 60 days: the sweep and AWS's notice race; one notice still.
 			if err := b.app.Emulator.World.Advance(10 * 24 * time.Hour); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := b.app.Notify.Sweep(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			ending(60)
-			eventually(t, "the ending outlook", func() bool {
-				o, _ := lifecycleOf(t, b, id)["outlook"].(map[string]any)
-				return o != nil && o["daysBeforeEnd"] == float64(60) && o["autoRenewal"] == false && o["renewalDisabledBy"] == "ACCEPTOR"
-			})
-			if got := notices(t, b, "agreement_ending", "agreement_ending:"+id); len(got) != 2 {
-				t.Fatalf("ending notices %v, want one for 90 and one for 60 days", got)
+			eventually(t, "AWS's 60-day notice", outlookDays(60))
+			if _, err := b.app.Notify.Sweep(t.Context()); err != nil {
+				t.Fatal(err)
 			}
+			wantKeys("180", "120", "90", "60")
 
 			// Renewal terms finalized, then the lockout.
 			emitEvent(t, b, "Purchase Agreement Renewal Terms Finalized - Proposer", marketplace.SourceAgreement, map[string]any{"agreement": agmt,
@@ -294,9 +303,8 @@ func TestAgreementEndingRenewalAndAdvisories(t *testing.T) {
 					o["renewalTermsFinalizedAt"] != nil
 			})
 
-			// An advisory, open until resolved.
-			emitEvent(t, b, "Purchase Agreement Advisory Issued - Manufacturer", marketplace.SourceAgreement, map[string]any{"agreement": agmt,
-				"advisory": map[string]any{"issuedAt": b.app.Emulator.World.Now().UTC().Format(time.RFC3339)}})
+			// An advisory, open until resolved (AWS's actions in the emulator).
+			emu(t, b, func(s *world.State) error { _, err := s.IssueAdvisory(id); return err })
 			eventually(t, "an open advisory", func() bool {
 				_, out := b.do(t, "GET", "/v1/agreement-lifecycle/counts", b.key, nil)
 				return strings.Contains(string(out), `"openAdvisories":1`)
@@ -305,8 +313,7 @@ func TestAgreementEndingRenewalAndAdvisories(t *testing.T) {
 			if err := b.app.Emulator.World.Advance(time.Hour); err != nil {
 				t.Fatal(err)
 			}
-			emitEvent(t, b, "Purchase Agreement Advisory Resolved - Manufacturer", marketplace.SourceAgreement, map[string]any{"agreement": agmt,
-				"advisory": map[string]any{"resolvedAt": b.app.Emulator.World.Now().UTC().Format(time.RFC3339)}})
+			emu(t, b, func(s *world.State) error { _, err := s.ResolveAdvisory(id); return err })
 			eventually(t, "the advisory resolved", func() bool {
 				_, out := b.do(t, "GET", "/v1/agreement-lifecycle/counts", b.key, nil)
 				return strings.Contains(string(out), `"openAdvisories":0`)
