@@ -50,6 +50,9 @@ Commands:
   metering retry   send rejected or not_subscribed records again once the cause is fixed
   offer list|show|check|create|edit|clone|submit|cancel|associate|extended|instructions|amend
                    private offers: draft, check, publish through the Catalog API, track
+  agreement show|cancel|withdraw|refund|refund-status|pay|payment-cancel
+                   act on an accepted agreement through the Agreement API: cancellation
+                   requests, refunds against invoices, payment requests (docs/agreements.md)
   offer document add|list|remove
                    the TXT and PDF documents of an offer's custom EULA or reseller agreement
   notifications list|show|resend
@@ -89,6 +92,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return finish("offer document", offerDocumentCmd(ctx, rest[1:], stdout, stderr), stderr)
 		}
 		return finish(cmd+" "+rest[0], offerCmd(ctx, rest[0], rest[1:], stdout, stderr), stderr)
+	}
+	if cmd == "agreement" {
+		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+			fmt.Fprintf(stderr, "concord agreement: missing subcommand\n\n%s", usage)
+			return 2
+		}
+		return finish(cmd+" "+rest[0], agreementCmd(ctx, rest[0], rest[1:], stdout, stderr), stderr)
 	}
 	if (cmd == "apikey" || cmd == "bench" || cmd == "events" || cmd == "backfill" || cmd == "metering" || cmd == "notifications" || cmd == "user" || cmd == "products") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		cmd, rest = cmd+" "+rest[0], rest[1:]

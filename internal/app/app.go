@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/concordmp/concord/internal/agreement"
 	"github.com/concordmp/concord/internal/awsmp"
 	"github.com/concordmp/concord/internal/background"
 	"github.com/concordmp/concord/internal/console"
@@ -131,6 +132,7 @@ type App struct {
 	Offers       *offer.Service
 	Notify       *notify.Service
 	Orders       *orders.Desk
+	Agreements   *agreement.Service
 	// Console is the seller console under /console.
 	Console *console.Service
 	// Emulator is the in-process marketplace, in sandbox mode.
@@ -330,13 +332,17 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	if err := a.Notify.Start(ctx); err != nil {
 		logger.Warn("notifications: could not schedule the sweep", "err", err)
 	}
-	a.Ledger.Handlers(a.Runner, awsmp.NewAgreements(awsConf))
+	agreementAPI := awsmp.NewAgreements(awsConf)
+	a.Ledger.Handlers(a.Runner, agreementAPI)
+	a.Agreements = svc.Agreements
+	a.Agreements.API = agreementAPI
+	a.Agreements.Handlers(a.Runner)
 	a.Webhooks.Handlers(a.Runner)
 	a.Entitlements.Handlers(a.Runner)
 	a.Registration.Handlers(a.Runner)
 
 	a.Console = &console.Service{DB: db, Now: cfg.Now, Logger: logger, Offers: a.Offers, Registration: a.Registration, Notify: a.Notify,
-		Ledger: a.Ledger, Metering: a.Metering, Webhooks: a.Webhooks, Emulator: a.Emulator, Products: catalog,
+		Ledger: a.Ledger, Metering: a.Metering, Webhooks: a.Webhooks, Emulator: a.Emulator, Products: catalog, Agreements: a.Agreements,
 		FulfillmentURL: func() string { return a.PublicURL() + a.Registration.Path },
 		SecureCookies:  cfg.SecureCookies, Sandbox: a.Sandbox()}
 
@@ -358,7 +364,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsAddr != "",
 		Sandbox: a.Sandbox(), EventBridge: ebHandler, SNS: snsHandler,
 		Webhooks: a.Webhooks, Entitlements: a.Entitlements, Registration: a.Registration, Metering: a.Metering, Offers: a.Offers, Notify: a.Notify,
-		Products: catalog,
+		Products: catalog, Agreements: a.Agreements,
 		Extra: func(m *http.ServeMux, api huma.API) {
 			a.Registration.Mount(m)
 			a.Offers.Mount(m)
@@ -495,6 +501,9 @@ type Services struct {
 	// Orders turns agreement events into bookable artifacts and order
 	// notifications, and offer, registration and metering events into theirs.
 	Orders *orders.Desk
+	// Agreements acts on agreements (cancellation, refunds, payment
+	// requests) and announces their lifecycle from the ledger's hooks.
+	Agreements *agreement.Service
 }
 
 // NewServices wires the ledger to its hooks. AWS clients are left nil: the
@@ -516,6 +525,7 @@ func NewServices(db *store.DB, now func() time.Time, logger *slog.Logger) Servic
 		// answers them all. SQLite's writer groups commits in the store.
 		s.Ledger.Batch, s.Ledger.Batchers = inbox.DefaultBatch, inbox.DefaultBatchers
 	}
+	s.Agreements = &agreement.Service{DB: db, Ledger: s.Ledger, Notify: s.Notify, Now: now, Logger: logger}
 	s.Offers.OnEvent = s.Orders.OfferEvent
 	s.Offers.OnInstructions = s.Orders.Instructions
 	s.Registration.OnTenantCreated = s.Orders.TenantCreated
@@ -562,7 +572,10 @@ func NewServices(db *store.DB, now func() time.Time, logger *slog.Logger) Servic
 	s.Ledger.Lineage = s.Offers.Lineage
 	// A partner's offer released from a partner offer extends it; a change
 	// set's end is tracked at once.
-	s.Ledger.EventHooks = []inbox.EventHook{s.Offers.EventHook, s.Orders.EventHook}
+	s.Ledger.EventHooks = []inbox.EventHook{s.Offers.EventHook, s.Orders.EventHook, s.Agreements.EventHook}
+	// Cancellation, refund and payment requests and AWS's lifecycle notices
+	// are announced, refunds booked (internal/agreement).
+	s.Ledger.LifecycleHooks = []inbox.LifecycleHook{s.Agreements.LifecycleHook}
 	return s
 }
 

@@ -54,7 +54,7 @@ const (
 )
 
 // Kinds lists every kind, in the order they are decided.
-var Kinds = []string{KindCancellation, KindAmendment, KindRenewal, KindPartnerOrder, KindNew}
+var Kinds = []string{KindCancellation, KindRefund, KindAmendment, KindRenewal, KindPartnerOrder, KindNew}
 
 // ValidKind reports whether k is one of Kinds.
 func ValidKind(k string) bool { return slices.Contains(Kinds, k) }
@@ -119,7 +119,7 @@ type BookableArtifact struct {
 	// Version counts from 1 per agreement.
 	Version int `json:"version"`
 	// Kind is new, amendment, renewal, partner_order or cancellation.
-	Kind string `json:"kind" enum:"new,amendment,renewal,partner_order,cancellation"`
+	Kind string `json:"kind" enum:"new,amendment,renewal,partner_order,cancellation,refund"`
 	// OrderType is private or unknown (see OrderPrivate, OrderUnknown).
 	OrderType string `json:"orderType" enum:"private,unknown"`
 	// Channel is direct, or partner for an order sold by a channel partner.
@@ -176,6 +176,11 @@ type BookableArtifact struct {
 	// Metadata is the contract metadata of the Concord offer (booking fields
 	// such as the CRM opportunity).
 	Metadata map[string]string `json:"metadata"`
+
+	// Refunds are the completed refunds of the order (kind refund), with
+	// negative amounts; RefundedTotal is their sum (refund.go).
+	Refunds       []ArtifactRefund `json:"refunds,omitempty"`
+	RefundedTotal string           `json:"refundedTotal,omitempty"`
 
 	// ContentHash is the SHA-256 of everything above except the id and
 	// version: a version is recorded only when it changes.
@@ -413,11 +418,16 @@ func build(ctx context.Context, tx *store.Tx, id string, booking bool) (Bookable
 	if found || partner || amendment {
 		a.OrderType = OrderPrivate
 	}
+	if a.Refunds, a.RefundedTotal, err = refunds(ctx, tx, id); err != nil {
+		return a, err
+	}
 	switch {
 	case IsCancellation(ag.Status) && !booking:
 		a.Kind = KindCancellation
 		a.Status = ag.Status
 		a.EndedAt = utc(ag.EndedAt)
+	case len(a.Refunds) > 0 && !booking:
+		a.Kind = KindRefund
 	case amendment:
 		a.Kind = KindAmendment
 	case ag.Intent == marketplace.IntentRenew || (found && offer.Renewal):

@@ -132,7 +132,7 @@ func TestExport(t *testing.T) {
 		t.Run("a bad kind or period is refused", func(t *testing.T) {
 			var b bytes.Buffer
 			from := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-			if err := artifact.Export(context.Background(), db, &b, from, from.AddDate(0, 1, 0), "refund"); marketplace.ErrorCode(err) != marketplace.EInvalid {
+			if err := artifact.Export(context.Background(), db, &b, from, from.AddDate(0, 1, 0), "gift"); marketplace.ErrorCode(err) != marketplace.EInvalid {
 				t.Fatalf("bad kind: %v", err)
 			}
 			if err := artifact.Export(context.Background(), db, &b, from, from, ""); marketplace.ErrorCode(err) != marketplace.EInvalid {
@@ -164,7 +164,7 @@ func TestParseExportParams(t *testing.T) {
 		{from: "2026-11-01", to: "2026-11-01", err: "to (2026-11-01) must be after from (2026-11-01): to is exclusive"},
 		{from: "2026-12-01", to: "2026-11-01", err: "must be after from"},
 		{from: "2026-01-01", to: "2027-01-02", err: "the period from 2026-01-01 to 2027-01-02 is longer than a year"},
-		{from: "2026-11-01", to: "2026-12-01", kind: "refund", err: `kind "refund" is invalid: use cancellation, amendment, renewal, partner_order, new`},
+		{from: "2026-11-01", to: "2026-12-01", kind: "gift", err: `kind "gift" is invalid: use cancellation, refund, amendment, renewal, partner_order, new`},
 		{from: "2026-11-01", to: "2026-12-01", kind: "NEW", err: "is invalid"},
 	} {
 		got, err := artifact.ParseExportParams(tc.from, tc.to, tc.kind)

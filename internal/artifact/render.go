@@ -84,6 +84,8 @@ func KindTitle(kind string) string {
 		return "Partner order"
 	case KindCancellation:
 		return "Cancellation"
+	case KindRefund:
+		return "Refund"
 	}
 	return kind
 }

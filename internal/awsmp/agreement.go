@@ -174,6 +174,12 @@ func addTerm(t *marketplace.Terms, term types.AcceptedTerm) {
 	case *types.AcceptedTermMemberVariablePaymentTerm:
 		t.Types = append(t.Types, "VariablePaymentTerm")
 		setCurrency(t, v.Value.CurrencyCode)
+		vp := &marketplace.VariablePayment{TermID: aws.ToString(v.Value.Id), Currency: aws.ToString(v.Value.CurrencyCode),
+			MaxTotalChargeAmount: aws.ToString(v.Value.MaxTotalChargeAmount)}
+		if c := v.Value.Configuration; c != nil {
+			vp.ApprovalStrategy, vp.ExpirationDuration = string(c.PaymentRequestApprovalStrategy), aws.ToString(c.ExpirationDuration)
+		}
+		t.VariablePayment = vp
 	default:
 		t.Types = append(t.Types, fmt.Sprintf("%T", term))
 	}

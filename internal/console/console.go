@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/concordmp/concord/internal/agreement"
 	"github.com/concordmp/concord/internal/emulator"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
@@ -76,6 +77,9 @@ type Service struct {
 	Ledger       *inbox.Ledger
 	Metering     *metering.Service
 	Webhooks     *webhook.Service
+	// Agreements acts on agreements (cancellation requests, refunds,
+	// payment requests); nil leaves the lifecycle page out.
+	Agreements *agreement.Service
 	// Emulator is the built-in marketplace in sandbox mode (nil otherwise):
 	// the sandbox page plays the buyer, the partner and AWS's clock with it.
 	Emulator *emulator.Emulator
@@ -144,6 +148,7 @@ func (s *Service) Mount(m Mux) {
 	m.HandleFunc("POST "+Prefix+"/notifications/{id}/resend", s.signedIn(s.writer(s.resend)))
 	s.mountOfferForms(m)
 	s.mountLedger(m)
+	s.mountAgreementLifecycle(m)
 	s.mountSettings(m)
 	s.mountSandbox(m)
 	s.mountAgreements(m)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/concordmp/concord/internal/agreement"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/notify"
 	"github.com/concordmp/concord/internal/offer"
@@ -140,6 +141,8 @@ type dashboardData struct {
 	MeteringProblems int
 	MeteringPending  int
 	FailedDeliveries int
+	// Lifecycle counts requests waiting for the buyer or AWS, and open advisories.
+	Lifecycle agreement.Counts
 }
 
 // offerStates orders the dashboard's offer counts along the lifecycle.
@@ -151,6 +154,9 @@ const EndingWindow = 90 * 24 * time.Hour
 
 func (s *Service) dashboard(w http.ResponseWriter, r *http.Request) {
 	d, err := s.dashboardData(r.Context())
+	if err == nil && s.Agreements != nil {
+		d.Lifecycle, err = s.Agreements.Count(r.Context())
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

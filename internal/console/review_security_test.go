@@ -51,6 +51,12 @@ var postRoutes = []postRoute{
 	{"/console/offers/{offer}/documents/{doc}/remove", console.AreaOffers},
 	{"/console/agreements/{agreement}/amend", console.AreaOffers},
 	{"/console/buyers/{account}/company", console.AreaOffers},
+	{"/console/agreements/{agreement}/lifecycle/refresh", console.AreaSandbox},
+	{"/console/agreements/{agreement}/lifecycle/cancel", console.AreaOffers},
+	{"/console/agreements/{agreement}/lifecycle/withdraw", console.AreaOffers},
+	{"/console/agreements/{agreement}/lifecycle/pay", console.AreaOffers},
+	{"/console/agreements/{agreement}/lifecycle/payment-cancel", console.AreaOffers},
+	{"/console/agreements/{agreement}/lifecycle/refund", console.AreaRefunds},
 
 	{"/console/metering/retry", console.AreaSandbox},
 
@@ -85,6 +91,7 @@ var roleMatrix = map[string]map[string]bool{
 	console.AreaOffers:   {console.RoleAdmin: true, console.RoleRevOps: true, console.RoleFinance: false, console.RoleReadOnly: false},
 	console.AreaSettings: {console.RoleAdmin: true, console.RoleRevOps: false, console.RoleFinance: false, console.RoleReadOnly: false},
 	console.AreaSandbox:  {console.RoleAdmin: true, console.RoleRevOps: true, console.RoleFinance: true, console.RoleReadOnly: false},
+	console.AreaRefunds:  {console.RoleAdmin: true, console.RoleRevOps: false, console.RoleFinance: true, console.RoleReadOnly: false},
 }
 
 // may is the policy's answer for role and area.
@@ -107,8 +114,8 @@ func TestRoleMatrixIsTheRolesPolicy(t *testing.T) {
 			}
 		}
 	}
-	if len(roleMatrix) != 3 {
-		t.Errorf("the policy names %d areas, the console 3", len(roleMatrix))
+	if len(roleMatrix) != 4 {
+		t.Errorf("the policy names %d areas, the console 4", len(roleMatrix))
 	}
 }
 

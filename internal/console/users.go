@@ -96,6 +96,8 @@ func (u User) Can(area string) bool {
 		return u.Role == RoleAdmin
 	case AreaSandbox:
 		return u.CanWrite()
+	case AreaRefunds:
+		return u.Role == RoleAdmin || u.Role == RoleFinance
 	}
 	return false
 }

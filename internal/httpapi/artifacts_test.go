@@ -178,7 +178,7 @@ func TestArtifactsAPI(t *testing.T) {
 				{"GET", "/v1/artifacts/export?to=2026-12-01", 400, "from is required"},
 				{"GET", "/v1/artifacts/export?from=2026-12-01&to=2026-11-01", 400, "to (2026-11-01) must be after from (2026-12-01)"},
 				{"GET", "/v1/artifacts/export?from=2026-01-01&to=2027-06-01", 400, "longer than a year"},
-				{"GET", "/v1/artifacts/export?from=2026-11-01&to=2026-12-01&kind=refund", 400, `kind \"refund\" is invalid`},
+				{"GET", "/v1/artifacts/export?from=2026-11-01&to=2026-12-01&kind=gift", 400, `kind \"gift\" is invalid`},
 				{"GET", "/v1/artifacts/art_nope", 404, "artifact art_nope not found"},
 				{"GET", "/v1/artifacts/art_nope/pdf", 404, "artifact art_nope not found"},
 				{"GET", "/v1/agreements/agmt-nope/artifacts", 404, "agreement agmt-nope not found"},

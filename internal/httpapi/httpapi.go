@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/concordmp/concord/internal/agreement"
 	"github.com/concordmp/concord/internal/apikey"
 	"github.com/concordmp/concord/internal/entitlement"
 	"github.com/concordmp/concord/internal/inbox"
@@ -65,6 +66,8 @@ type Server struct {
 	Notify *notify.Service
 	// Products reads products from the Catalog API (POST /v1/products/{id}/sync).
 	Products inbox.ProductAPI
+	// Agreements serves the agreement lifecycle operations; nil leaves them out.
+	Agreements *agreement.Service
 
 	requests *prometheus.HistogramVec
 }
@@ -107,6 +110,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerArtifacts(api)
 	s.registerNotifications(api)
 	s.registerReports(api)
+	s.registerAgreementLifecycle(api)
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "version": s.Version, "sandbox": s.Sandbox})

@@ -13,7 +13,7 @@ import (
 // limits on purpose: the service checks them and answers 400 with a precise
 // message.
 type notificationRouteBody struct {
-	Kind      string `json:"kind,omitempty" doc:"A notification kind (new_order, partner_offer_extended, order_modification, renewal, agreement_ended, registration_pending, registration_reminder, offer_expiring, agreement_ending, metering_failed, metering_expired, buyer_welcome), or * for every kind."`
+	Kind      string `json:"kind,omitempty" doc:"A notification kind (new_order, partner_offer_extended, order_modification, renewal, agreement_ended, registration_pending, registration_reminder, offer_expiring, agreement_ending, metering_failed, metering_expired, buyer_welcome, purchase_instructions, agreement_request, billing_alert, agreement_advisory), or * for every kind."`
 	Channel   string `json:"channel,omitempty" doc:"email or slack"`
 	Target    string `json:"target,omitempty" doc:"The email address (finance@example.com), or the https URL of a Slack-compatible incoming webhook."`
 	ProductID string `json:"productId,omitempty" doc:"Only notifications about this product; empty means every product."`

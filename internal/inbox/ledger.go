@@ -92,6 +92,10 @@ type Ledger struct {
 	Batch, Batchers int
 
 	batch batcher
+	// LifecycleHooks run inside the transaction that folds an agreement's
+	// lifecycle (cancellation, refund and payment requests, Ending, Renewal
+	// and Advisory events; see lifecycle.go).
+	LifecycleHooks []LifecycleHook
 }
 
 // EventHook is told about every new event the inbox stores.
@@ -238,7 +242,9 @@ func initialStatus(k marketplace.EventKind) string {
 	switch {
 	case k == marketplace.KindUnknown:
 		return StatusFlagged
-	case marketplace.IsLedgerKind(k), marketplace.IsSubscriptionKind(k):
+	case k == marketplace.KindDisbursementPaused:
+		return StatusStored // about the seller's bank account: no fold, an alert (EventHooks)
+	case marketplace.IsLedgerKind(k), marketplace.IsSubscriptionKind(k), marketplace.IsLifecycleKind(k):
 		return StatusDeferred
 	}
 	return StatusStored
@@ -299,6 +305,7 @@ type projector struct {
 	hooks          []LicenseHook
 	agreementHooks []AgreementHook
 	lineage        LineageHook
+	lifecycleHooks []LifecycleHook
 	// enriching is the agreement an enrichment job is folding: it must not
 	// queue its own enrichment again (the job would run twice).
 	enriching     string
@@ -335,7 +342,7 @@ func (p *projector) product(ctx context.Context, productID, code string, now int
 
 func (l *Ledger) newProjector(tx *store.Tx, now time.Time) *projector {
 	return &projector{tx: tx, now: now, hooks: l.LicenseHooks, agreementHooks: l.AgreementHooks, lineage: l.Lineage,
-		seenAgreement: map[string]bool{}, dirty: map[string]bool{}, upserted: map[string]bool{}}
+		lifecycleHooks: l.LifecycleHooks, seenAgreement: map[string]bool{}, dirty: map[string]bool{}, upserted: map[string]bool{}}
 }
 
 // flush folds every dirty license, in a stable order.
@@ -412,6 +419,8 @@ func (p *projector) fold(ctx context.Context, f marketplace.Fact) error {
 		return nil
 	case marketplace.IsSubscriptionKind(f.Kind):
 		return p.subscription(ctx, f.CustomerIdentifier+"|"+f.ProductCode)
+	case marketplace.IsLifecycleKind(f.Kind):
+		return p.lifecycle(ctx, f.AgreementID)
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ type model struct {
 	agreements    map[string]*modelAgreement
 	licenses      map[string]*modelLicense      // by license id (l-…)
 	subscriptions map[string]*modelSubscription // by customer identifier|product code
+	lifecycle     []string                      // rows the lifecycle fold must end in (property_lifecycle_test.go)
 }
 
 func newModel() *model {

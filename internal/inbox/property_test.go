@@ -258,6 +258,7 @@ func genStream(t *rapid.T, now time.Time) ([]delivery, *model) {
 					m.agreements[a.ID].renewals = append(m.agreements[a.ID].renewals, renewalEvent{when, auto})
 				}
 			}
+			genLifecycle(t, a, tick, func(body []byte) { out = append(out, delivery{body: body}) }, m)
 		}
 	}
 	return append(out, genLegacy(t, m, now.Add(-20*24*time.Hour))...), m
@@ -345,7 +346,8 @@ func perturb(t *rapid.T, stream []delivery) []delivery {
 
 func truncate(t *rapid.T, db *store.DB) {
 	err := db.Write(context.Background(), func(tx *store.Tx) error {
-		for _, tbl := range []string{"inbox_events", "agreements", "licenses", "buyers", "products", "subscriptions", "jobs"} {
+		for _, tbl := range []string{"inbox_events", "agreements", "licenses", "buyers", "products", "subscriptions", "jobs",
+			"agreement_lifecycle", "cancellation_requests", "billing_adjustments", "payment_requests"} {
 			if _, err := tx.Exec(context.Background(), "DELETE FROM "+tbl); err != nil {
 				return err
 			}
@@ -399,6 +401,9 @@ func TestPropertyOrderAndDuplicatesConverge(t *testing.T) {
 			story.check(rt, db, t0, inboxEvents(stream))
 			story.check(rt, other, t0, inboxEvents(stream))
 			story.check(rt, third, t0, inboxEvents(stream))
+			story.checkLifecycle(rt, db)
+			story.checkLifecycle(rt, other)
+			story.checkLifecycle(rt, third)
 			want, got := inboxtest.Snapshot(t, db), inboxtest.Snapshot(t, other)
 			if want != got {
 				rt.Fatalf("ledgers differ\nordered:\n%s\nshuffled with duplicates:\n%s", want, got)

@@ -88,6 +88,9 @@ func (l *Ledger) Replay(ctx context.Context) (ReplayStats, error) {
 		if err := p.flush(ctx); err != nil {
 			return err
 		}
+		if _, err := p.refoldLifecycles(ctx); err != nil {
+			return err
+		}
 		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM inbox_events WHERE status = 'deferred'`).Scan(&st.Deferred); err != nil {
 			return err
 		}

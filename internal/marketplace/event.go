@@ -125,6 +125,8 @@ type Fact struct {
 	LicenseArn            string     `json:"licenseArn,omitempty"`
 	CustomerIdentifier    string     `json:"customerIdentifier,omitempty"`
 	FreeTrial             bool       `json:"freeTrial,omitempty"`
+	// Lifecycle is set for the lifecycle kinds (IsLifecycleKind).
+	Lifecycle *LifecycleFact `json:"lifecycle,omitempty"`
 }
 
 // ebEnvelope is the standard EventBridge envelope.
@@ -224,6 +226,11 @@ func ParseEventBridge(body []byte) (Event, error) {
 	}
 	ev.RequestID = d.RequestID
 	ev.Kind, ev.Fact.Role = classify(env.Source, env.DetailType)
+	base, role := splitRole(env.DetailType)
+	lcKind, lcStatus, isLifecycle := lifecycleKind(env.Source, base, role)
+	if isLifecycle {
+		ev.Kind = lcKind
+	}
 	f := &ev.Fact
 	f.EventID, f.Kind, f.Time = ev.ID, ev.Kind, ev.Time
 	f.ReceiverAccountID = env.Account
@@ -251,6 +258,11 @@ func ParseEventBridge(body []byte) (Event, error) {
 	}
 	if err := f.validate(); err != nil {
 		return Event{}, Errorf(EInvalid, "event %s (%s): %s", env.ID, env.DetailType, err.Message)
+	}
+	if isLifecycle {
+		if err := parseLifecycle(f, lcStatus, env.Detail); err != nil {
+			return Event{}, Errorf(EInvalid, "event %s (%s): %s", env.ID, env.DetailType, err.Message)
+		}
 	}
 	return ev, nil
 }
@@ -290,13 +302,18 @@ func (f *Fact) validate() *Error {
 // rejected at the door instead of failing (and being redelivered) forever.
 func Storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
-// classify maps a detail-type to its kind and the role suffix.
-func classify(source, detailType string) (EventKind, string) {
-	role := ""
-	base := detailType
+// splitRole splits "Purchase Agreement Created - Proposer" into its base and role.
+func splitRole(detailType string) (base, role string) {
+	base = detailType
 	if i := strings.LastIndex(detailType, " - "); i > 0 {
 		base, role = detailType[:i], detailType[i+3:]
 	}
+	return base, role
+}
+
+// classify maps a detail-type to its kind and the role suffix.
+func classify(source, detailType string) (EventKind, string) {
+	base, role := splitRole(detailType)
 	if source == SourceAgreement && (role == "Proposer" || role == "Manufacturer") {
 		switch base {
 		case "Purchase Agreement Created":

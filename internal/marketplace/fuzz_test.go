@@ -17,6 +17,9 @@ var definedKinds = map[marketplace.EventKind]bool{
 	marketplace.KindInformational: true, marketplace.KindUnknown: true,
 	marketplace.KindSubscribeSuccess: true, marketplace.KindSubscribeFail: true, marketplace.KindUnsubscribePending: true,
 	marketplace.KindUnsubscribeSuccess: true, marketplace.KindEntitlementUpdated: true, marketplace.KindSubscriptionConfirm: true,
+	marketplace.KindCancellationRequest: true, marketplace.KindBillingAdjustment: true, marketplace.KindPaymentRequest: true,
+	marketplace.KindAgreementEnding: true, marketplace.KindRenewalUpcoming: true, marketplace.KindRenewalTermsFinalized: true,
+	marketplace.KindAdvisoryIssued: true, marketplace.KindAdvisoryResolved: true, marketplace.KindDisbursementPaused: true,
 }
 
 // checkError asserts a rejection is a coded, user-facing error.
@@ -60,6 +63,14 @@ func FuzzParseEventBridge(f *testing.F) {
 		eb.Custom("Offer Released", marketplace.SourceCatalog, isv, evTime, map[string]any{"offer": map[string]any{"id": "offer-1"}}),
 		eb.Custom("Purchase Agreement Ending - Proposer", marketplace.SourceAgreement, isv, evTime,
 			map[string]any{"agreement": map[string]any{"id": "agmt-x", "daysBeforeEndTime": 30}}),
+		eb.Custom("Agreement Cancellation Request Rejected - Proposer", marketplace.SourceAgreement, isv, evTime,
+			map[string]any{"agreement": map[string]any{"id": "agmt-x", "acceptorId": buyer}, "agreementCancellationRequest": map[string]any{"id": "acr-1",
+				"reasonCode": "TEST_AGREEMENT", "statusCode": "REJECTED", "createdAt": "2026-03-02T15:04:05Z", "updatedAt": "2026-03-03T15:04:05Z"}}),
+		eb.Custom("Purchase Agreement Billing Adjustment Completed - Proposer", marketplace.SourceAgreement, isv, evTime,
+			map[string]any{"agreement": map[string]any{"id": "agmt-x"}, "billingAdjustmentRequest": map[string]any{"id": "ba-1", "adjustmentAmount": "10.00",
+				"currencyCode": "USD", "adjustmentReasonCode": "OTHER"}, "invoice": map[string]any{"originalInvoiceId": "inv-1"}}),
+		eb.Custom("Purchase Agreement Renewal Terms Finalized - Proposer", marketplace.SourceAgreement, isv, evTime,
+			map[string]any{"agreement": map[string]any{"id": "agmt-x"}, "renewalSummary": map[string]any{"tcv": "1200.00", "currency": "USD", "lockoutReached": nil}}),
 		eb.Custom("Change Set Failed", marketplace.SourceCatalog, isv, evTime, map[string]any{"ChangeSetId": "cs-1", "FailureCode": "CLIENT_ERROR"}),
 		eb.Custom("Something New", "my.app", isv, evTime, nil),
 		[]byte(docExamples[0]), []byte(docExamples[1]), []byte(docExamples[2]),
@@ -89,6 +100,9 @@ func FuzzParseEventBridge(f *testing.F) {
 		}
 		if ev.ID == "" || ev.Fact.EventID != ev.ID || ev.DetailType == "" || ev.Source == "" {
 			t.Fatalf("event without id, detail-type or source: %+v", ev)
+		}
+		if marketplace.IsLifecycleKind(ev.Kind) != (ev.Fact.Lifecycle != nil) {
+			t.Fatalf("lifecycle kind %q and lifecycle fact %v disagree", ev.Kind, ev.Fact.Lifecycle)
 		}
 		if ev.Time.Location() != time.UTC || !ev.Fact.Time.Equal(ev.Time) {
 			t.Fatalf("time %v not UTC or not copied to the fact", ev.Time)

@@ -14,6 +14,9 @@ type Terms struct {
 	Validity        *Validity     `json:"validity,omitempty"`
 	AutoRenew       *bool         `json:"autoRenew,omitempty"`
 	FreeTrial       *FreeTrial    `json:"freeTrial,omitempty"`
+	// VariablePayment is the variable payment term, which lets the seller
+	// send payment requests (SendAgreementPaymentRequest names its id).
+	VariablePayment *VariablePayment `json:"variablePayment,omitempty"`
 	// Types lists every accepted term type AWS returned, including ones Concord
 	// does not model, so nothing is silently dropped.
 	Types []string `json:"types"`
@@ -46,6 +49,17 @@ type Validity struct {
 // FreeTrial is the free-trial pricing term.
 type FreeTrial struct {
 	Duration string `json:"duration,omitempty"`
+}
+
+// VariablePayment is the accepted VariablePaymentTerm (marketplaceagreement
+// v1.30.7 types.VariablePaymentTerm).
+type VariablePayment struct {
+	TermID               string `json:"termId"`
+	Currency             string `json:"currency,omitempty"`
+	MaxTotalChargeAmount string `json:"maxTotalChargeAmount,omitempty"`
+	// ApprovalStrategy is AUTO_APPROVE_ON_EXPIRATION or WAIT_FOR_APPROVAL.
+	ApprovalStrategy   string `json:"approvalStrategy,omitempty"`
+	ExpirationDuration string `json:"expirationDuration,omitempty"`
 }
 
 // AgreementDetails is what the Agreement API says about one agreement: the fact to

@@ -72,7 +72,7 @@ const (
 // Kinds lists every kind, in the order the documentation gives them.
 var Kinds = []string{KindNewOrder, KindPartnerOfferExtended, KindOrderModification, KindRenewal, KindAgreementEnded,
 	KindRegistrationPending, KindRegistrationReminder, KindOfferExpiring, KindAgreementEnding, KindMeteringFailed,
-	KindMeteringExpired, KindBuyerWelcome, KindPurchaseInstructions}
+	KindMeteringExpired, KindBuyerWelcome, KindPurchaseInstructions, KindAgreementRequest, KindBillingAlert, KindAgreementAdvisory}
 
 // KnownKind reports whether kind is one of Kinds, so routes cannot name (and
 // callers cannot emit) a misspelt kind.
@@ -402,6 +402,8 @@ func dataMatches(kind string, data any) bool {
 		return kind == KindBuyerWelcome
 	case InstructionsData:
 		return kind == KindPurchaseInstructions
+	case LifecycleData:
+		return kind == KindAgreementRequest || kind == KindBillingAlert || kind == KindAgreementAdvisory
 	}
 	return false
 }

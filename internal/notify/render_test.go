@@ -38,7 +38,22 @@ func samples() map[string]sample {
 	corrected.Data = cData
 
 	since := t0
+	at := t0
 	return map[string]sample{
+		notify.KindAgreementRequest: {notice: notify.Notice{Kind: notify.KindAgreementRequest, Key: "acr-1:APPROVED", AgreementID: "agmt-9",
+			Data: notify.LifecycleData{Topic: notify.TopicCancellation, AgreementID: "agmt-9", BuyerCompany: hostile, BuyerAccountID: "444455556666",
+				RequestID: "acr-1", Status: "APPROVED", ReasonCode: "TEST_AGREEMENT", Description: "test order", StatusMessage: "buyer agreed", At: &at}},
+			subject: []string{"Cancellation request APPROVED", hostile, "agmt-9"},
+			body:    []string{"acr-1", "TEST_AGREEMENT", "test order", "buyer agreed"}},
+		notify.KindBillingAlert: {notice: notify.Notice{Kind: notify.KindBillingAlert, Key: "ba-1:COMPLETED", AgreementID: "agmt-9",
+			Data: notify.LifecycleData{Topic: notify.TopicRefund, AgreementID: "agmt-9", BuyerCompany: hostile, RequestID: "ba-1", Status: "COMPLETED",
+				Amount: "1250.5", Currency: "USD", InvoiceID: "inv-7", ReasonCode: "INCORRECT_METERING"}},
+			subject: []string{"Refund completed", "1,250.50 USD", hostile},
+			body:    []string{"ba-1", "inv-7", "agmt-9", "INCORRECT_METERING"}},
+		notify.KindAgreementAdvisory: {notice: notify.Notice{Kind: notify.KindAgreementAdvisory, Key: "adv:1", AgreementID: "agmt-9",
+			Data: notify.LifecycleData{Topic: notify.TopicAdvisory, AgreementID: "agmt-9", BuyerCompany: hostile, Open: true, At: &at}},
+			subject: []string{"Advisory issued", hostile},
+			body:    []string{"agmt-9", "issued an advisory"}},
 		notify.KindNewOrder: {notice: o,
 			subject: []string{"New order (private offer)", hostile, "Acme Analytics", "USD 12,000.00"},
 			body: []string{"agmt-1", "offer-abc", "ofr_1", "arn:aws:license-manager::444455556666:license:l-0123456789abcdef",

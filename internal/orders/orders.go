@@ -254,8 +254,8 @@ func (d *Desk) isPublic(ctx context.Context, agreementID string) (bool, error) {
 func (d *Desk) orderNotice(ctx context.Context, tx *store.Tx, a marketplace.Agreement, art artifact.BookableArtifact, public bool) (notify.Notice, error) {
 	data := orderData(art)
 	kind := art.Kind
-	if kind == artifact.KindCancellation {
-		// The order as it was booked, before the cancellation.
+	if kind == artifact.KindCancellation || kind == artifact.KindRefund {
+		// The order as it was booked, before the cancellation or refund.
 		kind = orderKind(a, art)
 	}
 	switch {

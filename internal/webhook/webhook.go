@@ -70,13 +70,17 @@ const (
 	NotificationMeteringExpired      = "notification.metering_expired"
 	NotificationBuyerWelcome         = "notification.buyer_welcome"
 	NotificationPurchaseInstructions = "notification.purchase_instructions"
+	NotificationAgreementRequest     = "notification.agreement_request"
+	NotificationBillingAlert         = "notification.billing_alert"
+	NotificationAgreementAdvisory    = "notification.agreement_advisory"
 )
 
 // EventTypes lists every event type, in the order the documentation gives them.
 var EventTypes = []string{TenantCreated, LicenseActivated, LicenseUpdated, LicenseEnding, LicenseDeprovisioned, MeteringFailed, MeteringExpired,
 	NotificationNewOrder, NotificationPartnerOfferExtended, NotificationOrderModification, NotificationRenewal, NotificationAgreementEnded,
 	NotificationRegistrationPending, NotificationRegistrationReminder, NotificationOfferExpiring, NotificationAgreementEnding,
-	NotificationMeteringFailed, NotificationMeteringExpired, NotificationBuyerWelcome, NotificationPurchaseInstructions, Ping}
+	NotificationMeteringFailed, NotificationMeteringExpired, NotificationBuyerWelcome, NotificationPurchaseInstructions,
+	NotificationAgreementRequest, NotificationBillingAlert, NotificationAgreementAdvisory, Ping}
 
 // Known reports whether eventType is one this package sends, so endpoints cannot
 // subscribe to (and emitters cannot send) misspelt types.

@@ -33,6 +33,14 @@ func Snapshot(tb testing.TB, db *store.DB) string {
 			`SELECT product_id, COALESCE(product_code, '') FROM products ORDER BY product_id`,
 			`SELECT customer_key, state, offer_id FROM subscriptions ORDER BY customer_key`,
 			`SELECT kind, status FROM inbox_events WHERE status = 'deferred' ORDER BY kind`,
+			`SELECT agreement_id, COALESCE(days_before_end, -1), COALESCE(auto_renewal, FALSE), COALESCE(lockout_start_time, 0), renewal_disabled_by,
+				renewal_value, renewal_currency, COALESCE(renewal_terms_finalized_at, 0), lockout_reached, advisory_open,
+				COALESCE(advisory_issued_at, 0), COALESCE(advisory_resolved_at, 0) FROM agreement_lifecycle ORDER BY agreement_id`,
+			`SELECT id, agreement_id, reason_code, description, status, status_message, COALESCE(created_at, 0), COALESCE(updated_at, 0)
+				FROM cancellation_requests ORDER BY id`,
+			`SELECT id, agreement_id, invoice_id, amount, currency, reason_code, client_token, status, status_message, COALESCE(updated_at, 0)
+				FROM billing_adjustments ORDER BY id`,
+			`SELECT id, agreement_id, term_id, name, charge_amount, currency, charge_id, status, COALESCE(updated_at, 0) FROM payment_requests ORDER BY id`,
 		} {
 			lines, err := storetest.Rows(context.Background(), tx, q)
 			if err != nil {
