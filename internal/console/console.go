@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/emulator"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
@@ -211,7 +212,9 @@ func (s *Service) signedInWith(limit int64, h http.HandlerFunc) http.HandlerFunc
 				return
 			}
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess)))
+		// Every change made under this request names the user in the audit trail.
+		ctx := audit.WithActor(r.Context(), audit.Actor{Kind: audit.KindUser, ID: sess.User.ID, Name: sess.User.Email})
+		h(w, r.WithContext(context.WithValue(ctx, ctxKey{}, sess)))
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/concordmp/concord/internal/apikey"
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/entitlement"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
@@ -179,7 +180,7 @@ func (s *Server) authenticate(api huma.API) func(ctx huma.Context, next func(hum
 			huma.WriteErr(api, ctx, http.StatusUnauthorized, "an API key is required: send Authorization: Bearer ck_… (create one with `concord apikey create`)")
 			return
 		}
-		_, err := keys.Verify(ctx.Context(), secret)
+		key, err := keys.Verify(ctx.Context(), secret)
 		if err != nil {
 			if marketplace.ErrorCode(err) == marketplace.EInternal {
 				s.Logger.Error("api key check", "err", err)
@@ -189,7 +190,8 @@ func (s *Server) authenticate(api huma.API) func(ctx huma.Context, next func(hum
 			huma.WriteErr(api, ctx, http.StatusUnauthorized, marketplace.ErrorMessage(err))
 			return
 		}
-		next(ctx)
+		// Every change made under this call names the key in the audit trail.
+		next(huma.WithContext(ctx, audit.WithActor(ctx.Context(), audit.Actor{Kind: audit.KindAPIKey, ID: key.ID, Name: key.Name})))
 	}
 }
 
