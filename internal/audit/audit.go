@@ -17,9 +17,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/concordmp/concord/internal/store"
 	"strings"
 	"time"
+
+	"github.com/concordmp/concord/internal/store"
 )
 
 // Kinds of actor.
