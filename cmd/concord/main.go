@@ -21,6 +21,7 @@ import (
 
 	"github.com/concordmp/concord/internal/apikey"
 	"github.com/concordmp/concord/internal/app"
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/store"
 )
@@ -77,6 +78,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	cmd, rest := args[0], args[1:]
+	if cmd != "serve" && cmd != "emulator" && cmd != "migrate" {
+		// A command run on the server acts on the database directly: the
+		// audit trail names it (serve names its users and API keys instead).
+		name := "concord " + cmd
+		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+			name += " " + rest[0]
+		}
+		ctx = audit.WithActor(ctx, audit.Actor{Kind: audit.KindSystem, ID: "cli", Name: name})
+	}
 	if cmd == "offer" {
 		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
 			fmt.Fprintf(stderr, "concord offer: missing subcommand\n\n%s", usage)

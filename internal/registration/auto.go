@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
@@ -40,7 +41,11 @@ func (s *Service) PutOfferDetails(ctx context.Context, d OfferDetails) (OfferDet
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
 		var err error
 		d, err = s.PutOfferDetailsTx(ctx, tx, d, s.Now())
-		return err
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{Object: "offer_registration", ObjectID: d.OfferID, Action: "offer.registration_details",
+			After: d, Summary: "registration details of offer " + d.OfferID + " for " + d.Company})
 	})
 	return d, err
 }
