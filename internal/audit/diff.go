@@ -46,8 +46,8 @@ func decode(raw json.RawMessage) any {
 	return v
 }
 
-// flatten writes every leaf of v under its path; an empty object or list is a
-// leaf of its own so that it still shows.
+// flatten writes every leaf of v under its path. An empty object or list
+// has no leaf: what it gains or loses shows as its members.
 func flatten(path string, v any, out map[string]string) {
 	switch t := v.(type) {
 	case nil:
@@ -55,9 +55,6 @@ func flatten(path string, v any, out map[string]string) {
 			out[path] = "null"
 		}
 	case map[string]any:
-		if len(t) == 0 && path != "" {
-			out[path] = "{}"
-		}
 		for k, x := range t {
 			p := k
 			if path != "" {
@@ -66,9 +63,6 @@ func flatten(path string, v any, out map[string]string) {
 			flatten(p, x, out)
 		}
 	case []any:
-		if len(t) == 0 && path != "" {
-			out[path] = "[]"
-		}
 		for i, x := range t {
 			flatten(path+"["+strconv.Itoa(i)+"]", x, out)
 		}

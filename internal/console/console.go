@@ -146,6 +146,8 @@ func (s *Service) Mount(m Mux) {
 	s.mountLedger(m)
 	s.mountSettings(m)
 	s.mountSandbox(m)
+	s.mountAudit(m)
+	s.mountNotification(m)
 }
 
 // ctxKey carries the session in a request's context.
@@ -354,6 +356,7 @@ var funcs = template.FuncMap{
 		return ""
 	},
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"inc": func(i int) int { return i + 1 },
 	"day": func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
 	"label": func(s string) string {
 		s = strings.ReplaceAll(s, "_", " ")

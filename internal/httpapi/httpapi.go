@@ -107,6 +107,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerReadiness(api)
 	s.registerArtifacts(api)
 	s.registerNotifications(api)
+	s.registerAudit(api)
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "version": s.Version, "sandbox": s.Sandbox})

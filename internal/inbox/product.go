@@ -51,7 +51,11 @@ func (l *Ledger) PutProduct(ctx context.Context, p marketplace.Product) (marketp
 		if err != nil {
 			return err
 		}
-		return auditProduct(ctx, tx, "product.put", before, existed, out)
+		action := "product.create"
+		if existed {
+			action = "product.update"
+		}
+		return auditProduct(ctx, tx, action, before, existed, out)
 	})
 	if err != nil && marketplace.ErrorCode(err) == marketplace.EInternal {
 		return out, fmt.Errorf("put product: %w", err)
