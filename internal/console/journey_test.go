@@ -14,6 +14,7 @@ import (
 	"github.com/concordmp/concord/internal/app"
 	"github.com/concordmp/concord/internal/browsertest"
 	"github.com/concordmp/concord/internal/console"
+	"github.com/concordmp/concord/internal/notify"
 	"github.com/concordmp/concord/internal/offer"
 )
 
@@ -450,6 +451,39 @@ func TestBrowserJourneys(t *testing.T) {
 	j.until("/console/licenses?arn="+url.QueryEscape(arn), fmt.Sprintf("api_calls: %d in total", total))
 	j.shot("license")
 
+	// An admin renames the product; the Audit page says who changed which
+	// setting, from what to what.
+	j.visit("/console/settings/products/"+journeyProduct, "")
+	j.setValue("#title", "Sample Analytics Pro")
+	j.submit("#save-product", "/console/settings/products/"+journeyProduct+"?saved=1")
+	j.visit("/console/audit", "")
+	j.choose("#object", "product")
+	j.submit("#filter-audit", "/console/audit?")
+	j.see("ada@seller.example", "product.update", "title", "Sample Analytics", "Sample Analytics Pro")
+	var change []string
+	if err := j.p.Evaluate(ctx, `(() => { for (const tr of document.querySelectorAll(".audit-diff tbody tr")) {
+		if (tr.querySelector("th").innerText.trim() === "title") return [tr.querySelector("del").innerText, tr.querySelector("ins").innerText]; } return []; })()`, &change); err != nil {
+		t.Fatal(err)
+	}
+	if len(change) != 2 || change[0] != "Sample Analytics" || change[1] != "Sample Analytics Pro" {
+		was, now := "", ""
+		if len(change) == 2 {
+			was, now = change[0], change[1]
+		}
+		t.Fatalf("the audit page's first change reads %q → %q, want the old and new title:\n%s", was, now, j.text())
+	}
+	// The offer's history names who submitted it.
+	j.visit("/console/offers/"+direct, "")
+	j.see("Submitted", "by ada@seller.example")
+	// The New Order notification opens on a page of its own.
+	ns, err := j.a.Notify.List(ctx, notify.Filter{Kind: notify.KindNewOrder, Limit: 1})
+	if err != nil || len(ns) == 0 {
+		t.Fatalf("no new order notification: %v", err)
+	}
+	j.visit("/console/notifications", "")
+	j.submit("a[href='/console/notifications/"+ns[0].ID+"']", "/console/notifications/"+ns[0].ID)
+	j.see("Text", "HTML", "Deliveries")
+
 	// Every page, at 1280 px (saved) and on a 390 px phone.
 	pages := []struct{ path, name string }{
 		{"/console/", "dashboard"}, {"/console/offers", "offers"}, {"/console/offers/" + direct, "offer"}, {"/console/partners", "partners"},
@@ -460,6 +494,7 @@ func TestBrowserJourneys(t *testing.T) {
 		{"/console/settings", "settings"}, {"/console/settings/products", "settings-products"}, {"/console/settings/products/" + journeyProduct, "settings-product"},
 		{"/console/settings/routes", "settings-routes"}, {"/console/settings/api-keys", "settings-api-keys"}, {"/console/settings/webhooks", "settings-webhooks"},
 		{"/console/settings/users", "settings-users"}, {"/console/sandbox", "sandbox"},
+		{"/console/audit", ""}, {"/console/notifications/" + ns[0].ID, ""},
 	}
 	for _, pg := range pages {
 		j.visit(pg.path, pg.name)

@@ -112,6 +112,12 @@ func (s *Service) GetOfferDetails(ctx context.Context, offerID string) (OfferDet
 	return d, err
 }
 
+// OfferDetailsTx reads an AWS offer's registration details in tx (the New
+// Order notification carries them); ok is false when it has none.
+func OfferDetailsTx(ctx context.Context, tx *store.Tx, offerID string) (d OfferDetails, ok bool, err error) {
+	return offerDetails(ctx, tx, offerID)
+}
+
 func offerDetails(ctx context.Context, tx *store.Tx, offerID string) (OfferDetails, bool, error) {
 	var d OfferDetails
 	if offerID == "" {
