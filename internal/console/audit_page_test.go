@@ -128,3 +128,31 @@ func TestNotificationPage(t *testing.T) {
 		}
 	})
 }
+
+// TestWalkthroughFixes: the partner offers' state filter lists only the
+// states a partner offer can be in; the dashboard counts failed webhook
+// deliveries with the failed notifications.
+func TestWalkthroughFixes(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		c := e.login("viewer@seller.example")
+
+		p := c.get("/console/partners")
+		wantIn(t, p, `<option value="extended"`, `<option value="accepted"`)
+		wantNotIn(t, p, `<option value="instructions_sent"`, `<option value="viewed"`)
+		if p := c.get("/console/partners?state=viewed"); p.status != http.StatusBadRequest {
+			t.Errorf("a direct-only state: %d", p.status)
+		}
+
+		wantIn(t, c.get("/console/"), "0 webhook deliveries failed")
+		if err := db.Write(context.Background(), func(tx *store.Tx) error {
+			_, err := tx.Exec(context.Background(), `INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, payload, state, attempts, created_at, updated_at)
+				VALUES ('whd_1', 'wh_1', 'ev_1', 'license.activated', '{}', 'failed', 8, 0, 0)`)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		wantIn(t, c.get("/console/"), "1 webhook delivery failed")
+	})
+}

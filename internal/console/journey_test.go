@@ -379,6 +379,15 @@ func TestBrowserJourneys(t *testing.T) {
 	j.submit("#accept-"+p.OfferID, "/console/sandbox")
 	p = j.waitOffer(partner, offer.StateAccepted)
 	j.until("/console/partners", "Initech", p.AgreementID)
+	// The partner offers table fits the 1280 px page: no scrolling sideways
+	// inside its box either.
+	var overflow int
+	if err := j.p.Evaluate(ctx, `(() => { const w = document.querySelector("main .table-wrap"); return w.scrollWidth - w.clientWidth; })()`, &overflow); err != nil {
+		t.Fatal(err)
+	}
+	if overflow > 0 {
+		t.Fatalf("the partner offers table is %d px wider than its box at 1280 px", overflow)
+	}
 	j.shot("partners")
 	j.until("/console/agreements/"+p.AgreementID, journeyPartner)
 
