@@ -58,7 +58,7 @@ type Config struct {
 	// Command is how a person runs this Concord's CLI again, e.g. "concord",
 	// "./bin/concord" or "go run ./cmd/concord" (with --data-dir when not the
 	// default): the first-admin hint prints it. Empty is "concord".
-	Command string
+	Command     string
 	Addr        string
 	DataDir     string
 	Database    string
