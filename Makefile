@@ -62,3 +62,4 @@ fuzz: ## fuzz every parser of outside input for 30 s each
 	go test -run '^$$' -fuzz FuzzDocumentUpload -fuzztime 30s ./internal/offer
 	go test -run '^$$' -fuzz FuzzArtifactExportParams -fuzztime 30s ./internal/artifact
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/docscheck
+	go test -run '^$$' -fuzz FuzzDiffAndRedact -fuzztime 30s ./internal/audit

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/concordmp/concord/internal/apikey"
 	"github.com/concordmp/concord/internal/app"
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/store"
 )
@@ -83,6 +85,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	cmd, rest := args[0], args[1:]
+	if cmd != "serve" && cmd != "emulator" && cmd != "migrate" {
+		// A command run on the server acts on the database directly: the
+		// audit trail names it (serve names its users and API keys instead).
+		name := "concord " + cmd
+		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+			name += " " + rest[0]
+		}
+		ctx = audit.WithActor(ctx, audit.Actor{Kind: audit.KindSystem, ID: "cli", Name: name})
+	}
 	if cmd == "offer" {
 		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
 			fmt.Fprintf(stderr, "concord offer: missing subcommand\n\n%s", usage)
@@ -380,6 +391,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg.DataDir, cfg.Database = c.dataDir, c.database
+	exe, _ := os.Executable()
+	cfg.Command = selfCommand(os.Args[0], exe, c.dataDir, c.database)
 	if *topics != "" {
 		cfg.SNSTopics = strings.Split(*topics, ",")
 	}
@@ -489,4 +502,37 @@ func eventsReplay(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		enc.SetIndent("", "  ")
 		return enc.Encode(st)
 	})
+}
+
+// selfCommand is how to run this concord again for the same database: the
+// path it was started by, or "go run ./cmd/concord" when `go run` built it
+// into a temporary directory (no concord binary exists then), with the
+// --data-dir of a non-default data directory. A PostgreSQL URL is not
+// printed (it may hold a password): the hint says to pass the same one.
+func selfCommand(arg0, exe, dataDir, database string) string {
+	cmd := arg0
+	switch {
+	case strings.Contains(exe, string(filepath.Separator)+"go-build") || strings.Contains(arg0, string(filepath.Separator)+"go-build"):
+		cmd = "go run ./cmd/concord"
+	case !strings.ContainsRune(arg0, filepath.Separator):
+		cmd = filepath.Base(arg0) // found on the PATH
+	}
+	if database != "" {
+		if os.Getenv("CONCORD_DATABASE") == database {
+			return cmd // the command reads the same environment
+		}
+		return cmd + " --database <the URL serve was given>"
+	}
+	if dataDir != "" && dataDir != "data" {
+		cmd += " --data-dir " + shellQuote(dataDir)
+	}
+	return cmd
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/background"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
@@ -59,7 +60,11 @@ func Create(ctx context.Context, db *store.DB, name string, now time.Time) (secr
 	err = db.Write(ctx, func(tx *store.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO api_keys (id, name, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
 			k.ID, k.Name, k.Prefix, hash(secret), store.Millis(k.CreatedAt))
-		return err
+		if err != nil {
+			return err
+		}
+		// k holds no secret (only its first characters, shown in lists).
+		return audit.Record(ctx, tx, audit.Change{Object: "api_key", ObjectID: k.ID, Action: "api_key.create", After: k, Summary: "created API key " + k.Name})
 	})
 	if err != nil {
 		return "", k, fmt.Errorf("store key: %w", err)
@@ -145,7 +150,11 @@ func Revoke(ctx context.Context, db *store.DB, id string, now time.Time) error {
 			return marketplace.Errorf(marketplace.ENotFound, "no active API key with id %s", id)
 		}
 		tx.NotifyAfterCommit(revokedTopic)
-		return nil
+		var name string
+		if err := tx.QueryRow(ctx, `SELECT name FROM api_keys WHERE id = ?`, id).Scan(&name); err != nil {
+			return fmt.Errorf("revoke key: %w", err)
+		}
+		return audit.Record(ctx, tx, audit.Change{Object: "api_key", ObjectID: id, Action: "api_key.revoke", Summary: "revoked API key " + name})
 	})
 }
 

@@ -56,6 +56,10 @@ const (
 
 // Config is everything `concord serve` can be told.
 type Config struct {
+	// Command is how a person runs this Concord's CLI again, e.g. "concord",
+	// "./bin/concord" or "go run ./cmd/concord" (with --data-dir when not the
+	// default): the first-admin hint prints it. Empty is "concord".
+	Command     string
 	Addr        string
 	DataDir     string
 	Database    string
@@ -437,7 +441,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	}
 	logger.Info("concord listening", "url", a.URL(), "database", db.Dialect(), "marketplace", cfg.Marketplace, "version", Version)
 	if users, err := a.Console.ListUsers(ctx); err == nil && len(users) == 0 {
-		logger.Info("the seller console has no user yet: create the first admin with `concord user create --email you@example.com --role admin`", "console", a.URL()+console.Prefix+"/")
+		logger.Info("the seller console has no user yet: create the first admin with `"+cmp.Or(cfg.Command, "concord")+" user create --email you@example.com --role admin`", "console", a.URL()+console.Prefix+"/")
 	} else {
 		logger.Info("seller console", "url", a.URL()+console.Prefix+"/")
 	}

@@ -200,6 +200,12 @@ func TestOrdersNotifiedAndBooked(t *testing.T) {
 			if got := mb.recipients("Your private offer for"); got["finance@acme.example"] {
 				t.Errorf("buyer-facing instructions went to an internal route: %v", got)
 			}
+			// The seller's registration details of the offer travel with the
+			// New Order notification (shared/seeds/002).
+			if code, out := b.do(t, "PUT", "/v1/offers/"+offerID+"/registration-details", b.key,
+				[]byte(`{"company":"Initech","contactName":"Peter Gibbons","email":"peter@initech.example"}`)); code != 200 {
+				t.Fatalf("registration details: %d %s", code, out)
+			}
 			var agreementID string
 			err := b.app.Emulator.World.Do(func(s *world.State) error {
 				a, err := s.Accept("123456789012", offerID, world.AcceptOptions{})
@@ -222,6 +228,14 @@ func TestOrdersNotifiedAndBooked(t *testing.T) {
 			})
 			if !strings.Contains(order.text, agreementID) || !strings.Contains(order.html, agreementID) {
 				t.Errorf("order body lacks the agreement id:\n%s", order.text)
+			}
+			for _, want := range []string{"Registered company:   Initech", "Registered contact:   Peter Gibbons", "Registered email:     peter@initech.example"} {
+				if !strings.Contains(order.text, want) {
+					t.Errorf("order text lacks %q:\n%s", want, order.text)
+				}
+			}
+			if !strings.Contains(order.html, "Peter Gibbons") || !strings.Contains(order.html, "peter@initech.example") {
+				t.Errorf("order HTML lacks the registration details:\n%s", order.html)
 			}
 			var pdf, csv, js []byte
 			for name, data := range order.files {

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/concordmp/concord/internal/agreement"
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/emulator"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
@@ -155,6 +156,8 @@ func (s *Service) Mount(m Mux) {
 	s.mountMoney(m)
 	s.mountExports(m)
 	s.mountCompanies(m)
+	s.mountAudit(m)
+	s.mountNotification(m)
 }
 
 // ctxKey carries the session in a request's context.
@@ -221,7 +224,9 @@ func (s *Service) signedInWith(limit int64, h http.HandlerFunc) http.HandlerFunc
 				return
 			}
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, sess)))
+		// Every change made under this request names the user in the audit trail.
+		ctx := audit.WithActor(r.Context(), audit.Actor{Kind: audit.KindUser, ID: sess.User.ID, Name: sess.User.Email})
+		h(w, r.WithContext(context.WithValue(ctx, ctxKey{}, sess)))
 	}
 }
 
@@ -363,6 +368,7 @@ var funcs = template.FuncMap{
 		return ""
 	},
 	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"inc": func(i int) int { return i + 1 },
 	"day": func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
 	"label": func(s string) string {
 		s = strings.ReplaceAll(s, "_", " ")

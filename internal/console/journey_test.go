@@ -14,6 +14,7 @@ import (
 	"github.com/concordmp/concord/internal/app"
 	"github.com/concordmp/concord/internal/browsertest"
 	"github.com/concordmp/concord/internal/console"
+	"github.com/concordmp/concord/internal/notify"
 	"github.com/concordmp/concord/internal/offer"
 )
 
@@ -378,6 +379,15 @@ func TestBrowserJourneys(t *testing.T) {
 	j.submit("#accept-"+p.OfferID, "/console/sandbox")
 	p = j.waitOffer(partner, offer.StateAccepted)
 	j.until("/console/partners", "Initech", p.AgreementID)
+	// The partner offers table fits the 1280 px page: no scrolling sideways
+	// inside its box either.
+	var overflow int
+	if err := j.p.Evaluate(ctx, `(() => { const w = document.querySelector("main .table-wrap"); return w.scrollWidth - w.clientWidth; })()`, &overflow); err != nil {
+		t.Fatal(err)
+	}
+	if overflow > 0 {
+		t.Fatalf("the partner offers table is %d px wider than its box at 1280 px", overflow)
+	}
 	j.shot("partners")
 	j.until("/console/agreements/"+p.AgreementID, journeyPartner)
 
@@ -450,6 +460,42 @@ func TestBrowserJourneys(t *testing.T) {
 	j.until("/console/licenses?arn="+url.QueryEscape(arn), fmt.Sprintf("api_calls: %d in total", total))
 	j.shot("license")
 
+	// An admin renames the product; the Audit page says who changed which
+	// setting, from what to what.
+	j.visit("/console/settings/products/"+journeyProduct, "")
+	j.setValue("#title", "Sample Analytics Pro")
+	j.submit("#save-product", "/console/settings/products/"+journeyProduct+"?saved=1")
+	j.visit("/console/audit", "")
+	j.choose("#object", "product")
+	j.submit("#filter-audit", "/console/audit?")
+	j.see("ada@seller.example", "product.update", "title", "Sample Analytics", "Sample Analytics Pro")
+	var change []string
+	if err := j.p.Evaluate(ctx, `(() => { for (const tr of document.querySelectorAll(".audit-diff tbody tr")) {
+		if (tr.querySelector("th").innerText.trim() === "title") return [tr.querySelector("del").innerText, tr.querySelector("ins").innerText]; } return []; })()`, &change); err != nil {
+		t.Fatal(err)
+	}
+	if len(change) != 2 || change[0] != "Sample Analytics" || change[1] != "Sample Analytics Pro" {
+		was, now := "", ""
+		if len(change) == 2 {
+			was, now = change[0], change[1]
+		}
+		t.Fatalf("the audit page's first change reads %q → %q, want the old and new title:\n%s", was, now, j.text())
+	}
+	// The offer's history names who submitted it.
+	j.visit("/console/offers/"+direct, "")
+	j.see("Submitted", "by ada@seller.example")
+	// The New Order notification opens on a page of its own.
+	ns, err := j.a.Notify.List(ctx, notify.Filter{Kind: notify.KindNewOrder, Limit: 1})
+	if err != nil || len(ns) == 0 {
+		t.Fatalf("no new order notification: %v", err)
+	}
+	j.visit("/console/notifications", "")
+	if j.attr("a[href='/console/notifications/"+ns[0].ID+"']", "href") == "" {
+		t.Fatalf("the notifications list does not link to %s", ns[0].ID)
+	}
+	j.visit("/console/notifications/"+ns[0].ID, "")
+	j.see("Text", "HTML", "Attachments", "Deliveries", "New order")
+
 	// Every page, at 1280 px (saved) and on a 390 px phone.
 	pages := []struct{ path, name string }{
 		{"/console/", "dashboard"}, {"/console/offers", "offers"}, {"/console/offers/" + direct, "offer"}, {"/console/partners", "partners"},
@@ -461,6 +507,7 @@ func TestBrowserJourneys(t *testing.T) {
 		{"/console/settings/routes", "settings-routes"}, {"/console/settings/api-keys", "settings-api-keys"}, {"/console/settings/webhooks", "settings-webhooks"},
 		{"/console/settings/users", "settings-users"}, {"/console/sandbox", "sandbox"},
 		{"/console/agreements", "agreements"}, {"/console/bookings", "bookings"},
+		{"/console/audit", ""}, {"/console/notifications/" + ns[0].ID, ""},
 	}
 	for _, pg := range pages {
 		j.visit(pg.path, pg.name)

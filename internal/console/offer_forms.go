@@ -1226,6 +1226,13 @@ type partnerRow struct {
 	Last                                 *offer.Step
 }
 
+// partnerStates are the states a partner offer can be in: every offer state
+// but those of purchase instructions and their tracked link, which only a
+// direct offer has (a partner offer reaches the buyer through the partner).
+var partnerStates = slices.DeleteFunc(slices.Clone(offerStates), func(st string) bool {
+	return st == offer.StateInstructionsSent || st == offer.StateViewed
+})
+
 type partnersData struct {
 	States     []string
 	State      string
@@ -1238,8 +1245,8 @@ type partnersData struct {
 func (s *Service) partners(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	d := partnersData{States: offerStates, State: q.Get("state")}
-	if d.State != "" && !validState(d.State) {
+	d := partnersData{States: partnerStates, State: q.Get("state")}
+	if d.State != "" && !slices.Contains(partnerStates, d.State) {
 		d.State = ""
 		s.render(w, r, http.StatusBadRequest, "partners", view{Title: "Partner offers", Nav: "partners", Data: d,
 			Errors: []fieldError{{ID: "state", Message: "Choose a state from the list."}}})

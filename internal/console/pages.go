@@ -18,6 +18,7 @@ import (
 	"github.com/concordmp/concord/internal/registration"
 	"github.com/concordmp/concord/internal/report"
 	"github.com/concordmp/concord/internal/store"
+	"github.com/concordmp/concord/internal/webhook"
 )
 
 type loginData struct {
@@ -143,6 +144,8 @@ type dashboardData struct {
 	FailedDeliveries int
 	// Lifecycle counts requests waiting for the buyer or AWS, and open advisories.
 	Lifecycle agreement.Counts
+	// FailedWebhooks counts webhook deliveries that gave up.
+	FailedWebhooks int
 }
 
 // offerStates orders the dashboard's offer counts along the lifecycle.
@@ -221,7 +224,12 @@ func (s *Service) dashboardData(ctx context.Context) (dashboardData, error) {
 				d.MeteringPending += c.Count
 			}
 		}
-		return tx.QueryRow(ctx, `SELECT COUNT(DISTINCT notification_id) FROM notification_deliveries WHERE status = ?`, notify.StatusFailed).Scan(&d.FailedDeliveries)
+		if err := tx.QueryRow(ctx, `SELECT COUNT(DISTINCT notification_id) FROM notification_deliveries WHERE status = ?`, notify.StatusFailed).Scan(&d.FailedDeliveries); err != nil {
+			return err
+		}
+		// Webhook deliveries that gave up fail the vendor's app as surely as
+		// an email that never went: the dashboard counts them too.
+		return tx.QueryRow(ctx, `SELECT COUNT(*) FROM webhook_deliveries WHERE state = ?`, webhook.StateFailed).Scan(&d.FailedWebhooks)
 	})
 	if err != nil {
 		return d, err

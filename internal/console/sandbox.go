@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/emulator/world"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
@@ -491,6 +492,15 @@ func (s *Service) sandboxError(w http.ResponseWriter, r *http.Request, what, id,
 }
 
 func (s *Service) sandboxRedirect(w http.ResponseWriter, r *http.Request, done, param, id string) {
+	// The action happened in the emulator, outside Concord's database: the
+	// trail records it after the fact, in a transaction of its own.
+	summary := sandboxDone[done]
+	if i := strings.Index(summary, ". "); i > 0 {
+		summary = summary[:i+1]
+	}
+	if err := audit.RecordNow(r.Context(), s.DB, audit.Change{Object: "sandbox", ObjectID: id, Action: "sandbox." + done, Summary: summary}); err != nil {
+		s.logger().Error("console: audit of a sandbox action", "action", done, "err", err)
+	}
 	u := sandboxPath + "?done=" + done
 	if param != "" && id != "" {
 		u += "&" + param + "=" + url.QueryEscape(id)

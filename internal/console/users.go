@@ -19,6 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 )
@@ -187,7 +188,10 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (User, error) {
 	err = s.DB.Write(ctx, func(tx *store.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO console_users (id, email, role, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
 			u.ID, u.Email, u.Role, hash, store.Millis(now), store.Millis(now))
-		return err
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{Object: "user", ObjectID: u.ID, Action: "user.create", After: auditUser(u), Summary: "added " + u.Email + " as " + u.Role})
 	})
 	if store.IsUniqueViolation(err) {
 		return User{}, marketplace.Errorf(marketplace.EConflict, "a console user with email %s exists already", u.Email)
@@ -365,7 +369,18 @@ func (s *Service) changeUser(ctx context.Context, id string, change func(tx *sto
 			}
 		}
 		out = next
-		return nil
+		action := ""
+		switch {
+		case next.Role != u.Role:
+			action = "user.role"
+		case next.Disabled && !u.Disabled:
+			action = "user.disable"
+		case !next.Disabled && u.Disabled:
+			action = "user.enable"
+		default:
+			return nil // nothing changed
+		}
+		return audit.Record(ctx, tx, audit.Change{Object: "user", ObjectID: u.ID, Action: action, Before: auditUser(u), After: auditUser(next), Summary: "user " + u.Email})
 	})
 	if err != nil && marketplace.ErrorCode(err) == marketplace.EInternal {
 		return out, fmt.Errorf("change console user: %w", err)
@@ -406,4 +421,9 @@ func (s *Service) SetDisabled(ctx context.Context, id string, disabled bool) (Us
 		_, err := tx.Exec(ctx, `DELETE FROM console_sessions WHERE user_id = ?`, u.ID)
 		return u, err
 	})
+}
+
+// auditUser is what the audit trail keeps of a user: never the password.
+func auditUser(u User) map[string]any {
+	return map[string]any{"email": u.Email, "role": u.Role, "disabled": u.Disabled}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/concordmp/concord/internal/artifact"
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/store"
 )
 
@@ -77,7 +78,10 @@ func (s *Server) registerArtifacts(api huma.API) {
 		err := s.DB.Write(ctx, func(tx *store.Tx) error {
 			var err error
 			a, created, err = artifact.Record(ctx, tx, in.ID, s.Now())
-			return err
+			if err != nil || !created {
+				return err
+			}
+			return audit.Record(ctx, tx, audit.Change{Object: "artifact", ObjectID: a.ID, Action: "artifact.record", Summary: "recorded the bookable artifact of agreement " + in.ID})
 		})
 		if err != nil {
 			return nil, s.apiError(err)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/concordmp/concord/internal/agreement"
 	"github.com/concordmp/concord/internal/apikey"
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/entitlement"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
@@ -111,6 +112,7 @@ func (s *Server) Handler() http.Handler {
 	s.registerNotifications(api)
 	s.registerReports(api)
 	s.registerAgreementLifecycle(api)
+	s.registerAudit(api)
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "version": s.Version, "sandbox": s.Sandbox})
@@ -184,7 +186,7 @@ func (s *Server) authenticate(api huma.API) func(ctx huma.Context, next func(hum
 			huma.WriteErr(api, ctx, http.StatusUnauthorized, "an API key is required: send Authorization: Bearer ck_… (create one with `concord apikey create`)")
 			return
 		}
-		_, err := keys.Verify(ctx.Context(), secret)
+		key, err := keys.Verify(ctx.Context(), secret)
 		if err != nil {
 			if marketplace.ErrorCode(err) == marketplace.EInternal {
 				s.Logger.Error("api key check", "err", err)
@@ -194,7 +196,8 @@ func (s *Server) authenticate(api huma.API) func(ctx huma.Context, next func(hum
 			huma.WriteErr(api, ctx, http.StatusUnauthorized, marketplace.ErrorMessage(err))
 			return
 		}
-		next(ctx)
+		// Every change made under this call names the key in the audit trail.
+		next(huma.WithContext(ctx, audit.WithActor(ctx.Context(), audit.Actor{Kind: audit.KindAPIKey, ID: key.ID, Name: key.Name})))
 	}
 }
 

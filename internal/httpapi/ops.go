@@ -6,6 +6,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
@@ -235,6 +236,10 @@ func (s *Server) register(api huma.API) {
 			st, err := s.Ledger.Replay(ctx)
 			if err != nil {
 				return nil, s.apiError(err)
+			}
+			// A replay runs in transactions of its own: recorded once it is done.
+			if err := audit.RecordNow(ctx, s.DB, audit.Change{Object: "ledger", Action: "events.replay", After: st, Summary: "replayed the inbox"}); err != nil {
+				s.Logger.Error("audit of a replay", "err", err)
 			}
 			return &bodyOutput[inbox.ReplayStats]{st}, nil
 		})

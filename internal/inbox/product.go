@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 )
@@ -42,9 +43,19 @@ func scanProduct(r store.Scanner) (marketplace.Product, error) {
 func (l *Ledger) PutProduct(ctx context.Context, p marketplace.Product) (marketplace.Product, error) {
 	var out marketplace.Product
 	err := l.DB.Write(ctx, func(tx *store.Tx) error {
-		var err error
+		before, existed, err := LoadProduct(ctx, tx, p.ProductID)
+		if err != nil {
+			return err
+		}
 		out, err = putProduct(ctx, tx, p, l.Now())
-		return err
+		if err != nil {
+			return err
+		}
+		action := "product.create"
+		if existed {
+			action = "product.update"
+		}
+		return auditProduct(ctx, tx, action, before, existed, out)
 	})
 	if err != nil && marketplace.ErrorCode(err) == marketplace.EInternal {
 		return out, fmt.Errorf("put product: %w", err)
@@ -164,4 +175,17 @@ func LoadProduct(ctx context.Context, tx *store.Tx, productID string) (p marketp
 		return p, false, fmt.Errorf("load product %s: %w", productID, err)
 	}
 	return p, true, nil
+}
+
+// auditProduct records a change of a product's settings in the audit trail
+// (a creation has no before).
+func auditProduct(ctx context.Context, tx *store.Tx, action string, before any, existed bool, after marketplace.Product) error {
+	c := audit.Change{Object: "product", ObjectID: after.ProductID, Action: action, After: after, Summary: "product " + after.ProductID}
+	if existed {
+		c.Before = before
+		c.Summary = "changed " + c.Summary
+	} else {
+		c.Summary = "created " + c.Summary
+	}
+	return audit.Record(ctx, tx, c)
 }

@@ -66,7 +66,7 @@ func (l *Ledger) SyncProduct(ctx context.Context, api ProductAPI, productID stri
 		return marketplace.Product{}, err
 	}
 	var known bool
-	out, err := l.UpdateProduct(ctx, productID, func(p *marketplace.Product, exists bool) error {
+	out, err := l.updateProduct(ctx, productID, "product.sync", func(p *marketplace.Product, exists bool) error {
 		known = exists && p.Title != ""
 		if !exists {
 			p.ConcurrentAgreements = true
@@ -123,6 +123,11 @@ func (l *Ledger) SyncProduct(ctx context.Context, api ProductAPI, productID stri
 // leaves is validated and stored. So a sync and a PATCH never undo each
 // other's changes. An error from change (or validation) changes nothing.
 func (l *Ledger) UpdateProduct(ctx context.Context, productID string, change func(p *marketplace.Product, exists bool) error) (marketplace.Product, error) {
+	return l.updateProduct(ctx, productID, "product.update", change)
+}
+
+// updateProduct is UpdateProduct, recorded in the audit trail as action.
+func (l *Ledger) updateProduct(ctx context.Context, productID, action string, change func(p *marketplace.Product, exists bool) error) (marketplace.Product, error) {
 	var out marketplace.Product
 	err := l.DB.Write(ctx, func(tx *store.Tx) error {
 		p, ok, err := LoadProduct(ctx, tx, productID)
@@ -132,12 +137,20 @@ func (l *Ledger) UpdateProduct(ctx context.Context, productID string, change fun
 		if !ok {
 			p = marketplace.Product{ProductID: productID}
 		}
+		// JSON now: change may edit the product's slices in place.
+		before, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
 		if err := change(&p, ok); err != nil {
 			return err
 		}
 		p.ProductID = productID
 		out, err = putProduct(ctx, tx, p, l.Now())
-		return err
+		if err != nil {
+			return err
+		}
+		return auditProduct(ctx, tx, action, json.RawMessage(before), ok, out)
 	})
 	if err != nil && marketplace.ErrorCode(err) == marketplace.EInternal {
 		return out, fmt.Errorf("update product %s: %w", productID, err)

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/background"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
@@ -549,10 +550,11 @@ func Retry(ctx context.Context, db *store.DB, id string, now time.Time) error {
 		}
 		_, err := tx.Exec(ctx, `UPDATE jobs SET state = 'available', attempt = 0, run_at = ?, updated_at = ?, finalized_at = NULL,
 			unique_key = done_key, done_key = NULL WHERE id = ?`, store.Millis(now), store.Millis(now), id)
-		if err == nil {
-			tx.NotifyAfterCommit(notifyTopic)
+		if err != nil {
+			return err
 		}
-		return err
+		tx.NotifyAfterCommit(notifyTopic)
+		return audit.Record(ctx, tx, audit.Change{Object: "job", ObjectID: id, Action: "job.retry", Summary: "retried dead job " + id})
 	})
 	if marketplace.ErrorCode(err) == marketplace.EInternal {
 		return fmt.Errorf("retry job: %w", err)

@@ -273,7 +273,7 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 		reasons := make([]string, len(batch))
 		for i, b := range batch {
 			if b.Err != nil {
-				status[i], reasons[i] = UsageRejected, b.Err.Error()
+				status[i], reasons[i] = UsageRejected, sentence(b.Err)
 			}
 		}
 		var refused []int // records the checks refused: duplicates if their key is stored
@@ -304,7 +304,7 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 				return err
 			}
 			if t.err != nil {
-				status[i], reasons[i] = UsageRejected, t.err.Error()
+				status[i], reasons[i] = UsageRejected, sentence(t.err)
 				refused = append(refused, i)
 				continue
 			}
@@ -716,4 +716,15 @@ func insertUsage(ctx context.Context, tx *store.Tx, rows []usageRow, now int64) 
 		}
 	}
 	return inserted, nil
+}
+
+// sentence is why a record was refused, as a person reads it: a coded
+// error's message ("tenant t-1 not found"), never its code in front
+// ("not_found: tenant t-1 not found").
+func sentence(err error) string {
+	var e *marketplace.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
 }

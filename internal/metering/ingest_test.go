@@ -232,6 +232,17 @@ func TestIngestCountsAndReasons(t *testing.T) {
 		expect(t, got, 10, metering.UsageRejected, "before license")
 		expect(t, got, 11, metering.UsageRejected, "unknown field")
 		expect(t, got, 12, metering.UsageRejected, "tenant")
+		// Reasons read as sentences, without an error code in front.
+		if r := got[12].Reason; r != "tenants are not available here: give license" {
+			t.Errorf("record 12: reason %q", r)
+		}
+		for i, r := range got {
+			for _, code := range []string{"invalid:", "not_found:", "conflict:", "internal:", "unauthorized:"} {
+				if strings.HasPrefix(r.Reason, code) {
+					t.Errorf("record %d: reason %q starts with an error code", i, r.Reason)
+				}
+			}
+		}
 		expect(t, got, 13, metering.UsageDuplicate, "repeats record 0")
 		expect(t, got, 14, metering.UsageRejected, "not a usage record")
 		if got[3].IdempotencyKey != "a" || got[4].IdempotencyKey != "d" {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 )
@@ -358,7 +359,12 @@ func (s *Service) Requeue(ctx context.Context, recordID, productID, status strin
 		if n > 0 {
 			tx.AfterCommit(s.Wake)
 		}
-		return nil
+		c := audit.Change{Object: "metering_record", ObjectID: recordID, Action: "metering.retry", Summary: "sent metering record " + recordID + " again"}
+		if recordID == "" {
+			c.Object, c.ObjectID = "product", productID
+			c.Summary = fmt.Sprintf("sent %d %s metering records of product %s again", n, status, productID)
+		}
+		return audit.Record(ctx, tx, c)
 	})
 	return n, err
 }

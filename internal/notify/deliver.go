@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/egress"
 	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
@@ -261,7 +262,8 @@ func (s *Service) Resend(ctx context.Context, notificationID, deliveryID string)
 				return err
 			}
 		}
-		return nil
+		return audit.Record(ctx, tx, audit.Change{Object: "notification", ObjectID: notificationID, Action: "notification.resend",
+			Summary: fmt.Sprintf("resent %d deliveries (%s)", len(ids), strings.Join(ids, ", "))})
 	})
 	if err != nil {
 		return Notification{}, internal(err, "resend notification")

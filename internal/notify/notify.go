@@ -227,6 +227,19 @@ type OrderData struct {
 	// Corrected marks an order sent again after reconciliation changed it;
 	// the earlier notification was wrong.
 	Corrected bool `json:"corrected,omitempty"`
+	// Registration is what the seller entered as the offer's registration
+	// details (the buyer's company, contact and email), so the New Order
+	// notification carries them, as AWS sellers' tools do (Tackle's guide:
+	// "This information appears in the New Order email notification for
+	// this offer", shared/seeds/002). Nil when the offer has none.
+	Registration *OrderRegistration `json:"registration,omitempty"`
+}
+
+// OrderRegistration is an offer's registration details in an order.
+type OrderRegistration struct {
+	Company     string `json:"company,omitempty"`
+	ContactName string `json:"contactName,omitempty"`
+	Email       string `json:"email,omitempty"`
 }
 
 // OrderDimension is one line of an order.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 )
@@ -187,8 +188,12 @@ func (s *Service) CreateRoute(ctx context.Context, in NotificationRouteInput) (N
 			r.ID, r.Kind, r.Channel, in.Target, r.ProductID, store.Millis(r.CreatedAt))
 		if store.IsUniqueViolation(err) {
 			return marketplace.Errorf(marketplace.EConflict, "the same route exists already")
+		} else if err != nil {
+			return err
 		}
-		return err
+		// r shows a Slack webhook URL redacted: its path is the secret.
+		return audit.Record(ctx, tx, audit.Change{Object: "notification_route", ObjectID: r.ID, Action: "route.create", After: r,
+			Summary: "route " + r.Kind + " to " + r.Channel + " " + r.Target})
 	})
 	if err != nil {
 		return NotificationRoute{}, internal(err, "create notification route")
@@ -221,6 +226,20 @@ func (s *Service) DeleteRoute(ctx context.Context, id string) error {
 		return marketplace.Errorf(marketplace.ENotFound, "notification route %s not found", clip(id))
 	}
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		var r NotificationRoute
+		var created int64
+		err := tx.QueryRow(ctx, `SELECT id, kind, channel, target, product_id, created_at FROM notification_routes WHERE id = ?`, id).
+			Scan(&r.ID, &r.Kind, &r.Channel, &r.Target, &r.ProductID, &created)
+		if errors.Is(err, sql.ErrNoRows) {
+			return marketplace.Errorf(marketplace.ENotFound, "notification route %s not found", clip(id))
+		} else if err != nil {
+			return err
+		}
+		r.Target, r.CreatedAt = displayTarget(r.Channel, r.Target), store.FromMillis(created)
+		if err := audit.Record(ctx, tx, audit.Change{Object: "notification_route", ObjectID: id, Action: "route.delete", Before: r,
+			Summary: "deleted route " + r.Kind + " to " + r.Channel + " " + r.Target}); err != nil {
+			return err
+		}
 		res, err := tx.Exec(ctx, `DELETE FROM notification_routes WHERE id = ?`, id)
 		if err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
@@ -119,6 +120,9 @@ type Step struct {
 	State   string    `json:"state"`
 	Step    string    `json:"step"`
 	Message string    `json:"message,omitempty"`
+	// By names who took the step: a console user's e-mail or an API key's
+	// name; empty for the steps Concord took on an event or a job.
+	By string `json:"by,omitempty"`
 }
 
 // Detail is an offer with its history.
@@ -355,7 +359,7 @@ func (s *Service) Update(ctx context.Context, id string, form Offer) (Detail, er
 		if err := save(ctx, tx, next); err != nil {
 			return err
 		}
-		if err := history(ctx, tx, id, next.UpdatedAt, next.State, "edited", ""); err != nil {
+		if err := historyChange(ctx, tx, id, next.UpdatedAt, next.State, "edited", "", formOf(cur.Offer), next); err != nil {
 			return err
 		}
 		if err := s.registrationDetails(ctx, tx, id, next.UpdatedAt); err != nil {
@@ -692,10 +696,10 @@ func load(ctx context.Context, tx *store.Tx, id string) (Detail, error) {
 	steps, err := store.QueryAll(ctx, tx, func(r store.Scanner) (Step, error) {
 		var st Step
 		var at int64
-		err := r.Scan(&at, &st.State, &st.Step, &st.Message)
+		err := r.Scan(&at, &st.State, &st.Step, &st.Message, &st.By)
 		st.At = store.FromMillis(at)
 		return st, err
-	}, `SELECT at, state, step, message FROM offer_history WHERE offer_id = ? ORDER BY at, id`, id)
+	}, `SELECT at, state, step, message, actor FROM offer_history WHERE offer_id = ? ORDER BY at, id`, id)
 	if err != nil {
 		return Detail{}, err
 	}
@@ -743,9 +747,25 @@ func setState(ctx context.Context, tx *store.Tx, id, state string, now time.Time
 }
 
 func history(ctx context.Context, tx *store.Tx, id string, at time.Time, state, step, msg string) error {
-	_, err := tx.Exec(ctx, `INSERT INTO offer_history (id, offer_id, at, state, step, message) VALUES (?, ?, ?, ?, ?, ?)`,
-		uuid.Must(uuid.NewV7()).String(), id, store.Millis(at), state, step, msg)
-	return err
+	return historyChange(ctx, tx, id, at, state, step, msg, nil, nil)
+}
+
+// historyChange adds a step to the offer's history, naming who took it (the
+// console user or API key in ctx; nobody for Concord's own steps), and records
+// it in the audit trail with the form before and after when it changed.
+func historyChange(ctx context.Context, tx *store.Tx, id string, at time.Time, state, step, msg string, before, after any) error {
+	actor, _ := audit.ActorFrom(ctx)
+	_, err := tx.Exec(ctx, `INSERT INTO offer_history (id, offer_id, at, state, step, message, actor) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		uuid.Must(uuid.NewV7()).String(), id, store.Millis(at), state, step, msg, actor.Label())
+	if err != nil {
+		return err
+	}
+	summary := step
+	if msg != "" {
+		summary += ": " + msg
+	}
+	return audit.Record(ctx, tx, audit.Change{Object: "offer", ObjectID: id, Action: "offer." + strings.ReplaceAll(step, " ", "_"),
+		Before: before, After: after, Summary: summary})
 }
 
 // Check checks a form against the rules without saving it.

@@ -21,6 +21,7 @@ import (
 	"github.com/concordmp/concord/internal/metering"
 	"github.com/concordmp/concord/internal/notify"
 	"github.com/concordmp/concord/internal/offer"
+	"github.com/concordmp/concord/internal/registration"
 	"github.com/concordmp/concord/internal/store"
 )
 
@@ -281,6 +282,11 @@ func (d *Desk) orderNotice(ctx context.Context, tx *store.Tx, a marketplace.Agre
 		} else if ok {
 			data.PreviousDimensions = dimensions(p)
 		}
+	}
+	if reg, ok, err := registration.OfferDetailsTx(ctx, tx, data.OfferID); err != nil {
+		return notify.Notice{}, err
+	} else if ok && (reg.Company != "" || reg.ContactName != "" || reg.Email != "") {
+		data.Registration = &notify.OrderRegistration{Company: reg.Company, ContactName: reg.ContactName, Email: reg.Email}
 	}
 	files, err := attachments(art)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
@@ -40,7 +41,11 @@ func (s *Service) PutOfferDetails(ctx context.Context, d OfferDetails) (OfferDet
 	err := s.write(ctx, func(tx *store.Tx) error {
 		var err error
 		d, err = s.PutOfferDetailsTx(ctx, tx, d, s.Now())
-		return err
+		if err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{Object: "offer_registration", ObjectID: d.OfferID, Action: "offer.registration_details",
+			After: d, Summary: "registration details of offer " + d.OfferID + " for " + d.Company})
 	})
 	return d, err
 }
@@ -105,6 +110,12 @@ func (s *Service) GetOfferDetails(ctx context.Context, offerID string) (OfferDet
 		return err
 	})
 	return d, err
+}
+
+// OfferDetailsTx reads an AWS offer's registration details in tx (the New
+// Order notification carries them); ok is false when it has none.
+func OfferDetailsTx(ctx context.Context, tx *store.Tx, offerID string) (d OfferDetails, ok bool, err error) {
+	return offerDetails(ctx, tx, offerID)
 }
 
 func offerDetails(ctx context.Context, tx *store.Tx, offerID string) (OfferDetails, bool, error) {

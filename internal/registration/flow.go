@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/concordmp/concord/internal/awsmp"
+	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 )
@@ -221,7 +222,11 @@ func (s *Service) show(w http.ResponseWriter, r *http.Request) {
 			d, err = s.donePage(r.Context(), tx, p, owner, sess.licenseArn)
 			return err
 		}
-		d, err = s.formPage(r.Context(), tx, p, sess, secret, marketplace.Answers{}, nil, "")
+		answers, err := prefill(r.Context(), tx, sess.licenseID)
+		if err != nil {
+			return err
+		}
+		d, err = s.formPage(r.Context(), tx, p, sess, secret, answers, nil, "")
 		return err
 	})
 	if err != nil {
@@ -385,4 +390,36 @@ func (s *Service) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(w, status, d)
+}
+
+// prefill answers the registration page's questions with what the seller
+// already knows of the buyer: the private offer's registration details, else
+// the offer's buyer company. The buyer can change every answer. Nothing is
+// known before the license's events arrive.
+func prefill(ctx context.Context, tx *store.Tx, licenseID string) (marketplace.Answers, error) {
+	answers := marketplace.Answers{}
+	l, ok, err := inbox.LoadLicense(ctx, tx, licenseID)
+	if err != nil || !ok || l.AgreementID == "" {
+		return answers, err
+	}
+	a, err := loadAgreementInfo(ctx, tx, l.AgreementID)
+	if err != nil || a.offerID == "" {
+		return answers, err
+	}
+	if d, ok, err := offerDetails(ctx, tx, a.offerID); err != nil {
+		return answers, err
+	} else if ok {
+		answers = d.answers()
+	}
+	if answers[marketplace.FieldCompany] == "" {
+		var company string
+		err := tx.QueryRow(ctx, `SELECT buyer_company FROM offers WHERE offer_id = ? ORDER BY created_at DESC LIMIT 1`, a.offerID).Scan(&company)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return answers, fmt.Errorf("read the offer's buyer company: %w", err)
+		}
+		if company != "" {
+			answers[marketplace.FieldCompany] = company
+		}
+	}
+	return answers, nil
 }

@@ -252,6 +252,54 @@ func TestRegistration(t *testing.T) {
 			}
 		})
 
+		t.Run("ThePageIsPrefilledWithWhatTheOfferKnows", func(t *testing.T) {
+			open := func(a eventbridge.Agreement, lic string) string {
+				arn := eventbridge.LicenseArn(a.AcceptorAccountID, lic)
+				f.ingest(t, eventbridge.Created(seller, a, t0))
+				f.ingest(t, eventbridge.LicenseUpdated(seller, a, arn, t0))
+				token := fmt.Sprintf("tok-%s-%d", lic, time.Now().UnixNano())
+				f.res.mu.Lock()
+				f.res.tokens[token] = awsmp.Customer{AccountID: a.AcceptorAccountID, ProductCode: "code-aaa", LicenseArn: arn}
+				f.res.mu.Unlock()
+				jar, _ := cookiejar.New(nil)
+				resp, err := (&http.Client{Jar: jar}).PostForm(f.srv.URL+"/marketplace/register", url.Values{registration.TokenField: {token}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				page, _ := io.ReadAll(resp.Body)
+				return string(page)
+			}
+			// A Concord offer's buyer company.
+			a := agreement("agmt-prefill", "100000000011")
+			if err := db.Write(context.Background(), func(tx *store.Tx) error {
+				_, err := tx.Exec(context.Background(), `INSERT INTO offers (id, type, state, product_id, buyer_company, offer_id, form, created_at, updated_at)
+					VALUES ('ofr_prefill', 'direct', 'published', 'prod-aaa', 'Prefill & Sons', ?, '{}', 0, 0)`, a.OfferID)
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if page := open(a, "l-prefill"); !strings.Contains(page, `value="Prefill &amp; Sons"`) {
+				t.Errorf("the page is not prefilled with the offer's buyer company:\n%s", page)
+			}
+			// The offer's registration details win, contact and email too.
+			b := agreement("agmt-prefill2", "100000000012")
+			if _, err := f.svc.PutOfferDetails(context.Background(), registration.OfferDetails{OfferID: b.OfferID, Company: "Details Corp",
+				ContactName: "Dee Tails", Email: "dee@details.example"}); err != nil {
+				t.Fatal(err)
+			}
+			page := open(b, "l-prefill2")
+			for _, want := range []string{`value="Details Corp"`, `value="Dee Tails"`, `value="dee@details.example"`} {
+				if !strings.Contains(page, want) {
+					t.Errorf("the page lacks %s:\n%s", want, page)
+				}
+			}
+			// Nothing known: nothing prefilled.
+			if page := open(agreement("agmt-prefill3", "100000000013"), "l-prefill3"); strings.Contains(page, `value="Prefill`) || strings.Contains(page, `value="Details`) {
+				t.Errorf("an unknown offer's page is prefilled")
+			}
+		})
+
 		t.Run("PrivateOfferWithRegistrationDetailsIsRegisteredAfterAnHour", func(t *testing.T) {
 			a := agreement("agmt-auto", "100000000005")
 			arn := eventbridge.LicenseArn(a.AcceptorAccountID, "l-auto")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
@@ -88,6 +89,7 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, u TenantUpdate) (
 		if t, err = loadTenant(ctx, tx, id); err != nil {
 			return err
 		}
+		before := t
 		if u.Company != nil {
 			t.Company = *u.Company
 		}
@@ -111,8 +113,10 @@ func (s *Service) UpdateTenant(ctx context.Context, id string, u TenantUpdate) (
 			t.Company, t.ContactName, t.Email, string(body), store.Millis(s.Now()), id); err != nil {
 			return fmt.Errorf("update tenant: %w", err)
 		}
-		t, err = loadTenant(ctx, tx, id)
-		return err
+		if t, err = loadTenant(ctx, tx, id); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{Object: "tenant", ObjectID: id, Action: "tenant.update", Before: before, After: t, Summary: "tenant " + t.Company})
 	})
 	return t, err
 }
@@ -137,8 +141,10 @@ func (s *Service) SetBillingLicense(ctx context.Context, tenantID, license strin
 			return err
 		}
 		s.changed(tx, tenantID)
-		t, err = loadTenant(ctx, tx, tenantID)
-		return err
+		if t, err = loadTenant(ctx, tx, tenantID); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{Object: "tenant", ObjectID: tenantID, Action: "tenant.billing_license", Summary: "billing license " + lid})
 	})
 	return t, err
 }
@@ -170,8 +176,10 @@ func (s *Service) AttachLicense(ctx context.Context, tenantID, license string) (
 		if err := s.attach(ctx, tx, now, tenantID, licenseRef{ID: l.LicenseID, Arn: l.LicenseArn, AccountID: l.AccountID, ProductCode: l.ProductCode}, marketplace.SourceAPI); err != nil {
 			return err
 		}
-		t, err = loadTenant(ctx, tx, tenantID)
-		return err
+		if t, err = loadTenant(ctx, tx, tenantID); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{Object: "tenant", ObjectID: tenantID, Action: "tenant.attach_license", Summary: "attached license " + l.LicenseArn})
 	})
 	return t, err
 }
@@ -366,8 +374,10 @@ func (s *Service) CreateTenant(ctx context.Context, in NewTenant) (marketplace.T
 				return err
 			}
 		}
-		t, err = loadTenant(ctx, tx, id)
-		return err
+		if t, err = loadTenant(ctx, tx, id); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{Object: "tenant", ObjectID: id, Action: "tenant.create", After: t, Summary: "created tenant " + t.Company})
 	})
 	return t, err
 }

@@ -193,7 +193,7 @@ func (db *DB) gooseProvider() (*goose.Provider, error) {
 	if db.dialect == Postgres {
 		d = goose.DialectPostgres
 	}
-	var opts []goose.ProviderOption
+	opts := []goose.ProviderOption{goose.WithGoMigrations(auditAppendOnly(db.dialect))}
 	if db.dialect == Postgres {
 		// Two `concord migrate` runs at once take turns instead of racing.
 		locker, err := lock.NewPostgresSessionLocker()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
@@ -247,7 +248,13 @@ func (s *Service) Create(ctx context.Context, in EndpointInput) (Endpoint, error
 	err = s.DB.Write(ctx, func(tx *store.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO webhook_endpoints (id, url, secret, events, description, enabled, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.ID, e.URL, secret, string(ev), e.Description, e.Enabled, store.Millis(now), store.Millis(now))
-		return err
+		if err != nil {
+			return err
+		}
+		// The signing secret is redacted by the trail; say none is kept anyway.
+		shown := e
+		shown.Secret = ""
+		return audit.Record(ctx, tx, audit.Change{Object: "webhook", ObjectID: e.ID, Action: "webhook.create", After: shown, Summary: "added endpoint " + e.URL})
 	})
 	if err != nil {
 		return Endpoint{}, fmt.Errorf("create webhook endpoint: %w", err)
@@ -309,6 +316,7 @@ func (s *Service) Update(ctx context.Context, id string, p EndpointPatch) (Endpo
 		if e, err = getEndpoint(ctx, tx, id); err != nil {
 			return err
 		}
+		before := e
 		if p.URL != nil {
 			e.URL = u
 		}
@@ -335,8 +343,18 @@ func (s *Service) Update(ctx context.Context, id string, p EndpointPatch) (Endpo
 			// endpoint again does not release old events (redeliver them by hand).
 			_, err = tx.Exec(ctx, `UPDATE webhook_deliveries SET state = ?, last_error = ?, updated_at = ? WHERE endpoint_id = ? AND state = ?`,
 				StateCancelled, "endpoint disabled", store.Millis(now), id, StatePending)
+			if err != nil {
+				return err
+			}
 		}
-		return err
+		action := "webhook.update"
+		switch {
+		case p.Enabled != nil && *p.Enabled && !before.Enabled:
+			action = "webhook.enable"
+		case p.Enabled != nil && !*p.Enabled && before.Enabled:
+			action = "webhook.disable"
+		}
+		return audit.Record(ctx, tx, audit.Change{Object: "webhook", ObjectID: id, Action: action, Before: before, After: e, Summary: "endpoint " + e.URL})
 	})
 	return e, internal(err, "update webhook endpoint")
 }
@@ -346,15 +364,18 @@ func (s *Service) Update(ctx context.Context, id string, p EndpointPatch) (Endpo
 func (s *Service) Delete(ctx context.Context, id string) error {
 	now := store.Millis(s.now())
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
-		if _, err := getEndpoint(ctx, tx, id); err != nil {
+		e, err := getEndpoint(ctx, tx, id)
+		if err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM webhook_endpoints WHERE id = ?`, id); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET state = ?, last_error = ?, updated_at = ? WHERE endpoint_id = ? AND state IN (?, ?)`,
-			StateCancelled, "endpoint deleted", now, id, StatePending, StateFailed)
-		return err
+		if _, err := tx.Exec(ctx, `UPDATE webhook_deliveries SET state = ?, last_error = ?, updated_at = ? WHERE endpoint_id = ? AND state IN (?, ?)`,
+			StateCancelled, "endpoint deleted", now, id, StatePending, StateFailed); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, audit.Change{Object: "webhook", ObjectID: id, Action: "webhook.delete", Before: e, Summary: "deleted endpoint " + e.URL})
 	})
 	if err == nil {
 		s.logger().Info("webhook endpoint deleted", "endpoint", id)
@@ -371,11 +392,15 @@ func (s *Service) RotateSecret(ctx context.Context, id string) (string, error) {
 	}
 	now := store.Millis(s.now())
 	err = s.DB.Write(ctx, func(tx *store.Tx) error {
-		if _, err := getEndpoint(ctx, tx, id); err != nil {
+		e, err := getEndpoint(ctx, tx, id)
+		if err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE webhook_endpoints SET secret = ?, updated_at = ? WHERE id = ?`, secret, now, id)
-		return err
+		if _, err := tx.Exec(ctx, `UPDATE webhook_endpoints SET secret = ?, updated_at = ? WHERE id = ?`, secret, now, id); err != nil {
+			return err
+		}
+		// The secret itself is never recorded, only that it changed.
+		return audit.Record(ctx, tx, audit.Change{Object: "webhook", ObjectID: id, Action: "webhook.rotate_secret", Summary: "rotated the signing secret of " + e.URL})
 	})
 	if err != nil {
 		return "", internal(err, "rotate webhook secret")
@@ -404,7 +429,7 @@ func (s *Service) Ping(ctx context.Context, endpointID string) (Delivery, error)
 			return fmt.Errorf("ping made %d deliveries", len(ds))
 		}
 		d = ds[0]
-		return nil
+		return audit.Record(ctx, tx, audit.Change{Object: "webhook", ObjectID: endpointID, Action: "webhook.ping", Summary: "pinged " + e.URL + " (delivery " + d.ID + ")"})
 	})
 	return d, internal(err, "ping webhook endpoint")
 }
@@ -444,7 +469,8 @@ func (s *Service) Redeliver(ctx context.Context, deliveryID string) (Delivery, e
 			return err
 		}
 		d.State, d.UpdatedAt = StatePending, now
-		return nil
+		return audit.Record(ctx, tx, audit.Change{Object: "webhook_delivery", ObjectID: d.ID, Action: "webhook.redeliver",
+			Summary: "redelivered " + d.EventType + " to " + e.URL})
 	})
 	if err == nil {
 		s.logger().Info("webhook redelivery scheduled", "delivery", deliveryID)
