@@ -61,13 +61,19 @@ func loadSuite(t *testing.T, root string) suite {
 // at the suite's time, so every run stamps the same times.
 func startEmulator(t *testing.T, at time.Time) string {
 	t.Helper()
+	_, url := newEmulator(t, func() time.Time { return at })
+	return url
+}
+
+// newEmulator starts an emulator on a loopback port (clock nil: real time).
+func newEmulator(t *testing.T, clock func() time.Time) (*emulator.Emulator, string) {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
-	emu := emulator.New(emulator.Options{BaseURL: func() string { return "http://" + srv.Listener.Addr().String() },
-		Clock: func() time.Time { return at }})
+	emu := emulator.New(emulator.Options{BaseURL: func() string { return "http://" + srv.Listener.Addr().String() }, Clock: clock})
 	srv.Config.Handler = emu
 	srv.Start()
 	t.Cleanup(func() { emu.Close(); srv.Close() })
-	return srv.URL
+	return emu, srv.URL
 }
 
 // external runs one of the other SDKs' runners and decodes its transcript.
