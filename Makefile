@@ -54,6 +54,7 @@ fuzz: ## fuzz every parser of outside input for 30 s each
 	go test -run '^$$' -fuzz FuzzFormat -fuzztime 30s ./internal/money
 	go test -run '^$$' -fuzz FuzzParseAccounts -fuzztime 30s ./internal/backfill
 	go test -run '^$$' -fuzz FuzzServeHTTP -fuzztime 30s ./internal/emulator/sqs
+	go test -run '^$$' -fuzz FuzzLoadWorld -fuzztime 30s ./internal/emulator
 	for p in agreementapi metering entitlement catalog; do go test -run '^$$' -fuzz FuzzServeHTTP -fuzztime 30s ./internal/emulator/$$p || exit 1; done
 	go test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/emulator/smithyio
 	go test -run '^$$' -fuzz FuzzParseUsage -fuzztime 30s ./internal/metering

@@ -497,6 +497,7 @@ func emulatorServe(ctx context.Context, args []string, stdout, stderr io.Writer)
 	seller := fs.String("seller-account", env("CONCORD_EMULATOR_SELLER", "111122223333"), "the emulated seller's AWS account (CONCORD_EMULATOR_SELLER)")
 	queue := fs.String("sqs-queue", env("CONCORD_EMULATOR_SQS_QUEUE", "marketplace-events"), "emulated SQS queue that receives every EventBridge event; empty for none (CONCORD_EMULATOR_SQS_QUEUE)")
 	targetURL := fs.String("event-target", env("CONCORD_EMULATOR_EVENT_TARGET", ""), "also POST every EventBridge event to this URL, as an API destination does (CONCORD_EMULATOR_EVENT_TARGET)")
+	worldFile := fs.String("world", env("CONCORD_EMULATOR_WORLD", ""), "world file (products, buyers, offers, agreements; docs/emulator.md) to start from when --snapshot restored nothing (CONCORD_EMULATOR_WORLD)")
 	targetSecret := fs.String("event-target-secret", env("CONCORD_EMULATOR_EVENT_TARGET_SECRET", ""), "value of the X-Concord-Secret header sent with it (CONCORD_EMULATOR_EVENT_TARGET_SECRET)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: concord emulator [serve] [flags]\n\nRun the AWS Marketplace emulator standalone. Point SDK clients at it with\nBaseEndpoint or AWS_ENDPOINT_URL=http://ADDR; drive it with the commands\nlisted by `concord emulator help`.\n\nFlags:\n")
@@ -518,6 +519,19 @@ func emulatorServe(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	} else if loaded {
 		logger.Info("restored state", "file", *snapshot)
+		if *worldFile != "" {
+			logger.Info("world file not loaded: the snapshot's state wins", "world", *worldFile, "snapshot", *snapshot)
+		}
+	} else if *worldFile != "" {
+		b, err := os.ReadFile(*worldFile)
+		if err == nil {
+			err = e.LoadWorld(b)
+		}
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("load world file %s: %w", *worldFile, err)
+		}
+		logger.Info("loaded world file", "file", *worldFile)
 	}
 	if *queue != "" {
 		if _, err := e.AddTarget(emulator.Target{Type: "sqs", Queue: *queue}); err != nil {

@@ -74,6 +74,13 @@ func (e *Emulator) controlHandler() http.Handler {
 		}
 		reply(w, map[string]any{"restored": err == nil}, err)
 	})
+	mux.HandleFunc("PUT /control/world", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+		if err == nil {
+			err = e.LoadWorld(b)
+		}
+		reply(w, map[string]any{"loaded": err == nil}, err)
+	})
 	mux.HandleFunc("POST /control/products", do(func(r *http.Request, s *world.State) (any, error) {
 		var in struct {
 			world.Product

@@ -57,6 +57,9 @@ type Options struct {
 	// within a second of every change, at once when the clock moves, and on
 	// Close. The sandbox of `concord serve` keeps it in the data directory.
 	StateFile string
+	// Clock, when set, is the real time under the emulator clock (nil is
+	// time.Now): tests that must see the same times in every run stop it.
+	Clock func() time.Time
 }
 
 // SandboxBucket is the S3 bucket every emulator has: sandbox Concord uploads
@@ -138,6 +141,7 @@ func New(o Options) *Emulator {
 		o.Config = world.DefaultConfig()
 	}
 	e := &Emulator{World: world.New(o.Config), o: o}
+	e.World.SetClock(o.Clock)
 	e.Agreements = agreementapi.New(agreementapi.Options{Now: e.World.Now, Fault: func(op string) error {
 		var d world.Decision
 		e.World.Read(func(s *world.State) error { d = s.Inject(op); return nil })

@@ -345,6 +345,27 @@ type World struct {
 	onEvent     []func(EmittedEvent)
 	agreements  *agreementapi.Server
 	applyChange func(s *State, cs *ChangeSet) // set by the catalog package
+	// clock is the real time the clock offset is added to; nil is time.Now.
+	clock func() time.Time
+}
+
+// SetClock replaces the real time under the emulator clock (nil restores
+// time.Now). Call it before the world is used. A test that compares answers
+// across runs (the three-SDK conformance suite) stops the clock, so every
+// time the world stamps is the same in each run; the clock offset (control
+// API clock/advance) still moves it.
+func (w *World) SetClock(fn func() time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.clock = fn
+}
+
+// realNow is the time under the clock offset.
+func (w *World) realNow() time.Time {
+	if w.clock != nil {
+		return w.clock().UTC()
+	}
+	return time.Now().UTC()
 }
 
 // New returns an empty world.
@@ -384,7 +405,7 @@ func (w *World) OnEvent(fn func(EmittedEvent)) {
 func (w *World) Now() time.Time {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return time.Now().UTC().Add(w.s.ClockOffset)
+	return w.realNow().Add(w.s.ClockOffset)
 }
 
 // Do runs fn with the state locked. Scheduled transitions that are due run
@@ -410,7 +431,7 @@ func (w *World) locked(fn func(s *State) error, write bool) ([]EmittedEvent, err
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	s := w.s
-	s.now = time.Now().UTC().Add(s.ClockOffset)
+	s.now = w.realNow().Add(s.ClockOffset)
 	s.touched = map[string]bool{}
 	if w.tickLocked() {
 		// What ran may have made new transitions due (a renewal's end).
