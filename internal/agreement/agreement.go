@@ -24,6 +24,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/job"
 	"github.com/concordmp/concord/internal/marketplace"
@@ -163,7 +164,9 @@ func (s *Service) loadAgreement(ctx context.Context, id string) (marketplace.Agr
 }
 
 // observe stores what AWS answered and folds it.
-func (s *Service) observe(ctx context.Context, kind marketplace.EventKind, agreementID string, lf marketplace.LifecycleFact) error {
+// rec, when a person asked for the change, is recorded in the audit trail in
+// the same transaction.
+func (s *Service) observe(ctx context.Context, kind marketplace.EventKind, agreementID string, lf marketplace.LifecycleFact, rec ...audit.Change) error {
 	f := marketplace.Fact{Kind: kind, AgreementID: agreementID, Lifecycle: &lf}
 	if lf.UpdatedAt != nil {
 		f.Time = *lf.UpdatedAt
@@ -171,7 +174,17 @@ func (s *Service) observe(ctx context.Context, kind marketplace.EventKind, agree
 	if now := s.now(); f.Time.IsZero() || f.Time.After(now) {
 		f.Time = now
 	}
-	return s.DB.Write(ctx, func(tx *store.Tx) error { return s.Ledger.Observe(ctx, tx, f) })
+	return s.DB.Write(ctx, func(tx *store.Tx) error {
+		if err := s.Ledger.Observe(ctx, tx, f); err != nil {
+			return err
+		}
+		for _, c := range rec {
+			if err := audit.Record(ctx, tx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // CancelInput is a cancellation request as the seller writes it.
@@ -228,18 +241,19 @@ func (s *Service) RequestCancellation(ctx context.Context, agreementID string, i
 	if got.Description == "" {
 		got.Description = desc
 	}
-	if err := s.observeCancellation(ctx, got); err != nil {
+	if err := s.observeCancellation(ctx, got, audit.Change{Object: "agreement", ObjectID: agreementID, Action: "agreement.cancellation_request",
+		After: got, Summary: "asked AWS to cancel agreement " + agreementID + " (" + got.ReasonCode + "), request " + got.ID}); err != nil {
 		return got, err
 	}
 	return s.Cancellation(ctx, agreementID, got.ID)
 }
 
-func (s *Service) observeCancellation(ctx context.Context, c marketplace.CancellationRequest) error {
+func (s *Service) observeCancellation(ctx context.Context, c marketplace.CancellationRequest, rec ...audit.Change) error {
 	if c.ID == "" || c.Status == "" {
 		return fmt.Errorf("AWS answered a cancellation request without id or status: %+v", c)
 	}
 	return s.observe(ctx, marketplace.KindCancellationRequest, c.AgreementID, marketplace.LifecycleFact{ObjectID: c.ID, ReasonCode: c.ReasonCode,
-		Description: c.Description, Status: c.Status, StatusMessage: c.StatusMessage, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt})
+		Description: c.Description, Status: c.Status, StatusMessage: c.StatusMessage, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}, rec...)
 }
 
 // WithdrawCancellation withdraws a pending cancellation request
@@ -261,7 +275,8 @@ func (s *Service) WithdrawCancellation(ctx context.Context, agreementID, id, rea
 		return c, err
 	}
 	got.AgreementID = agreementID
-	if err := s.observeCancellation(ctx, got); err != nil {
+	if err := s.observeCancellation(ctx, got, audit.Change{Object: "agreement", ObjectID: agreementID, Action: "agreement.cancellation_withdraw",
+		Before: c, After: got, Summary: "withdrew cancellation request " + id + ": " + reason}); err != nil {
 		return got, err
 	}
 	return s.Cancellation(ctx, agreementID, id)
@@ -436,20 +451,21 @@ func (s *Service) Refund(ctx context.Context, agreementID string, in RefundInput
 	} else {
 		s.logger().Warn("refund requested; its status could not be read yet", "agreement", agreementID, "refund", id, "err", err)
 	}
-	if err := s.observeAdjustment(ctx, b); err != nil {
+	if err := s.observeAdjustment(ctx, b, audit.Change{Object: "agreement", ObjectID: agreementID, Action: "agreement.refund",
+		After: b, Summary: "refunded " + b.Currency + " " + b.Amount + " of invoice " + b.InvoiceID + " (" + b.ReasonCode + "), request " + b.ID}); err != nil {
 		return b, false, err
 	}
 	got, err := s.RefundByID(ctx, agreementID, id)
 	return got, true, err
 }
 
-func (s *Service) observeAdjustment(ctx context.Context, b marketplace.BillingAdjustment) error {
+func (s *Service) observeAdjustment(ctx context.Context, b marketplace.BillingAdjustment, rec ...audit.Change) error {
 	if b.ID == "" || b.Status == "" {
 		return fmt.Errorf("AWS answered a billing adjustment without id or status: %+v", b)
 	}
 	return s.observe(ctx, marketplace.KindBillingAdjustment, b.AgreementID, marketplace.LifecycleFact{ObjectID: b.ID, InvoiceID: b.InvoiceID,
 		Amount: b.Amount, Currency: b.Currency, ReasonCode: b.ReasonCode, Description: b.Description, ClientToken: b.ClientToken,
-		Status: b.Status, StatusMessage: b.StatusMessage, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt})
+		Status: b.Status, StatusMessage: b.StatusMessage, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt}, rec...)
 }
 
 // RefreshRefund asks AWS for a refund's status (GetBillingAdjustmentRequest).
@@ -710,19 +726,20 @@ func (s *Service) RequestPayment(ctx context.Context, agreementID string, in Pay
 	if got.Currency == "" {
 		got.Currency = vp.Currency
 	}
-	if err := s.observePayment(ctx, got); err != nil {
+	if err := s.observePayment(ctx, got, audit.Change{Object: "agreement", ObjectID: agreementID, Action: "agreement.payment_request",
+		After: got, Summary: "requested a payment of " + got.Currency + " " + got.ChargeAmount + ", request " + got.ID}); err != nil {
 		return got, err
 	}
 	return s.Payment(ctx, agreementID, got.ID)
 }
 
-func (s *Service) observePayment(ctx context.Context, p marketplace.PaymentRequest) error {
+func (s *Service) observePayment(ctx context.Context, p marketplace.PaymentRequest, rec ...audit.Change) error {
 	if p.ID == "" || p.Status == "" {
 		return fmt.Errorf("AWS answered a payment request without id or status: %+v", p)
 	}
 	return s.observe(ctx, marketplace.KindPaymentRequest, p.AgreementID, marketplace.LifecycleFact{ObjectID: p.ID, TermID: p.TermID, Name: p.Name,
 		Description: p.Description, Amount: p.ChargeAmount, Currency: p.Currency, ChargeID: p.ChargeID, Status: p.Status,
-		StatusMessage: p.StatusMessage, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt})
+		StatusMessage: p.StatusMessage, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}, rec...)
 }
 
 // CancelPayment withdraws a payment request the buyer has not answered
@@ -740,7 +757,8 @@ func (s *Service) CancelPayment(ctx context.Context, agreementID, id string) (ma
 		return p, err
 	}
 	got.AgreementID = agreementID
-	if err := s.observePayment(ctx, got); err != nil {
+	if err := s.observePayment(ctx, got, audit.Change{Object: "agreement", ObjectID: agreementID, Action: "agreement.payment_cancel",
+		Before: p, After: got, Summary: "cancelled payment request " + id}); err != nil {
 		return got, err
 	}
 	return s.Payment(ctx, agreementID, id)

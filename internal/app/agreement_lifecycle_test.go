@@ -137,6 +137,13 @@ func TestAgreementCancellationRequests(t *testing.T) {
 				t.Fatalf("withdraw: %d %s", code, out)
 			}
 			waitCancellation(t, b, id, c.ID, marketplace.CancellationCancelled)
+			// Who asked and who withdrew is in the audit trail, with the request.
+			code, out = b.call(t, "GET", "/v1/audit?object=agreement&objectId="+id, nil)
+			if code != http.StatusOK || !strings.Contains(string(out), `"action":"agreement.cancellation_request"`) ||
+				!strings.Contains(string(out), `"action":"agreement.cancellation_withdraw"`) || !strings.Contains(string(out), `"kind":"api_key"`) ||
+				!strings.Contains(string(out), c.ID) {
+				t.Fatalf("audit trail of the cancellation request: %d %s", code, out)
+			}
 			code, out = b.call(t, "POST", path+"/"+c.ID+"/withdraw", map[string]any{"reason": "again"})
 			wantRefused(t, "withdraw twice", code, out, http.StatusConflict, "only a request pending approval")
 			wantNotice(t, b, "agreement_request", c.ID, "CANCELLED")

@@ -14,12 +14,15 @@ package report
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 )
@@ -101,16 +104,21 @@ func SetCompany(ctx context.Context, db *store.DB, account, name string, now tim
 		return marketplace.Errorf(marketplace.EInvalid, "the company name is longer than %d characters", MaxCompanyLength)
 	}
 	err := db.Write(ctx, func(tx *store.Tx) error {
-		res, err := tx.Exec(ctx, `UPDATE buyers SET company = ?, updated_at = ? WHERE account_id = ?`, name, store.Millis(now), account)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
+		var before sql.NullString
+		if err := tx.QueryRow(ctx, `SELECT company FROM buyers WHERE account_id = ?`, account).Scan(&before); errors.Is(err, sql.ErrNoRows) {
 			return marketplace.Errorf(marketplace.ENotFound, "there is no buyer %s: Concord knows a buyer once AWS tells it of an agreement", account)
+		} else if err != nil {
+			return err
 		}
-		return nil
+		if _, err := tx.Exec(ctx, `UPDATE buyers SET company = ?, updated_at = ? WHERE account_id = ?`, name, store.Millis(now), account); err != nil {
+			return err
+		}
+		summary := "named buyer " + account + " " + strconv.Quote(name)
+		if name == "" {
+			summary = "cleared the company name of buyer " + account
+		}
+		return audit.Record(ctx, tx, audit.Change{Object: "buyer", ObjectID: account, Action: "buyer.company",
+			Before: map[string]string{"company": before.String}, After: map[string]string{"company": name}, Summary: summary})
 	})
 	if err != nil && marketplace.ErrorCode(err) == marketplace.EInternal {
 		return fmt.Errorf("set the company of buyer %s: %w", account, err)

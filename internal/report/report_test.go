@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/concordmp/concord/internal/artifact"
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/report"
 	"github.com/concordmp/concord/internal/store"
@@ -120,8 +122,14 @@ func TestCompanies(t *testing.T) {
 		})
 
 		t.Run("a name set by hand wins, and clearing it brings back the derived one", func(t *testing.T) {
+			ctx := audit.WithActor(ctx, audit.Actor{Kind: "user", ID: "u-1", Name: "rita@example.com"})
 			if err := report.SetCompany(ctx, db, acme, "  ACME Holdings  ", now); err != nil {
 				t.Fatal(err)
+			}
+			trail, err := audit.List(ctx, db, audit.Filter{Object: "buyer", ObjectID: acme})
+			if err != nil || len(trail) != 1 || trail[0].Actor.Name != "rita@example.com" || trail[0].Action != "buyer.company" ||
+				!strings.Contains(string(trail[0].After), "ACME Holdings") {
+				t.Fatalf("audit trail of the rename: %+v (%v)", trail, err)
 			}
 			c, _ := report.LoadCompanies(ctx, db)
 			if c[acme] != (report.Company{Name: "ACME Holdings", Source: report.SourceManual}) {
