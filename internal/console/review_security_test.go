@@ -83,6 +83,10 @@ var postRoutes = []postRoute{
 	{"/console/sandbox/offers/{sandbox}/accept", console.AreaSandbox},
 	{"/console/sandbox/resale-authorizations/{sandbox}/extend", console.AreaSandbox},
 	{"/console/sandbox/agreements/{sandbox}/{action}", console.AreaSandbox},
+	{"/console/sandbox/cancellation-requests/{id}/{action}", console.AreaSandbox},
+	{"/console/sandbox/payment-requests/{id}/{action}", console.AreaSandbox},
+	{"/console/sandbox/advisories/{id}/{action}", console.AreaSandbox},
+	{"/console/sandbox/aws/{action}", console.AreaSandbox},
 }
 
 // roleMatrix is the access policy, written out here rather than taken
@@ -311,7 +315,7 @@ func TestSecurityEveryPostRoute(t *testing.T) {
 			}
 		}
 		real := map[string]string{"notification": d.notification, "offer": d.offer.ID, "agreement": "agmt-ending", "product": "prod-o",
-			"route": mustRoute(t, e, 0).ID, "key": key.ID, "endpoint": ep.ID, "user": viewerID, "sandbox": "x", "action": "cancel"}
+			"route": mustRoute(t, e, 0).ID, "key": key.ID, "endpoint": ep.ID, "user": viewerID, "sandbox": "x", "id": "x", "action": "cancel"}
 
 		roles := map[string]*client{}
 		tokens := map[string]string{}

@@ -48,7 +48,7 @@ func samples() map[string]sample {
 		notify.KindBillingAlert: {notice: notify.Notice{Kind: notify.KindBillingAlert, Key: "ba-1:COMPLETED", AgreementID: "agmt-9",
 			Data: notify.LifecycleData{Topic: notify.TopicRefund, AgreementID: "agmt-9", BuyerCompany: hostile, RequestID: "ba-1", Status: "COMPLETED",
 				Amount: "1250.5", Currency: "USD", InvoiceID: "inv-7", ReasonCode: "INCORRECT_METERING"}},
-			subject: []string{"Refund completed", "1,250.50 USD", hostile},
+			subject: []string{"Refund completed", "USD 1,250.50", hostile},
 			body:    []string{"ba-1", "inv-7", "agmt-9", "INCORRECT_METERING"}},
 		notify.KindAgreementAdvisory: {notice: notify.Notice{Kind: notify.KindAgreementAdvisory, Key: "adv:1", AgreementID: "agmt-9",
 			Data: notify.LifecycleData{Topic: notify.TopicAdvisory, AgreementID: "agmt-9", BuyerCompany: hostile, Open: true, At: &at}},
