@@ -130,7 +130,7 @@ func (l *Ledger) ingestGroup(group []*pending) {
 // are folded once each, under locks taken together in one order.
 func (l *Ledger) ingestMany(ctx context.Context, group []*pending) ([]string, error) {
 	var touched []string
-	err := l.DB.WriteCommitted(ctx, func(tx *store.Tx) error {
+	err := l.DB.Write(ctx, func(tx *store.Tx) error {
 		touched = nil
 		now := l.Now()
 		var facts []marketplace.Fact

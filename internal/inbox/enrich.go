@@ -50,7 +50,7 @@ func (l *Ledger) Enrich(ctx context.Context, api AgreementAPI, agreementID strin
 		return err
 	}
 	var touched []string
-	err = l.DB.WriteCommitted(ctx, func(tx *store.Tx) error { // the fold takes its locks (see projector)
+	err = l.DB.Write(ctx, func(tx *store.Tx) error { // the fold takes its locks (see projector)
 		ms := store.Millis(now)
 		if _, err := tx.Exec(ctx, `INSERT INTO inbox_events (id, door, source, detail_type, kind, event_time, received_at, agreement_id, fact, body, status)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET fact = excluded.fact, body = excluded.body,
