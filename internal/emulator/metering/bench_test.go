@@ -44,7 +44,10 @@ func benchBatches(e *env, n int) [][]types.UsageRecord {
 }
 
 // BenchmarkBatchMeterUsage: full round trips through the official client,
-// 25 records per call, throttling off.
+// 25 records per call, throttling off. A 25-record request is larger than
+// net/http's write buffer, which opens a client-side race of the Go SDK that
+// made long runs fail with "use of closed network connection" on a 200; the
+// tests' client (newClient, noBodyWriteTo) closes it.
 func BenchmarkBatchMeterUsage(b *testing.B) {
 	b.Run("serial", func(b *testing.B) {
 		e := newEnv(b)
