@@ -161,6 +161,10 @@ func (l *Ledger) ingestOne(ctx context.Context, door string, ev marketplace.Even
 			return err
 		}
 		touched = p.licenses
+		if st, ok := p.eventStatus(ev.ID, ev.Kind); ok {
+			res.Status = st
+			return nil
+		}
 		return tx.QueryRow(ctx, `SELECT status FROM inbox_events WHERE id = ?`, ev.ID).Scan(&res.Status)
 	})
 	if err != nil {
@@ -316,6 +320,9 @@ type projector struct {
 	seenAgreement map[string]bool
 	dirty         map[string]bool
 	licenses      []string
+	// status holds the inbox statuses of the rows the folds read, as their
+	// status updates leave them (eventStatus).
+	status map[string]string
 	// upserted are the buyers and products (id and code) this transaction
 	// has recorded already: folds of a buyer's agreements and licenses
 	// name the same ones again.
@@ -364,7 +371,8 @@ func (p *projector) product(ctx context.Context, productID, code string, now int
 
 func (l *Ledger) newProjector(tx *store.Tx, now time.Time) *projector {
 	return &projector{tx: tx, now: now, hooks: l.LicenseHooks, agreementHooks: l.AgreementHooks, lineage: l.Lineage,
-		lifecycleHooks: l.LifecycleHooks, seenAgreement: map[string]bool{}, dirty: map[string]bool{}, upserted: map[string]bool{}}
+		lifecycleHooks: l.LifecycleHooks, seenAgreement: map[string]bool{}, dirty: map[string]bool{}, upserted: map[string]bool{},
+		status: map[string]string{}}
 }
 
 // flush folds every dirty license, in a stable order.
@@ -449,13 +457,33 @@ func (p *projector) fold(ctx context.Context, f marketplace.Fact) error {
 
 // inboxRow is what a fold's status updates match on, for one inbox row it read.
 type inboxRow struct {
-	kind, agreementID, status string
+	id, kind, agreementID, status string
 }
 
-// anyRow reports whether some row matches: a status update that would match
-// none is not run.
-func anyRow(rows []inboxRow, match func(r inboxRow) bool) bool {
-	return slices.ContainsFunc(rows, match)
+// restatus reports whether a status update to status, matching the rows that
+// match does and are not in that status yet, would change any of rows (the
+// fold runs it only then), and notes the statuses it leaves.
+func (p *projector) restatus(rows []inboxRow, status string, match func(r inboxRow) bool) bool {
+	changed := false
+	for _, r := range rows {
+		if r.status != status && match(r) {
+			changed = true
+			p.status[r.id] = status
+		}
+	}
+	return changed
+}
+
+// eventStatus is the status the folds of this transaction left event id in,
+// if they read it: the status Ingest answers with, without reading it back.
+// Only ledger events qualify: the lifecycle and subscription folds update
+// statuses this does not follow.
+func (p *projector) eventStatus(id string, kind marketplace.EventKind) (string, bool) {
+	if !marketplace.IsLedgerKind(kind) {
+		return "", false
+	}
+	st, ok := p.status[id]
+	return st, ok
 }
 
 // facts reads the facts of the inbox rows that match where (held ones left
@@ -463,7 +491,7 @@ func anyRow(rows []inboxRow, match func(r inboxRow) bool) bool {
 // whether its status updates would change anything (in the same transaction,
 // under the key's lock, so the rows are the ones an update would match).
 func (p *projector) facts(ctx context.Context, where string, args ...any) ([]marketplace.Fact, []inboxRow, error) {
-	rows, err := p.tx.Query(ctx, `SELECT kind, COALESCE(agreement_id, ''), status, fact FROM inbox_events WHERE status <> 'held' AND (`+where+`)`, args...)
+	rows, err := p.tx.Query(ctx, `SELECT id, kind, COALESCE(agreement_id, ''), status, fact FROM inbox_events WHERE status <> 'held' AND (`+where+`)`, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load facts: %w", err)
 	}
@@ -473,10 +501,11 @@ func (p *projector) facts(ctx context.Context, where string, args ...any) ([]mar
 	for rows.Next() {
 		var r inboxRow
 		var s string
-		if err := rows.Scan(&r.kind, &r.agreementID, &r.status, &s); err != nil {
+		if err := rows.Scan(&r.id, &r.kind, &r.agreementID, &r.status, &s); err != nil {
 			return nil, nil, err
 		}
 		meta = append(meta, r)
+		p.status[r.id] = r.status
 		var f marketplace.Fact
 		if err := json.Unmarshal([]byte(s), &f); err != nil {
 			return nil, nil, fmt.Errorf("decode stored fact: %w", err)
@@ -510,8 +539,8 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 		}
 	}
 	if !ok {
-		if anyRow(rows, func(r inboxRow) bool {
-			return r.agreementID == id && r.status != StatusDeferred && slices.Contains(waitingKinds, r.kind)
+		if p.restatus(rows, StatusDeferred, func(r inboxRow) bool {
+			return r.agreementID == id && slices.Contains(waitingKinds, r.kind)
 		}) {
 			if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'deferred', note = ? WHERE agreement_id = ? AND status NOT IN ('deferred', 'held')
 			AND kind IN ('agreement_ended', 'license_updated', 'license_deprovisioned')`, "waiting for agreement "+id, id); err != nil {
@@ -578,8 +607,8 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 			return fmt.Errorf("upsert agreement %s: %w", id, err)
 		}
 	}
-	if anyRow(rows, func(r inboxRow) bool {
-		return r.agreementID == id && r.status != StatusApplied && slices.Contains(agreementKinds, r.kind)
+	if p.restatus(rows, StatusApplied, func(r inboxRow) bool {
+		return r.agreementID == id && slices.Contains(agreementKinds, r.kind)
 	}) {
 		if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', note = NULL, applied_at = ? WHERE agreement_id = ? AND status NOT IN ('applied', 'held')
 		AND kind IN ('agreement_created', 'agreement_amended', 'agreement_ended', 'agreement_described')`, now, id); err != nil {
@@ -757,7 +786,7 @@ func (p *projector) license(ctx context.Context, licenseID string) error {
 		return loadErr
 	}
 	if !ok {
-		if !anyRow(rows, func(r inboxRow) bool { return r.status != StatusDeferred }) {
+		if !p.restatus(rows, StatusDeferred, func(inboxRow) bool { return true }) {
 			return nil
 		}
 		_, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'deferred', note = 'waiting for the agreement of this license' WHERE license_id = ? AND status NOT IN ('deferred', 'held')`, licenseID)
@@ -794,7 +823,7 @@ func (p *projector) license(ctx context.Context, licenseID string) error {
 			return fmt.Errorf("license %s: %w", licenseID, err)
 		}
 	}
-	if anyRow(rows, func(r inboxRow) bool { return r.status != StatusApplied }) {
+	if p.restatus(rows, StatusApplied, func(inboxRow) bool { return true }) {
 		if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', note = NULL, applied_at = ? WHERE license_id = ? AND status NOT IN ('applied', 'held')`, now, licenseID); err != nil {
 			return err
 		}
@@ -837,7 +866,7 @@ func (p *projector) subscription(ctx context.Context, key string) error {
 		store.Millis(s.LastEventTime), now); err != nil {
 		return fmt.Errorf("upsert subscription: %w", err)
 	}
-	if !anyRow(rows, func(r inboxRow) bool { return r.status != StatusApplied }) {
+	if !p.restatus(rows, StatusApplied, func(inboxRow) bool { return true }) {
 		return nil
 	}
 	_, err = p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', applied_at = ? WHERE customer_key = ? AND status NOT IN ('applied', 'held')`, now, key)

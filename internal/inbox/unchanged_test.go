@@ -2,12 +2,14 @@ package inbox_test
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/concordmp/concord/internal/emulator/eventbridge"
 	"github.com/concordmp/concord/internal/inbox"
+	"github.com/concordmp/concord/internal/inbox/inboxtest"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/store"
 	"github.com/concordmp/concord/internal/store/storetest"
@@ -89,6 +91,38 @@ func TestUnchangedFoldStillAppliesAndRunsHooks(t *testing.T) {
 		}
 		if lic.State != marketplace.LicenseEnding {
 			t.Fatalf("after Ended: license %s, want ending", lic.State)
+		}
+	})
+}
+
+// Ingest answers with the status the event is stored with, in any order of
+// a history: licenses before their agreements (deferred, then applied by
+// the agreement's fold), renewals, ends and deprovisionings.
+func TestIngestAnswersStoredStatus(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		l := newLedger(db, t0)
+		stream := inboxtest.Stream(t0, 4, 7)
+		rand.New(rand.NewPCG(7, 19)).Shuffle(len(stream), func(i, j int) { stream[i], stream[j] = stream[j], stream[i] })
+		deferred := 0
+		for _, body := range stream {
+			res := ingest(t, l, body)
+			var stored string
+			if err := db.Read(ctx, func(tx *store.Tx) error {
+				return tx.QueryRow(ctx, `SELECT status FROM inbox_events WHERE id = ?`, res.EventID).Scan(&stored)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != stored {
+				t.Fatalf("event %s answered %q, stored %q", res.EventID, res.Status, stored)
+			}
+			if stored == inbox.StatusDeferred {
+				deferred++
+			}
+		}
+		if deferred == 0 {
+			t.Fatal("no event of the shuffled history was deferred: the test checks nothing of that case")
 		}
 	})
 }
