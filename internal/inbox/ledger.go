@@ -161,6 +161,10 @@ func (l *Ledger) ingestOne(ctx context.Context, door string, ev marketplace.Even
 			return err
 		}
 		touched = p.licenses
+		if st, ok := p.eventStatus(ev.ID, ev.Kind); ok {
+			res.Status = st
+			return nil
+		}
 		return tx.QueryRow(ctx, `SELECT status FROM inbox_events WHERE id = ?`, ev.ID).Scan(&res.Status)
 	})
 	if err != nil {
@@ -316,6 +320,9 @@ type projector struct {
 	seenAgreement map[string]bool
 	dirty         map[string]bool
 	licenses      []string
+	// status holds the inbox statuses of the rows the folds read, as their
+	// status updates leave them (eventStatus).
+	status map[string]string
 	// upserted are the buyers and products (id and code) this transaction
 	// has recorded already: folds of a buyer's agreements and licenses
 	// name the same ones again.
@@ -333,20 +340,39 @@ func (p *projector) buyer(ctx context.Context, account string, now int64) error 
 	return nil
 }
 
-// product records a product once per transaction (upsertProduct).
+// product records a product once per transaction (upsertProduct). A product
+// the ledger knows already, with its code when the fold has one, needs no
+// write: one read tells, and most folds name a known product.
 func (p *projector) product(ctx context.Context, productID, code string, now int64) error {
-	if k := "product:" + productID + "\x00" + code; !p.upserted[k] {
+	k := "product:" + productID + "\x00" + code
+	if productID == "" || p.upserted[k] || (code == "" && p.upserted["product:"+productID+"\x00"]) {
+		return nil
+	}
+	var stored sql.NullString
+	err := p.tx.QueryRow(ctx, `SELECT product_code FROM products WHERE product_id = ?`, productID).Scan(&stored)
+	switch {
+	case err == nil && (code == "" || stored.Valid):
+		// Known, and a code is either not learnt here or set already
+		// (upsertProduct never replaces one).
+	case err == nil || errors.Is(err, sql.ErrNoRows):
 		if err := upsertProduct(ctx, p.tx, productID, code, "", now); err != nil {
 			return err
 		}
-		p.upserted[k] = true
+	default:
+		return fmt.Errorf("read product %s: %w", productID, err)
+	}
+	p.upserted[k] = true
+	p.upserted["product:"+productID+"\x00"] = true
+	if stored.Valid {
+		p.upserted["product:"+productID+"\x00"+stored.String] = true
 	}
 	return nil
 }
 
 func (l *Ledger) newProjector(tx *store.Tx, now time.Time) *projector {
 	return &projector{tx: tx, now: now, hooks: l.LicenseHooks, agreementHooks: l.AgreementHooks, lineage: l.Lineage,
-		lifecycleHooks: l.LifecycleHooks, seenAgreement: map[string]bool{}, dirty: map[string]bool{}, upserted: map[string]bool{}}
+		lifecycleHooks: l.LifecycleHooks, seenAgreement: map[string]bool{}, dirty: map[string]bool{}, upserted: map[string]bool{},
+		status: map[string]string{}}
 }
 
 // flush folds every dirty license, in a stable order.
@@ -429,27 +455,66 @@ func (p *projector) fold(ctx context.Context, f marketplace.Fact) error {
 	return nil
 }
 
-func (p *projector) facts(ctx context.Context, where string, args ...any) ([]marketplace.Fact, error) {
-	rows, err := p.tx.Query(ctx, `SELECT fact FROM inbox_events WHERE status <> 'held' AND (`+where+`)`, args...)
+// inboxRow is what a fold's status updates match on, for one inbox row it read.
+type inboxRow struct {
+	id, kind, agreementID, status string
+}
+
+// restatus reports whether a status update to status, matching the rows that
+// match does and are not in that status yet, would change any of rows (the
+// fold runs it only then), and notes the statuses it leaves.
+func (p *projector) restatus(rows []inboxRow, status string, match func(r inboxRow) bool) bool {
+	changed := false
+	for _, r := range rows {
+		if r.status != status && match(r) {
+			changed = true
+			p.status[r.id] = status
+		}
+	}
+	return changed
+}
+
+// eventStatus is the status the folds of this transaction left event id in,
+// if they read it: the status Ingest answers with, without reading it back.
+// Only ledger events qualify: the lifecycle and subscription folds update
+// statuses this does not follow.
+func (p *projector) eventStatus(id string, kind marketplace.EventKind) (string, bool) {
+	if !marketplace.IsLedgerKind(kind) {
+		return "", false
+	}
+	st, ok := p.status[id]
+	return st, ok
+}
+
+// facts reads the facts of the inbox rows that match where (held ones left
+// out), and every such row's kind, agreement and status, which tell the fold
+// whether its status updates would change anything (in the same transaction,
+// under the key's lock, so the rows are the ones an update would match).
+func (p *projector) facts(ctx context.Context, where string, args ...any) ([]marketplace.Fact, []inboxRow, error) {
+	rows, err := p.tx.Query(ctx, `SELECT id, kind, COALESCE(agreement_id, ''), status, fact FROM inbox_events WHERE status <> 'held' AND (`+where+`)`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("load facts: %w", err)
+		return nil, nil, fmt.Errorf("load facts: %w", err)
 	}
 	defer rows.Close()
 	var out []marketplace.Fact
+	var meta []inboxRow
 	for rows.Next() {
+		var r inboxRow
 		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
+		if err := rows.Scan(&r.id, &r.kind, &r.agreementID, &r.status, &s); err != nil {
+			return nil, nil, err
 		}
+		meta = append(meta, r)
+		p.status[r.id] = r.status
 		var f marketplace.Fact
 		if err := json.Unmarshal([]byte(s), &f); err != nil {
-			return nil, fmt.Errorf("decode stored fact: %w", err)
+			return nil, nil, fmt.Errorf("decode stored fact: %w", err)
 		}
 		if marketplace.IsLedgerKind(f.Kind) || marketplace.IsSubscriptionKind(f.Kind) {
 			out = append(out, f)
 		}
 	}
-	return out, rows.Err()
+	return out, meta, rows.Err()
 }
 
 // agreement re-folds agreement id, then the licenses hanging off it and the
@@ -462,7 +527,7 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 	if err := p.tx.Lock(ctx, agreementLock(id)); err != nil {
 		return err
 	}
-	facts, err := p.facts(ctx, `agreement_id = ? OR previous_agreement_id = ?`, id, id)
+	facts, rows, err := p.facts(ctx, `agreement_id = ? OR previous_agreement_id = ?`, id, id)
 	if err != nil {
 		return err
 	}
@@ -474,9 +539,13 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 		}
 	}
 	if !ok {
-		if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'deferred', note = ? WHERE agreement_id = ? AND status NOT IN ('deferred', 'held')
+		if p.restatus(rows, StatusDeferred, func(r inboxRow) bool {
+			return r.agreementID == id && slices.Contains(waitingKinds, r.kind)
+		}) {
+			if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'deferred', note = ? WHERE agreement_id = ? AND status NOT IN ('deferred', 'held')
 			AND kind IN ('agreement_ended', 'license_updated', 'license_deprovisioned')`, "waiting for agreement "+id, id); err != nil {
-			return err
+				return err
+			}
 		}
 		if len(facts) > 0 {
 			// Learn about the agreement from the Agreement API if its Created event
@@ -511,17 +580,15 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 			}
 		}
 	}
-	var existed bool
-	var one int
-	err = p.tx.QueryRow(ctx, `SELECT 1 FROM agreements WHERE agreement_id = ?`, id).Scan(&one)
-	switch {
-	case err == nil:
-		existed = true
-	case !errors.Is(err, sql.ErrNoRows):
+	stored, existed, err := loadAgreementRow(ctx, p.tx, id)
+	if err != nil {
 		return err
 	}
 	now := store.Millis(p.now)
-	if _, err := p.tx.Exec(ctx, `INSERT INTO agreements (agreement_id, initial_agreement_id, previous_agreement_id, next_agreement_id, intent, status,
+	// A row that already says what the facts say is not written again (its
+	// updated_at stays when it last changed); the hooks below run all the same.
+	if !existed || rowOf(a) != stored {
+		if _, err := p.tx.Exec(ctx, `INSERT INTO agreements (agreement_id, initial_agreement_id, previous_agreement_id, next_agreement_id, intent, status,
 		acceptance_time, start_time, end_time, ended_at, acceptor_account_id, proposer_account_id, manufacturer_account_id,
 		resale_authorization_id, offer_id, product_id, auto_renewal, last_event_time, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -533,15 +600,20 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 		manufacturer_account_id = excluded.manufacturer_account_id, resale_authorization_id = excluded.resale_authorization_id,
 		offer_id = excluded.offer_id, product_id = excluded.product_id, auto_renewal = excluded.auto_renewal,
 		last_event_time = excluded.last_event_time, updated_at = excluded.updated_at`,
-		a.AgreementID, a.InitialAgreementID, store.NullString(a.PreviousAgreementID), store.NullString(a.NextAgreementID), a.Intent, a.Status,
-		store.NullMillis(a.AcceptanceTime), store.NullMillis(a.StartTime), store.NullMillis(a.EndTime), store.NullMillis(a.EndedAt),
-		a.AcceptorAccountID, a.ProposerAccountID, a.ManufacturerAccountID, a.ResaleAuthorizationID, a.OfferID, a.ProductID,
-		nullBool(a.AutoRenewal), store.Millis(a.LastEventTime), now); err != nil {
-		return fmt.Errorf("upsert agreement %s: %w", id, err)
+			a.AgreementID, a.InitialAgreementID, store.NullString(a.PreviousAgreementID), store.NullString(a.NextAgreementID), a.Intent, a.Status,
+			store.NullMillis(a.AcceptanceTime), store.NullMillis(a.StartTime), store.NullMillis(a.EndTime), store.NullMillis(a.EndedAt),
+			a.AcceptorAccountID, a.ProposerAccountID, a.ManufacturerAccountID, a.ResaleAuthorizationID, a.OfferID, a.ProductID,
+			nullBool(a.AutoRenewal), store.Millis(a.LastEventTime), now); err != nil {
+			return fmt.Errorf("upsert agreement %s: %w", id, err)
+		}
 	}
-	if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', note = NULL, applied_at = ? WHERE agreement_id = ? AND status NOT IN ('applied', 'held')
+	if p.restatus(rows, StatusApplied, func(r inboxRow) bool {
+		return r.agreementID == id && slices.Contains(agreementKinds, r.kind)
+	}) {
+		if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', note = NULL, applied_at = ? WHERE agreement_id = ? AND status NOT IN ('applied', 'held')
 		AND kind IN ('agreement_created', 'agreement_amended', 'agreement_ended', 'agreement_described')`, now, id); err != nil {
-		return err
+			return err
+		}
 	}
 	if err := p.buyer(ctx, a.AcceptorAccountID, now); err != nil {
 		return err
@@ -619,6 +691,66 @@ func (p *projector) link(ctx context.Context, a marketplace.Agreement) error {
 	return nil
 }
 
+// agreementKinds are the kinds an agreement's fold marks applied, and
+// waitingKinds those it marks deferred while the agreement is unknown (the
+// status updates of projector.agreement, which run only when a row they
+// match is not in that status yet).
+var (
+	agreementKinds = []string{string(marketplace.KindAgreementCreated), string(marketplace.KindAgreementAmended),
+		string(marketplace.KindAgreementEnded), string(marketplace.KindAgreementDescribed)}
+	waitingKinds = []string{string(marketplace.KindAgreementEnded), string(marketplace.KindLicenseUpdated),
+		string(marketplace.KindLicenseDeprovisioned)}
+)
+
+// agreementRow is what the agreement fold writes of a row, as it is stored
+// (times in epoch milliseconds, "" for NULL text), so the fold can tell that
+// a row says already what the facts say.
+type agreementRow struct {
+	initial, previous, next, intent, status         string
+	acceptance, start, end, ended                   sql.NullInt64
+	acceptor, proposer, manufacturer, resale, offer string
+	product                                         string
+	auto                                            sql.NullBool
+	lastEvent                                       int64
+}
+
+// rowOf is agreement a as the fold would store it.
+func rowOf(a marketplace.Agreement) agreementRow {
+	return agreementRow{initial: a.InitialAgreementID, previous: a.PreviousAgreementID, next: a.NextAgreementID, intent: a.Intent,
+		status: a.Status, acceptance: store.NullMillis(a.AcceptanceTime), start: store.NullMillis(a.StartTime),
+		end: store.NullMillis(a.EndTime), ended: store.NullMillis(a.EndedAt), acceptor: a.AcceptorAccountID,
+		proposer: a.ProposerAccountID, manufacturer: a.ManufacturerAccountID, resale: a.ResaleAuthorizationID, offer: a.OfferID,
+		product: a.ProductID, auto: nullBool(a.AutoRenewal), lastEvent: store.Millis(a.LastEventTime)}
+}
+
+// loadAgreementRow reads what the fold wrote of agreement id; found is false
+// when there is no row.
+func loadAgreementRow(ctx context.Context, tx *store.Tx, id string) (r agreementRow, found bool, err error) {
+	var prev, next sql.NullString
+	err = tx.QueryRow(ctx, `SELECT initial_agreement_id, previous_agreement_id, next_agreement_id, intent, status, acceptance_time, start_time,
+		end_time, ended_at, acceptor_account_id, proposer_account_id, manufacturer_account_id, resale_authorization_id, offer_id, product_id,
+		auto_renewal, last_event_time FROM agreements WHERE agreement_id = ?`, id).
+		Scan(&r.initial, &prev, &next, &r.intent, &r.status, &r.acceptance, &r.start, &r.end, &r.ended, &r.acceptor, &r.proposer,
+			&r.manufacturer, &r.resale, &r.offer, &r.product, &r.auto, &r.lastEvent)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return agreementRow{}, false, nil
+	case err != nil:
+		return agreementRow{}, false, fmt.Errorf("load agreement %s: %w", id, err)
+	}
+	r.previous, r.next = prev.String, next.String
+	return r, true, nil
+}
+
+// sameLicense reports whether license row a says what b says, when it was
+// written aside.
+func sameLicense(a, b marketplace.License) bool {
+	return a.LicenseID == b.LicenseID && a.LicenseArn == b.LicenseArn && a.AgreementID == b.AgreementID && a.ProductID == b.ProductID &&
+		a.ProductCode == b.ProductCode && a.AccountID == b.AccountID && a.CustomerIdentifier == b.CustomerIdentifier && a.State == b.State &&
+		store.NullMillis(a.ActivatedAt) == store.NullMillis(b.ActivatedAt) && store.NullMillis(a.StartsAt) == store.NullMillis(b.StartsAt) &&
+		store.NullMillis(a.EndingAt) == store.NullMillis(b.EndingAt) && store.NullMillis(a.DeprovisionedAt) == store.NullMillis(b.DeprovisionedAt)
+}
+
 // loadAgreement reads the folded state the license fold needs.
 func loadAgreement(ctx context.Context, tx *store.Tx, id string) (marketplace.Agreement, bool, error) {
 	var a marketplace.Agreement
@@ -638,7 +770,7 @@ func (p *projector) license(ctx context.Context, licenseID string) error {
 	if err := p.tx.Lock(ctx, licenseLock(licenseID)); err != nil {
 		return err
 	}
-	facts, err := p.facts(ctx, `license_id = ?`, licenseID)
+	facts, rows, err := p.facts(ctx, `license_id = ?`, licenseID)
 	if err != nil {
 		return err
 	}
@@ -654,21 +786,26 @@ func (p *projector) license(ctx context.Context, licenseID string) error {
 		return loadErr
 	}
 	if !ok {
+		if !p.restatus(rows, StatusDeferred, func(inboxRow) bool { return true }) {
+			return nil
+		}
 		_, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'deferred', note = 'waiting for the agreement of this license' WHERE license_id = ? AND status NOT IN ('deferred', 'held')`, licenseID)
 		return err
 	}
 	var before *marketplace.License
-	if len(p.hooks) > 0 {
-		old, found, err := LoadLicense(ctx, p.tx, licenseID)
-		if err != nil {
-			return err
-		}
-		if found {
-			before = &old
-		}
+	old, found, err := LoadLicense(ctx, p.tx, licenseID)
+	if err != nil {
+		return err
+	}
+	if found {
+		before = &old
 	}
 	now := store.Millis(p.now)
-	if _, err := p.tx.Exec(ctx, `INSERT INTO licenses (license_id, license_arn, agreement_id, product_id, product_code, account_id, customer_identifier, state,
+	if before != nil && sameLicense(*before, l) {
+		// Not written again (the hooks run all the same): updated_at says
+		// when the row last changed.
+		l.UpdatedAt = before.UpdatedAt
+	} else if _, err := p.tx.Exec(ctx, `INSERT INTO licenses (license_id, license_arn, agreement_id, product_id, product_code, account_id, customer_identifier, state,
 		activated_at, starts_at, ending_at, deprovisioned_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (license_id) DO UPDATE SET license_arn = excluded.license_arn, agreement_id = excluded.agreement_id,
 		product_id = excluded.product_id, product_code = excluded.product_code, account_id = excluded.account_id,
@@ -678,15 +815,18 @@ func (p *projector) license(ctx context.Context, licenseID string) error {
 		l.LicenseID, l.LicenseArn, l.AgreementID, l.ProductID, l.ProductCode, l.AccountID, l.CustomerIdentifier, l.State,
 		store.NullMillis(l.ActivatedAt), store.NullMillis(l.StartsAt), store.NullMillis(l.EndingAt), store.NullMillis(l.DeprovisionedAt), now); err != nil {
 		return fmt.Errorf("upsert license %s: %w", licenseID, err)
+	} else {
+		l.UpdatedAt = store.FromMillis(now)
 	}
-	l.UpdatedAt = store.FromMillis(now)
 	for _, h := range p.hooks {
 		if err := h(ctx, p.tx, before, l, p.now); err != nil {
 			return fmt.Errorf("license %s: %w", licenseID, err)
 		}
 	}
-	if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', note = NULL, applied_at = ? WHERE license_id = ? AND status NOT IN ('applied', 'held')`, now, licenseID); err != nil {
-		return err
+	if p.restatus(rows, StatusApplied, func(inboxRow) bool { return true }) {
+		if _, err := p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', note = NULL, applied_at = ? WHERE license_id = ? AND status NOT IN ('applied', 'held')`, now, licenseID); err != nil {
+			return err
+		}
 	}
 	if err := p.buyer(ctx, l.AccountID, now); err != nil {
 		return err
@@ -709,7 +849,7 @@ func (p *projector) subscription(ctx context.Context, key string) error {
 	if err := p.tx.Lock(ctx, "subscription:"+key); err != nil {
 		return err
 	}
-	facts, err := p.facts(ctx, `customer_key = ?`, key)
+	facts, rows, err := p.facts(ctx, `customer_key = ?`, key)
 	if err != nil {
 		return err
 	}
@@ -725,6 +865,9 @@ func (p *projector) subscription(ctx context.Context, key string) error {
 		key, s.CustomerIdentifier, s.ProductCode, s.State, s.OfferID, s.FreeTrial, store.NullMillis(s.EntitlementUpdatedAt),
 		store.Millis(s.LastEventTime), now); err != nil {
 		return fmt.Errorf("upsert subscription: %w", err)
+	}
+	if !p.restatus(rows, StatusApplied, func(inboxRow) bool { return true }) {
+		return nil
 	}
 	_, err = p.tx.Exec(ctx, `UPDATE inbox_events SET status = 'applied', applied_at = ? WHERE customer_key = ? AND status NOT IN ('applied', 'held')`, now, key)
 	return err

@@ -282,13 +282,15 @@ func (g *groupCommit) undo(b *batch) error {
 
 // GroupStats says how SQLite's group commit shares transactions: Writes calls
 // answered committed, in Commits transactions (each one fsync). Writes/Commits
-// is the mean batch size. Both are zero on PostgreSQL.
-type GroupStats struct{ Writes, Commits int64 }
+// is the mean batch size. Statements counts the statements the writer ran
+// (committed or not), the cost per write a benchmark divides by its requests.
+// All are zero on PostgreSQL.
+type GroupStats struct{ Writes, Commits, Statements int64 }
 
 // GroupStats returns the group commit counters since Open.
 func (db *DB) GroupStats() GroupStats {
 	if db.group == nil {
 		return GroupStats{}
 	}
-	return GroupStats{Writes: db.group.writes.Load(), Commits: db.group.commits.Load()}
+	return GroupStats{Writes: db.group.writes.Load(), Commits: db.group.commits.Load(), Statements: db.group.stmts.runs.Load()}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"sync/atomic"
 )
 
 // stmtCache keeps the SQLite writer's statements prepared. Parsing and planning
@@ -19,6 +20,8 @@ import (
 // (prepare, called between batches).
 type stmtCache struct {
 	pool *sql.DB
+	// runs counts the statements run through the writer (GroupStats).
+	runs atomic.Int64
 
 	mu      sync.Mutex
 	stmts   map[string]*sql.Stmt
@@ -38,6 +41,7 @@ func newStmtCache(pool *sql.DB) *stmtCache {
 
 // get returns the prepared statement of query, or nil (noting it to prepare).
 func (c *stmtCache) get(query string) *sql.Stmt {
+	c.runs.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if s := c.stmts[query]; s != nil {

@@ -137,7 +137,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	// The path is escaped: a '?' or '#' in a directory name (a test named
 	// "x#01") would otherwise end the file name and open another database.
 	base := "file:" + uriPath.Replace(path) + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
-	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	w, err := sql.Open("sqlite", base+"&_pragma=temp_store(MEMORY)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
