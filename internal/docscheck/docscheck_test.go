@@ -304,3 +304,19 @@ func indent(s string) string {
 	}
 	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
 }
+
+// TestDocsMarked: every example of the README and of docs/ that runs concord
+// or curls the local sandbox is checked or says why it cannot be.
+func TestDocsMarked(t *testing.T) {
+	t.Parallel()
+	for _, path := range documents(t) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, _ := filepath.Rel(root, path)
+		for _, p := range Lint(data) {
+			t.Errorf("%s:%s", name, strings.TrimPrefix(p, "line "))
+		}
+	}
+}

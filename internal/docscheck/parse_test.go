@@ -146,3 +146,29 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLint(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		doc  string
+		want int // problems
+	}{
+		"checked":                     {"<!-- docs-check -->\n```sh\n./concord offer list\n```\n", 0},
+		"not checked":                 {"<!-- not checked: needs real AWS -->\n\n```sh\nconcord serve --marketplace aws\n```\n", 0},
+		"unmarked concord":            {"text\n\n```sh\n./concord offer list\n```\n", 1},
+		"unmarked go run":             {"```sh\nprintf x | go run ./cmd/concord user create --email a@b.c\n```\n", 1},
+		"unmarked in $()":             {"```bash\nKEY=$(concord apikey create --name x)\n```\n", 1},
+		"unmarked curl":               {"```sh\ncurl -s -X POST \\\n  localhost:8080/v1/usage\n```\n", 1},
+		"curl elsewhere":              {"```sh\ncurl -s https://concord.example.com/v1/agreements\n```\n", 0},
+		"a comment":                   {"```sh\n# ./concord offer list\n```\n", 0},
+		"not a shell block":           {"```json\n{\"cmd\": \"concord serve\"}\n```\n", 0},
+		"a concord host":              {"```sh\naws sns subscribe --notification-endpoint https://concord.example.com/events/sns\n```\n", 0},
+		"no reason":                   {"<!-- not checked: -->\n```sh\nconcord serve\n```\n", 1},
+		"no block":                    {"<!-- not checked: needs AWS -->\ntext\n```sh\nconcord serve\n```\n", 2},
+		"marker applies to one block": {"<!-- not checked: needs AWS -->\n```sh\nconcord serve\n```\n```sh\nconcord serve\n```\n", 1},
+	} {
+		if got := Lint([]byte(tc.doc)); len(got) != tc.want {
+			t.Errorf("%s: %d problems, want %d: %q", name, len(got), tc.want, got)
+		}
+	}
+}
