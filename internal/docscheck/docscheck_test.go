@@ -241,11 +241,11 @@ func (s *sandbox) run(command string, timeout time.Duration) (int, string, strin
 }
 
 // readOnlyRE matches commands that only read (a GET with curl, a list, show,
-// report or records subcommand). The sandbox applies events, publishes
+// report, records or readiness subcommand). The sandbox applies events, publishes
 // offers and submits usage in the background, as AWS does, so a person
 // reading the next output a few seconds later sees it done; such commands
 // are retried for a while until they print what the document shows.
-var readOnlyRE = regexp.MustCompile(`^(curl -s [^|>]*|\./concord( [a-z]+)+ (list|show|report|records)\b[^|>]*)$`)
+var readOnlyRE = regexp.MustCompile(`^(curl -s [^|>]*|\./concord( [a-z]+)* (list|show|report|records|readiness)\b[^|>]*)$`)
 
 func readOnly(command string) bool {
 	if strings.Contains(command, "\n") || regexp.MustCompile(`\s(-X|-d|--data\S*)\s`).MatchString(command+" ") {
@@ -286,7 +286,7 @@ func runDocument(t *testing.T, name string, blocks []Block) {
 					break
 				}
 				if !readOnly(st.Command) || time.Now().After(deadline) {
-					t.Fatalf("%s: the command prints something else than the document shows:\n%s\n--- the document, +++ the command (after placeholders):\n%s\nstderr:\n%s", where, indent(st.Command), diff, indent(stderr))
+					t.Fatalf("%s: the command prints something else than the document shows:\n%s\n--- the document, +++ the command (after placeholders):\n%s\nwhat it printed:\n%s\nstderr:\n%s", where, indent(st.Command), diff, indent(stdout), indent(stderr))
 				}
 				time.Sleep(300 * time.Millisecond)
 			}

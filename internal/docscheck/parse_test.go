@@ -74,6 +74,7 @@ func TestCompare(t *testing.T) {
 		{"… matches within a line", []string{`{"tenantId":"tnt_…","licenses":[…],"stale":false}`}, `{"tenantId":"tnt_7b02","licenses":[{"a":1}],"stale":false}`, true},
 		{"a … line matches no line", []string{"head", "…", "tail"}, "head\ntail\n", true},
 		{"a … line matches several", []string{"head", "…", "tail"}, "head\n1\n2\ntail\n", true},
+		{"an indented … line too", []string{"head", "  …", "tail"}, "head\n1\ntail\n", true},
 		{"a different value", []string{"accepted 250"}, "accepted 25\n", false},
 		{"a short id is not a placeholder", []string{"agmt-1"}, "agmt-2\n", false},
 		{"a line more", []string{"a"}, "a\nb\n", false},
@@ -104,6 +105,7 @@ func TestReadOnly(t *testing.T) {
 	for cmd, want := range map[string]bool{
 		`curl -s localhost:8080/v1/buyers/1 -H "Authorization: Bearer $KEY"`: true,
 		`./concord offer list`:                                                      true,
+		`./concord readiness --product prod-acme`:                                   true,
 		`./concord metering report --from $NOW`:                                     true,
 		`./concord notifications list --limit 3    # the newest three`:              true,
 		`curl -s -X POST localhost:8080/v1/usage -d '{}'`:                           false,
