@@ -122,12 +122,13 @@ func TestReadOnly(t *testing.T) {
 	}
 }
 
-// FuzzParse: no document makes Parse panic, and every step it returns has a
+// FuzzParse: no document makes Parse or Lint panic, and every step it returns has a
 // command that is complete shell text.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("<!-- docs-check -->\n```sh\necho a\n# a\n```\n"))
 	f.Add([]byte("<!-- docs-check -->\n```sh\ncat <<-'E'\n\tx\n\tE\ncurl -d 'a\nb' \\\n c\n# x\n```\n"))
 	f.Fuzz(func(t *testing.T, doc []byte) {
+		Lint(doc) // never panics
 		blocks, err := Parse(doc)
 		if err != nil {
 			return
