@@ -241,11 +241,11 @@ func (s *sandbox) run(command string, timeout time.Duration) (int, string, strin
 }
 
 // readOnlyRE matches commands that only read (a GET with curl, a list, show,
-// report or records subcommand). The sandbox applies events, publishes
+// report, records or readiness subcommand). The sandbox applies events, publishes
 // offers and submits usage in the background, as AWS does, so a person
 // reading the next output a few seconds later sees it done; such commands
 // are retried for a while until they print what the document shows.
-var readOnlyRE = regexp.MustCompile(`^(curl -s [^|>]*|\./concord( [a-z]+)+ (list|show|report|records)\b[^|>]*)$`)
+var readOnlyRE = regexp.MustCompile(`^(curl -s [^|>]*|\./concord( [a-z]+)* (list|show|report|records|readiness)\b[^|>]*)$`)
 
 func readOnly(command string) bool {
 	if strings.Contains(command, "\n") || regexp.MustCompile(`\s(-X|-d|--data\S*)\s`).MatchString(command+" ") {
@@ -286,7 +286,7 @@ func runDocument(t *testing.T, name string, blocks []Block) {
 					break
 				}
 				if !readOnly(st.Command) || time.Now().After(deadline) {
-					t.Fatalf("%s: the command prints something else than the document shows:\n%s\n--- the document, +++ the command (after placeholders):\n%s\nstderr:\n%s", where, indent(st.Command), diff, indent(stderr))
+					t.Fatalf("%s: the command prints something else than the document shows:\n%s\n--- the document, +++ the command (after placeholders):\n%s\nwhat it printed:\n%s\nstderr:\n%s", where, indent(st.Command), diff, indent(stdout), indent(stderr))
 				}
 				time.Sleep(300 * time.Millisecond)
 			}
@@ -303,4 +303,20 @@ func indent(s string) string {
 		return "    (nothing)"
 	}
 	return "    " + strings.ReplaceAll(s, "\n", "\n    ")
+}
+
+// TestDocsMarked: every example of the README and of docs/ that runs concord
+// or curls the local sandbox is checked or says why it cannot be.
+func TestDocsMarked(t *testing.T) {
+	t.Parallel()
+	for _, path := range documents(t) {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, _ := filepath.Rel(root, path)
+		for _, p := range Lint(data) {
+			t.Errorf("%s:%s", name, strings.TrimPrefix(p, "line "))
+		}
+	}
 }

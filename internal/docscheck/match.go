@@ -44,7 +44,7 @@ func wholeMatcher(want []string) *regexp.Regexp {
 	var b strings.Builder
 	b.WriteString("^")
 	for _, w := range want {
-		if w == "…" {
+		if strings.TrimSpace(w) == "…" {
 			b.WriteString(`(?:.*\n)*?`)
 			continue
 		}

@@ -20,6 +20,15 @@
 // times "<time>", other dates "<date>", runs of spaces one double space (table columns); "…" in
 // the document matches any text within a line, and a line of only "…" any
 // number of lines (output whose length legitimately varies).
+//
+// An example that cannot run against a sandbox (it needs real AWS, a real
+// SMTP server, root on a production host) says so instead, with the reason:
+//
+//	<!-- not checked: needs a real AWS account -->
+//
+// Unmarked examples cannot drift silently: Lint refuses a shell block that
+// runs concord (concord, ./concord, go run ./cmd/concord) or curl against
+// localhost or 127.0.0.1 unless it is checked or marked not checked.
 package docscheck
 
 import (
@@ -34,6 +43,10 @@ import (
 // block under the check; documents choose what to check, so prose examples
 // that cannot run in a sandbox are not forced to.
 const Marker = "<!-- docs-check -->"
+
+// NotCheckedPrefix starts the HTML comment that exempts the next code block
+// from the check; the rest of the comment is the reason, which is required.
+const NotCheckedPrefix = "<!-- not checked:"
 
 // Step is one command of a checked block and the output the document shows
 // for it.

@@ -74,6 +74,7 @@ func TestCompare(t *testing.T) {
 		{"… matches within a line", []string{`{"tenantId":"tnt_…","licenses":[…],"stale":false}`}, `{"tenantId":"tnt_7b02","licenses":[{"a":1}],"stale":false}`, true},
 		{"a … line matches no line", []string{"head", "…", "tail"}, "head\ntail\n", true},
 		{"a … line matches several", []string{"head", "…", "tail"}, "head\n1\n2\ntail\n", true},
+		{"an indented … line too", []string{"head", "  …", "tail"}, "head\n1\ntail\n", true},
 		{"a different value", []string{"accepted 250"}, "accepted 25\n", false},
 		{"a short id is not a placeholder", []string{"agmt-1"}, "agmt-2\n", false},
 		{"a line more", []string{"a"}, "a\nb\n", false},
@@ -104,6 +105,7 @@ func TestReadOnly(t *testing.T) {
 	for cmd, want := range map[string]bool{
 		`curl -s localhost:8080/v1/buyers/1 -H "Authorization: Bearer $KEY"`: true,
 		`./concord offer list`:                                                      true,
+		`./concord readiness --product prod-acme`:                                   true,
 		`./concord metering report --from $NOW`:                                     true,
 		`./concord notifications list --limit 3    # the newest three`:              true,
 		`curl -s -X POST localhost:8080/v1/usage -d '{}'`:                           false,
@@ -120,12 +122,13 @@ func TestReadOnly(t *testing.T) {
 	}
 }
 
-// FuzzParse: no document makes Parse panic, and every step it returns has a
+// FuzzParse: no document makes Parse or Lint panic, and every step it returns has a
 // command that is complete shell text.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("<!-- docs-check -->\n```sh\necho a\n# a\n```\n"))
 	f.Add([]byte("<!-- docs-check -->\n```sh\ncat <<-'E'\n\tx\n\tE\ncurl -d 'a\nb' \\\n c\n# x\n```\n"))
 	f.Fuzz(func(t *testing.T, doc []byte) {
+		Lint(doc) // never panics
 		blocks, err := Parse(doc)
 		if err != nil {
 			return
@@ -145,4 +148,30 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestLint(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		doc  string
+		want int // problems
+	}{
+		"checked":                     {"<!-- docs-check -->\n```sh\n./concord offer list\n```\n", 0},
+		"not checked":                 {"<!-- not checked: needs real AWS -->\n\n```sh\nconcord serve --marketplace aws\n```\n", 0},
+		"unmarked concord":            {"text\n\n```sh\n./concord offer list\n```\n", 1},
+		"unmarked go run":             {"```sh\nprintf x | go run ./cmd/concord user create --email a@b.c\n```\n", 1},
+		"unmarked in $()":             {"```bash\nKEY=$(concord apikey create --name x)\n```\n", 1},
+		"unmarked curl":               {"```sh\ncurl -s -X POST \\\n  localhost:8080/v1/usage\n```\n", 1},
+		"curl elsewhere":              {"```sh\ncurl -s https://concord.example.com/v1/agreements\n```\n", 0},
+		"a comment":                   {"```sh\n# ./concord offer list\n```\n", 0},
+		"not a shell block":           {"```json\n{\"cmd\": \"concord serve\"}\n```\n", 0},
+		"a concord host":              {"```sh\naws sns subscribe --notification-endpoint https://concord.example.com/events/sns\n```\n", 0},
+		"no reason":                   {"<!-- not checked: -->\n```sh\nconcord serve\n```\n", 1},
+		"no block":                    {"<!-- not checked: needs AWS -->\ntext\n```sh\nconcord serve\n```\n", 2},
+		"marker applies to one block": {"<!-- not checked: needs AWS -->\n```sh\nconcord serve\n```\n```sh\nconcord serve\n```\n", 1},
+	} {
+		if got := Lint([]byte(tc.doc)); len(got) != tc.want {
+			t.Errorf("%s: %d problems, want %d: %q", name, len(got), tc.want, got)
+		}
+	}
 }
