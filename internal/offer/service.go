@@ -210,23 +210,43 @@ func loadAgreement(ctx context.Context, tx *store.Tx, id string) (marketplace.Ag
 // Create stores a new draft after checking it; the answer carries the
 // warnings. A form with problems is refused with all of them.
 func (s *Service) Create(ctx context.Context, o Offer) (Detail, error) {
-	return s.create(ctx, o, true)
+	return s.create(ctx, o, true, "")
+}
+
+// CreateFrom stores a new draft, like Create, from a form the console
+// prefilled from offer source and the user saved (the console's clone: no
+// draft exists until then). Its "created" step, and so its audit row, says
+// which offer it was cloned from. What the form copies from the source (a
+// custom EULA, registration answers) is the caller's choice; the source must
+// exist.
+func (s *Service) CreateFrom(ctx context.Context, o Offer, source string) (Detail, error) {
+	if source == "" {
+		return Detail{}, marketplace.Errorf(marketplace.EInvalid, "name the offer this one is cloned from")
+	}
+	return s.create(ctx, o, true, source)
 }
 
 // create stores a new draft; checkDates false skips the date rules (a clone
 // of an old offer is a draft whose dates RevOps still has to change, and
-// Submit checks them).
-func (s *Service) create(ctx context.Context, o Offer, checkDates bool) (Detail, error) {
+// Submit checks them). from names the offer it was cloned from, if any.
+func (s *Service) create(ctx context.Context, o Offer, checkDates bool, from string) (Detail, error) {
 	s.meetProduct(ctx, o.ProductID)
 	o = formOf(o) // what AWS assigns comes from AWS, not from the form
 	o.ID, o.State = newID(), StateDraft
 	vis := s.visibilityOf(ctx, o)
 	var out Detail
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		msg := describe(o)
+		if from != "" {
+			if _, err := load(ctx, tx, from); err != nil {
+				return err
+			}
+			msg += ", cloned from offer " + from
+		}
 		if err := s.check(ctx, tx, &o, checkDates, vis); err != nil {
 			return err
 		}
-		if err := s.add(ctx, tx, &o, "created", describe(o)); err != nil {
+		if err := s.add(ctx, tx, &o, "created", msg); err != nil {
 			return err
 		}
 		var err error
@@ -382,7 +402,7 @@ func (s *Service) Clone(ctx context.Context, id string) (Detail, error) {
 	if err != nil {
 		return Detail{}, err
 	}
-	d, err := s.create(ctx, formOf(src.Offer), false)
+	d, err := s.create(ctx, formOf(src.Offer), false, "")
 	if err != nil {
 		return d, err
 	}
