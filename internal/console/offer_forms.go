@@ -20,6 +20,7 @@ import (
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/offer"
+	"github.com/concordmp/concord/internal/report"
 	"github.com/concordmp/concord/internal/store"
 )
 
@@ -1338,10 +1339,19 @@ var partnerStates = slices.DeleteFunc(slices.Clone(offerStates), func(st string)
 })
 
 type partnersData struct {
-	States     []string
-	State      string
-	Offers     []partnerRow
-	NextCursor string
+	States   []string
+	State, Q string
+	Sort     string
+	Offers   []partnerRow
+	Headers  []sortHeader
+	Pager    pager
+	CSV      string
+	Filtered bool
+}
+
+var partnerColumns = []column{
+	{Label: "Offer", Key: "offer"}, {Label: "Buyer", Key: "buyer"}, {Label: "Partner", Key: "partner"}, {Label: "In AWS"},
+	{Label: "State", Key: "state"}, {Label: "Agreement", Key: "agreement"}, {Label: "Last step", Key: "updated"},
 }
 
 // partners tracks partner offers from the resale authorization to the
@@ -1349,31 +1359,26 @@ type partnersData struct {
 func (s *Service) partners(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	d := partnersData{States: partnerStates, State: q.Get("state")}
-	if d.State != "" && !slices.Contains(partnerStates, d.State) {
-		d.State = ""
-		s.render(w, r, http.StatusBadRequest, "partners", view{Title: "Partner offers", Nav: "partners", Data: d,
-			Errors: []fieldError{{ID: "state", Message: "Choose a state from the list."}}})
-		return
-	}
-	cursor := q.Get("cursor")
-	if !safeID(cursor) {
-		cursor = ""
-	}
-	list, err := s.Offers.List(ctx, offer.Filter{Type: offer.TypePartner, State: d.State, Cursor: cursor, Limit: offersPage})
+	f, errs := offerListFilter(q, offer.TypePartner, partnerStates)
+	d := partnersData{States: partnerStates, State: f.State, Q: q.Get("q"), Sort: f.Order.String()}
+	d.Filtered = f.State != "" || f.Query != ""
+	list, err := report.Offers(ctx, s.DB, s.Offers, f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if len(list) == offersPage {
-		d.NextCursor = list[len(list)-1].ID
+	base := Prefix + "/partners"
+	d.Headers, d.Pager, d.CSV = sortHeaders(base, q, f.Order, partnerColumns), pagerOf(base, q, list), csvHref(base, q)
+	offers := make([]offer.Offer, len(list.Items))
+	for i, o := range list.Items {
+		offers[i] = o.Offer
 	}
-	last, err := s.offerLastSteps(ctx, list)
+	last, err := s.offerLastSteps(ctx, offers)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	for _, o := range list {
+	for _, o := range offers {
 		row := partnerRow{Offer: o, BuyerAccount: o.Metadata[offer.MetaBuyerAccount], PartnerAccount: o.Metadata[offer.MetaPartnerAccount],
 			CPPOID: o.Metadata[offer.MetaCPPOOpportunityID]}
 		if st, ok := last[o.ID]; ok {
@@ -1381,7 +1386,11 @@ func (s *Service) partners(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Offers = append(d.Offers, row)
 	}
-	s.render(w, r, http.StatusOK, "partners", view{Title: "Partner offers", Nav: "partners", Data: d})
+	code := http.StatusOK
+	if len(errs) > 0 {
+		code = http.StatusBadRequest
+	}
+	s.render(w, r, code, "partners", view{Title: "Partner offers", Nav: "partners", Errors: errs, Data: d})
 }
 
 // offerLastSteps reads the latest history step of each offer.

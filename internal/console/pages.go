@@ -251,51 +251,59 @@ func (s *Service) dashboardData(ctx context.Context) (dashboardData, error) {
 }
 
 type offersData struct {
-	States     []string
-	State, Q   string
-	Offers     []offer.Offer
-	NextCursor string
+	States      []string
+	State, Q    string
+	Sort        string
+	Offers      []report.OfferRow
+	Headers     []sortHeader
+	Pager       pager
+	CSV         string
+	Filtered    bool
+	Description string
 }
 
-const offersPage = 50
+var offerListColumns = []column{
+	{Label: "Offer", Key: "offer"}, {Label: "Buyer", Key: "buyer"}, {Label: "Product", Key: "product"}, {Label: "Type", Key: "type"},
+	{Label: "State", Key: "state"}, {Label: "Expires", Key: "expires"}, {Label: "Created", Key: "created"}, {Label: "Updated", Key: "updated"},
+}
+
+// offerListFilter reads an offer list's filters from a query (states are
+// those of the list); errs name the fields that were not valid (those
+// filters are then left out).
+func offerListFilter(q url.Values, typ string, states []string) (report.OfferFilter, []fieldError) {
+	f := report.OfferFilter{Type: typ, State: q.Get("state"), Query: strings.TrimSpace(q.Get("q"))}
+	var errs []fieldError
+	if f.State != "" && !slices.Contains(states, f.State) {
+		errs, f.State = append(errs, fieldError{ID: "state", Message: "Choose a state from the list."}), ""
+	}
+	if len(f.Query) > 200 || !marketplace.Storable(f.Query) {
+		errs, f.Query = append(errs, fieldError{ID: "q", Message: "Search for at most 200 characters of plain text."}), ""
+	}
+	o, err := report.ParseOrder(q.Get("sort"), report.OfferSortKeys, report.DefaultOfferOrder)
+	if err != nil {
+		errs = append(errs, fieldError{ID: "offers-table", Message: "That list cannot be sorted that way; it is sorted newest first."})
+	}
+	f.Order, f.Offset = o, offsetOf(q)
+	return f, errs
+}
 
 func (s *Service) offers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	d := offersData{States: offerStates, State: q.Get("state"), Q: strings.TrimSpace(q.Get("q"))}
-	var errs []fieldError
-	if d.State != "" && !validState(d.State) {
-		errs = append(errs, fieldError{ID: "state", Message: "Choose a state from the list."})
-	}
-	if len(d.Q) > 200 || !marketplace.Storable(d.Q) {
-		errs = append(errs, fieldError{ID: "q", Message: "Search for at most 200 characters of plain text."})
-	}
-	if len(errs) > 0 {
-		s.render(w, r, http.StatusBadRequest, "offers", view{Title: "Offers", Nav: "offers", Errors: errs, Data: d})
-		return
-	}
-	cursor := q.Get("cursor")
-	if !marketplace.Storable(cursor) || len(cursor) > 100 {
-		cursor = ""
-	}
-	list, err := s.Offers.List(r.Context(), offer.Filter{State: d.State, Query: d.Q, Cursor: cursor, Limit: offersPage})
+	f, errs := offerListFilter(q, "", offerStates)
+	d := offersData{States: offerStates, State: f.State, Q: q.Get("q"), Sort: f.Order.String()}
+	d.Filtered = f.State != "" || f.Query != ""
+	list, err := report.Offers(r.Context(), s.DB, s.Offers, f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	d.Offers = list
-	if len(list) == offersPage {
-		d.NextCursor = list[len(list)-1].ID
+	base := Prefix + "/offers"
+	d.Offers, d.Headers, d.Pager, d.CSV = list.Items, sortHeaders(base, q, f.Order, offerListColumns), pagerOf(base, q, list), csvHref(base, q)
+	code := http.StatusOK
+	if len(errs) > 0 {
+		code = http.StatusBadRequest
 	}
-	s.render(w, r, http.StatusOK, "offers", view{Title: "Offers", Nav: "offers", Data: d})
-}
-
-func validState(st string) bool {
-	for _, x := range offerStates {
-		if x == st {
-			return true
-		}
-	}
-	return false
+	s.render(w, r, code, "offers", view{Title: "Offers", Nav: "offers", Errors: errs, Data: d})
 }
 
 // offerData is the offer page: the offer, what it links to, the actions

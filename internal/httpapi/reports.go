@@ -128,6 +128,34 @@ func (s *Server) registerReports(api huma.API) {
 			return answer(in.Format, "buyers", report.BuyerColumns, list)
 		})
 
+	if s.Offers != nil {
+		huma.Register(api, csvResponse(op("report-offers", http.MethodGet, "/v1/reports/offers",
+			"Offers with their products' titles, searched (any case, any script), sorted and paged as the console's Offers and Partner offers lists"), "a page of offers"),
+			func(ctx context.Context, in *struct {
+				State   string `query:"state" maxLength:"40" doc:"draft, submitted, published, instructions_sent, viewed, extended, accepted, expired, cancelling, cancelled or failed"`
+				Type    string `query:"type" enum:"direct,partner,"`
+				Product string `query:"product" maxLength:"100"`
+				Account string `query:"account" maxLength:"12" doc:"Only offers to this buyer account."`
+				Q       string `query:"q" maxLength:"200" doc:"Part of the buyer's company (any case, any script), the offer name, a contract field or an id."`
+				ReportPage
+			}) (*reportOutput[report.OfferRow], error) {
+				o, err := report.ParseOrder(in.Sort, report.OfferSortKeys, report.DefaultOfferOrder)
+				if err != nil {
+					return nil, s.apiError(err)
+				}
+				f := report.OfferFilter{State: in.State, Type: in.Type, ProductID: in.Product, Account: in.Account, Query: in.Q, Order: o,
+					Page: report.Page{Offset: in.Offset, Limit: in.Limit}}
+				if in.Format == "csv" {
+					f.Page = report.AllRows
+				}
+				list, err := report.Offers(ctx, s.DB, s.Offers, f)
+				if err != nil {
+					return nil, s.apiError(err)
+				}
+				return answer(in.Format, "offers", report.OfferColumns, list)
+			})
+	}
+
 	huma.Register(api, csvResponse(op("report-bookings", http.MethodGet, "/v1/reports/bookings",
 		"Bookings per month or quarter, by product and channel (agreements accepted, valued at their total contract value)"), "the report"),
 		func(ctx context.Context, in *struct {

@@ -17,6 +17,7 @@ import (
 	"github.com/concordmp/concord/internal/httpapi"
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/offer"
 	"github.com/concordmp/concord/internal/report"
 	"github.com/concordmp/concord/internal/store"
 	"github.com/concordmp/concord/internal/store/storetest"
@@ -27,7 +28,7 @@ func TestReports(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		now := func() time.Time { return time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC) }
-		s := &httpapi.Server{DB: db, Ledger: &inbox.Ledger{DB: db, Now: now}, Logger: slog.New(slog.DiscardHandler), Now: now, Version: "test"}
+		s := &httpapi.Server{DB: db, Ledger: &inbox.Ledger{DB: db, Now: now}, Offers: &offer.Service{DB: db, Now: now}, Logger: slog.New(slog.DiscardHandler), Now: now, Version: "test"}
 		key, _, err := apikey.Create(ctx, db, "reports", now())
 		if err != nil {
 			t.Fatal(err)
@@ -98,6 +99,41 @@ func TestReports(t *testing.T) {
 			}
 			for _, bad := range []string{"?sort=agreement_id", "?channel=retail", "?status=ALIVE", "?endingWithinDays=-1"} {
 				if rec := do("GET", "/v1/reports/agreements"+bad, ""); rec.Code/100 != 4 {
+					t.Errorf("%s: %d %s", bad, rec.Code, rec.Body)
+				}
+			}
+		})
+
+		t.Run("offers searched in any case and script, sorted, as JSON and as CSV", func(t *testing.T) {
+			err := db.Write(ctx, func(tx *store.Tx) error {
+				for id, form := range map[string]string{"ofr_2": `{"type":"direct","buyerCompany":"Ünïcode GmbH","name":"Zweiter Vertrag"}`,
+					"ofr_3": `{"type":"direct","buyerCompany":"Acme","name":"Acme deal"}`, "ofr_4": `{"type":"partner","buyerCompany":"ünïcode gmbh","name":"Partner deal"}`} {
+					if _, err := tx.Exec(ctx, `INSERT INTO offers (id, type, state, product_id, buyer_account_id, buyer_company, form, created_at, updated_at)
+						VALUES (?, 'direct', 'draft', 'prod-a', ?, '', ?, 2, 2)`, id, buyer, form); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := do("GET", "/v1/reports/offers?sort=-offer&q="+url.QueryEscape("ÜNÏCODE"), "")
+			var p report.Paged[report.OfferRow]
+			if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &p) != nil || p.Total != 2 || p.Items[0].ID != "ofr_2" || p.Items[1].ID != "ofr_4" {
+				t.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+			rec = do("GET", "/v1/reports/offers?sort=offer&limit=1&offset=1&q="+url.QueryEscape("ünïcode"), "")
+			if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &p) != nil || p.Total != 2 || len(p.Items) != 1 || p.Items[0].ID != "ofr_2" {
+				t.Fatalf("second page: %d %s", rec.Code, rec.Body)
+			}
+			rec = do("GET", "/v1/reports/offers?sort=offer&format=csv", "")
+			recs, err := csv.NewReader(bytes.NewReader(rec.Body.Bytes())).ReadAll()
+			if rec.Code != 200 || err != nil || len(recs) != 5 || recs[1][0] != "ofr_3" || recs[2][0] != "ofr_1" || recs[3][0] != "ofr_4" || recs[4][0] != "ofr_2" {
+				t.Fatalf("csv: %d %q %v", rec.Code, recs, err)
+			}
+			for _, bad := range []string{"?sort=form", "?state=alive", "?type=retail", "?account=12"} {
+				if rec := do("GET", "/v1/reports/offers"+bad, ""); rec.Code/100 != 4 {
 					t.Errorf("%s: %d %s", bad, rec.Code, rec.Body)
 				}
 			}

@@ -141,7 +141,8 @@ func (s *Service) now() time.Time {
 // Filter selects offers; empty fields do not filter.
 type Filter struct {
 	State, Type, ProductID, BuyerAccountID string
-	// Query searches the buyer's company, the offer name and the ids.
+	// Query searches the buyer's company, the offer name, the contract
+	// metadata and the ids, in any case and script (Offer.Matches).
 	Query  string
 	Cursor string
 	Limit  int
@@ -631,6 +632,19 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Offer, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 100
 	}
+	return s.list(ctx, f, f.Limit)
+}
+
+// ListAll is every offer the filter selects (Cursor and Limit aside),
+// newest first: the console's and the reports' lists sort and page them.
+func (s *Service) ListAll(ctx context.Context, f Filter) ([]Offer, error) {
+	f.Cursor = ""
+	return s.list(ctx, f, 0)
+}
+
+// list reads the offers f selects, newest first, at most limit of them (0:
+// all). The search is matched in Go (Offer.Matches), after the SQL filters.
+func (s *Service) list(ctx context.Context, f Filter, limit int) ([]Offer, error) {
 	var conds []string
 	var args []any
 	add := func(c string, v ...any) { conds = append(conds, c); args = append(args, v...) }
@@ -646,45 +660,62 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Offer, error) {
 	if f.BuyerAccountID != "" {
 		add("buyer_account_id = ?", f.BuyerAccountID)
 	}
-	if q := strings.TrimSpace(f.Query); q != "" {
-		// The form column is JSON, which writes <, > and & as \u003c, \u003e
-		// and \u0026: search it for the query as JSON writes it. % and _ are
-		// searched for, not wildcards. LOWER folds only ASCII on SQLite, so
-		// the query as typed is tried too (same results on PostgreSQL).
-		lower := strings.ToLower(q)
-		add(`(LOWER(buyer_company) LIKE ? ESCAPE '!' OR buyer_company LIKE ? ESCAPE '!' OR LOWER(form) LIKE ? ESCAPE '!' OR form LIKE ? ESCAPE '!'
-			OR offer_id = ? OR agreement_id = ? OR id = ?)`, likeContains(lower), likeContains(q), likeContains(inJSON(lower)), likeContains(inJSON(q)), q, q, q)
-	}
 	if f.Cursor != "" {
 		add("id < ?", f.Cursor)
 	}
+	query := strings.TrimSpace(f.Query)
 	q := `SELECT ` + offerColumns + ` FROM offers`
 	if len(conds) > 0 {
 		q += " WHERE " + strings.Join(conds, " AND ")
 	}
-	q += " ORDER BY id DESC LIMIT ?"
-	var out []Offer
-	err := s.DB.Read(ctx, func(tx *store.Tx) error {
-		var err error
-		out, err = store.QueryAll(ctx, tx, scanOffer, q, append(args, f.Limit)...)
-		return err
-	})
-	if out == nil {
-		out = []Offer{}
+	q += " ORDER BY id DESC"
+	if limit > 0 && query == "" {
+		q += " LIMIT ?"
+		args = append(args, limit)
 	}
+	out := []Offer{}
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		// With a search, every offer the SQL filters select is read and
+		// matched here: SQLite folds only ASCII, so "ÜNÏCODE" must be folded
+		// in Go to find "Ünïcode GmbH" (a seller holds thousands of offers,
+		// not millions).
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() && (limit <= 0 || len(out) < limit) {
+			o, err := scanOffer(rows)
+			if err != nil {
+				return err
+			}
+			if query == "" || o.Matches(query) {
+				out = append(out, o)
+			}
+		}
+		return rows.Err()
+	})
 	return out, err
 }
 
-// likeContains is a LIKE pattern (escape character !) matching text that
-// contains s.
-func likeContains(s string) string {
-	return "%" + strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(s) + "%"
-}
-
-// inJSON is s as it appears inside a JSON string Concord stored.
-func inJSON(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b[1 : len(b)-1])
+// Matches reports whether a search q finds the offer: in its buyer's
+// company, its name or its contract metadata (PO numbers, opportunity ids,
+// account ids), in any case and script, or in its ids.
+func (o Offer) Matches(q string) bool {
+	q = marketplace.Fold(strings.TrimSpace(q))
+	if q == "" {
+		return true
+	}
+	in := func(s string) bool { return s != "" && strings.Contains(marketplace.Fold(s), q) }
+	if in(o.BuyerCompany) || in(o.Name) || in(o.ID) || in(o.OfferID) || in(o.AgreementID) || in(o.ResaleAuthorizationID) {
+		return true
+	}
+	for _, v := range o.Metadata {
+		if in(v) {
+			return true
+		}
+	}
+	return false
 }
 
 const offerColumns = `id, state, offer_id, resale_authorization_id, agreement_id, change_set_id, form, created_at, updated_at`
