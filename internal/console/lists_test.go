@@ -8,7 +8,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/concordmp/concord/internal/notify"
 	"github.com/concordmp/concord/internal/offer"
 	"github.com/concordmp/concord/internal/store"
 	"github.com/concordmp/concord/internal/store/storetest"
@@ -126,5 +128,59 @@ func TestOfferListsSortPageAndSearch(t *testing.T) {
 				t.Fatalf("the CSV has %d rows, want every offer (55)", len(recs)-1)
 			}
 		})
+	})
+}
+
+// TestNotificationListSortsAndPages: the Notifications list sorts by its
+// columns (status along failed, pending, skipped, sent, none), pages 50 at
+// a time with the filters and order kept, and refuses a sort that is not a
+// column, on both databases.
+func TestNotificationListSortsAndPages(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		d := e.data() // one metering_failed notification, skipped
+		ctx := context.Background()
+		err := db.Write(ctx, func(tx *store.Tx) error {
+			for i := range 54 {
+				_, _, err := e.svc.Notify.Emit(ctx, tx, now.Add(time.Duration(i+1)*time.Minute), notify.Notice{Kind: notify.KindMeteringExpired,
+					Key: fmt.Sprintf("metering_expired:mr_%02d", i), ProductID: "prod-o",
+					Data: notify.MeteringData{RecordID: fmt.Sprintf("mr_%02d", i), Outcome: "expired", ProductID: "prod-o", AccountID: buyerAccount,
+						Dimension: fmt.Sprintf("dim_%02d", i), Hour: now.Truncate(time.Hour), Quantity: 1}})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := e.login("viewer@seller.example")
+		n := storetest.Count(t, db, "notifications") // 54 and those data() made
+		p := c.get("/console/notifications")
+		wantIn(t, p, `aria-sort="descending"><a class="sort" href="/console/notifications?sort=created">Created`, fmt.Sprintf("Notifications 1 to 50 of %d.", n),
+			`<a href="/console/notifications?offset=50">Next notifications</a>`)
+		if strings.Contains(p.body, d.notification) {
+			t.Fatal("the oldest notification is on the first page, newest first")
+		}
+		p = c.get("/console/notifications?offset=50")
+		wantIn(t, p, fmt.Sprintf("Notifications 51 to %d of %d.", n, n), d.notification)
+		// Sorted by status: the skipped one (the others have no recipient) first.
+		p = c.get("/console/notifications?sort=status")
+		wantIn(t, p, `aria-sort="ascending"`)
+		rows := regexp.MustCompile(`<tr id="resend-(ntf_[0-9a-f]+)">`).FindAllStringSubmatch(p.body, -1)
+		if len(rows) != 50 || rows[0][1] != d.notification {
+			t.Fatalf("sorted by status, the skipped notification %s is not first: %q", d.notification, rows)
+		}
+		p = c.get("/console/notifications?sort=-status")
+		if rows := regexp.MustCompile(`<tr id="resend-(ntf_[0-9a-f]+)">`).FindAllStringSubmatch(p.body, -1); len(rows) != 50 || rows[0][1] == d.notification {
+			t.Fatalf("sorted by status, descending: %q", rows)
+		}
+		p = c.get("/console/notifications?sort=kind&kind=metering_expired&offset=50")
+		wantIn(t, p, "Notifications 51 to 54 of 54.", `<a href="/console/notifications?kind=metering_expired&amp;sort=kind">Previous notifications</a>`)
+		if p := c.get("/console/notifications?sort=body"); p.status != http.StatusBadRequest || !strings.Contains(p.body, "cannot be sorted that way") {
+			t.Fatalf("sort by a column that is not one: %d", p.status)
+		}
 	})
 }

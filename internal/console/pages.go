@@ -344,20 +344,26 @@ type notificationsData struct {
 	Status        string
 	Kinds         []string
 	Kind          string
+	Sort          string
 	Notifications []notify.NotificationSummary
+	Headers       []sortHeader
+	Pager         pager
+	Filtered      bool
 }
 
 var notificationStatuses = []string{notify.StatusFailed, notify.StatusPending, notify.StatusSkipped, notify.StatusSent, notify.StatusNone}
 
-func (s *Service) notificationsView(ctx context.Context, status, kind string) (notificationsData, error) {
-	d := notificationsData{Statuses: notificationStatuses, Status: status, Kinds: notify.Kinds, Kind: kind}
-	list, err := s.Notify.List(ctx, notify.Filter{Status: status, Kind: kind, Limit: 100})
-	d.Notifications = list
-	return d, err
-}
+var notificationColumns = []column{{Label: "Subject", Key: "subject"}, {Label: "Kind", Key: "kind"}, {Label: "Status", Key: "status"},
+	{Label: "Created", Key: "created"}, {Label: "Actions"}}
 
-func (s *Service) notifications(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+// defaultNotificationOrder lists the newest notifications first.
+var defaultNotificationOrder = report.Order{Key: "created", Desc: true}
+
+// notificationsView is a page of the list at the query's filters, order and
+// offset; a filter or order that is not valid is named in errs and left out.
+func (s *Service) notificationsView(ctx context.Context, q url.Values) (notificationsData, []fieldError, error) {
+	q = clone(q)
+	q.Del("resent") // a confirmation is not part of the list's links
 	status, kind := q.Get("status"), q.Get("kind")
 	var errs []fieldError
 	if status != "" && !slices.Contains(notificationStatuses, status) {
@@ -366,7 +372,28 @@ func (s *Service) notifications(w http.ResponseWriter, r *http.Request) {
 	if kind != "" && !notify.KnownKind(kind) {
 		errs, kind = append(errs, fieldError{ID: "kind", Message: "Choose a kind from the list."}), ""
 	}
-	d, err := s.notificationsView(r.Context(), status, kind)
+	o, err := report.ParseOrder(q.Get("sort"), notify.SortKeys, defaultNotificationOrder)
+	if err != nil {
+		errs = append(errs, fieldError{ID: "notifications-table", Message: "That list cannot be sorted that way; it is sorted newest first."})
+	}
+	d := notificationsData{Statuses: notificationStatuses, Status: status, Kinds: notify.Kinds, Kind: kind, Sort: o.String(), Filtered: status != "" || kind != ""}
+	offset := offsetOf(q)
+	list, err := s.Notify.ListSorted(ctx, notify.Filter{Status: status, Kind: kind}, o.Key, o.Desc, offset, report.DefaultLimit)
+	if err != nil {
+		return d, errs, err
+	}
+	paged := report.Paged[notify.NotificationSummary]{Items: list.Items, Total: list.Total, Offset: offset, Limit: report.DefaultLimit}
+	if offset+len(list.Items) < list.Total {
+		paged.NextOffset = offset + len(list.Items)
+	}
+	base := Prefix + "/notifications"
+	d.Notifications, d.Headers, d.Pager = list.Items, sortHeaders(base, q, o, notificationColumns), pagerOf(base, q, paged)
+	return d, errs, nil
+}
+
+func (s *Service) notifications(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	d, errs, err := s.notificationsView(r.Context(), q)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -395,7 +422,7 @@ func (s *Service) resend(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		d, lerr := s.notificationsView(r.Context(), "", "")
+		d, _, lerr := s.notificationsView(r.Context(), url.Values{})
 		if lerr != nil {
 			s.fail(w, r, lerr)
 			return
