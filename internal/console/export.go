@@ -49,54 +49,28 @@ func (s *Service) buyersCSV(w http.ResponseWriter, r *http.Request) {
 	s.sendCSV(w, r, "buyers", func(b *bytes.Buffer) error { return report.WriteCSV(b, report.BuyerColumns, list.Items) })
 }
 
-// OfferColumns are the columns of an offers CSV: the flat fields of the
-// offers of GET /v1/offers, named as in its JSON.
-var OfferColumns = []string{"id", "type", "state", "name", "productId", "buyerCompany", "buyerAccount", "partnerAccount", "expiresOn",
-	"offerId", "resaleAuthorizationId", "agreementId", "createdAt", "updatedAt"}
+// OfferColumns are the columns of an offers CSV (report.OfferColumns).
+var OfferColumns = report.OfferColumns
 
-type offerRow offer.Offer
-
-func (o offerRow) Cells() []string {
-	return []string{o.ID, o.Type, o.State, o.Name, o.ProductID, o.BuyerCompany, o.Metadata[offer.MetaBuyerAccount], o.Metadata[offer.MetaPartnerAccount],
-		o.ExpiresOn, o.OfferID, o.ResaleAuthorizationID, o.AgreementID, o.CreatedAt.UTC().Format(time.RFC3339), o.UpdatedAt.UTC().Format(time.RFC3339)}
-}
-
-// offersCSV downloads every offer the list's filters select (state and
-// search; /console/partners.csv keeps partner offers).
+// offersCSV downloads every offer the list's filters select, in the list's
+// order (state, search and sort; /console/partners.csv keeps partner offers).
 func (s *Service) offersCSV(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f := offer.Filter{State: q.Get("state"), Query: strings.TrimSpace(q.Get("q")), Limit: 500}
+	typ, states, name := "", offerStates, "offers"
 	if strings.HasSuffix(r.URL.Path, "/partners.csv") {
-		f.Type = "partner"
+		typ, states, name = offer.TypePartner, partnerStates, "partner-offers"
 	}
-	if f.State != "" && !validState(f.State) {
-		s.fail(w, r, marketplace.Errorf(marketplace.EInvalid, "choose a state from the list"))
+	f, errs := offerListFilter(r.URL.Query(), typ, states)
+	if len(errs) > 0 {
+		s.fail(w, r, marketplace.Errorf(marketplace.EInvalid, "%s", errs[0].Message))
 		return
 	}
-	if len(f.Query) > 200 || !marketplace.Storable(f.Query) {
-		s.fail(w, r, marketplace.Errorf(marketplace.EInvalid, "search for at most 200 characters of plain text"))
+	f.Page = report.AllRows
+	list, err := report.Offers(r.Context(), s.DB, s.Offers, f)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
-	var rows []offerRow
-	for {
-		list, err := s.Offers.List(r.Context(), f)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		for _, o := range list {
-			rows = append(rows, offerRow(o))
-		}
-		if len(list) < f.Limit {
-			break
-		}
-		f.Cursor = list[len(list)-1].ID
-	}
-	name := "offers"
-	if f.Type == "partner" {
-		name = "partner-offers"
-	}
-	s.sendCSV(w, r, name, func(b *bytes.Buffer) error { return report.WriteCSV(b, OfferColumns, rows) })
+	s.sendCSV(w, r, name, func(b *bytes.Buffer) error { return report.WriteCSV(b, OfferColumns, list.Items) })
 }
 
 // MeteringColumns are the columns of the metering report CSV: the rows of

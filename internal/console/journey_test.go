@@ -508,6 +508,7 @@ func TestBrowserJourneys(t *testing.T) {
 		{"/console/settings/users", "settings-users"}, {"/console/sandbox", "sandbox"},
 		{"/console/agreements", "agreements"}, {"/console/bookings", "bookings"},
 		{"/console/audit", ""}, {"/console/notifications/" + ns[0].ID, ""},
+		{"/console/offers/new?clone=" + direct, ""}, {"/console/offers?sort=buyer", ""}, {"/console/metering?period=all&sort=-quantity", ""},
 	}
 	for _, pg := range pages {
 		j.visit(pg.path, pg.name)

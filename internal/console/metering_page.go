@@ -13,6 +13,7 @@ import (
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/metering"
 	"github.com/concordmp/concord/internal/notify"
+	"github.com/concordmp/concord/internal/report"
 	"github.com/concordmp/concord/internal/store"
 )
 
@@ -259,17 +260,41 @@ type meteringData struct {
 	Statuses      []string
 	Status        string
 	Records       []recordView
-	NextCursor    string
-	Cursor        string
-	Retryable     []retryGroup
-	Alerts        []notify.NotificationSummary
+	// Headers sort the records; Pager pages them; Sort is the order.
+	Headers   []sortHeader
+	Pager     pager
+	Sort      string
+	Offset    int
+	Retryable []retryGroup
+	Alerts    []notify.NotificationSummary
 }
 
 const recordsPage = 50
 
-// meteringQuery is the view the page shows: a period and a record filter.
+// meteringQuery is the view the page shows: a period, a record filter, and
+// the records' order and offset.
 type meteringQuery struct {
-	period, status, cursor string
+	period, status string
+	order          report.Order
+	offset         int
+}
+
+var recordColumns = []column{{Label: "Hour (UTC)", Key: "hour"}, {Label: "License or customer", Key: "license"}, {Label: "Dimension", Key: "dimension"},
+	{Label: "Quantity", Key: "quantity", Num: true}, {Label: "Outcome and reason", Key: "status"}, {Label: "Attempts", Key: "attempts"}, {Label: "Actions"}}
+
+// defaultRecordOrder lists the records in time order, as they were made.
+var defaultRecordOrder = report.Order{Key: "hour"}
+
+// meteringQueryOf reads the view from a query (or the retry form: list is
+// the status filter's name there).
+func meteringQueryOf(q url.Values, status string) (meteringQuery, []fieldError) {
+	mq, errs := meteringQuery{period: q.Get("period"), status: q.Get(status), offset: offsetOf(q)}.check()
+	o, err := report.ParseOrder(q.Get("sort"), metering.RecordSortKeys, defaultRecordOrder)
+	if err != nil {
+		errs = append(errs, fieldError{ID: "records-table", Message: "The records cannot be sorted that way; they are sorted by hour."})
+	}
+	mq.order = o
+	return mq, errs
 }
 
 func (mq meteringQuery) check() (meteringQuery, []fieldError) {
@@ -285,15 +310,12 @@ func (mq meteringQuery) check() (meteringQuery, []fieldError) {
 		errs = append(errs, fieldError{ID: "status", Message: "Choose an outcome from the list."})
 		mq.status = ""
 	}
-	if !ledgerID(mq.cursor, 100) {
-		mq.cursor = ""
-	}
 	return mq, errs
 }
 
 func (s *Service) meteringHealth(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	mq, errs := meteringQuery{period: q.Get("period"), status: q.Get("status"), cursor: q.Get("cursor")}.check()
+	mq, errs := meteringQueryOf(q, "status")
 	d, err := s.meteringView(r.Context(), mq)
 	if err != nil {
 		s.fail(w, r, err)
@@ -320,7 +342,7 @@ func (s *Service) meteringHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Service) meteringView(ctx context.Context, mq meteringQuery) (meteringData, error) {
-	d := meteringData{Periods: meteringPeriods, Period: mq.period, Statuses: recordStatuses, Status: mq.status, Cursor: mq.cursor}
+	d := meteringData{Periods: meteringPeriods, Period: mq.period, Statuses: recordStatuses, Status: mq.status, Sort: mq.order.String(), Offset: mq.offset}
 	for _, p := range meteringPeriods {
 		if p.Value == mq.period && p.Span > 0 {
 			d.From = s.now().UTC().Add(-p.Span).Truncate(time.Hour)
@@ -414,25 +436,30 @@ func (s *Service) meteringView(ctx context.Context, mq meteringQuery) (meteringD
 	// Newest gaps first.
 	slices.Reverse(d.Gaps)
 
-	// Records: one outcome, or every outcome not billed merged by record id
-	// (time order), which pages the same way.
+	// Records: one outcome, or every outcome not billed, sorted and paged
+	// by the database.
 	statuses := []string{d.Status}
 	if d.Status == "" {
 		statuses = notBilledOutcomes
 	}
-	var recs []metering.Record
-	for _, st := range statuses {
-		list, err := s.Metering.Records(ctx, metering.RecordFilter{Status: st, From: d.From, Cursor: mq.cursor, Limit: recordsPage + 1})
-		if err != nil {
-			return d, err
-		}
-		recs = append(recs, list...)
+	page, err := s.Metering.SortedRecords(ctx, metering.RecordFilter{From: d.From}, statuses, mq.order.Key, mq.order.Desc, mq.offset, recordsPage)
+	if err != nil {
+		return d, err
 	}
-	slices.SortFunc(recs, func(a, b metering.Record) int { return strings.Compare(a.RecordID, b.RecordID) })
-	if len(recs) > recordsPage {
-		recs = recs[:recordsPage]
-		d.NextCursor = recs[recordsPage-1].RecordID
+	recs := page.Items
+	paged := report.Paged[metering.Record]{Items: recs, Total: page.Total, Offset: mq.offset, Limit: recordsPage}
+	if mq.offset+len(recs) < page.Total {
+		paged.NextOffset = mq.offset + len(recs)
 	}
+	lq := url.Values{"period": {mq.period}, "status": {mq.status}, "sort": {mq.order.String()}}
+	if mq.order == defaultRecordOrder {
+		lq.Del("sort")
+	}
+	if mq.offset > 0 {
+		lq.Set("offset", strconv.Itoa(mq.offset))
+	}
+	base := Prefix + "/metering"
+	d.Headers, d.Pager = sortHeaders(base, lq, mq.order, recordColumns), pagerOf(base, lq, paged)
 	for _, rec := range recs {
 		text, class := hourOutcome(rec.Status)
 		v := recordView{Record: rec, Outcome: text, Class: class,
@@ -465,7 +492,7 @@ const meteringAlerts = 10
 func (s *Service) meteringRetry(w http.ResponseWriter, r *http.Request) {
 	f := r.PostForm
 	record, product, status := strings.TrimSpace(f.Get("record")), strings.TrimSpace(f.Get("product")), f.Get("status")
-	mq, _ := meteringQuery{period: f.Get("period"), status: f.Get("list"), cursor: f.Get("cursor")}.check()
+	mq, _ := meteringQueryOf(f, "list")
 	fieldID := "retry-" + record
 	if record == "" {
 		fieldID = "retry-" + product + "-" + status
@@ -498,6 +525,12 @@ func (s *Service) meteringRetry(w http.ResponseWriter, r *http.Request) {
 	back := url.Values{"period": {mq.period}, "retried": {strconv.Itoa(n)}}
 	if mq.status != "" {
 		back.Set("status", mq.status)
+	}
+	if mq.order != defaultRecordOrder {
+		back.Set("sort", mq.order.String())
+	}
+	if mq.offset > 0 {
+		back.Set("offset", strconv.Itoa(mq.offset))
 	}
 	http.Redirect(w, r, Prefix+"/metering?"+back.Encode(), http.StatusSeeOther)
 }

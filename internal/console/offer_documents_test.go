@@ -160,3 +160,55 @@ func TestOfferDocumentsFromTheConsole(t *testing.T) {
 		wantIn(t, p, "its documents can change only while it is a draft")
 	})
 }
+
+// TestCloneAsksBeforeCopyingACustomEULA: cloning an offer with a custom EULA
+// opens a form that names the EULA's documents and asks, unticked, whether
+// to copy them. Nothing is stored before the form is saved; saved without
+// the tick, the clone uses AWS's standard contract; with it, the same
+// documents.
+func TestCloneAsksBeforeCopyingACustomEULA(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := setup(t, db)
+		ctx := context.Background()
+		src, err := e.svc.Offers.AddDocument(ctx, e.data().offer.ID, offer.KindEULA, "terms.txt", "text/plain", []byte("These terms apply to Acme Corp.\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := e.login("admin@seller.example")
+		n := storetest.Count(t, db, "offers")
+		form := c.get("/console/offers/new?clone=" + src.ID)
+		wantIn(t, form, `<label for="copy-eula">Copy the custom EULA of offer `+src.ID+` (terms.txt) to this offer</label>`,
+			"A clone does not copy it unless you tick the box: left unticked, this offer uses AWS's standard contract.")
+		if strings.Contains(form.body, `name="copy-eula" value="on" checked`) || strings.Contains(form.body, `id="eula-custom"`) {
+			t.Fatal("the clone form copies the custom EULA unless told not to")
+		}
+		if got := storetest.Count(t, db, "offers"); got != n {
+			t.Fatalf("the clone form stored %d offers", got-n)
+		}
+		post := func(copyEULA bool) offer.Detail {
+			t.Helper()
+			v := url.Values{"csrf": {csrfOf(t, form)}, "clone-of": {src.ID}, "type": {"direct"}, "buyer-company": {"Acme Corp"}, "product": {"prod-o"},
+				"rows-product": {"prod-o"}, "buyer-account": {buyerAccount}, "currency": {"USD"}, "duration": {"P12M"},
+				"dim-0-key": {"seats"}, "dim-0-kind": {"contract"}, "dim-0-qty": {"10"}, "dim-0-price": {"1200.00"}, "expires-on": {"2026-12-01"},
+				// A forged choice of the custom EULA does not copy it without the tick.
+				"eula": {"custom"}}
+			if copyEULA {
+				v.Set("copy-eula", "on")
+			}
+			return created(t, e, c.post("/console/offers/new", v), "cloned")
+		}
+		plain := post(false)
+		if plain.EULA.Kind == "custom" && len(plain.EULA.Documents) > 0 {
+			t.Fatalf("saved without consent, the clone has the custom EULA %+v", plain.EULA)
+		}
+		copied := post(true)
+		if copied.EULA.Kind != "custom" || len(copied.EULA.Documents) != 1 || copied.EULA.Documents[0].ID != src.EULA.Documents[0].ID {
+			t.Fatalf("saved with consent, the clone's EULA is %+v, want %+v", copied.EULA, src.EULA)
+		}
+		if got := storetest.Count(t, db, "offers"); got != n+2 {
+			t.Fatalf("%d offers, want %d", got, n+2)
+		}
+		wantIn(t, c.get("/console/offers/"+copied.ID), "terms.txt")
+	})
+}

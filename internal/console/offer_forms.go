@@ -20,6 +20,7 @@ import (
 	"github.com/concordmp/concord/internal/inbox"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/offer"
+	"github.com/concordmp/concord/internal/report"
 	"github.com/concordmp/concord/internal/store"
 )
 
@@ -31,7 +32,6 @@ func (s *Service) mountOfferForms(m Mux) {
 	m.HandleFunc("GET "+Prefix+"/offers/{id}/edit", offers(s.editOfferForm))
 	m.HandleFunc("POST "+Prefix+"/offers/{id}/edit", offers(s.updateOffer))
 	m.HandleFunc("POST "+Prefix+"/offers/{id}/submit", offers(s.submitOffer))
-	m.HandleFunc("POST "+Prefix+"/offers/{id}/clone", offers(s.cloneOffer))
 	m.HandleFunc("POST "+Prefix+"/offers/{id}/cancel", offers(s.cancelOffer))
 	m.HandleFunc("POST "+Prefix+"/offers/{id}/instructions", offers(s.sendInstructions))
 	m.HandleFunc("GET "+Prefix+"/offers/{id}/associate", offers(s.associateForm))
@@ -48,7 +48,7 @@ var offerDone = map[string]string{
 	"amendment":            "The amendment is saved as a draft. Check the preview, then submit it to AWS when it is ready.",
 	"edited":               "Your changes are saved.",
 	"submitted":            "The offer is submitted. Concord is publishing it through the AWS Catalog API; it becomes published (or failed, with AWS's reason) when AWS answers.",
-	"cloned":               "This is a new draft copied from the offer. Change what you need, then save it.",
+	"cloned":               "The clone is saved as a draft. Check it, then submit it to AWS when it is ready.",
 	"cancelled":            "The offer is cancelled.",
 	"cancelling":           "Cancellation requested: AWS is withdrawing the offer. It becomes cancelled when AWS confirms.",
 	"instructions":         "The purchase instructions are recorded. When email is set up, Concord emails them to the buyer; the tracked link is shown below.",
@@ -115,7 +115,15 @@ type offerForm struct {
 	// new offer was prefilled from: on save, what the form does not show
 	// (registration answers, custom contract documents) comes from it again.
 	FromAgreement, FromKind string
-	Warnings, Notes         []string
+	// CloneOf is the offer a new offer's form was prefilled from (Clone):
+	// nothing is stored until the form is saved.
+	CloneOf string
+	// CloneEULA and CloneReseller: the source holds a custom EULA (reseller
+	// agreement), named by its documents; the form asks before copying it
+	// (CopyEULA, CopyReseller, unticked by default).
+	CloneEULA, CloneReseller *cloneLegal
+	CopyEULA, CopyReseller   bool
+	Warnings, Notes          []string
 	// NoTerms: the amended agreement's terms are not in the ledger.
 	NoTerms          bool
 	Preview          *offer.Preview
@@ -219,6 +227,58 @@ func formOfOffer(o offer.Offer, p marketplace.Product) offerForm {
 	}
 	f.Schedule = numberInstallments(f.Schedule)
 	return f
+}
+
+// cloneLegal is a custom contract of the offer a clone is made from: the
+// names of its documents, for the sentence that asks whether to copy it.
+type cloneLegal struct {
+	Documents []string
+}
+
+// Names lists the documents in words: "terms.txt and security.pdf".
+func (c cloneLegal) Names() string {
+	switch n := len(c.Documents); n {
+	case 0:
+		return "no document uploaded yet"
+	case 1:
+		return c.Documents[0]
+	default:
+		return strings.Join(c.Documents[:n-1], ", ") + " and " + c.Documents[n-1]
+	}
+}
+
+// cloneFrom notes the offer a new offer's form is prefilled from, and the
+// custom contracts it holds, which are copied only when the user says so.
+func (f *offerForm) cloneFrom(src offer.Offer) {
+	f.CloneOf = src.ID
+	legal := func(l *offer.Legal) *cloneLegal {
+		if l == nil || l.Kind != "custom" {
+			return nil
+		}
+		c := &cloneLegal{}
+		for _, d := range l.Documents {
+			c.Documents = append(c.Documents, d.Name)
+		}
+		return c
+	}
+	f.CloneEULA, f.CloneReseller = legal(&src.EULA), legal(src.ResellerAgreement)
+	f.HasCustomEULA, f.CustomEULA, f.HasCustomResell, f.CustomReseller = false, 0, false, 0
+}
+
+// cloneBase is what a clone keeps that its form does not show: the source's
+// registration answers and what it amends, and its custom contracts only
+// when the user ticked them (else the standard contracts). It sets the
+// form's EULA choice to match.
+func (f *offerForm) cloneBase(src offer.Offer) offer.Offer {
+	base := offer.Offer{Registration: src.Registration, Amends: src.Amends, EULA: offer.Legal{Kind: "standard"}}
+	f.EULA = "standard"
+	if f.CopyEULA && f.CloneEULA != nil {
+		base.EULA, f.EULA = src.EULA, "custom"
+	}
+	if f.CopyReseller && f.CloneReseller != nil {
+		base.ResellerAgreement = src.ResellerAgreement
+	}
+	return base
 }
 
 // keepLegal notes the custom contracts an offer holds, which the form keeps
@@ -497,6 +557,9 @@ func (f offerForm) fieldOf(path, msg string, b builtOffer) string {
 		return "notify-users"
 	}
 	if strings.HasPrefix(path, "eula") {
+		if f.CloneEULA != nil {
+			return "copy-eula"
+		}
 		return "eula-standard"
 	}
 	switch path {
@@ -627,10 +690,15 @@ func (s *Service) formProduct(ctx context.Context, id string) (marketplace.Produ
 }
 
 // newOfferForm shows an empty form, or one prefilled from an agreement: a
-// concurrent offer (?concurrent=agreement) or a renewal (?renew=agreement).
+// concurrent offer (?concurrent=agreement) or a renewal (?renew=agreement),
+// or from an offer (?clone=offer).
 func (s *Service) newOfferForm(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
+	if q.Has("clone") {
+		s.cloneForm(w, r, q.Get("clone"))
+		return
+	}
 	f := offerForm{Type: offer.TypeDirect, Currency: "USD", EULA: "standard"}
 	msg := ""
 	kind, id := "renew", q.Get("renew")
@@ -673,6 +741,50 @@ func (s *Service) newOfferForm(w http.ResponseWriter, r *http.Request) {
 	s.showOfferForm(w, r, http.StatusOK, "New private offer", f, nil, msg)
 }
 
+// cloneForm shows a new offer's form prefilled from offer id. Nothing is
+// stored: the clone exists once the form is saved (createOffer), and
+// leaving the page leaves no draft behind.
+func (s *Service) cloneForm(w http.ResponseWriter, r *http.Request, id string) {
+	src, ok := s.cloneSource(w, r, id)
+	if !ok {
+		return
+	}
+	p, err := s.formProduct(r.Context(), src.ProductID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f := formOfOffer(src.Offer, p)
+	f.cloneFrom(src.Offer)
+	f.EULA = "standard"
+	f.forClone(src.Offer)
+	msg := "This new offer is prefilled from offer " + src.ID + ". Nothing is saved until you save it: change what you need (check the dates), then save it, or cancel to make no copy."
+	if src.Amends != nil {
+		msg += " Like that offer, it amends agreement " + src.Amends.AgreementID + "."
+	}
+	s.showOfferForm(w, r, http.StatusOK, "Clone: "+offerTitle(src.Offer), f, nil, msg)
+}
+
+// cloneSource reads the offer a clone is made from, answering not found itself.
+func (s *Service) cloneSource(w http.ResponseWriter, r *http.Request, id string) (offer.Detail, bool) {
+	if !safeID(id) {
+		s.fail(w, r, marketplace.Errorf(marketplace.ENotFound, "there is no offer to clone: offer not found"))
+		return offer.Detail{}, false
+	}
+	d, err := s.Offers.Get(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return d, false
+	}
+	return d, true
+}
+
+// forClone sets the form's mode and links for a clone of src.
+func (f *offerForm) forClone(src offer.Offer) {
+	f.Mode, f.Action = offerFormNew, Prefix+"/offers/new"
+	f.Back, f.BackLabel = Prefix+"/offers/"+src.ID, "Back to the offer"
+}
+
 // prefilledOffer is a new offer prefilled from an agreement: a renewal, or a
 // concurrent offer alongside it (kind concurrent).
 func (s *Service) prefilledOffer(ctx context.Context, kind, id string) (offer.Offer, error) {
@@ -699,6 +811,22 @@ func (s *Service) createOffer(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.Mode, f.Action, f.Back, f.BackLabel = offerFormNew, Prefix+"/offers/new", Prefix+"/offers", "All offers"
+	if id := r.PostForm.Get("clone-of"); id != "" {
+		// A clone: stored now, for the first time, with the source's custom
+		// contracts only if the user ticked them.
+		src, ok := s.cloneSource(w, r, id)
+		if !ok {
+			return
+		}
+		f.cloneFrom(src.Offer)
+		f.forClone(src.Offer)
+		f.CopyEULA, f.CopyReseller = r.PostForm.Get("copy-eula") == "on", r.PostForm.Get("copy-reseller") == "on"
+		base := f.cloneBase(src.Offer)
+		s.saveOfferForm(w, r, "Clone: "+offerTitle(src.Offer), f, changed, base, func(ctx context.Context, o offer.Offer) (offer.Detail, error) {
+			return s.Offers.CreateFrom(ctx, o, src.ID)
+		}, "cloned")
+		return
+	}
 	// A form prefilled from an agreement keeps what it does not show: the
 	// registration answers and the custom contracts of the agreement's offer.
 	var base offer.Offer
@@ -771,16 +899,7 @@ func (s *Service) editOfferForm(w http.ResponseWriter, r *http.Request) {
 	}
 	f := formOfOffer(d.Offer, p)
 	f.forEdit(d)
-	s.showOfferForm(w, r, http.StatusOK, "Edit: "+offerTitle(d.Offer), f, nil, offerDone[offerDoneKey(r, "cloned")])
-}
-
-// offerDoneKey is ?done= when it is one of keys.
-func offerDoneKey(r *http.Request, keys ...string) string {
-	k := r.URL.Query().Get("done")
-	if slices.Contains(keys, k) {
-		return k
-	}
-	return ""
+	s.showOfferForm(w, r, http.StatusOK, "Edit: "+offerTitle(d.Offer), f, nil, "")
 }
 
 func (s *Service) updateOffer(w http.ResponseWriter, r *http.Request) {
@@ -1057,20 +1176,6 @@ func (s *Service) submitOffer(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, Prefix+"/offers/"+d.ID+"?done=submitted", http.StatusSeeOther)
 }
 
-func (s *Service) cloneOffer(w http.ResponseWriter, r *http.Request) {
-	d, ok := s.loadOffer(w, r)
-	if !ok {
-		return
-	}
-	c, err := s.Offers.Clone(r.Context(), d.ID)
-	if err != nil {
-		s.offerRefused(w, r, d, "clone-offer", "The offer was not cloned: ", err, offerData{})
-		return
-	}
-	s.logger().Info("console: offer cloned", "offer", d.ID, "clone", c.ID, "user", sessionOf(r).User.Email)
-	http.Redirect(w, r, Prefix+"/offers/"+c.ID+"/edit?done=cloned", http.StatusSeeOther)
-}
-
 // maxCancelReason is how long a cancellation reason may be.
 const maxCancelReason = 500
 
@@ -1234,10 +1339,19 @@ var partnerStates = slices.DeleteFunc(slices.Clone(offerStates), func(st string)
 })
 
 type partnersData struct {
-	States     []string
-	State      string
-	Offers     []partnerRow
-	NextCursor string
+	States   []string
+	State, Q string
+	Sort     string
+	Offers   []partnerRow
+	Headers  []sortHeader
+	Pager    pager
+	CSV      string
+	Filtered bool
+}
+
+var partnerColumns = []column{
+	{Label: "Offer", Key: "offer"}, {Label: "Buyer", Key: "buyer"}, {Label: "Partner", Key: "partner"}, {Label: "In AWS"},
+	{Label: "State", Key: "state"}, {Label: "Agreement", Key: "agreement"}, {Label: "Last step", Key: "updated"},
 }
 
 // partners tracks partner offers from the resale authorization to the
@@ -1245,31 +1359,26 @@ type partnersData struct {
 func (s *Service) partners(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
-	d := partnersData{States: partnerStates, State: q.Get("state")}
-	if d.State != "" && !slices.Contains(partnerStates, d.State) {
-		d.State = ""
-		s.render(w, r, http.StatusBadRequest, "partners", view{Title: "Partner offers", Nav: "partners", Data: d,
-			Errors: []fieldError{{ID: "state", Message: "Choose a state from the list."}}})
-		return
-	}
-	cursor := q.Get("cursor")
-	if !safeID(cursor) {
-		cursor = ""
-	}
-	list, err := s.Offers.List(ctx, offer.Filter{Type: offer.TypePartner, State: d.State, Cursor: cursor, Limit: offersPage})
+	f, errs := offerListFilter(q, offer.TypePartner, partnerStates)
+	d := partnersData{States: partnerStates, State: f.State, Q: q.Get("q"), Sort: f.Order.String()}
+	d.Filtered = f.State != "" || f.Query != ""
+	list, err := report.Offers(ctx, s.DB, s.Offers, f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if len(list) == offersPage {
-		d.NextCursor = list[len(list)-1].ID
+	base := Prefix + "/partners"
+	d.Headers, d.Pager, d.CSV = sortHeaders(base, q, f.Order, partnerColumns), pagerOf(base, q, list), csvHref(base, q)
+	offers := make([]offer.Offer, len(list.Items))
+	for i, o := range list.Items {
+		offers[i] = o.Offer
 	}
-	last, err := s.offerLastSteps(ctx, list)
+	last, err := s.offerLastSteps(ctx, offers)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	for _, o := range list {
+	for _, o := range offers {
 		row := partnerRow{Offer: o, BuyerAccount: o.Metadata[offer.MetaBuyerAccount], PartnerAccount: o.Metadata[offer.MetaPartnerAccount],
 			CPPOID: o.Metadata[offer.MetaCPPOOpportunityID]}
 		if st, ok := last[o.ID]; ok {
@@ -1277,7 +1386,11 @@ func (s *Service) partners(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Offers = append(d.Offers, row)
 	}
-	s.render(w, r, http.StatusOK, "partners", view{Title: "Partner offers", Nav: "partners", Data: d})
+	code := http.StatusOK
+	if len(errs) > 0 {
+		code = http.StatusBadRequest
+	}
+	s.render(w, r, code, "partners", view{Title: "Partner offers", Nav: "partners", Errors: errs, Data: d})
 }
 
 // offerLastSteps reads the latest history step of each offer.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/concordmp/concord/internal/audit"
 	"github.com/concordmp/concord/internal/browsertest"
 	"github.com/concordmp/concord/internal/console"
 	"github.com/concordmp/concord/internal/marketplace"
@@ -263,18 +264,48 @@ func TestOfferEditCloneCancelSubmit(t *testing.T) {
 
 		var clone offer.Detail
 		t.Run("clone", func(t *testing.T) {
-			p := c.post("/console/offers/"+d.ID+"/clone", url.Values{"csrf": {csrfOf(t, c.get("/console/offers/"+d.ID))}})
-			loc := p.header.Get("Location")
-			id, ok := strings.CutSuffix(strings.TrimPrefix(loc, "/console/offers/"), "/edit?done=cloned")
-			if p.status != http.StatusSeeOther || !ok || id == d.ID {
-				t.Fatalf("clone: %d %q", p.status, loc)
+			n := storetest.Count(t, db, "offers")
+			page := c.get("/console/offers/" + d.ID)
+			wantIn(t, page, `href="/console/offers/new?clone=`+d.ID+`"`)
+			form := c.get("/console/offers/new?clone=" + d.ID)
+			wantIn(t, form, "<h1>Clone: Acme Corp expansion PO-4471</h1>", "prefilled from offer "+d.ID, "Nothing is saved until you save it",
+				`value="Acme Corporation"`, `value="25"`, `name="clone-of" value="`+d.ID+`"`, `id="cancel-clone" href="/console/offers/`+d.ID+`"`)
+			if got := storetest.Count(t, db, "offers"); got != n {
+				t.Fatalf("opening the clone form stored %d offers", got-n)
 			}
-			clone = e.offer(id)
-			if clone.State != offer.StateDraft || clone.BuyerCompany != "Acme Corporation" || clone.Pricing.Dimensions[0].Quantity != 25 ||
-				!strings.Contains(steps(clone), "cloned: from offer "+d.ID) {
+			// Leaving the form (Cancel goes back to the source) stores nothing.
+			c.get("/console/offers/" + d.ID)
+			if got := storetest.Count(t, db, "offers"); got != n {
+				t.Fatalf("cancelling the clone stored %d offers", got-n)
+			}
+			if p := c.get("/console/offers/new?clone=ofr_nope"); p.status != http.StatusNotFound {
+				t.Fatalf("clone of an unknown offer: %d", p.status)
+			}
+			v := url.Values{"csrf": {csrfOf(t, form)}, "clone-of": {d.ID}, "type": {"direct"}, "buyer-company": {"Acme Corporation"}, "product": {"prod-o"},
+				"rows-product": {"prod-o"}, "name": {"Acme Corp renewal PO-5000"}, "buyer-account": {buyerAccount}, "currency": {"USD"}, "duration": {"P12M"},
+				"dim-0-key": {"seats"}, "dim-0-kind": {"contract"}, "dim-0-qty": {"30"}, "dim-0-price": {"1100.00"},
+				"dim-1-key": {"api_calls"}, "dim-1-kind": {"usage"}, "dim-1-price": {"0.002"}, "eula": {"standard"}, "expires-on": {"2026-12-01"}}
+			clone = created(t, e, c.post("/console/offers/new", v), "cloned")
+			if clone.ID == d.ID || clone.State != offer.StateDraft || clone.Name != "Acme Corp renewal PO-5000" || clone.Pricing.Dimensions[0].Quantity != 30 ||
+				!strings.Contains(steps(clone), "created: direct offer for Acme Corporation ("+buyerAccount+"), cloned from offer "+d.ID) {
 				t.Fatalf("clone %+v\n%s", clone.Offer, steps(clone))
 			}
-			wantIn(t, c.get(loc), "This is a new draft copied from the offer.", "<h1>Edit: Acme Corp expansion PO-4471</h1>")
+			if got := storetest.Count(t, db, "offers"); got != n+1 {
+				t.Fatalf("%d offers after saving the clone, want %d", got, n+1)
+			}
+			trail, err := audit.List(context.Background(), db, audit.Filter{Object: "offer", ObjectID: clone.ID})
+			if err != nil || len(trail) != 1 || trail[0].Action != "offer.created" || trail[0].Actor.Name != "admin@seller.example" ||
+				!strings.Contains(trail[0].Summary, "cloned from offer "+d.ID) {
+				t.Fatalf("the clone's audit trail: %+v %v", trail, err)
+			}
+			wantIn(t, c.get("/console/offers/"+clone.ID+"?done=cloned"), "The clone is saved as a draft.")
+			// The POST route that stored a draft at once is gone.
+			if p := c.post("/console/offers/"+d.ID+"/clone", url.Values{"csrf": {csrfOf(t, page)}}); p.status != http.StatusMethodNotAllowed && p.status != http.StatusNotFound {
+				t.Fatalf("POST clone: %d", p.status)
+			}
+			if got := storetest.Count(t, db, "offers"); got != n+1 {
+				t.Fatalf("%d offers, want %d", got, n+1)
+			}
 		})
 
 		t.Run("cancel needs a reason", func(t *testing.T) {
@@ -563,7 +594,7 @@ func TestOfferFormsRefuseOtherRoles(t *testing.T) {
 			if strings.Contains(c.get("/console/offers").body, `id="new-offer"`) {
 				t.Fatalf("%s sees the new offer link", who)
 			}
-			for _, path := range []string{"/console/offers/new", "/console/offers/" + d.ID + "/edit", "/console/offers/" + d.ID + "/associate", "/console/agreements/agmt-ending/amend"} {
+			for _, path := range []string{"/console/offers/new", "/console/offers/new?clone=" + d.ID, "/console/offers/" + d.ID + "/edit", "/console/offers/" + d.ID + "/associate", "/console/agreements/agmt-ending/amend"} {
 				if p := c.get(path); p.status != http.StatusForbidden {
 					t.Fatalf("%s GET %s: %d", who, path, p.status)
 				}
@@ -573,7 +604,6 @@ func TestOfferFormsRefuseOtherRoles(t *testing.T) {
 				"/console/offers/new":                       offerForm(token),
 				"/console/offers/" + d.ID + "/edit":         offerForm(token),
 				"/console/offers/" + d.ID + "/submit":       {"csrf": {token}},
-				"/console/offers/" + d.ID + "/clone":        {"csrf": {token}},
 				"/console/offers/" + d.ID + "/cancel":       {"csrf": {token}, "reason": {"no"}},
 				"/console/offers/" + d.ID + "/instructions": {"csrf": {token}, "to": {"a@b.example"}},
 				"/console/offers/" + d.ID + "/associate":    {"csrf": {token}, "aws-offer-id": {"offer-old"}},
@@ -582,6 +612,11 @@ func TestOfferFormsRefuseOtherRoles(t *testing.T) {
 				if p := c.post(path, form); p.status != http.StatusForbidden || !strings.Contains(p.body, "cannot change offers") {
 					t.Fatalf("%s POST %s: %d", who, path, p.status)
 				}
+			}
+			cloned := offerForm(token)
+			cloned.Set("clone-of", d.ID)
+			if p := c.post("/console/offers/new", cloned); p.status != http.StatusForbidden {
+				t.Fatalf("%s saves a clone: %d", who, p.status)
 			}
 			if p := c.get("/console/partners"); p.status != http.StatusOK {
 				t.Fatalf("%s partners: %d", who, p.status)

@@ -251,51 +251,59 @@ func (s *Service) dashboardData(ctx context.Context) (dashboardData, error) {
 }
 
 type offersData struct {
-	States     []string
-	State, Q   string
-	Offers     []offer.Offer
-	NextCursor string
+	States      []string
+	State, Q    string
+	Sort        string
+	Offers      []report.OfferRow
+	Headers     []sortHeader
+	Pager       pager
+	CSV         string
+	Filtered    bool
+	Description string
 }
 
-const offersPage = 50
+var offerListColumns = []column{
+	{Label: "Offer", Key: "offer"}, {Label: "Buyer", Key: "buyer"}, {Label: "Product", Key: "product"}, {Label: "Type", Key: "type"},
+	{Label: "State", Key: "state"}, {Label: "Expires", Key: "expires"}, {Label: "Created", Key: "created"}, {Label: "Updated", Key: "updated"},
+}
+
+// offerListFilter reads an offer list's filters from a query (states are
+// those of the list); errs name the fields that were not valid (those
+// filters are then left out).
+func offerListFilter(q url.Values, typ string, states []string) (report.OfferFilter, []fieldError) {
+	f := report.OfferFilter{Type: typ, State: q.Get("state"), Query: strings.TrimSpace(q.Get("q"))}
+	var errs []fieldError
+	if f.State != "" && !slices.Contains(states, f.State) {
+		errs, f.State = append(errs, fieldError{ID: "state", Message: "Choose a state from the list."}), ""
+	}
+	if len(f.Query) > 200 || !marketplace.Storable(f.Query) {
+		errs, f.Query = append(errs, fieldError{ID: "q", Message: "Search for at most 200 characters of plain text."}), ""
+	}
+	o, err := report.ParseOrder(q.Get("sort"), report.OfferSortKeys, report.DefaultOfferOrder)
+	if err != nil {
+		errs = append(errs, fieldError{ID: "offers-table", Message: "That list cannot be sorted that way; it is sorted newest first."})
+	}
+	f.Order, f.Offset = o, offsetOf(q)
+	return f, errs
+}
 
 func (s *Service) offers(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	d := offersData{States: offerStates, State: q.Get("state"), Q: strings.TrimSpace(q.Get("q"))}
-	var errs []fieldError
-	if d.State != "" && !validState(d.State) {
-		errs = append(errs, fieldError{ID: "state", Message: "Choose a state from the list."})
-	}
-	if len(d.Q) > 200 || !marketplace.Storable(d.Q) {
-		errs = append(errs, fieldError{ID: "q", Message: "Search for at most 200 characters of plain text."})
-	}
-	if len(errs) > 0 {
-		s.render(w, r, http.StatusBadRequest, "offers", view{Title: "Offers", Nav: "offers", Errors: errs, Data: d})
-		return
-	}
-	cursor := q.Get("cursor")
-	if !marketplace.Storable(cursor) || len(cursor) > 100 {
-		cursor = ""
-	}
-	list, err := s.Offers.List(r.Context(), offer.Filter{State: d.State, Query: d.Q, Cursor: cursor, Limit: offersPage})
+	f, errs := offerListFilter(q, "", offerStates)
+	d := offersData{States: offerStates, State: f.State, Q: q.Get("q"), Sort: f.Order.String()}
+	d.Filtered = f.State != "" || f.Query != ""
+	list, err := report.Offers(r.Context(), s.DB, s.Offers, f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	d.Offers = list
-	if len(list) == offersPage {
-		d.NextCursor = list[len(list)-1].ID
+	base := Prefix + "/offers"
+	d.Offers, d.Headers, d.Pager, d.CSV = list.Items, sortHeaders(base, q, f.Order, offerListColumns), pagerOf(base, q, list), csvHref(base, q)
+	code := http.StatusOK
+	if len(errs) > 0 {
+		code = http.StatusBadRequest
 	}
-	s.render(w, r, http.StatusOK, "offers", view{Title: "Offers", Nav: "offers", Data: d})
-}
-
-func validState(st string) bool {
-	for _, x := range offerStates {
-		if x == st {
-			return true
-		}
-	}
-	return false
+	s.render(w, r, code, "offers", view{Title: "Offers", Nav: "offers", Errors: errs, Data: d})
 }
 
 // offerData is the offer page: the offer, what it links to, the actions
@@ -336,20 +344,26 @@ type notificationsData struct {
 	Status        string
 	Kinds         []string
 	Kind          string
+	Sort          string
 	Notifications []notify.NotificationSummary
+	Headers       []sortHeader
+	Pager         pager
+	Filtered      bool
 }
 
 var notificationStatuses = []string{notify.StatusFailed, notify.StatusPending, notify.StatusSkipped, notify.StatusSent, notify.StatusNone}
 
-func (s *Service) notificationsView(ctx context.Context, status, kind string) (notificationsData, error) {
-	d := notificationsData{Statuses: notificationStatuses, Status: status, Kinds: notify.Kinds, Kind: kind}
-	list, err := s.Notify.List(ctx, notify.Filter{Status: status, Kind: kind, Limit: 100})
-	d.Notifications = list
-	return d, err
-}
+var notificationColumns = []column{{Label: "Subject", Key: "subject"}, {Label: "Kind", Key: "kind"}, {Label: "Status", Key: "status"},
+	{Label: "Created", Key: "created"}, {Label: "Actions"}}
 
-func (s *Service) notifications(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+// defaultNotificationOrder lists the newest notifications first.
+var defaultNotificationOrder = report.Order{Key: "created", Desc: true}
+
+// notificationsView is a page of the list at the query's filters, order and
+// offset; a filter or order that is not valid is named in errs and left out.
+func (s *Service) notificationsView(ctx context.Context, q url.Values) (notificationsData, []fieldError, error) {
+	q = clone(q)
+	q.Del("resent") // a confirmation is not part of the list's links
 	status, kind := q.Get("status"), q.Get("kind")
 	var errs []fieldError
 	if status != "" && !slices.Contains(notificationStatuses, status) {
@@ -358,7 +372,28 @@ func (s *Service) notifications(w http.ResponseWriter, r *http.Request) {
 	if kind != "" && !notify.KnownKind(kind) {
 		errs, kind = append(errs, fieldError{ID: "kind", Message: "Choose a kind from the list."}), ""
 	}
-	d, err := s.notificationsView(r.Context(), status, kind)
+	o, err := report.ParseOrder(q.Get("sort"), notify.SortKeys, defaultNotificationOrder)
+	if err != nil {
+		errs = append(errs, fieldError{ID: "notifications-table", Message: "That list cannot be sorted that way; it is sorted newest first."})
+	}
+	d := notificationsData{Statuses: notificationStatuses, Status: status, Kinds: notify.Kinds, Kind: kind, Sort: o.String(), Filtered: status != "" || kind != ""}
+	offset := offsetOf(q)
+	list, err := s.Notify.ListSorted(ctx, notify.Filter{Status: status, Kind: kind}, o.Key, o.Desc, offset, report.DefaultLimit)
+	if err != nil {
+		return d, errs, err
+	}
+	paged := report.Paged[notify.NotificationSummary]{Items: list.Items, Total: list.Total, Offset: offset, Limit: report.DefaultLimit}
+	if offset+len(list.Items) < list.Total {
+		paged.NextOffset = offset + len(list.Items)
+	}
+	base := Prefix + "/notifications"
+	d.Notifications, d.Headers, d.Pager = list.Items, sortHeaders(base, q, o, notificationColumns), pagerOf(base, q, paged)
+	return d, errs, nil
+}
+
+func (s *Service) notifications(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	d, errs, err := s.notificationsView(r.Context(), q)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -387,7 +422,7 @@ func (s *Service) resend(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, err)
 			return
 		}
-		d, lerr := s.notificationsView(r.Context(), "", "")
+		d, _, lerr := s.notificationsView(r.Context(), url.Values{})
 		if lerr != nil {
 			s.fail(w, r, lerr)
 			return

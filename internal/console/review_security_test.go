@@ -43,7 +43,6 @@ var postRoutes = []postRoute{
 	{"/console/offers/new", console.AreaOffers},
 	{"/console/offers/{offer}/edit", console.AreaOffers},
 	{"/console/offers/{offer}/submit", console.AreaOffers},
-	{"/console/offers/{offer}/clone", console.AreaOffers},
 	{"/console/offers/{offer}/cancel", console.AreaOffers},
 	{"/console/offers/{offer}/instructions", console.AreaOffers},
 	{"/console/offers/{offer}/associate", console.AreaOffers},

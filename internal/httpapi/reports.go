@@ -5,11 +5,14 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/concordmp/concord/internal/csvexport"
 	"github.com/concordmp/concord/internal/inbox"
+	"github.com/concordmp/concord/internal/metering"
+	"github.com/concordmp/concord/internal/notify"
 	"github.com/concordmp/concord/internal/report"
 )
 
@@ -127,6 +130,102 @@ func (s *Server) registerReports(api huma.API) {
 			}
 			return answer(in.Format, "buyers", report.BuyerColumns, list)
 		})
+
+	if s.Offers != nil {
+		huma.Register(api, csvResponse(op("report-offers", http.MethodGet, "/v1/reports/offers",
+			"Offers with their products' titles, searched (any case, any script), sorted and paged as the console's Offers and Partner offers lists"), "a page of offers"),
+			func(ctx context.Context, in *struct {
+				State   string `query:"state" maxLength:"40" doc:"draft, submitted, published, instructions_sent, viewed, extended, accepted, expired, cancelling, cancelled or failed"`
+				Type    string `query:"type" enum:"direct,partner,"`
+				Product string `query:"product" maxLength:"100"`
+				Account string `query:"account" maxLength:"12" doc:"Only offers to this buyer account."`
+				Q       string `query:"q" maxLength:"200" doc:"Part of the buyer's company (any case, any script), the offer name, a contract field or an id."`
+				ReportPage
+			}) (*reportOutput[report.OfferRow], error) {
+				o, err := report.ParseOrder(in.Sort, report.OfferSortKeys, report.DefaultOfferOrder)
+				if err != nil {
+					return nil, s.apiError(err)
+				}
+				f := report.OfferFilter{State: in.State, Type: in.Type, ProductID: in.Product, Account: in.Account, Query: in.Q, Order: o,
+					Page: report.Page{Offset: in.Offset, Limit: in.Limit}}
+				if in.Format == "csv" {
+					f.Page = report.AllRows
+				}
+				list, err := report.Offers(ctx, s.DB, s.Offers, f)
+				if err != nil {
+					return nil, s.apiError(err)
+				}
+				return answer(in.Format, "offers", report.OfferColumns, list)
+			})
+	}
+
+	// ListPage are the parameters of a list sorted and paged by the database.
+	type ListPage struct {
+		Sort   string `query:"sort" maxLength:"40" doc:"A column to sort by, with a leading - for descending."`
+		Offset int    `query:"offset" minimum:"0" maximum:"1000000" doc:"Rows to skip: the nextOffset of the previous page."`
+		Limit  int    `query:"limit" minimum:"0" maximum:"500" doc:"Rows per page (default 50, at most 500)."`
+	}
+	paged := func(total, offset, limit, n int) report.Paged[struct{}] {
+		p := report.Paged[struct{}]{Total: total, Offset: offset, Limit: limit}
+		if offset+n < total {
+			p.NextOffset = offset + n
+		}
+		return p
+	}
+	limitOf := func(l int) int {
+		if l <= 0 {
+			return report.DefaultLimit
+		}
+		return min(l, report.MaxLimit)
+	}
+	if s.Notify != nil {
+		huma.Register(api, op("report-notifications", http.MethodGet, "/v1/reports/notifications",
+			"Notifications sorted (created, subject, kind, status) and paged by offset, as the console's Notifications list"),
+			func(ctx context.Context, in *struct {
+				Kind   string `query:"kind" maxLength:"60" doc:"Only this kind."`
+				Status string `query:"status" maxLength:"20" doc:"Only notifications with a delivery in this status (pending, sent, failed, skipped), or none."`
+				ListPage
+			}) (*bodyOutput[report.Paged[notify.NotificationSummary]], error) {
+				o, err := report.ParseOrder(in.Sort, notify.SortKeys, report.Order{Key: "created", Desc: true})
+				if err != nil {
+					return nil, s.apiError(err)
+				}
+				limit := limitOf(in.Limit)
+				list, err := s.Notify.ListSorted(ctx, notify.Filter{Kind: in.Kind, Status: in.Status}, o.Key, o.Desc, in.Offset, limit)
+				if err != nil {
+					return nil, s.apiError(err)
+				}
+				p := paged(list.Total, in.Offset, limit, len(list.Items))
+				return &bodyOutput[report.Paged[notify.NotificationSummary]]{report.Paged[notify.NotificationSummary]{Items: list.Items,
+					Total: p.Total, Offset: p.Offset, Limit: p.Limit, NextOffset: p.NextOffset}}, nil
+			})
+	}
+	if s.Metering != nil {
+		huma.Register(api, op("report-metering-records", http.MethodGet, "/v1/reports/metering-records",
+			"The outcome ledger sorted (hour, license, dimension, quantity, status, attempts) and paged by offset, as the console's Metering page"),
+			func(ctx context.Context, in *struct {
+				Status  string    `query:"status" enum:"pending,success,duplicate,not_subscribed,rejected,expired," doc:"Only records with this outcome."`
+				License string    `query:"license" maxLength:"2048" doc:"Only records of this license (LicenseArn or l-… id)."`
+				Product string    `query:"product" maxLength:"100" doc:"Only records of this product id."`
+				From    time.Time `query:"from" doc:"Only hours at or after this time (RFC 3339)."`
+				To      time.Time `query:"to" doc:"Only hours before this time (RFC 3339)."`
+				ListPage
+			}) (*bodyOutput[report.Paged[metering.Record]], error) {
+				o, err := report.ParseOrder(in.Sort, metering.RecordSortKeys, report.Order{Key: "hour"})
+				if err != nil {
+					return nil, s.apiError(err)
+				}
+				limit := limitOf(in.Limit)
+				list, err := s.Metering.SortedRecords(ctx, metering.RecordFilter{Status: in.Status, License: in.License, ProductID: in.Product, From: in.From, To: in.To},
+					nil, o.Key, o.Desc, in.Offset, limit)
+				if err != nil {
+					return nil, s.apiError(err)
+				}
+				p := paged(list.Total, in.Offset, limit, len(list.Items))
+				return &bodyOutput[report.Paged[metering.Record]]{report.Paged[metering.Record]{Items: list.Items,
+					Total: p.Total, Offset: p.Offset, Limit: p.Limit, NextOffset: p.NextOffset}}, nil
+			})
+	}
 
 	huma.Register(api, csvResponse(op("report-bookings", http.MethodGet, "/v1/reports/bookings",
 		"Bookings per month or quarter, by product and channel (agreements accepted, valued at their total contract value)"), "the report"),

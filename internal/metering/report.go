@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,15 +75,76 @@ func ValidStatus(s string) bool {
 	return false
 }
 
-// Records lists the outcome ledger, by record id (time-ordered).
-func (s *Service) Records(ctx context.Context, f RecordFilter) ([]Record, error) {
+// RecordSortKeys are the columns the list of records sorts by.
+var RecordSortKeys = []string{"hour", "license", "dimension", "quantity", "status", "attempts"}
+
+// recordSortExprs are the SQL each sort key orders by: fixed text, never
+// built from input.
+var recordSortExprs = map[string]string{
+	"hour": "hour", "license": "license_arn || customer_identifier", "dimension": "dimension", "quantity": "quantity",
+	"status": "status", "attempts": "attempts",
+}
+
+// RecordPage is one page of a sorted list of records, with the number of
+// records the filter selects.
+type RecordPage struct {
+	Items []Record
+	Total int
+}
+
+// SortedRecords lists the records f selects (Cursor and Limit aside) with
+// one of the statuses given (any when none), ordered by one of
+// RecordSortKeys (in time order among equals), offset rows skipped and at
+// most limit shown (at most 1000). The database sorts and counts: a seller
+// meters many licenses every hour, so the ledger grows without bound.
+func (s *Service) SortedRecords(ctx context.Context, f RecordFilter, statuses []string, key string, desc bool, offset, limit int) (RecordPage, error) {
 	s.init()
-	if f.Status != "" && !ValidStatus(f.Status) {
-		return nil, marketplace.Errorf(marketplace.EInvalid, "status %q is invalid: use pending, success, duplicate, not_subscribed, rejected or expired", f.Status)
+	var out RecordPage
+	for _, st := range append(slices.Clone(statuses), f.Status) {
+		if st != "" && !ValidStatus(st) {
+			return out, marketplace.Errorf(marketplace.EInvalid, "status %q is invalid: use pending, success, duplicate, not_subscribed, rejected or expired", st)
+		}
 	}
-	if f.Limit <= 0 || f.Limit > 1000 {
-		f.Limit = 100
+	expr, ok := recordSortExprs[key]
+	if !ok {
+		return out, marketplace.Errorf(marketplace.EInvalid, "sort %q is not a column of this list: use one of %s", marketplace.Clip(key, 40), strings.Join(RecordSortKeys, ", "))
 	}
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	f.Cursor = ""
+	conds, args := recordConds(f)
+	if len(statuses) > 0 {
+		conds = append(conds, "status IN (?"+strings.Repeat(", ?", len(statuses)-1)+")")
+		for _, st := range statuses {
+			args = append(args, st)
+		}
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	dir := " ASC"
+	if desc {
+		dir = " DESC"
+	}
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM metering_records`+where, args...).Scan(&out.Total); err != nil {
+			return err
+		}
+		var err error
+		out.Items, err = store.QueryAll(ctx, tx, scanRecord, `SELECT `+recordColumns+` FROM metering_records`+where+
+			` ORDER BY `+expr+dir+`, record_id LIMIT ? OFFSET ?`, append(args, limit, max(offset, 0))...)
+		return err
+	})
+	if err != nil {
+		return RecordPage{}, fmt.Errorf("list metering records: %w", err)
+	}
+	return out, nil
+}
+
+// recordConds are the SQL conditions of a record filter.
+func recordConds(f RecordFilter) ([]string, []any) {
 	var conds []string
 	var args []any
 	add := func(c string, v any) { conds = append(conds, c); args = append(args, v) }
@@ -104,6 +166,19 @@ func (s *Service) Records(ctx context.Context, f RecordFilter) ([]Record, error)
 	if f.Cursor != "" {
 		add("record_id > ?", f.Cursor)
 	}
+	return conds, args
+}
+
+// Records lists the outcome ledger, by record id (time-ordered).
+func (s *Service) Records(ctx context.Context, f RecordFilter) ([]Record, error) {
+	s.init()
+	if f.Status != "" && !ValidStatus(f.Status) {
+		return nil, marketplace.Errorf(marketplace.EInvalid, "status %q is invalid: use pending, success, duplicate, not_subscribed, rejected or expired", f.Status)
+	}
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	conds, args := recordConds(f)
 	q := `SELECT ` + recordColumns + ` FROM metering_records`
 	if len(conds) > 0 {
 		q += " WHERE " + strings.Join(conds, " AND ")

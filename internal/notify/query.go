@@ -257,3 +257,88 @@ func (s *Service) Attachments(ctx context.Context, notificationID string) ([]Att
 	})
 	return out, internal(err, "read notification attachments")
 }
+
+// SortKeys are the columns the notification list sorts by.
+var SortKeys = []string{"created", "subject", "kind", "status"}
+
+// sortExprs are the SQL each sort key orders by: fixed text, never built
+// from input. status orders as the summary reads: failed, pending,
+// skipped, sent, none.
+var sortExprs = map[string]string{
+	"created": "n.created_at",
+	"subject": "LOWER(n.subject)",
+	"kind":    "n.kind",
+	"status": `CASE WHEN EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.notification_id = n.id AND d.status = 'failed') THEN 0
+		WHEN EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.notification_id = n.id AND d.status = 'pending') THEN 1
+		WHEN EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.notification_id = n.id AND d.status = 'skipped') THEN 2
+		WHEN EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.notification_id = n.id) THEN 3 ELSE 4 END`,
+}
+
+// Sorted is one page of a sorted notification list, with the number of
+// notifications the filter selects.
+type Sorted struct {
+	Items []NotificationSummary
+	Total int
+}
+
+// ListSorted returns the notifications f selects (Cursor and Limit aside),
+// ordered by one of SortKeys (newest first among equals), offset rows
+// skipped and at most limit shown (at most 500).
+func (s *Service) ListSorted(ctx context.Context, f Filter, key string, desc bool, offset, limit int) (Sorted, error) {
+	var out Sorted
+	if f.Kind != "" && !KnownKind(f.Kind) {
+		return out, invalid("unknown kind %q: use one of %s", clip(f.Kind), strings.Join(Kinds, ", "))
+	}
+	if f.Status != "" && !validStatus(f.Status) {
+		return out, invalid("status %q is invalid: use pending, sent, failed, skipped or none", clip(f.Status))
+	}
+	expr, ok := sortExprs[key]
+	if !ok {
+		return out, invalid("sort %q is not a column of this list: use one of %s", clip(key), strings.Join(SortKeys, ", "))
+	}
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	offset = max(offset, 0)
+	var where []string
+	var args []any
+	if f.Kind != "" {
+		where, args = append(where, "n.kind = ?"), append(args, f.Kind)
+	}
+	switch f.Status {
+	case "":
+	case StatusNone:
+		where = append(where, "NOT EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.notification_id = n.id)")
+	default:
+		where, args = append(where, "EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.notification_id = n.id AND d.status = ?)"), append(args, f.Status)
+	}
+	cond := ""
+	if len(where) > 0 {
+		cond = " WHERE " + strings.Join(where, " AND ")
+	}
+	dir := " ASC"
+	if desc {
+		dir = " DESC"
+	}
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM notifications n`+cond, args...).Scan(&out.Total); err != nil {
+			return err
+		}
+		var err error
+		out.Items, err = store.QueryAll(ctx, tx, scanSummary, `SELECT `+summaryColumns+` FROM notifications n`+cond+
+			` ORDER BY `+expr+dir+`, n.id DESC LIMIT ? OFFSET ?`, append(args, limit, offset)...)
+		if err != nil {
+			return err
+		}
+		for i := range out.Items {
+			if err := countDeliveries(ctx, tx, &out.Items[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Sorted{}, internal(err, "list notifications")
+	}
+	return out, nil
+}

@@ -40,3 +40,37 @@ func TestListSearchFindsWhatIsWritten(t *testing.T) {
 		}
 	})
 }
+
+// The search folds case in any script on SQLite as on PostgreSQL: ÜNÏCODE
+// finds Ünïcode GmbH (SQLite's LOWER folds only ASCII), with the other
+// filters and the page size still applied.
+func TestListSearchFoldsCaseInEveryScript(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		ctx := context.Background()
+		o := direct()
+		o.BuyerCompany, o.Name = "Ünïcode GmbH", "Jahresvertrag"
+		uni := e.create(o)
+		e.create(o) // a second one, for the page size
+		o = direct()
+		o.BuyerCompany, o.Name = "Unicode Ltd", "Plain"
+		e.create(o)
+		for _, q := range []string{"ÜNÏCODE", "ünïcode gmbh", "JAHRESVERTRAG", "Ünïcode"} {
+			all, err := e.svc.ListAll(ctx, offer.Filter{Query: q})
+			if err != nil || len(all) != 2 || all[1].ID != uni.ID {
+				t.Errorf("search %q: %d offers %v, want the two of Ünïcode GmbH, newest first", q, len(all), err)
+			}
+			page, err := e.svc.List(ctx, offer.Filter{Query: q, Limit: 1})
+			if err != nil || len(page) != 1 || page[0].ID == uni.ID {
+				t.Errorf("search %q, limit 1: %d offers %v, want the newest", q, len(page), err)
+			}
+			none, err := e.svc.ListAll(ctx, offer.Filter{Query: q, State: offer.StateCancelled})
+			if err != nil || len(none) != 0 {
+				t.Errorf("search %q among cancelled offers: %d offers %v", q, len(none), err)
+			}
+		}
+		if all, err := e.svc.ListAll(ctx, offer.Filter{Query: "unicode"}); err != nil || len(all) != 1 {
+			t.Errorf(`"unicode" finds %d offers (%v): only "Unicode Ltd" is spelt so`, len(all), err)
+		}
+	})
+}

@@ -141,7 +141,8 @@ func (s *Service) now() time.Time {
 // Filter selects offers; empty fields do not filter.
 type Filter struct {
 	State, Type, ProductID, BuyerAccountID string
-	// Query searches the buyer's company, the offer name and the ids.
+	// Query searches the buyer's company, the offer name, the contract
+	// metadata and the ids, in any case and script (Offer.Matches).
 	Query  string
 	Cursor string
 	Limit  int
@@ -210,23 +211,43 @@ func loadAgreement(ctx context.Context, tx *store.Tx, id string) (marketplace.Ag
 // Create stores a new draft after checking it; the answer carries the
 // warnings. A form with problems is refused with all of them.
 func (s *Service) Create(ctx context.Context, o Offer) (Detail, error) {
-	return s.create(ctx, o, true)
+	return s.create(ctx, o, true, "")
+}
+
+// CreateFrom stores a new draft, like Create, from a form the console
+// prefilled from offer source and the user saved (the console's clone: no
+// draft exists until then). Its "created" step, and so its audit row, says
+// which offer it was cloned from. What the form copies from the source (a
+// custom EULA, registration answers) is the caller's choice; the source must
+// exist.
+func (s *Service) CreateFrom(ctx context.Context, o Offer, source string) (Detail, error) {
+	if source == "" {
+		return Detail{}, marketplace.Errorf(marketplace.EInvalid, "name the offer this one is cloned from")
+	}
+	return s.create(ctx, o, true, source)
 }
 
 // create stores a new draft; checkDates false skips the date rules (a clone
 // of an old offer is a draft whose dates RevOps still has to change, and
-// Submit checks them).
-func (s *Service) create(ctx context.Context, o Offer, checkDates bool) (Detail, error) {
+// Submit checks them). from names the offer it was cloned from, if any.
+func (s *Service) create(ctx context.Context, o Offer, checkDates bool, from string) (Detail, error) {
 	s.meetProduct(ctx, o.ProductID)
 	o = formOf(o) // what AWS assigns comes from AWS, not from the form
 	o.ID, o.State = newID(), StateDraft
 	vis := s.visibilityOf(ctx, o)
 	var out Detail
 	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+		msg := describe(o)
+		if from != "" {
+			if _, err := load(ctx, tx, from); err != nil {
+				return err
+			}
+			msg += ", cloned from offer " + from
+		}
 		if err := s.check(ctx, tx, &o, checkDates, vis); err != nil {
 			return err
 		}
-		if err := s.add(ctx, tx, &o, "created", describe(o)); err != nil {
+		if err := s.add(ctx, tx, &o, "created", msg); err != nil {
 			return err
 		}
 		var err error
@@ -382,7 +403,7 @@ func (s *Service) Clone(ctx context.Context, id string) (Detail, error) {
 	if err != nil {
 		return Detail{}, err
 	}
-	d, err := s.create(ctx, formOf(src.Offer), false)
+	d, err := s.create(ctx, formOf(src.Offer), false, "")
 	if err != nil {
 		return d, err
 	}
@@ -611,6 +632,19 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Offer, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 100
 	}
+	return s.list(ctx, f, f.Limit)
+}
+
+// ListAll is every offer the filter selects (Cursor and Limit aside),
+// newest first: the console's and the reports' lists sort and page them.
+func (s *Service) ListAll(ctx context.Context, f Filter) ([]Offer, error) {
+	f.Cursor = ""
+	return s.list(ctx, f, 0)
+}
+
+// list reads the offers f selects, newest first, at most limit of them (0:
+// all). The search is matched in Go (Offer.Matches), after the SQL filters.
+func (s *Service) list(ctx context.Context, f Filter, limit int) ([]Offer, error) {
 	var conds []string
 	var args []any
 	add := func(c string, v ...any) { conds = append(conds, c); args = append(args, v...) }
@@ -626,45 +660,62 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Offer, error) {
 	if f.BuyerAccountID != "" {
 		add("buyer_account_id = ?", f.BuyerAccountID)
 	}
-	if q := strings.TrimSpace(f.Query); q != "" {
-		// The form column is JSON, which writes <, > and & as \u003c, \u003e
-		// and \u0026: search it for the query as JSON writes it. % and _ are
-		// searched for, not wildcards. LOWER folds only ASCII on SQLite, so
-		// the query as typed is tried too (same results on PostgreSQL).
-		lower := strings.ToLower(q)
-		add(`(LOWER(buyer_company) LIKE ? ESCAPE '!' OR buyer_company LIKE ? ESCAPE '!' OR LOWER(form) LIKE ? ESCAPE '!' OR form LIKE ? ESCAPE '!'
-			OR offer_id = ? OR agreement_id = ? OR id = ?)`, likeContains(lower), likeContains(q), likeContains(inJSON(lower)), likeContains(inJSON(q)), q, q, q)
-	}
 	if f.Cursor != "" {
 		add("id < ?", f.Cursor)
 	}
+	query := strings.TrimSpace(f.Query)
 	q := `SELECT ` + offerColumns + ` FROM offers`
 	if len(conds) > 0 {
 		q += " WHERE " + strings.Join(conds, " AND ")
 	}
-	q += " ORDER BY id DESC LIMIT ?"
-	var out []Offer
-	err := s.DB.Read(ctx, func(tx *store.Tx) error {
-		var err error
-		out, err = store.QueryAll(ctx, tx, scanOffer, q, append(args, f.Limit)...)
-		return err
-	})
-	if out == nil {
-		out = []Offer{}
+	q += " ORDER BY id DESC"
+	if limit > 0 && query == "" {
+		q += " LIMIT ?"
+		args = append(args, limit)
 	}
+	out := []Offer{}
+	err := s.DB.Read(ctx, func(tx *store.Tx) error {
+		// With a search, every offer the SQL filters select is read and
+		// matched here: SQLite folds only ASCII, so "ÜNÏCODE" must be folded
+		// in Go to find "Ünïcode GmbH" (a seller holds thousands of offers,
+		// not millions).
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() && (limit <= 0 || len(out) < limit) {
+			o, err := scanOffer(rows)
+			if err != nil {
+				return err
+			}
+			if query == "" || o.Matches(query) {
+				out = append(out, o)
+			}
+		}
+		return rows.Err()
+	})
 	return out, err
 }
 
-// likeContains is a LIKE pattern (escape character !) matching text that
-// contains s.
-func likeContains(s string) string {
-	return "%" + strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(s) + "%"
-}
-
-// inJSON is s as it appears inside a JSON string Concord stored.
-func inJSON(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b[1 : len(b)-1])
+// Matches reports whether a search q finds the offer: in its buyer's
+// company, its name or its contract metadata (PO numbers, opportunity ids,
+// account ids), in any case and script, or in its ids.
+func (o Offer) Matches(q string) bool {
+	q = marketplace.Fold(strings.TrimSpace(q))
+	if q == "" {
+		return true
+	}
+	in := func(s string) bool { return s != "" && strings.Contains(marketplace.Fold(s), q) }
+	if in(o.BuyerCompany) || in(o.Name) || in(o.ID) || in(o.OfferID) || in(o.AgreementID) || in(o.ResaleAuthorizationID) {
+		return true
+	}
+	for _, v := range o.Metadata {
+		if in(v) {
+			return true
+		}
+	}
+	return false
 }
 
 const offerColumns = `id, state, offer_id, resale_authorization_id, agreement_id, change_set_id, form, created_at, updated_at`

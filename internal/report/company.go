@@ -126,21 +126,12 @@ func SetCompany(ctx context.Context, db *store.DB, account, name string, now tim
 	return err
 }
 
-// Fold is the form names are compared in: Unicode lower case of each
-// letter's simple case folding, so "ÜNÏCODE" and "ünïcode" are equal on
-// both databases.
-func Fold(s string) string {
-	return strings.Map(func(r rune) rune {
-		// SimpleFold cycles through a letter's case variants; the lower case
-		// of any of them is the same letter.
-		return unicode.ToLower(unicode.ToUpper(r))
-	}, s)
-}
+// Fold is the form names are compared in (marketplace.Fold): "ÜNÏCODE" and
+// "ünïcode" are equal on both databases.
+func Fold(s string) string { return marketplace.Fold(s) }
 
 // Matches reports whether a search q (folded or not) is found in name.
-func Matches(name, q string) bool {
-	return strings.Contains(Fold(name), Fold(q))
-}
+func Matches(name, q string) bool { return marketplace.ContainsFold(name, q) }
 
 // cleanSearch trims a search and checks it is plain text of at most 200 bytes.
 func cleanSearch(q string) (string, error) {
