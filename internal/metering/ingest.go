@@ -278,6 +278,9 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 		}
 		var refused []int // records the checks refused: duplicates if their key is stored
 		targets := map[string]*target{}
+		if err := s.preload(ctx, tx, targets, batch); err != nil {
+			return err
+		}
 		tenants := map[string]*target{}
 		rows := make([]usageRow, 0, len(batch))
 		seen := make(map[string]int, len(batch))
@@ -682,30 +685,82 @@ func (s *Service) resolve(ctx context.Context, tx *store.Tx, targets map[string]
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		t.err = fmt.Errorf("license %s is not known to Concord (its License Updated event has not arrived)", marketplace.Clip(license, 120))
-		return t, nil
-	}
-	if tx.Dialect() == store.Postgres {
+	if ok && tx.Dialect() == store.Postgres {
 		// A row lock orders this transaction against the ledger's folds of
-		// the license (inbox's projector), whichever isolation they run in. A fold committed since this snapshot makes this
-		// transaction retry with the license's new state; a fold after it
-		// waits, and its metering Hook then sees the buckets added here.
+		// the license (inbox's projector), whichever isolation they run in.
+		// A fold committed since this snapshot makes this transaction retry
+		// with the license's new state; a fold after it waits, and its
+		// metering Hook then sees the buckets added here.
 		if _, err := tx.Exec(ctx, `SELECT 1 FROM licenses WHERE license_id = ? FOR SHARE`, lid); err != nil {
 			return nil, fmt.Errorf("lock license %s: %w", lid, err)
 		}
 	}
-	t.license = l
-	p, ok, err := inbox.LoadProduct(ctx, tx, l.ProductID)
-	if err != nil {
-		return nil, err
-	}
+	return t, s.fill(ctx, tx, t, license, l, ok, nil)
+}
+
+// fill completes target t of license (as the record named it), whose row l
+// was found if ok, with its product; products caches them for a batch.
+func (s *Service) fill(ctx context.Context, tx *store.Tx, t *target, license string, l marketplace.License, ok bool, products map[string]*marketplace.Product) error {
 	if !ok {
-		t.err = fmt.Errorf("product %s of license %s is not configured: declare its usage dimensions with PUT /v1/products/%s", l.ProductID, l.LicenseArn, l.ProductID)
-		return t, nil
+		t.err = fmt.Errorf("license %s is not known to Concord (its License Updated event has not arrived)", marketplace.Clip(license, 120))
+		return nil
 	}
-	t.product = p
-	return t, nil
+	t.license = l
+	p, cached := products[l.ProductID]
+	if !cached {
+		found, ok, err := inbox.LoadProduct(ctx, tx, l.ProductID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			p = &found
+		}
+		if products != nil {
+			products[l.ProductID] = p
+		}
+	}
+	if p == nil {
+		t.err = fmt.Errorf("product %s of license %s is not configured: declare its usage dimensions with PUT /v1/products/%s", l.ProductID, l.LicenseArn, l.ProductID)
+		return nil
+	}
+	t.product = *p
+	return nil
+}
+
+// preload resolves the licenses a batch names directly (not through a
+// tenant) in one statement, with their products once each, where resolve
+// would take three round trips a license; the row locks are the same.
+func (s *Service) preload(ctx context.Context, tx *store.Tx, targets map[string]*target, batch []Parsed) error {
+	first := map[string]string{}
+	var ids []string
+	for i := range batch {
+		u := &batch[i].Usage
+		if batch[i].Err != nil || u.Tenant != "" || u.License == "" {
+			continue
+		}
+		if lid := marketplace.LicenseID(u.License); first[lid] == "" {
+			first[lid] = u.License
+			ids = append(ids, lid)
+		}
+	}
+	if len(ids) < 2 {
+		return nil
+	}
+	slices.Sort(ids) // rows are locked in one order
+	found, err := inbox.LoadLicenses(ctx, tx, ids, tx.Dialect() == store.Postgres)
+	if err != nil {
+		return err
+	}
+	products := map[string]*marketplace.Product{}
+	for _, lid := range ids {
+		t := &target{}
+		targets[lid] = t
+		l, ok := found[lid]
+		if err := s.fill(ctx, tx, t, first[lid], l, ok, products); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkUsage says why a record cannot be metered on its license, or "".

@@ -58,6 +58,8 @@ type DB struct {
 	Path string
 	// group is the SQLite writer (group commit, see groupcommit.go); nil on PostgreSQL.
 	group *groupCommit
+	// lockSlots bounds the WriteLocked calls holding a connection (PostgreSQL).
+	lockSlots chan struct{}
 
 	subMu sync.Mutex
 	subs  map[string]map[int]func()
@@ -97,6 +99,9 @@ func (db *DB) notify(topic string) {
 	}
 }
 
+// pgConns is the size of a PostgreSQL pool.
+const pgConns = 16
+
 // Open opens the database described by cfg. It does not migrate; see Migrate.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.URL != "" {
@@ -107,10 +112,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		pool.SetMaxOpenConns(16)
-		pool.SetMaxIdleConns(16)
+		pool.SetMaxOpenConns(pgConns)
+		pool.SetMaxIdleConns(pgConns)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
-		db := &DB{dialect: Postgres, w: pool, r: pool}
+		db := &DB{dialect: Postgres, w: pool, r: pool, lockSlots: make(chan struct{}, pgConns/2)}
 		if err := db.Ping(ctx); err != nil {
 			pool.Close()
 			return nil, fmt.Errorf("connect to postgres: %w", err)
@@ -451,6 +456,14 @@ func (db *DB) WriteLocked(ctx context.Context, keys []string, fn func(tx *Tx) er
 		return db.Write(ctx, fn)
 	}
 	ids := lockIDs(keys)
+	// A caller waiting for keys holds a connection: at most half the pool
+	// waits so, and the other half stays free for everything else.
+	select {
+	case db.lockSlots <- struct{}{}:
+		defer func() { <-db.lockSlots }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	conn, err := db.w.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
