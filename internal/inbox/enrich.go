@@ -26,13 +26,15 @@ var ErrAgreementNotFound = errors.New("agreement not found")
 // what it said into the ledger as an agreement_described fact (which also
 // establishes an agreement whose Created event never arrived).
 func (l *Ledger) Enrich(ctx context.Context, api AgreementAPI, agreementID string) error {
+	// The answer is stamped with when it was asked for: an answer asked for
+	// later saw AWS's state at least as late.
+	now := l.Now()
 	d, err := api.DescribeAgreement(ctx, agreementID)
 	if errors.Is(err, ErrAgreementNotFound) {
 		return job.Permanent(fmt.Errorf("the Agreement API does not know agreement %s: %w", agreementID, err))
 	} else if err != nil {
 		return fmt.Errorf("describe agreement %s: %w", agreementID, err)
 	}
-	now := l.Now()
 	d.Fact.Kind, d.Fact.AgreementID, d.Fact.Time = marketplace.KindAgreementDescribed, agreementID, now
 	if d.Fact.AutoRenewal == nil && d.Terms.AutoRenew != nil {
 		// The accepted renewal term says whether the agreement renews: the
@@ -51,13 +53,24 @@ func (l *Ledger) Enrich(ctx context.Context, api AgreementAPI, agreementID strin
 	}
 	var touched []string
 	err = l.DB.Write(ctx, func(tx *store.Tx) error { // the fold takes its locks (see projector)
+		touched = nil
 		ms := store.Millis(now)
-		if _, err := tx.Exec(ctx, `INSERT INTO inbox_events (id, door, source, detail_type, kind, event_time, received_at, agreement_id, fact, body, status)
+		// Only a newer answer replaces the stored one: a run of this job
+		// that outlived its lease (a stalled or killed process) and commits
+		// after the run that took it over must not put back what AWS said
+		// before (issue 19: auto-renewal left stale by the crash tests).
+		res, err := tx.Exec(ctx, `INSERT INTO inbox_events (id, door, source, detail_type, kind, event_time, received_at, agreement_id, fact, body, status)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET fact = excluded.fact, body = excluded.body,
-			event_time = excluded.event_time, received_at = excluded.received_at`,
+			event_time = excluded.event_time, received_at = excluded.received_at WHERE inbox_events.event_time <= excluded.event_time`,
 			d.Fact.EventID, DoorEnrichment, marketplace.SourceConcord, "Agreement Described", string(marketplace.KindAgreementDescribed),
-			ms, ms, agreementID, string(fact), string(fact), StatusDeferred); err != nil {
+			ms, ms, agreementID, string(fact), string(fact), StatusDeferred)
+		if err != nil {
 			return fmt.Errorf("store described agreement: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return nil // a newer answer is stored and folded already
 		}
 		p := l.newProjector(tx, now)
 		p.enriching = agreementID
@@ -68,7 +81,7 @@ func (l *Ledger) Enrich(ctx context.Context, api AgreementAPI, agreementID strin
 			return err
 		}
 		touched = p.licenses
-		_, err := tx.Exec(ctx, `UPDATE agreements SET terms = ?, terms_fetched_at = ? WHERE agreement_id = ?`, string(terms), ms, agreementID)
+		_, err = tx.Exec(ctx, `UPDATE agreements SET terms = ?, terms_fetched_at = ? WHERE agreement_id = ?`, string(terms), ms, agreementID)
 		return err
 	})
 	if err != nil {

@@ -290,11 +290,12 @@ func insertEvent(ctx context.Context, tx *store.Tx, door string, ev marketplace.
 // transaction.
 //
 // Concurrency: ledger transactions run SERIALIZABLE (store.DB.Write). They
-// ran READ COMMITTED under these locks for a while (issue 19), and the crash
-// test with two replicas on PostgreSQL then left an agreement's auto-renewal
-// stale in about half of its runs with one seed (TestCrashMeteringPostgres,
-// CONCORD_CHAOS_SEED=1796675146990942526), which SERIALIZABLE never did; the
-// locks stay, as they spare SERIALIZABLE most of its conflicts. The fold of an agreement, a license or a legacy
+// ran READ COMMITTED under these locks for a while (issue 19) and went back
+// when the crash test (CONCORD_CHAOS_SEED=1796675146990942526) left an
+// agreement's auto-renewal stale; that turned out not to depend on isolation
+// (it failed on SQLite too): FoldAgreement let an Ended event hide AWS's terms
+// read after two same-second amendments, and an enrichment that outlived its
+// lease could store an older answer over a newer one. The fold of an agreement, a license or a legacy
 // subscription first takes the advisory lock of its key (store.Tx.Lock), then
 // reads its facts. Every transaction that stores a fact for a key folds that
 // key afterwards, holding its lock until it commits, so the last fold of a key

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/concordmp/concord/internal/audit"
@@ -163,6 +164,33 @@ func LoadLicense(ctx context.Context, tx *store.Tx, licenseID string) (l marketp
 		return l, false, fmt.Errorf("load license %s: %w", licenseID, err)
 	}
 	return l, true, nil
+}
+
+// LoadLicenses reads licenses by id inside tx in one statement; ids it does
+// not find are missing from the map. With share on PostgreSQL it also locks
+// the rows found (FOR SHARE), in the order of ids, against folds of them.
+func LoadLicenses(ctx context.Context, tx *store.Tx, ids []string, share bool) (map[string]marketplace.License, error) {
+	out := make(map[string]marketplace.License, len(ids))
+	const chunk = 500
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		q := `SELECT ` + licenseColumns + ` FROM licenses WHERE license_id IN (?` + strings.Repeat(", ?", len(part)-1) + `) ORDER BY license_id`
+		if share && tx.Dialect() == store.Postgres {
+			q += ` FOR SHARE`
+		}
+		ls, err := store.QueryAll(ctx, tx, scanLicense, q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("load licenses: %w", err)
+		}
+		for _, l := range ls {
+			out[l.LicenseID] = l
+		}
+	}
+	return out, nil
 }
 
 // LoadProduct reads one product inside tx; ok is false when Concord knows no

@@ -75,6 +75,9 @@ func FoldAgreement(id string, facts []Fact) (a Agreement, ok bool) {
 	SortFacts(own)
 	a = Agreement{AgreementID: id}
 	var ended, described, linked *Fact
+	// renewalSet is the time of the latest event that said whether the
+	// agreement renews.
+	var renewalSet time.Time
 	for i := range own {
 		f := &own[i]
 		if establishes(*f) {
@@ -105,6 +108,9 @@ func FoldAgreement(id string, facts []Fact) (a Agreement, ok bool) {
 			if f.AutoRenewal != nil {
 				v := *f.AutoRenewal
 				a.AutoRenewal = &v
+				if f.Kind != KindAgreementDescribed && f.Time.After(renewalSet) {
+					renewalSet = f.Time
+				}
 			}
 			if f.Kind == KindAgreementDescribed {
 				described = f
@@ -137,11 +143,13 @@ func FoldAgreement(id string, facts []Fact) (a Agreement, ok bool) {
 	if a.PreviousAgreementID == "" && linked != nil {
 		a.PreviousAgreementID = linked.PreviousAgreementID
 	}
-	if described != nil && described.AutoRenewal != nil && described.Time.After(a.LastEventTime) {
+	if described != nil && described.AutoRenewal != nil && described.Time.After(renewalSet) {
 		// AWS stamps events to the second, so two Amended events of one
 		// second (auto-renewal turned on, then off) cannot be ordered by
-		// their facts. AWS's terms read after the latest event can: each
-		// Amended fold queues such a read, so the ledger ends on AWS's state.
+		// their facts. AWS's terms read after the latest event that set
+		// auto-renewal can: each Amended fold queues such a read, so the
+		// ledger ends on AWS's state. Later events that say nothing of
+		// renewal (the agreement Ended, say) do not make that read stale.
 		v := *described.AutoRenewal
 		a.AutoRenewal = &v
 	}

@@ -210,6 +210,15 @@ func TestFoldAgreementFields(t *testing.T) {
 				t.Errorf("auto-renewal = %s, want false as AWS's terms say", js(a.AutoRenewal))
 			}
 		}
+		// The agreement ends after the read: the Ended event says nothing of
+		// renewal, so the read still decides (the crash test's cancelled
+		// agreement, issue 19).
+		for _, facts := range [][]marketplace.Fact{{created(A, 0), on, off, read, ended(A, marketplace.StatusCancelled, 12)},
+			{ended(A, marketplace.StatusCancelled, 12), read, on, created(A, 0), off}} {
+			if a, _ := marketplace.FoldAgreement(A, facts); a.AutoRenewal == nil || *a.AutoRenewal {
+				t.Errorf("auto-renewal = %s after the agreement ended, want false as AWS's terms read before its end say", js(a.AutoRenewal))
+			}
+		}
 		// A read older than the latest event says nothing about it.
 		read.Time, read.AutoRenewal = at(9), bp(true)
 		later := amended(A, 12)

@@ -267,7 +267,7 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 	}
 	now := s.Now().UTC()
 	var res IngestResult
-	err := s.DB.Write(ctx, func(tx *store.Tx) error {
+	err := s.DB.WriteLocked(ctx, bucketLocks(batch), func(tx *store.Tx) error {
 		res = IngestResult{Records: []UsageResult{}}
 		status := make([]string, len(batch))
 		reasons := make([]string, len(batch))
@@ -278,10 +278,16 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 		}
 		var refused []int // records the checks refused: duplicates if their key is stored
 		targets := map[string]*target{}
+		if err := s.preload(ctx, tx, targets, batch); err != nil {
+			return err
+		}
 		tenants := map[string]*target{}
 		rows := make([]usageRow, 0, len(batch))
 		seen := make(map[string]int, len(batch))
-		buckets := map[bucketKey]*bucketState{}
+		buckets, err := loadBuckets(ctx, tx, batch)
+		if err != nil {
+			return err
+		}
 		for i := range batch {
 			if status[i] != "" {
 				continue
@@ -316,7 +322,7 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 			k := bucketKey{t.license.LicenseID, u.Dimension, store.Millis(u.Timestamp.Truncate(time.Hour))}
 			b := buckets[k]
 			if b == nil {
-				if b, err = loadBucket(ctx, tx, k, t); err != nil {
+				if b, err = loadBucket(ctx, tx, k, t, buckets); err != nil {
 					return err
 				}
 				buckets[k] = b
@@ -402,21 +408,32 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 		// A frozen bucket never changes: the CASEs keep it so even if the state
 		// read above were stale (the transaction would then fail to commit
 		// on PostgreSQL's SERIALIZABLE anyway).
-		for _, k := range order {
-			a := adds[k]
-			q, n, lq, ln := a.quantity, a.records, int64(0), int64(0)
-			if a.late {
-				q, n, lq, ln = 0, 0, a.quantity, a.records
+		// Many buckets to a statement: one round trip, not one a bucket.
+		const bucketChunk = 100
+		for start := 0; start < len(order); start += bucketChunk {
+			part := order[start:min(start+bucketChunk, len(order))]
+			var sb strings.Builder
+			sb.WriteString(`INSERT INTO usage_buckets (license_id, dimension, hour, product_id, quantity, records, late_quantity, late_records, state, close_at, created_at, updated_at) VALUES `)
+			args := make([]any, 0, len(part)*11)
+			for i, k := range part {
+				a := adds[k]
+				q, n, lq, ln := a.quantity, a.records, int64(0), int64(0)
+				if a.late {
+					q, n, lq, ln = 0, 0, a.quantity, a.records
+				}
+				if i > 0 {
+					sb.WriteString(", ")
+				}
+				sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)")
+				args = append(args, k.license, k.dimension, k.hour, a.product, q, n, lq, ln, a.closeAt, nowMs, nowMs)
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO usage_buckets (license_id, dimension, hour, product_id, quantity, records, late_quantity, late_records, state, close_at, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)
-				ON CONFLICT (license_id, dimension, hour) DO UPDATE SET
+			sb.WriteString(` ON CONFLICT (license_id, dimension, hour) DO UPDATE SET
 				quantity = usage_buckets.quantity + CASE WHEN usage_buckets.state = 'open' THEN excluded.quantity ELSE 0 END,
 				records = usage_buckets.records + CASE WHEN usage_buckets.state = 'open' THEN excluded.records ELSE 0 END,
 				late_quantity = usage_buckets.late_quantity + excluded.late_quantity + CASE WHEN usage_buckets.state = 'open' THEN 0 ELSE excluded.quantity END,
 				late_records = usage_buckets.late_records + excluded.late_records + CASE WHEN usage_buckets.state = 'open' THEN 0 ELSE excluded.records END,
-				updated_at = excluded.updated_at`,
-				k.license, k.dimension, k.hour, a.product, q, n, lq, ln, a.closeAt, nowMs, nowMs); err != nil {
+				updated_at = excluded.updated_at`)
+			if _, err := tx.Exec(ctx, sb.String(), args...); err != nil {
 				return fmt.Errorf("add to bucket: %w", err)
 			}
 		}
@@ -447,6 +464,28 @@ func (s *Service) IngestParsed(ctx context.Context, batch []Parsed) (IngestResul
 	return res, nil
 }
 
+// bucketLocks names the buckets a batch adds to, as far as the records say
+// without the database (a tenant's license is looked up inside the
+// transaction): on PostgreSQL, batches adding to the same buckets take turns
+// (store.DB.WriteLocked) instead of failing each other's SERIALIZABLE
+// transactions with serialization errors until one gives up.
+func bucketLocks(batch []Parsed) []string {
+	seen := make(map[string]bool, len(batch))
+	var keys []string
+	for i := range batch {
+		u := &batch[i].Usage
+		if batch[i].Err != nil || u.Tenant != "" || u.License == "" {
+			continue
+		}
+		k := "usage:" + marketplace.LicenseID(u.License) + "|" + u.Dimension + "|" + strconv.FormatInt(store.Millis(u.Timestamp.Truncate(time.Hour)), 10)
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
 // checkTime says why usage at ts cannot be metered at now, or "".
 func (s *Service) checkTime(now, ts time.Time) string {
 	if ts.After(now.Add(FutureSkew)) {
@@ -468,24 +507,77 @@ type bucketState struct {
 // loadBucket reads a bucket's state. A bucket that does not exist yet on the
 // legacy path is late already when its customer's record for the hour went
 // out (AWS keeps one record per customer, dimension and hour).
-func loadBucket(ctx context.Context, tx *store.Tx, k bucketKey, t *target) (*bucketState, error) {
-	var st string
-	var q int64
-	err := tx.QueryRow(ctx, `SELECT state, quantity FROM usage_buckets WHERE license_id = ? AND dimension = ? AND hour = ?`, k.license, k.dimension, k.hour).Scan(&st, &q)
-	if err == nil {
-		return &bucketState{late: st == bucketClosed, quantity: q}, nil
-	} else if !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("read bucket: %w", err)
+// known holds the buckets loadBuckets read, and nil for those it found
+// missing.
+func loadBucket(ctx context.Context, tx *store.Tx, k bucketKey, t *target, known map[bucketKey]*bucketState) (*bucketState, error) {
+	if b, asked := known[k]; !asked {
+		var st string
+		var q int64
+		err := tx.QueryRow(ctx, `SELECT state, quantity FROM usage_buckets WHERE license_id = ? AND dimension = ? AND hour = ?`, k.license, k.dimension, k.hour).Scan(&st, &q)
+		if err == nil {
+			return &bucketState{late: st == bucketClosed, quantity: q}, nil
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("read bucket: %w", err)
+		}
+	} else if b != nil {
+		return b, nil
 	}
 	if t.product.ConcurrentAgreements {
 		return &bucketState{}, nil
 	}
 	var one int
-	err = tx.QueryRow(ctx, `SELECT 1 FROM metering_records WHERE send_key = ?`, legacyKey(t.product.ProductID, t.license.AccountID, k.dimension, k.hour)).Scan(&one)
+	err := tx.QueryRow(ctx, `SELECT 1 FROM metering_records WHERE send_key = ?`, legacyKey(t.product.ProductID, t.license.AccountID, k.dimension, k.hour)).Scan(&one)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("read customer hour: %w", err)
 	}
 	return &bucketState{late: err == nil}, nil
+}
+
+// loadBuckets reads, in a few statements, the buckets a batch names (as
+// bucketLocks finds them): the map holds each one read, and nil for each one
+// not stored yet. loadBucket reads those it leaves out.
+func loadBuckets(ctx context.Context, tx *store.Tx, batch []Parsed) (map[bucketKey]*bucketState, error) {
+	out := map[bucketKey]*bucketState{}
+	var keys []bucketKey
+	for i := range batch {
+		u := &batch[i].Usage
+		if batch[i].Err != nil || u.Tenant != "" || u.License == "" {
+			continue
+		}
+		k := bucketKey{marketplace.LicenseID(u.License), u.Dimension, store.Millis(u.Timestamp.Truncate(time.Hour))}
+		if _, ok := out[k]; !ok {
+			out[k] = nil
+			keys = append(keys, k)
+		}
+	}
+	const chunk = 300
+	for start := 0; start < len(keys); start += chunk {
+		part := keys[start:min(start+chunk, len(keys))]
+		args := make([]any, 0, 3*len(part))
+		for _, k := range part {
+			args = append(args, k.license, k.dimension, k.hour)
+		}
+		rows, err := tx.Query(ctx, `SELECT license_id, dimension, hour, state, quantity FROM usage_buckets WHERE (license_id, dimension, hour) IN ((?, ?, ?)`+
+			strings.Repeat(", (?, ?, ?)", len(part)-1)+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read buckets: %w", err)
+		}
+		for rows.Next() {
+			var k bucketKey
+			var st string
+			var q int64
+			if err := rows.Scan(&k.license, &k.dimension, &k.hour, &st, &q); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read buckets: %w", err)
+			}
+			out[k] = &bucketState{late: st == bucketClosed, quantity: q}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read buckets: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // storedRecord is a usage record already stored under an idempotency key.
@@ -593,31 +685,82 @@ func (s *Service) resolve(ctx context.Context, tx *store.Tx, targets map[string]
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		t.err = fmt.Errorf("license %s is not known to Concord (its License Updated event has not arrived)", marketplace.Clip(license, 120))
-		return t, nil
-	}
-	if tx.Dialect() == store.Postgres {
-		// The ledger folds licenses READ COMMITTED (inbox's projector), out
-		// of reach of this SERIALIZABLE transaction's checks: a row lock
-		// orders the two. A fold committed since this snapshot makes this
-		// transaction retry with the license's new state; a fold after it
-		// waits, and its metering Hook then sees the buckets added here.
+	if ok && tx.Dialect() == store.Postgres {
+		// A row lock orders this transaction against the ledger's folds of
+		// the license (inbox's projector), whichever isolation they run in.
+		// A fold committed since this snapshot makes this transaction retry
+		// with the license's new state; a fold after it waits, and its
+		// metering Hook then sees the buckets added here.
 		if _, err := tx.Exec(ctx, `SELECT 1 FROM licenses WHERE license_id = ? FOR SHARE`, lid); err != nil {
 			return nil, fmt.Errorf("lock license %s: %w", lid, err)
 		}
 	}
-	t.license = l
-	p, ok, err := inbox.LoadProduct(ctx, tx, l.ProductID)
-	if err != nil {
-		return nil, err
-	}
+	return t, s.fill(ctx, tx, t, license, l, ok, nil)
+}
+
+// fill completes target t of license (as the record named it), whose row l
+// was found if ok, with its product; products caches them for a batch.
+func (s *Service) fill(ctx context.Context, tx *store.Tx, t *target, license string, l marketplace.License, ok bool, products map[string]*marketplace.Product) error {
 	if !ok {
-		t.err = fmt.Errorf("product %s of license %s is not configured: declare its usage dimensions with PUT /v1/products/%s", l.ProductID, l.LicenseArn, l.ProductID)
-		return t, nil
+		t.err = fmt.Errorf("license %s is not known to Concord (its License Updated event has not arrived)", marketplace.Clip(license, 120))
+		return nil
 	}
-	t.product = p
-	return t, nil
+	t.license = l
+	p, cached := products[l.ProductID]
+	if !cached {
+		found, ok, err := inbox.LoadProduct(ctx, tx, l.ProductID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			p = &found
+		}
+		if products != nil {
+			products[l.ProductID] = p
+		}
+	}
+	if p == nil {
+		t.err = fmt.Errorf("product %s of license %s is not configured: declare its usage dimensions with PUT /v1/products/%s", l.ProductID, l.LicenseArn, l.ProductID)
+		return nil
+	}
+	t.product = *p
+	return nil
+}
+
+// preload resolves the licenses a batch names directly (not through a
+// tenant) in one statement, with their products once each, where resolve
+// would take three round trips a license; the row locks are the same.
+func (s *Service) preload(ctx context.Context, tx *store.Tx, targets map[string]*target, batch []Parsed) error {
+	first := map[string]string{}
+	var ids []string
+	for i := range batch {
+		u := &batch[i].Usage
+		if batch[i].Err != nil || u.Tenant != "" || u.License == "" {
+			continue
+		}
+		if lid := marketplace.LicenseID(u.License); first[lid] == "" {
+			first[lid] = u.License
+			ids = append(ids, lid)
+		}
+	}
+	if len(ids) < 2 {
+		return nil
+	}
+	slices.Sort(ids) // rows are locked in one order
+	found, err := inbox.LoadLicenses(ctx, tx, ids, tx.Dialect() == store.Postgres)
+	if err != nil {
+		return err
+	}
+	products := map[string]*marketplace.Product{}
+	for _, lid := range ids {
+		t := &target{}
+		targets[lid] = t
+		l, ok := found[lid]
+		if err := s.fill(ctx, tx, t, first[lid], l, ok, products); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkUsage says why a record cannot be metered on its license, or "".

@@ -16,3 +16,6 @@ func (db *DB) GroupWaiting() int {
 	defer db.group.mu.Unlock()
 	return db.group.waiting
 }
+
+// LockIDs are the advisory lock ids of keys.
+func LockIDs(keys ...string) []int64 { return lockIDs(keys) }

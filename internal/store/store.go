@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -57,6 +58,8 @@ type DB struct {
 	Path string
 	// group is the SQLite writer (group commit, see groupcommit.go); nil on PostgreSQL.
 	group *groupCommit
+	// lockSlots bounds the WriteLocked calls holding a connection (PostgreSQL).
+	lockSlots chan struct{}
 
 	subMu sync.Mutex
 	subs  map[string]map[int]func()
@@ -96,6 +99,9 @@ func (db *DB) notify(topic string) {
 	}
 }
 
+// pgConns is the size of a PostgreSQL pool.
+const pgConns = 16
+
 // Open opens the database described by cfg. It does not migrate; see Migrate.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.URL != "" {
@@ -106,10 +112,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		pool.SetMaxOpenConns(16)
-		pool.SetMaxIdleConns(16)
+		pool.SetMaxOpenConns(pgConns)
+		pool.SetMaxIdleConns(pgConns)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
-		db := &DB{dialect: Postgres, w: pool, r: pool}
+		db := &DB{dialect: Postgres, w: pool, r: pool, lockSlots: make(chan struct{}, pgConns/2)}
 		if err := db.Ping(ctx); err != nil {
 			pool.Close()
 			return nil, fmt.Errorf("connect to postgres: %w", err)
@@ -399,12 +405,16 @@ func (db *DB) Write(ctx context.Context, fn func(tx *Tx) error) error {
 // a transient conflict, or conflicts for longer than ten seconds. An attempt
 // that found an advisory lock busy runs again at once, taking every lock it
 // held or wanted first (see Tx.Lock).
-func (db *DB) retry(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx) error) error {
+func (db *DB) retry(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx) error, conn ...*sql.Conn) error {
 	deadline := time.Now().Add(10 * time.Second)
 	var pre []int64
 	for attempt := 0; ; attempt++ {
 		tx := &Tx{db: db, dialect: db.dialect, pre: pre}
-		err := db.runTx(ctx, db.w, opts, tx, fn)
+		var pool beginner = db.w
+		if len(conn) > 0 {
+			pool = conn[0]
+		}
+		err := db.runTx(ctx, pool, opts, tx, fn)
 		if err == nil || !retryable(err) {
 			return err
 		}
@@ -426,6 +436,71 @@ func (db *DB) retry(ctx context.Context, opts *sql.TxOptions, fn func(tx *Tx) er
 		case <-time.After(d):
 		}
 	}
+}
+
+// WriteLocked runs fn like Write, SERIALIZABLE on PostgreSQL, after taking an
+// exclusive advisory lock on each key (the same 64-bit hashes as Tx.Lock) for
+// the connection, before the transaction begins. The snapshot of every
+// attempt is therefore taken once the previous holders of the keys have
+// committed: writers of the same keys (usage batches adding to the same
+// buckets) run one after the other and see each other's rows, instead of
+// failing each other with serialization errors and retrying. The locks only
+// order transactions; correctness stays with SERIALIZABLE, so keys a caller
+// cannot name in advance (or leaves out) cost retries, never anomalies. The
+// locks are released when fn has committed or failed for good. More than
+// MaxSessionLocks keys take none (PostgreSQL's lock table is shared and
+// small). On SQLite, whose single writer runs transactions one at a time, it
+// is Write.
+func (db *DB) WriteLocked(ctx context.Context, keys []string, fn func(tx *Tx) error) error {
+	if db.dialect != Postgres || len(keys) == 0 || len(keys) > MaxSessionLocks {
+		return db.Write(ctx, fn)
+	}
+	ids := lockIDs(keys)
+	// A caller waiting for keys holds a connection: at most half the pool
+	// waits so, and the other half stays free for everything else.
+	select {
+	case db.lockSlots <- struct{}{}:
+		defer func() { <-db.lockSlots }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	// unnest yields the ids in the array's (sorted) order, so two callers
+	// never wait for each other in a cycle.
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(k) FROM unnest($1::bigint[]) AS k`, ids); err != nil {
+		// Locks taken before the failure would outlive this call: drop the
+		// connection, which releases them.
+		conn.Raw(func(any) error { return driver.ErrBadConn })
+		conn.Close()
+		return fmt.Errorf("lock %d keys: %w", len(ids), err)
+	}
+	err = db.retry(ctx, &sql.TxOptions{Isolation: sql.LevelSerializable}, fn, conn)
+	// The unlock must run even when ctx has ended.
+	uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, uerr := conn.ExecContext(uctx, `SELECT pg_advisory_unlock_all()`); uerr != nil {
+		conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	conn.Close()
+	return err
+}
+
+// MaxSessionLocks is the most keys WriteLocked locks.
+const MaxSessionLocks = 256
+
+// lockIDs are the sorted, distinct advisory lock ids of keys.
+func lockIDs(keys []string) []int64 {
+	ids := make([]int64, 0, len(keys))
+	for _, k := range keys {
+		h := fnv.New64a()
+		h.Write([]byte(k))
+		ids = append(ids, int64(h.Sum64()))
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // WriteCommitted runs fn in a READ COMMITTED transaction on PostgreSQL (SQLite is
@@ -565,7 +640,12 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, fn fun
 }
 
 // runTx runs fn in tx, a new transaction on pool.
-func (db *DB) runTx(ctx context.Context, pool *sql.DB, opts *sql.TxOptions, tx *Tx, fn func(tx *Tx) error) error {
+// beginner is a pool or one connection of it.
+type beginner interface {
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
+func (db *DB) runTx(ctx context.Context, pool beginner, opts *sql.TxOptions, tx *Tx, fn func(tx *Tx) error) error {
 	stx, err := pool.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
