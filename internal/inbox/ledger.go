@@ -320,6 +320,10 @@ type projector struct {
 	// has recorded already: folds of a buyer's agreements and licenses
 	// name the same ones again.
 	upserted map[string]bool
+	// replay and pre are Replay's (replay.go): replay skips rewriting
+	// rows a fold leaves as they are; pre holds preloaded facts.
+	replay bool
+	pre    *preloaded
 }
 
 // buyer records a buyer once per transaction (upsertBuyer).
@@ -462,7 +466,7 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 	if err := p.tx.Lock(ctx, agreementLock(id)); err != nil {
 		return err
 	}
-	facts, err := p.facts(ctx, `agreement_id = ? OR previous_agreement_id = ?`, id, id)
+	facts, err := p.agreementFacts(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -511,17 +515,14 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 			}
 		}
 	}
-	var existed bool
-	var one int
-	err = p.tx.QueryRow(ctx, `SELECT 1 FROM agreements WHERE agreement_id = ?`, id).Scan(&one)
-	switch {
-	case err == nil:
-		existed = true
-	case !errors.Is(err, sql.ErrNoRows):
+	existed, unchanged, err := p.storedAgreement(ctx, a)
+	if err != nil {
 		return err
 	}
 	now := store.Millis(p.now)
-	if _, err := p.tx.Exec(ctx, `INSERT INTO agreements (agreement_id, initial_agreement_id, previous_agreement_id, next_agreement_id, intent, status,
+	if unchanged {
+		// A replay found the row as this fold would write it: its hooks ran.
+	} else if _, err := p.tx.Exec(ctx, `INSERT INTO agreements (agreement_id, initial_agreement_id, previous_agreement_id, next_agreement_id, intent, status,
 		acceptance_time, start_time, end_time, ended_at, acceptor_account_id, proposer_account_id, manufacturer_account_id,
 		resale_authorization_id, offer_id, product_id, auto_renewal, last_event_time, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -547,6 +548,9 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 		return err
 	}
 	for _, h := range p.agreementHooks {
+		if unchanged {
+			break
+		}
 		if err := h(ctx, p.tx, a, p.now); err != nil {
 			return fmt.Errorf("agreement hook for %s: %w", id, err)
 		}
@@ -563,12 +567,14 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 	}
 	// Licenses of this agreement, including those whose latest License event names
 	// another agreement (the fold decides which agreement a license belongs to).
-	held, err := store.QueryAll(ctx, p.tx, store.ScanString, `SELECT license_id FROM licenses WHERE agreement_id = ?`, id)
-	if err != nil {
-		return err
-	}
-	for _, lid := range held {
-		licenseIDs[lid] = true
+	if !p.replay { // a replay folds every license the inbox names
+		held, err := store.QueryAll(ctx, p.tx, store.ScanString, `SELECT license_id FROM licenses WHERE agreement_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		for _, lid := range held {
+			licenseIDs[lid] = true
+		}
 	}
 	for lid := range licenseIDs {
 		p.dirty[lid] = true
@@ -612,6 +618,7 @@ func (p *projector) link(ctx context.Context, a marketplace.Agreement) error {
 	}
 	for _, id := range []string{a.AgreementID, prev} {
 		delete(p.seenAgreement, id)
+		p.forget(id)
 		if err := p.agreement(ctx, id); err != nil {
 			return err
 		}
@@ -621,30 +628,37 @@ func (p *projector) link(ctx context.Context, a marketplace.Agreement) error {
 
 // loadAgreement reads the folded state the license fold needs.
 func loadAgreement(ctx context.Context, tx *store.Tx, id string) (marketplace.Agreement, bool, error) {
-	var a marketplace.Agreement
-	var start, ended sql.NullInt64
-	err := tx.QueryRow(ctx, `SELECT agreement_id, status, start_time, ended_at, acceptor_account_id, product_id FROM agreements WHERE agreement_id = ?`, id).
-		Scan(&a.AgreementID, &a.Status, &start, &ended, &a.AcceptorAccountID, &a.ProductID)
+	a, err := scanFoldedAgreement(tx.QueryRow(ctx, `SELECT `+foldedAgreementColumns+` FROM agreements WHERE agreement_id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, false, nil
 	} else if err != nil {
 		return a, false, fmt.Errorf("load agreement %s: %w", id, err)
 	}
-	a.StartTime, a.EndedAt = store.FromNullMillis(start), store.FromNullMillis(ended)
 	return a, true, nil
+}
+
+// foldedAgreementColumns are the columns loadAgreement reads.
+const foldedAgreementColumns = `agreement_id, status, start_time, ended_at, acceptor_account_id, product_id`
+
+func scanFoldedAgreement(r store.Scanner) (marketplace.Agreement, error) {
+	var a marketplace.Agreement
+	var start, ended sql.NullInt64
+	err := r.Scan(&a.AgreementID, &a.Status, &start, &ended, &a.AcceptorAccountID, &a.ProductID)
+	a.StartTime, a.EndedAt = store.FromNullMillis(start), store.FromNullMillis(ended)
+	return a, err
 }
 
 func (p *projector) license(ctx context.Context, licenseID string) error {
 	if err := p.tx.Lock(ctx, licenseLock(licenseID)); err != nil {
 		return err
 	}
-	facts, err := p.facts(ctx, `license_id = ?`, licenseID)
+	facts, err := p.licenseFacts(ctx, licenseID)
 	if err != nil {
 		return err
 	}
 	var loadErr error
 	l, ok := marketplace.FoldLicense(facts, func(id string) (marketplace.Agreement, bool) {
-		a, found, err := loadAgreement(ctx, p.tx, id)
+		a, found, err := p.foldedAgreement(ctx, id)
 		if err != nil {
 			loadErr = err
 		}
@@ -659,7 +673,7 @@ func (p *projector) license(ctx context.Context, licenseID string) error {
 	}
 	var before *marketplace.License
 	if len(p.hooks) > 0 {
-		old, found, err := LoadLicense(ctx, p.tx, licenseID)
+		old, found, err := p.storedLicense(ctx, licenseID)
 		if err != nil {
 			return err
 		}
@@ -668,7 +682,11 @@ func (p *projector) license(ctx context.Context, licenseID string) error {
 		}
 	}
 	now := store.Millis(p.now)
-	if _, err := p.tx.Exec(ctx, `INSERT INTO licenses (license_id, license_arn, agreement_id, product_id, product_code, account_id, customer_identifier, state,
+	unchanged := p.unchangedLicense(before, l)
+	if unchanged {
+		// A replay found the row as this fold would write it: its hooks ran.
+		l.UpdatedAt = before.UpdatedAt
+	} else if _, err := p.tx.Exec(ctx, `INSERT INTO licenses (license_id, license_arn, agreement_id, product_id, product_code, account_id, customer_identifier, state,
 		activated_at, starts_at, ending_at, deprovisioned_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (license_id) DO UPDATE SET license_arn = excluded.license_arn, agreement_id = excluded.agreement_id,
 		product_id = excluded.product_id, product_code = excluded.product_code, account_id = excluded.account_id,
@@ -679,8 +697,13 @@ func (p *projector) license(ctx context.Context, licenseID string) error {
 		store.NullMillis(l.ActivatedAt), store.NullMillis(l.StartsAt), store.NullMillis(l.EndingAt), store.NullMillis(l.DeprovisionedAt), now); err != nil {
 		return fmt.Errorf("upsert license %s: %w", licenseID, err)
 	}
-	l.UpdatedAt = store.FromMillis(now)
+	if !unchanged {
+		l.UpdatedAt = store.FromMillis(now)
+	}
 	for _, h := range p.hooks {
+		if unchanged {
+			break
+		}
 		if err := h(ctx, p.tx, before, l, p.now); err != nil {
 			return fmt.Errorf("license %s: %w", licenseID, err)
 		}
