@@ -65,6 +65,19 @@ func (l *Ledger) Replay(ctx context.Context) (ReplayStats, error) {
 		}
 		st = ReplayStats{}
 		now := l.Now()
+		if tx.Dialect() == store.SQLite {
+			// The replay's transaction dirties most of the database: with
+			// SQLite's default 2 MB page cache it spills pages to the WAL and
+			// reads them back over and over. A larger cache for its duration.
+			var size int64
+			if err := tx.QueryRow(ctx, `PRAGMA cache_size`).Scan(&size); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `PRAGMA cache_size = -65536`); err != nil {
+				return err
+			}
+			defer func() { _, _ = tx.Exec(ctx, fmt.Sprintf(`PRAGMA cache_size = %d`, size)) }()
+		}
 		// Page through the inbox in arrival order, a chunk at a time, so a
 		// large inbox is never all in memory at once. The first condition
 		// bounds the index range; the second breaks ties on received_at.
