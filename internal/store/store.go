@@ -287,7 +287,7 @@ func (tx *Tx) localStmt(ctx context.Context, query string) *sql.Stmt {
 	if s := tx.local[query]; s != nil {
 		return s
 	}
-	if len(query) > stmtCacheMaxQuery || len(tx.local) >= stmtCacheMax {
+	if len(query) > stmtCacheMaxQuery || len(tx.local) >= stmtCacheMax || len(tx.seen) >= 4*stmtCacheMax {
 		return nil
 	}
 	if !tx.seen[query] {
