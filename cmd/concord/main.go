@@ -396,10 +396,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *topics != "" {
 		cfg.SNSTopics = strings.Split(*topics, ",")
 	}
+	limit := app.SetDefaultMemoryLimit()
 	a, err := app.Start(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
+	logger.Debug("memory limit", "bytes", limit)
 	<-ctx.Done()
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), *shutdown)

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -52,6 +54,23 @@ func (s *Server) checkBody(api huma.API) func(ctx huma.Context, next func(huma.C
 			}
 			// Media types are case-insensitive; the framework matches them exactly.
 			r.Header.Set("Content-Type", mime.FormatMediaType(mt, params))
+		}
+		if op.OperationID == usageOperation && s.usageBytes != nil {
+			// Usage batches are large: only so many are read and held at
+			// once; the others wait here, their bodies unread.
+			n := r.ContentLength
+			if n < 0 {
+				n = op.MaxBodyBytes // chunked: its size is known once read
+			}
+			wait, cancel := context.WithTimeout(r.Context(), cmp.Or(s.UsageBodyWait, DefaultUsageBodyWait))
+			n, ok := s.usageBytes.acquire(wait, n)
+			cancel()
+			if !ok {
+				ctx.SetHeader("Retry-After", "1")
+				huma.WriteErr(api, ctx, http.StatusServiceUnavailable, "too many usage batches are being ingested at once: nothing of this batch was stored; send it again in a second")
+				return
+			}
+			defer s.usageBytes.release(n)
 		}
 		if op.BodyReadTimeout > 0 {
 			ctx.SetReadDeadline(time.Now().Add(op.BodyReadTimeout))

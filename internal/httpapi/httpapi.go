@@ -6,6 +6,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -69,8 +70,15 @@ type Server struct {
 	Products inbox.ProductAPI
 	// Agreements serves the agreement lifecycle operations; nil leaves them out.
 	Agreements *agreement.Service
+	// UsageBodyBudget bounds, in bytes of body, the usage batches read and
+	// ingested at once (DefaultUsageBodyBudget when zero); a batch that
+	// finds no room within UsageBodyWait (DefaultUsageBodyWait when zero)
+	// is answered 503 with Retry-After before its body is read.
+	UsageBodyBudget int64
+	UsageBodyWait   time.Duration
 
-	requests *prometheus.HistogramVec
+	requests   *prometheus.HistogramVec
+	usageBytes *bodyBudget
 }
 
 // Handler builds the whole HTTP handler.
@@ -88,6 +96,7 @@ func (s *Server) Handler() http.Handler {
 		"apiKey": {Type: "http", Scheme: "bearer", Description: "A Concord API key (ck_…)."},
 	}
 	api := humago.New(mux, cfg)
+	s.usageBytes = newBodyBudget(cmp.Or(s.UsageBodyBudget, DefaultUsageBodyBudget))
 	api.UseMiddleware(v1Headers, s.authenticate(api), s.checkBody(api))
 	s.register(api)
 	s.registerProducts(api)

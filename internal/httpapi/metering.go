@@ -27,6 +27,10 @@ reason. Rejected records change nothing; the others are committed together.
   started or deprovisioned (AWS no longer accepts their usage), timestamps more than 5 minutes ahead, and
   usage too old for AWS to accept (24 hours by default; a month's usage until 06:00 UTC on the 1st).`
 
+// usageOperation is POST /v1/usage, whose bodies share a memory budget
+// (Server.UsageBodyBudget).
+const usageOperation = "report-usage"
+
 // usageBody documents the body of POST /v1/usage.
 type usageBody struct {
 	Records []metering.Usage `json:"records" maxItems:"10000" doc:"Usage records."`
@@ -38,12 +42,12 @@ func (s *Server) registerMetering(api huma.API) {
 	op := func(id, method, path, summary string) huma.Operation {
 		return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Tags: []string{"Metering"}, Security: security}
 	}
-	ingest := op("report-usage", http.MethodPost, "/v1/usage", "Report usage (up to 10,000 records per batch)")
+	ingest := op(usageOperation, http.MethodPost, "/v1/usage", "Report usage (up to 10,000 records per batch)")
 	ingest.Description = usageDoc
 	ingest.MaxBodyBytes = 8 << 20
 	// Records are checked one by one, each with its own reason (IngestBatch).
 	ingest.SkipValidateBody = true
-	ingest.Errors = []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge}
+	ingest.Errors = []int{http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable}
 	huma.Register(api, ingest, func(ctx context.Context, in *struct {
 		RawBody []byte `contentType:"application/json"`
 	}) (*bodyOutput[metering.IngestResult], error) {

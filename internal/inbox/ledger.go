@@ -328,6 +328,10 @@ type projector struct {
 	// has recorded already: folds of a buyer's agreements and licenses
 	// name the same ones again.
 	upserted map[string]bool
+	// replay and pre are Replay's (replay.go): replay skips rewriting
+	// rows a fold leaves as they are; pre holds preloaded facts.
+	replay bool
+	pre    *preloaded
 }
 
 // buyer records a buyer once per transaction (upsertBuyer).
@@ -528,7 +532,7 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 	if err := p.tx.Lock(ctx, agreementLock(id)); err != nil {
 		return err
 	}
-	facts, rows, err := p.facts(ctx, `agreement_id = ? OR previous_agreement_id = ?`, id, id)
+	facts, rows, err := p.agreementFacts(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -587,8 +591,10 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 	}
 	now := store.Millis(p.now)
 	// A row that already says what the facts say is not written again (its
-	// updated_at stays when it last changed); the hooks below run all the same.
-	if !existed || rowOf(a) != stored {
+	// updated_at stays when it last changed). The hooks below run all the
+	// same, but in a replay, which finds the row as its hooks left it.
+	unchanged := existed && rowOf(a) == stored
+	if !unchanged {
 		if _, err := p.tx.Exec(ctx, `INSERT INTO agreements (agreement_id, initial_agreement_id, previous_agreement_id, next_agreement_id, intent, status,
 		acceptance_time, start_time, end_time, ended_at, acceptor_account_id, proposer_account_id, manufacturer_account_id,
 		resale_authorization_id, offer_id, product_id, auto_renewal, last_event_time, updated_at)
@@ -620,6 +626,9 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 		return err
 	}
 	for _, h := range p.agreementHooks {
+		if unchanged && p.replay {
+			break
+		}
 		if err := h(ctx, p.tx, a, p.now); err != nil {
 			return fmt.Errorf("agreement hook for %s: %w", id, err)
 		}
@@ -636,12 +645,14 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 	}
 	// Licenses of this agreement, including those whose latest License event names
 	// another agreement (the fold decides which agreement a license belongs to).
-	held, err := store.QueryAll(ctx, p.tx, store.ScanString, `SELECT license_id FROM licenses WHERE agreement_id = ?`, id)
-	if err != nil {
-		return err
-	}
-	for _, lid := range held {
-		licenseIDs[lid] = true
+	if !p.replay { // a replay folds every license the inbox names
+		held, err := store.QueryAll(ctx, p.tx, store.ScanString, `SELECT license_id FROM licenses WHERE agreement_id = ?`, id)
+		if err != nil {
+			return err
+		}
+		for _, lid := range held {
+			licenseIDs[lid] = true
+		}
 	}
 	for lid := range licenseIDs {
 		p.dirty[lid] = true
@@ -685,6 +696,7 @@ func (p *projector) link(ctx context.Context, a marketplace.Agreement) error {
 	}
 	for _, id := range []string{a.AgreementID, prev} {
 		delete(p.seenAgreement, id)
+		p.forget(id)
 		if err := p.agreement(ctx, id); err != nil {
 			return err
 		}
@@ -754,30 +766,37 @@ func sameLicense(a, b marketplace.License) bool {
 
 // loadAgreement reads the folded state the license fold needs.
 func loadAgreement(ctx context.Context, tx *store.Tx, id string) (marketplace.Agreement, bool, error) {
-	var a marketplace.Agreement
-	var start, ended sql.NullInt64
-	err := tx.QueryRow(ctx, `SELECT agreement_id, status, start_time, ended_at, acceptor_account_id, product_id FROM agreements WHERE agreement_id = ?`, id).
-		Scan(&a.AgreementID, &a.Status, &start, &ended, &a.AcceptorAccountID, &a.ProductID)
+	a, err := scanFoldedAgreement(tx.QueryRow(ctx, `SELECT `+foldedAgreementColumns+` FROM agreements WHERE agreement_id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, false, nil
 	} else if err != nil {
 		return a, false, fmt.Errorf("load agreement %s: %w", id, err)
 	}
-	a.StartTime, a.EndedAt = store.FromNullMillis(start), store.FromNullMillis(ended)
 	return a, true, nil
+}
+
+// foldedAgreementColumns are the columns loadAgreement reads.
+const foldedAgreementColumns = `agreement_id, status, start_time, ended_at, acceptor_account_id, product_id`
+
+func scanFoldedAgreement(r store.Scanner) (marketplace.Agreement, error) {
+	var a marketplace.Agreement
+	var start, ended sql.NullInt64
+	err := r.Scan(&a.AgreementID, &a.Status, &start, &ended, &a.AcceptorAccountID, &a.ProductID)
+	a.StartTime, a.EndedAt = store.FromNullMillis(start), store.FromNullMillis(ended)
+	return a, err
 }
 
 func (p *projector) license(ctx context.Context, licenseID string) error {
 	if err := p.tx.Lock(ctx, licenseLock(licenseID)); err != nil {
 		return err
 	}
-	facts, rows, err := p.facts(ctx, `license_id = ?`, licenseID)
+	facts, rows, err := p.licenseFacts(ctx, licenseID)
 	if err != nil {
 		return err
 	}
 	var loadErr error
 	l, ok := marketplace.FoldLicense(facts, func(id string) (marketplace.Agreement, bool) {
-		a, found, err := loadAgreement(ctx, p.tx, id)
+		a, found, err := p.foldedAgreement(ctx, id)
 		if err != nil {
 			loadErr = err
 		}
@@ -794,7 +813,7 @@ func (p *projector) license(ctx context.Context, licenseID string) error {
 		return err
 	}
 	var before *marketplace.License
-	old, found, err := LoadLicense(ctx, p.tx, licenseID)
+	old, found, err := p.storedLicense(ctx, licenseID)
 	if err != nil {
 		return err
 	}
@@ -802,9 +821,10 @@ func (p *projector) license(ctx context.Context, licenseID string) error {
 		before = &old
 	}
 	now := store.Millis(p.now)
-	if before != nil && sameLicense(*before, l) {
-		// Not written again (the hooks run all the same): updated_at says
-		// when the row last changed.
+	unchanged := before != nil && sameLicense(*before, l)
+	if unchanged {
+		// Not written again: updated_at says when the row last changed. The
+		// hooks run all the same, but in a replay (see agreement).
 		l.UpdatedAt = before.UpdatedAt
 	} else if _, err := p.tx.Exec(ctx, `INSERT INTO licenses (license_id, license_arn, agreement_id, product_id, product_code, account_id, customer_identifier, state,
 		activated_at, starts_at, ending_at, deprovisioned_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -820,6 +840,9 @@ func (p *projector) license(ctx context.Context, licenseID string) error {
 		l.UpdatedAt = store.FromMillis(now)
 	}
 	for _, h := range p.hooks {
+		if unchanged && p.replay {
+			break
+		}
 		if err := h(ctx, p.tx, before, l, p.now); err != nil {
 			return fmt.Errorf("license %s: %w", licenseID, err)
 		}

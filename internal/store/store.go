@@ -263,6 +263,9 @@ type Tx struct {
 	shared bool
 	// stmts, on the SQLite writer, holds statements prepared for reuse.
 	stmts *stmtCache
+	// local holds statements prepared in this transaction (see local).
+	local map[string]*sql.Stmt
+	seen  map[string]bool
 }
 
 // stmtCtx is the context a statement of tx runs with. In a shared transaction a
@@ -277,7 +280,38 @@ func (tx *Tx) cached(ctx context.Context, query string) *sql.Stmt {
 	if p := tx.stmts.get(query); p != nil {
 		return tx.tx.StmtContext(ctx, p)
 	}
-	return nil
+	return tx.localStmt(ctx, query)
+}
+
+// localStmt is the writer's cache for one long transaction. The pool's cache
+// prepares what it sees only between transactions, so a transaction that runs
+// the same statements thousands of times (a replay folds every agreement and
+// license in one) would parse each one every time: a statement seen twice in
+// the transaction is prepared on it for the rest of it (database/sql closes
+// it when the transaction ends).
+func (tx *Tx) localStmt(ctx context.Context, query string) *sql.Stmt {
+	if s := tx.local[query]; s != nil {
+		return s
+	}
+	if len(query) > stmtCacheMaxQuery || len(tx.local) >= stmtCacheMax || len(tx.seen) >= 4*stmtCacheMax {
+		return nil
+	}
+	if !tx.seen[query] {
+		if tx.seen == nil {
+			tx.seen = map[string]bool{}
+		}
+		tx.seen[query] = true
+		return nil
+	}
+	s, err := tx.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil // it runs unprepared, and fails there if it must
+	}
+	if tx.local == nil {
+		tx.local = map[string]*sql.Stmt{}
+	}
+	tx.local[query] = s
+	return s
 }
 
 func (tx *Tx) stmtCtx(ctx context.Context) context.Context {
