@@ -418,5 +418,3 @@ func reparse(e storedEvent) (*marketplace.Event, error) {
 	}
 	return nil, nil
 }
-
-
