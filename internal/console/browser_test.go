@@ -82,16 +82,12 @@ func browserSignIn(t testing.TB, ctx context.Context, p *browsertest.Page, login
 // of docs/screenshots come from TestBrowserJourneys.)
 func TestBrowserSignInAndDashboard(t *testing.T) {
 	t.Parallel()
-	br := browsertest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	e := setup(t, storetest.Open(t, store.SQLite))
 	d := e.data()
 
-	p, err := br.NewPage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := browser.Page(t)
 	width := 0
 	check := func(what string) layoutFacts {
 		t.Helper()
