@@ -54,6 +54,11 @@ func startJourney(t *testing.T) *journey {
 	t.Cleanup(cancel)
 	a := startApp(t, app.Config{})
 	a.Console.Iterations = 1000
+	// AWS applies a change set in minutes, the emulator in a second by
+	// default: the journeys need no wait to see an offer published.
+	if err := a.Emulator.World.Do(func(s *world.State) error { s.Config.ChangeSetDelay = 0; return nil }); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.Console.CreateUser(ctx, console.NewUser{Email: "ada@seller.example", Role: console.RoleAdmin, Password: password}); err != nil {
 		t.Fatal(err)
 	}
