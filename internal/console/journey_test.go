@@ -809,11 +809,13 @@ func (j *journey) variablePaymentAgreement() string {
 	return id
 }
 
-// draft saves a new offer without submitting it, and returns its id.
+// draft saves a new offer to Globex without submitting it, and returns its
+// id. (The newest offer to an account names its buyer: another company
+// here would rename Globex.)
 func (j *journey) draft() string {
 	j.t.Helper()
-	j.offerForm("direct", "Hooli", "3")
+	j.offerForm("direct", "Globex", "3")
 	j.submit("#save-offer", "/console/offers/ofr_")
-	j.see("Draft", "Hooli PO-1001")
+	j.see("Draft", "Globex PO-1001")
 	return strings.TrimPrefix(j.path(), "/console/offers/")
 }
