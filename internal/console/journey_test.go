@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +37,7 @@ type journey struct {
 	// records, per route pattern, the widths at which a page it served
 	// passed the checks (see checkEveryPage).
 	routes *recordingMux
+	seenMu *sync.Mutex
 	seen   map[string]map[int]bool
 }
 
@@ -65,7 +67,7 @@ func startJourney(t *testing.T) *journey {
 	p := browser.Page(t)
 	rec := &recordingMux{ServeMux: http.NewServeMux()}
 	a.Console.Mount(rec)
-	j := &journey{t: t, ctx: ctx, a: a, p: p, width: 1280, routes: rec, seen: map[string]map[int]bool{}}
+	j := &journey{t: t, ctx: ctx, a: a, p: p, width: 1280, routes: rec, seenMu: &sync.Mutex{}, seen: map[string]map[int]bool{}}
 	if err := p.SetViewport(ctx, 1280, 900, false); err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +113,8 @@ func (j *journey) saw(what string) {
 	}
 	for _, method := range []string{http.MethodGet, http.MethodPost} {
 		if _, pattern := j.routes.Handler(&http.Request{Method: method, Host: u.Host, URL: &url.URL{Path: u.Path}}); pattern != "" {
+			j.seenMu.Lock()
+			defer j.seenMu.Unlock()
 			if j.seen[pattern] == nil {
 				j.seen[pattern] = map[int]bool{}
 			}
@@ -680,34 +684,64 @@ func TestBrowserJourneys(t *testing.T) {
 		{"/console/settings/api-keys", "settings-api-keys"}, {"/console/settings/webhooks", "settings-webhooks"},
 		{"/console/settings/webhooks/" + ep.ID, ""}, {"/console/settings/users", "settings-users"}, {"/console/sandbox", "sandbox"},
 	}
-	for _, width := range []int{1280, 390} {
-		if width == 390 {
-			if err := j.p.SetViewport(ctx, 390, 844, true); err != nil {
-				t.Fatal(err)
-			}
-			j.width = 390
+	// The two widths at once, each in a page of its own: at 1280 px the
+	// admin's page, at 390 px a second admin's (signing in again would end
+	// the first session).
+	if !t.Run("every page", func(t *testing.T) {
+		for _, width := range []int{1280, 390} {
+			t.Run(fmt.Sprint(width), func(t *testing.T) {
+				t.Parallel()
+				k := j.at(t, width)
+				for _, pg := range pages {
+					name := pg.name
+					if width != 1280 {
+						name = ""
+					}
+					k.visit(pg.path, name)
+					switch pg.path {
+					case "/console/bookings": // the run rate of the contracts in force
+						k.see("Contracts in force: annual run rate", "Sample Analytics")
+					case "/console/licenses?arn=" + url.QueryEscape(arn): // usage × the rate card
+						k.see("Metered charges")
+					case "/console/buyers/" + journeyBuyer:
+						k.see("Globex", journeyBuyer)
+					}
+				}
+				k.visitStatus("/console/agreements/agmt-none", http.StatusNotFound) // the error page
+				k.confirmations(life, vlife)
+				if width == 390 {
+					k.visit("/console/", "phone-dashboard")
+					k.signOut()
+				}
+			})
 		}
-		for _, pg := range pages {
-			name := pg.name
-			if width != 1280 {
-				name = ""
-			}
-			j.visit(pg.path, name)
-			switch pg.path {
-			case "/console/bookings": // the run rate of the contracts in force
-				j.see("Contracts in force: annual run rate", "Sample Analytics")
-			case "/console/licenses?arn=" + url.QueryEscape(arn): // usage × the rate card
-				j.see("Metered charges")
-			case "/console/buyers/" + journeyBuyer:
-				j.see("Globex", journeyBuyer)
-			}
-		}
-		j.visitStatus("/console/agreements/agmt-none", http.StatusNotFound) // the error page
-		j.confirmations(life, vlife)
+	}) {
+		return
 	}
-	j.visit("/console/", "phone-dashboard")
-	j.signOut()
 	j.checkEveryPage()
+}
+
+// at is the journey for a subtest t at width: at 1280 px on the journey's
+// page, at 390 px on a page of its own, signed in as a second admin. Both
+// record the pages they check in the journey's seen.
+func (j *journey) at(t *testing.T, width int) *journey {
+	k := *j
+	k.t, k.width = t, width
+	if width == 1280 {
+		if err := k.p.SetViewport(k.ctx, 1280, 900, false); err != nil {
+			t.Fatal(err)
+		}
+		return &k
+	}
+	if _, err := j.a.Console.CreateUser(k.ctx, console.NewUser{Email: "grace@seller.example", Role: console.RoleAdmin, Password: password}); err != nil {
+		t.Fatal(err)
+	}
+	k.p = browser.Page(t)
+	if err := k.p.SetViewport(k.ctx, width, 844, true); err != nil {
+		t.Fatal(err)
+	}
+	k.signIn("grace@seller.example")
+	return &k
 }
 
 // signIn signs in at the login page as email.
