@@ -111,8 +111,22 @@ func Launch(ctx context.Context, o Options) (*Browser, error) {
 	return b, nil
 }
 
-// NewPage opens a tab on about:blank.
+// NewPage opens a tab on about:blank. Tabs opened this way share the
+// browser's cookies and storage.
 func (b *Browser) NewPage(ctx context.Context) (*Page, error) {
+	return b.newPage(ctx)
+}
+
+// NewIsolatedPage opens a tab on about:blank in a browser context of its own
+// (as an incognito window): its cookies, storage, cache and connections are
+// its own, and Close throws them away. Parallel tests sharing one browser
+// use it, since cookies ignore the port: two servers on 127.0.0.1 would
+// otherwise share the session cookie.
+func (b *Browser) NewIsolatedPage(ctx context.Context) (*Page, error) {
+	return b.newPage(ctx, chromedp.WithNewBrowserContext())
+}
+
+func (b *Browser) newPage(ctx context.Context, opts ...chromedp.ContextOption) (*Page, error) {
 	ctx, cancel := withDefault(ctx)
 	defer cancel()
 	select {
@@ -120,7 +134,7 @@ func (b *Browser) NewPage(ctx context.Context) (*Page, error) {
 		return nil, errClosed
 	default:
 	}
-	pctx, cancelPage := chromedp.NewContext(b.ctx)
+	pctx, cancelPage := chromedp.NewContext(b.ctx, opts...)
 	// As for the browser, the tab lives as long as the context of its first
 	// Run; ctx only bounds the opening.
 	stop := context.AfterFunc(ctx, cancelPage)
@@ -141,6 +155,16 @@ func (b *Browser) NewPage(ctx context.Context) (*Page, error) {
 		return nil, fmt.Errorf("browsertest: open a page: %w", err)
 	}
 	return p, nil
+}
+
+// gone reports whether the browser was closed or has died.
+func (b *Browser) gone() bool {
+	select {
+	case <-b.closed:
+		return true
+	default:
+	}
+	return b.ctx.Err() != nil
 }
 
 // Close closes the browser, waits for it to exit (chromedp kills it if it

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 	"time"
 )
@@ -53,16 +54,7 @@ func Find() (string, error) {
 // it skips t, or fails t when CONCORD_TEST_REQUIRE_BROWSER=1.
 func Start(t testing.TB) *Browser {
 	t.Helper()
-	path, err := Find()
-	if err != nil {
-		if os.Getenv(RequireEnv) == "1" {
-			t.Fatalf("%v (%s=1, so the browser tests may not be skipped)", err, RequireEnv)
-		}
-		t.Skipf("skipping the browser test: %v (set %s=1 to fail instead)", err, RequireEnv)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), LaunchTimeout)
-	defer cancel()
-	b, err := Launch(ctx, Options{Path: path})
+	b, err := launch(find(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +64,86 @@ func Start(t testing.TB) *Browser {
 		}
 	})
 	return b
+}
+
+// find is Find for a test: without Chromium it skips t, or fails t when
+// CONCORD_TEST_REQUIRE_BROWSER=1.
+func find(t testing.TB) string {
+	t.Helper()
+	path, err := Find()
+	if err != nil {
+		if os.Getenv(RequireEnv) == "1" {
+			t.Fatalf("%v (%s=1, so the browser tests may not be skipped)", err, RequireEnv)
+		}
+		t.Skipf("skipping the browser test: %v (set %s=1 to fail instead)", err, RequireEnv)
+	}
+	return path
+}
+
+func launch(path string) (*Browser, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), LaunchTimeout)
+	defer cancel()
+	return Launch(ctx, Options{Path: path})
+}
+
+// Shared is one Chromium for the tests of a package, started by the first
+// test that asks for a page and closed by Close (call it from TestMain after
+// m.Run). Starting Chromium costs each test a second or more of a loaded
+// machine's CPU; a page in a browser context of its own costs a few
+// milliseconds and keeps the tests apart just as well (NewIsolatedPage).
+// The zero value is ready to use.
+type Shared struct {
+	mu sync.Mutex
+	b  *Browser
+}
+
+// Page opens a page for t in a browser context of its own (its own
+// cookies), on the shared browser, which it starts (or starts again, if it
+// died) when needed; the page is closed when t ends, before the cleanups t
+// registered earlier (so open it after starting the servers it visits: a
+// server shut down first waits for the browser's idle connections).
+// Without Chromium it skips t, or fails t when CONCORD_TEST_REQUIRE_BROWSER=1.
+func (s *Shared) Page(t testing.TB) *Page {
+	t.Helper()
+	path := find(t)
+	s.mu.Lock()
+	if s.b != nil && s.b.gone() {
+		s.b.Close()
+		s.b = nil
+	}
+	if s.b == nil {
+		b, err := launch(path)
+		if err != nil {
+			s.mu.Unlock()
+			t.Fatal(err)
+		}
+		s.b = b
+		t.Logf("started %s for the package's browser tests", b.Version)
+	}
+	b := s.b
+	s.mu.Unlock()
+	p, err := b.NewIsolatedPage(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(context.Background()); err != nil {
+			t.Logf("close page: %v", err)
+		}
+	})
+	return p
+}
+
+// Close closes the shared browser, if it was started.
+func (s *Shared) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.b == nil {
+		return nil
+	}
+	err := s.b.Close()
+	s.b = nil
+	return err
 }
 
 // defaultTimeout applies to calls whose context has no deadline, so that a

@@ -287,6 +287,95 @@ func TestBrowserClient(t *testing.T) {
 	})
 }
 
+// TestSharedBrowserKeepsTestsApart: pages of one shared browser, each in its
+// own browser context, do not see each other's cookies, even for servers on
+// the same host (cookies ignore the port); pages of NewPage share them. A
+// shared browser that died is started again.
+func TestSharedBrowserKeepsTestsApart(t *testing.T) {
+	var shared Shared
+	defer shared.Close()
+	srv := cookieSite(t)
+	ctx := testContext(t)
+	cookies := func(p *Page) string {
+		t.Helper()
+		if _, err := p.Navigate(ctx, srv.URL+"/"); err != nil {
+			t.Fatal(err)
+		}
+		s, err := p.Text(ctx, "body")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	var first *Page
+	t.Run("first", func(t *testing.T) {
+		first = shared.Page(t)
+		if got := cookies(first); got != "cookies:" {
+			t.Fatalf("a fresh page sends %q", got)
+		}
+		if got := cookies(first); got != "cookies: visit=1" {
+			t.Fatalf("the page's own cookie: %q", got)
+		}
+	})
+	if err := first.Evaluate(ctx, `1`, nil); err == nil {
+		t.Fatal("the page outlived its test")
+	}
+	b := shared.b
+	t.Run("second", func(t *testing.T) {
+		p, q := shared.Page(t), shared.Page(t)
+		if shared.b != b {
+			t.Fatal("a second test started another browser")
+		}
+		if got := cookies(p); got != "cookies:" {
+			t.Fatalf("another test's page sends %q", got)
+		}
+		if got := cookies(q); got != "cookies:" {
+			t.Fatalf("a second page of the test sends %q", got)
+		}
+		// Tabs of NewPage share the browser's default context.
+		r1, err := b.NewPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r1.Close(ctx)
+		r2, err := b.NewPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r2.Close(ctx)
+		cookies(r1)
+		if got := cookies(r2); got != "cookies: visit=1" {
+			t.Fatalf("tabs of NewPage: %q", got)
+		}
+	})
+	b.Close()
+	t.Run("after the browser died", func(t *testing.T) {
+		p := shared.Page(t)
+		if shared.b == b {
+			t.Fatal("the dead browser was kept")
+		}
+		if got := cookies(p); got != "cookies:" {
+			t.Fatalf("the new browser's page sends %q", got)
+		}
+	})
+}
+
+// cookieSite shows the cookies it receives and sets visit=1.
+func cookieSite(t *testing.T) *httptest.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		var names []string
+		for _, c := range r.Cookies() {
+			names = append(names, c.Name+"="+c.Value)
+		}
+		http.SetCookie(w, &http.Cookie{Name: "visit", Value: "1", Path: "/"})
+		fmt.Fprintf(w, `<!doctype html><title>Cookies</title><body>cookies: %s</body>`, strings.Join(names, "; "))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
 func TestBrowserCloseStopsChromiumAndRemovesItsProfile(t *testing.T) {
 	b := Start(t)
 	ctx := testContext(t)

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,10 @@ type layoutFacts struct {
 	ScrollWidth int      `json:"scrollWidth"`
 	InnerWidth  int      `json:"innerWidth"`
 	Stylesheet  bool     `json:"stylesheet"`
+	// Overlaps are pairs of a chart's labels drawn over each other.
+	Overlaps []string `json:"overlaps"`
+	// Statuses are the texts of the page's status messages.
+	Statuses []string `json:"statuses"`
 }
 
 const layoutJS = `(() => {
@@ -27,13 +32,24 @@ const layoutJS = `(() => {
 		if (el.type === "hidden") continue;
 		if (!el.labels || el.labels.length === 0) unlabeled.push(el.outerHTML.slice(0, 120));
 	}
-	return {lang: document.documentElement.lang, h1s: Array.from(document.querySelectorAll("h1"), h => h.textContent.trim()), unlabeled,
+	const overlaps = [];
+	for (const svg of document.querySelectorAll("svg")) {
+		const boxes = Array.from(svg.querySelectorAll("text"), t => [t.textContent, t.getBoundingClientRect()]).filter(([, r]) => r.width > 0);
+		for (let i = 0; i < boxes.length; i++) for (let k = i + 1; k < boxes.length; k++) {
+			const [a, b] = [boxes[i][1], boxes[k][1]];
+			if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) overlaps.push(boxes[i][0] + " / " + boxes[k][0]);
+		}
+	}
+	const statuses = Array.from(document.querySelectorAll("[role=status]"), e => e.innerText.trim());
+	return {lang: document.documentElement.lang, overlaps, statuses, h1s: Array.from(document.querySelectorAll("h1"), h => h.textContent.trim()), unlabeled,
 		scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
 		stylesheet: getComputedStyle(document.body).backgroundColor === "rgb(244, 245, 247)"};
 })()`
 
 // checkLayout fails t unless the page is in English with one h1, a label on
-// every control and the stylesheet applied, and lays out in the width px
+// every control and the stylesheet applied, no chart label over another, no
+// status message said twice,
+// and lays out in the width px
 // viewport without scrolling sideways. (A phone's layout viewport grows to
 // fit content too wide for it, so the width is compared, not only the
 // scroll width.)
@@ -45,6 +61,14 @@ func checkLayout(t testing.TB, ctx context.Context, p *browsertest.Page, what st
 	}
 	if f.Lang != "en" || len(f.H1s) != 1 || len(f.Unlabeled) > 0 || !f.Stylesheet {
 		t.Fatalf("%s: lang %q, h1s %q, controls without a label %q, stylesheet applied %v", what, f.Lang, f.H1s, f.Unlabeled, f.Stylesheet)
+	}
+	for i, s := range f.Statuses {
+		if slices.Contains(f.Statuses[i+1:], s) {
+			t.Fatalf("%s: the status %q is said twice", what, s)
+		}
+	}
+	if len(f.Overlaps) > 0 {
+		t.Fatalf("%s at %d px: chart labels drawn over each other: %q", what, width, f.Overlaps)
 	}
 	if f.ScrollWidth > f.InnerWidth || f.InnerWidth != width {
 		// Name what overflows: an element whose content (often one long
@@ -82,16 +106,12 @@ func browserSignIn(t testing.TB, ctx context.Context, p *browsertest.Page, login
 // of docs/screenshots come from TestBrowserJourneys.)
 func TestBrowserSignInAndDashboard(t *testing.T) {
 	t.Parallel()
-	br := browsertest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	e := setup(t, storetest.Open(t, store.SQLite))
 	d := e.data()
 
-	p, err := br.NewPage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := browser.Page(t)
 	width := 0
 	check := func(what string) layoutFacts {
 		t.Helper()

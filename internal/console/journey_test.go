@@ -4,18 +4,23 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/concordmp/concord/internal/app"
 	"github.com/concordmp/concord/internal/browsertest"
 	"github.com/concordmp/concord/internal/console"
+	"github.com/concordmp/concord/internal/emulator/agreementapi"
+	"github.com/concordmp/concord/internal/emulator/world"
 	"github.com/concordmp/concord/internal/notify"
 	"github.com/concordmp/concord/internal/offer"
+	"github.com/concordmp/concord/internal/webhook"
 )
 
 // journey is a person at the console of a running Concord in sandbox mode,
@@ -28,6 +33,12 @@ type journey struct {
 	p   *browsertest.Page
 	// width is the viewport's, which every page must lay out in.
 	width int
+	// routes resolves a path to the console route that serves it; seen
+	// records, per route pattern, the widths at which a page it served
+	// passed the checks (see checkEveryPage).
+	routes *recordingMux
+	seenMu *sync.Mutex
+	seen   map[string]map[int]bool
 }
 
 const (
@@ -41,19 +52,22 @@ const (
 // dashboard.
 func startJourney(t *testing.T) *journey {
 	t.Helper()
-	br := browsertest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	t.Cleanup(cancel)
 	a := startApp(t, app.Config{})
 	a.Console.Iterations = 1000
+	// AWS applies a change set in minutes, the emulator in a second by
+	// default: the journeys need no wait to see an offer published.
+	if err := a.Emulator.World.Do(func(s *world.State) error { s.Config.ChangeSetDelay = 0; return nil }); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.Console.CreateUser(ctx, console.NewUser{Email: "ada@seller.example", Role: console.RoleAdmin, Password: password}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := br.NewPage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := &journey{t: t, ctx: ctx, a: a, p: p, width: 1280}
+	p := browser.Page(t)
+	rec := &recordingMux{ServeMux: http.NewServeMux()}
+	a.Console.Mount(rec)
+	j := &journey{t: t, ctx: ctx, a: a, p: p, width: 1280, routes: rec, seenMu: &sync.Mutex{}, seen: map[string]map[int]bool{}}
 	if err := p.SetViewport(ctx, 1280, 900, false); err != nil {
 		t.Fatal(err)
 	}
@@ -65,16 +79,96 @@ func startJourney(t *testing.T) *journey {
 }
 
 // facts checks the page every time: one h1, English, every control labelled,
-// no sideways scrolling, the stylesheet applied, and text contrast.
+// no sideways scrolling, the stylesheet applied, and text contrast. what is
+// the page's path or URL: the route that served it is recorded as seen at
+// this width.
 func (j *journey) facts(what string) {
 	j.t.Helper()
 	checkLayout(j.t, j.ctx, j.p, what, j.width)
+	j.contrast(what)
+	j.saw(what)
+}
+
+// contrast fails the test if any text on the page is under WCAG AA contrast.
+func (j *journey) contrast(what string) {
+	j.t.Helper()
 	var low []string
 	if err := j.p.Evaluate(j.ctx, contrastJS, &low); err != nil {
 		j.t.Fatalf("%s: %v", what, err)
 	}
 	if len(low) > 0 {
 		j.t.Fatalf("%s: text under WCAG AA contrast:\n%s", what, strings.Join(low, "\n"))
+	}
+}
+
+// saw records that the page at what (a path or URL) passed the checks at
+// the current width, under the pattern of the route that served it: a GET
+// route, or a POST route that answered with a page of its own (a
+// confirmation).
+func (j *journey) saw(what string) {
+	j.t.Helper()
+	u, err := url.Parse(what)
+	if err != nil {
+		j.t.Fatal(err)
+	}
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		if _, pattern := j.routes.Handler(&http.Request{Method: method, Host: u.Host, URL: &url.URL{Path: u.Path}}); pattern != "" {
+			j.seenMu.Lock()
+			defer j.seenMu.Unlock()
+			if j.seen[pattern] == nil {
+				j.seen[pattern] = map[int]bool{}
+			}
+			j.seen[pattern][j.width] = true
+			return
+		}
+	}
+	j.t.Fatalf("no console route serves %s", what)
+}
+
+// notPages are the GET routes that answer with no page of the console's
+// layout, and why; every route ending in .csv is a download too.
+var notPages = map[string]string{
+	"GET /console":                                    "redirects to /console/",
+	"GET /console/static/{file}":                      "the stylesheet",
+	"GET /console/artifacts/{id}/{file}":              "a bookable artifact's PDF or JSON",
+	"GET /console/notifications/{id}/attachments/{n}": "a notification's attachment",
+	"GET /console/offers/{id}/documents/{doc}":        "a contract document the seller uploaded",
+	"GET /console/offers/{id}/contract/{kind}":        "the consolidated contract PDF",
+	"GET /console/sandbox/register":                   "the emulator's stand-in for AWS's \"Set up your account\" page (internal/emulator), which the journey passes through on the way to the registration page",
+}
+
+// checkEveryPage fails the test unless every page the console mounts
+// passed the checks at both widths: every GET route but notPages and CSV
+// downloads, and every lifecycle action's confirmation page (the POST
+// routes under /lifecycle/, but for refresh, which asks nothing).
+func (j *journey) checkEveryPage() {
+	j.t.Helper()
+	var want []string
+	mounted := map[string]bool{}
+	for _, pattern := range j.routes.patterns {
+		mounted[pattern] = true
+		method, path, _ := strings.Cut(pattern, " ")
+		switch {
+		case method == http.MethodGet && notPages[pattern] == "" && !strings.HasSuffix(path, ".csv"):
+			want = append(want, pattern)
+		case method == http.MethodPost && strings.Contains(path, "/lifecycle/") && !strings.HasSuffix(path, "/refresh"):
+			want = append(want, pattern)
+		}
+	}
+	for pattern := range notPages {
+		if !mounted[pattern] {
+			j.t.Errorf("notPages lists %q, which the console does not mount", pattern)
+		}
+	}
+	if len(want) < 35 {
+		j.t.Fatalf("found only %d pages among the routes: %v", len(want), want)
+	}
+	for _, pattern := range want {
+		for _, width := range []int{1280, 390} {
+			if !j.seen[pattern][width] {
+				j.t.Errorf("no page of %s was checked at %d px: visit it in TestBrowserJourneys", pattern, width)
+			}
+		}
 	}
 }
 
@@ -323,6 +417,12 @@ func TestBrowserJourneys(t *testing.T) {
 	t.Parallel()
 	j := startJourney(t)
 	ctx := j.ctx
+	for _, u := range []console.NewUser{{Email: "rev@seller.example", Role: console.RoleRevOps, Password: password},
+		{Email: "fin@seller.example", Role: console.RoleFinance, Password: password}} {
+		if _, err := j.a.Console.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	// A fresh sandbox has no product: the sandbox page adds the sample.
 	j.visit("/console/sandbox", "")
@@ -496,29 +596,261 @@ func TestBrowserJourneys(t *testing.T) {
 	j.visit("/console/notifications/"+ns[0].ID, "")
 	j.see("Text", "HTML", "Attachments", "Deliveries", "New order")
 
-	// Every page, at 1280 px (saved) and on a 390 px phone.
-	pages := []struct{ path, name string }{
-		{"/console/", "dashboard"}, {"/console/offers", "offers"}, {"/console/offers/" + direct, "offer"}, {"/console/partners", "partners"},
-		{"/console/offers/new", "offer-new"}, {"/console/offers/" + direct + "/associate", "offer-associate"},
-		{"/console/buyers", "buyers"}, {"/console/buyers/" + journeyBuyer, "buyer"}, {"/console/agreements/" + am.AgreementID, "agreement"},
-		{"/console/agreements/" + am.AgreementID + "/amend", "amend"}, {"/console/licenses?arn=" + url.QueryEscape(arn), "license"},
-		{"/console/metering", "metering"}, {"/console/readiness", "readiness"}, {"/console/notifications", "notifications"},
-		{"/console/settings", "settings"}, {"/console/settings/products", "settings-products"}, {"/console/settings/products/" + journeyProduct, "settings-product"},
-		{"/console/settings/routes", "settings-routes"}, {"/console/settings/api-keys", "settings-api-keys"}, {"/console/settings/webhooks", "settings-webhooks"},
-		{"/console/settings/users", "settings-users"}, {"/console/sandbox", "sandbox"},
-		{"/console/agreements", "agreements"}, {"/console/bookings", "bookings"},
-		{"/console/audit", ""}, {"/console/notifications/" + ns[0].ID, ""},
-		{"/console/offers/new?clone=" + direct, ""}, {"/console/offers?sort=buyer", ""}, {"/console/metering?period=all&sort=-quantity", ""},
+	// 5. The agreement's lifecycle, through the emulator: RevOps asks AWS
+	// to cancel the amended agreement and sees the request pending; finance
+	// refunds part of its invoice and sees the refund. A second agreement,
+	// whose terms let the seller send payment requests, gets one from RevOps.
+	life := "/console/agreements/" + am.AgreementID + "/lifecycle"
+	variable := j.variablePaymentAgreement()
+	j.signOut()
+	j.signIn("rev@seller.example")
+	j.visit("/console/agreements/"+am.AgreementID, "")
+	j.submit("#agreement-lifecycle", life) // a link: submit follows it
+	j.see("No cancellation request.", "Ask AWS to cancel this agreement")
+	j.choose("#cancel-reason-code", "TEST_AGREEMENT")
+	j.fill("#cancel-description", "Bought twice by mistake; PO-1001 stays.")
+	j.submit("#cancel-agreement", life+"/cancel")
+	j.see("Ask AWS to cancel agreement "+am.AgreementID+"?", "Nothing has been sent yet.", "Bought twice by mistake; PO-1001 stays.")
+	j.shot("lifecycle-confirm")
+	j.submit("#confirm-cancel", life+"?done=")
+	j.see("Cancellation request acr-", "it waits for the buyer", "PENDING APPROVAL", "TEST AGREEMENT", "Bought twice by mistake")
+	if s := j.text(); strings.Contains(s, "Ask AWS to cancel this agreement") || strings.Contains(s, "Refund part of an invoice") {
+		t.Fatalf("RevOps is offered a second cancellation, or a refund:\n%s", s)
 	}
-	for _, pg := range pages {
-		j.visit(pg.path, pg.name)
+	var pending int
+	j.a.Emulator.World.Read(func(s *world.State) error {
+		for _, cr := range s.CancellationRequests {
+			if cr.AgreementID == am.AgreementID && cr.Status == world.CancellationPendingApproval {
+				pending++
+			}
+		}
+		return nil
+	})
+	if pending != 1 {
+		t.Fatalf("the emulator holds %d pending cancellation requests for %s", pending, am.AgreementID)
 	}
-	if err := j.p.SetViewport(ctx, 390, 844, true); err != nil {
+	vlife := "/console/agreements/" + variable + "/lifecycle"
+	j.until(vlife, "Send a payment request")
+	j.fill("#pay-name", "Onboarding workshop")
+	j.fill("#pay-amount", "750.00")
+	j.submit("#send-payment-request", vlife+"/pay")
+	j.see("Send payment request \"Onboarding workshop\"?", "750.00")
+	j.submit("#confirm-pay", vlife+"?done=")
+	j.see("Payment request ", "Onboarding workshop", "750.00 USD", "PENDING APPROVAL")
+	j.signOut()
+
+	j.signIn("fin@seller.example")
+	j.visit(life, "")
+	j.see("PENDING APPROVAL", "Not read from AWS yet")
+	j.submit("#refresh-lifecycle", life+"?done=")
+	j.see("Read again from AWS.", "As AWS listed them", "6000.00 USD")
+	j.choose("#refund-invoice", j.firstOption("#refund-invoice"))
+	j.fill("#refund-amount", "1000.00")
+	j.choose("#refund-reason", "BUYER_DISSATISFACTION")
+	j.fill("#refund-description", "Five seats were never used.")
+	j.submit("#refund-invoice-button", life+"/refund")
+	j.see("Refund 1000.00 of invoice inv-", "Five seats were never used.")
+	j.submit("#confirm-refund", life+"?done=")
+	j.see("Refund ba-", "requested: PENDING", "1000.00 USD", "BUYER DISSATISFACTION")
+	var refunds []string
+	if err := j.p.Evaluate(ctx, `Array.from(document.querySelectorAll("[aria-label=Refunds] tbody tr"), tr => tr.innerText)`, &refunds); err != nil || len(refunds) != 1 ||
+		!strings.Contains(refunds[0], "1000.00 USD") || !strings.Contains(refunds[0], "PENDING") {
+		t.Fatalf("the refunds table: %q %v", refunds, err)
+	}
+	j.shot("lifecycle")
+	if s := j.text(); strings.Contains(s, "Ask AWS to cancel this agreement") || strings.Contains(s, "Withdraw…") {
+		t.Fatalf("finance is offered cancellation actions:\n%s", s)
+	}
+	j.signOut()
+	j.signIn("ada@seller.example")
+
+	// Every page, at 1280 px (saved) and on a 390 px phone; then the
+	// confirmation page of every lifecycle action, left with "No, go back".
+	draft := j.draft()
+	ep, err := j.a.Webhooks.Create(ctx, webhook.EndpointInput{URL: "https://app.example.com/hooks/concord", Description: "CRM sync"})
+	if err != nil {
 		t.Fatal(err)
 	}
-	j.width = 390
-	for _, pg := range pages {
-		j.visit(pg.path, "")
+	pages := []struct{ path, name string }{
+		{"/console/", "dashboard"}, {"/console/offers", "offers"}, {"/console/offers/" + direct, "offer"}, {"/console/partners", "partners"},
+		{"/console/offers/new", "offer-new"}, {"/console/offers/" + direct + "/associate", "offer-associate"}, {"/console/offers/" + draft + "/edit", ""},
+		{"/console/buyers", "buyers"}, {"/console/buyers/" + journeyBuyer, "buyer"}, {"/console/agreements", "agreements"},
+		{"/console/agreements/" + am.AgreementID, "agreement"}, {life, ""}, {"/console/agreements/" + am.AgreementID + "/amend", "amend"},
+		{"/console/licenses?arn=" + url.QueryEscape(arn), "license"}, {"/console/bookings", "bookings"},
+		{"/console/metering", "metering"}, {"/console/readiness", "readiness"}, {"/console/notifications", "notifications"},
+		{"/console/notifications/" + ns[0].ID, "notification"}, {"/console/audit", "audit"},
+		{"/console/settings", "settings"}, {"/console/settings/products", "settings-products"}, {"/console/settings/products/new", ""},
+		{"/console/settings/products/" + journeyProduct, "settings-product"}, {"/console/settings/routes", "settings-routes"},
+		{"/console/settings/api-keys", "settings-api-keys"}, {"/console/settings/webhooks", "settings-webhooks"},
+		{"/console/settings/webhooks/" + ep.ID, ""}, {"/console/settings/users", "settings-users"}, {"/console/sandbox", "sandbox"},
+		{"/console/offers/new?clone=" + direct, ""}, {"/console/offers?sort=buyer", ""}, {"/console/metering?period=all&sort=-quantity", ""},
 	}
-	j.visit("/console/", "phone-dashboard")
+	// The two widths at once, each in a page of its own: at 1280 px the
+	// admin's page, at 390 px a second admin's (signing in again would end
+	// the first session).
+	if !t.Run("every page", func(t *testing.T) {
+		for _, width := range []int{1280, 390} {
+			t.Run(fmt.Sprint(width), func(t *testing.T) {
+				t.Parallel()
+				k := j.at(t, width)
+				for _, pg := range pages {
+					name := pg.name
+					if width != 1280 {
+						name = ""
+					}
+					k.visit(pg.path, name)
+					switch pg.path {
+					case "/console/bookings": // the run rate of the contracts in force
+						k.see("Contracts in force: annual run rate", "Sample Analytics")
+					case "/console/licenses?arn=" + url.QueryEscape(arn): // usage × the rate card
+						k.see("Metered charges")
+					case "/console/buyers/" + journeyBuyer:
+						k.see("Globex", journeyBuyer)
+					}
+				}
+				k.visitStatus("/console/agreements/agmt-none", http.StatusNotFound) // the error page
+				k.confirmations(life, vlife)
+				if width == 390 {
+					k.visit("/console/", "phone-dashboard")
+					k.signOut()
+				}
+			})
+		}
+	}) {
+		return
+	}
+	j.checkEveryPage()
+}
+
+// at is the journey for a subtest t at width: at 1280 px on the journey's
+// page, at 390 px on a page of its own, signed in as a second admin. Both
+// record the pages they check in the journey's seen.
+func (j *journey) at(t *testing.T, width int) *journey {
+	k := *j
+	k.t, k.width = t, width
+	if width == 1280 {
+		if err := k.p.SetViewport(k.ctx, 1280, 900, false); err != nil {
+			t.Fatal(err)
+		}
+		return &k
+	}
+	if _, err := j.a.Console.CreateUser(k.ctx, console.NewUser{Email: "grace@seller.example", Role: console.RoleAdmin, Password: password}); err != nil {
+		t.Fatal(err)
+	}
+	k.p = browser.Page(t)
+	if err := k.p.SetViewport(k.ctx, width, 844, true); err != nil {
+		t.Fatal(err)
+	}
+	k.signIn("grace@seller.example")
+	return &k
+}
+
+// signIn signs in at the login page as email.
+func (j *journey) signIn(email string) {
+	j.t.Helper()
+	j.visit("/console/login", "")
+	j.fill("#email", email)
+	j.fill("#password", password)
+	j.submit("button[type=submit]", "/console/")
+}
+
+// signOut presses Sign out and checks the login page it lands on.
+func (j *journey) signOut() {
+	j.t.Helper()
+	j.submit("form.signout button", "/console/login")
+}
+
+// visitStatus opens path, checks it answered status, and checks the page.
+func (j *journey) visitStatus(path string, status int) {
+	j.t.Helper()
+	resp, err := j.p.Navigate(j.ctx, j.a.URL()+path)
+	if err != nil || resp.Status != status {
+		j.t.Fatalf("visit %s: %+v %v, want status %d", path, resp, err, status)
+	}
+	checkLayout(j.t, j.ctx, j.p, path, j.width)
+	j.contrast(path)
+}
+
+// firstOption is the value of a <select>'s first option.
+func (j *journey) firstOption(sel string) string {
+	j.t.Helper()
+	var v string
+	if err := j.p.Evaluate(j.ctx, `(() => { const o = document.querySelector(`+jsq(sel+" option")+`); if (!o) throw new Error("no option in "+`+jsq(sel)+`); return o.value; })()`, &v); err != nil {
+		j.t.Fatal(err)
+	}
+	return v
+}
+
+// confirmations opens the confirmation page of each lifecycle action and
+// goes back without sending: cancel and send a payment request (on the
+// agreement with a variable payment term), withdraw the pending
+// cancellation request and refund (on the amended agreement), and cancel
+// the pending payment request. Nothing may change.
+func (j *journey) confirmations(life, vlife string) {
+	j.t.Helper()
+	back := func(path string) {
+		j.t.Helper()
+		j.submit("form a.button-link", path)
+	}
+	j.visit(vlife, "")
+	j.fill("#cancel-description", "Checking the page")
+	j.submit("#cancel-agreement", vlife+"/cancel")
+	j.see("Nothing has been sent yet.")
+	back(vlife)
+	j.fill("#pay-name", "Checking the page")
+	j.fill("#pay-amount", "1.00")
+	j.submit("#send-payment-request", vlife+"/pay")
+	back(vlife)
+	j.submit("form[action$='/payment-cancel'] button", vlife+"/payment-cancel")
+	j.see("Cancel payment request ")
+	back(vlife)
+	j.visit(life, "")
+	j.fill("form[action$='/withdraw'] input[name=reason]", "Checking the page")
+	j.submit("form[action$='/withdraw'] button", life+"/withdraw")
+	j.see("Withdraw cancellation request acr-")
+	back(life)
+	j.fill("#refund-amount", "1.00")
+	j.submit("#refund-invoice-button", life+"/refund")
+	back(life)
+	j.see("PENDING APPROVAL", "1000.00 USD")
+}
+
+// variablePaymentAgreement has the buyer accept, in the emulator, an offer
+// whose terms carry a variable payment term (the console's offer form makes
+// none), and waits until Concord knows the agreement.
+func (j *journey) variablePaymentAgreement() string {
+	j.t.Helper()
+	var id string
+	err := j.a.Emulator.World.Do(func(s *world.State) error {
+		term, err := world.VariablePaymentTerm("5000", "USD", "WAIT_FOR_APPROVAL", "")
+		if err != nil {
+			return err
+		}
+		o, err := s.CreatePrivateOffer(world.Offer{ProductID: journeyProduct, Name: "Globex services", BuyerAccounts: []string{journeyBuyer},
+			Quantities: map[string]int64{"seats": 1}, Terms: []agreementapi.Term{term}})
+		if err != nil {
+			return err
+		}
+		a, err := s.Accept(journeyBuyer, o.OfferID, world.AcceptOptions{})
+		if err == nil {
+			id = a.ID
+		}
+		return err
+	})
+	if err != nil {
+		j.t.Fatal(err)
+	}
+	j.until("/console/agreements/"+id, "Globex")
+	return id
+}
+
+// draft saves a new offer to Globex without submitting it, and returns its
+// id. (The newest offer to an account names its buyer: another company
+// here would rename Globex.)
+func (j *journey) draft() string {
+	j.t.Helper()
+	j.offerForm("direct", "Globex", "3")
+	j.submit("#save-offer", "/console/offers/ofr_")
+	j.see("Draft", "Globex PO-1001")
+	return strings.TrimPrefix(j.path(), "/console/offers/")
 }

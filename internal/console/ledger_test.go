@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/concordmp/concord/internal/artifact"
-	"github.com/concordmp/concord/internal/browsertest"
 	"github.com/concordmp/concord/internal/console"
 	"github.com/concordmp/concord/internal/emulator/eventbridge"
 	"github.com/concordmp/concord/internal/inbox"
@@ -454,15 +453,11 @@ func TestLedgerSandboxLink(t *testing.T) {
 // CONCORD_TEST_REQUIRE_BROWSER=1; CONCORD_LEDGER_SHOTS=<dir> saves screenshots.
 func TestLedgerPagesInBrowser(t *testing.T) {
 	t.Parallel()
-	br := browsertest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	e := setup(t, storetest.Open(t, store.SQLite))
 	ld := ledgerSeed(e)
-	p, err := br.NewPage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := browser.Page(t)
 	if resp := browserSignIn(t, ctx, p, e.srv.URL+"/console/login", "admin@seller.example"); resp.Status != 200 {
 		t.Fatalf("sign in: %+v", resp)
 	}

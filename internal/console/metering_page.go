@@ -164,20 +164,22 @@ func drawChart(dim, id string, rows map[int64]usageRow, from time.Time, hours in
 			c.Bars = append(c.Bars, chartBar{X: svgNum(x + (slot-width)/2), Y: svgNum(chartBottom - height), W: svgNum(width), H: svgNum(height), Class: "bar-" + r.Class,
 				Title: fmt.Sprintf("%s: %d %s. %s", h.Format("2 Jan 15:04 UTC"), r.Ingested, dim, r.Outcome)})
 		}
-		// Hour labels every 6 hours over two days; the date at each midnight over a week.
+		// Hour labels every 6 hours over two days; the date at each midnight
+		// over a week. They sit a line below the axis, clear of the "0" on
+		// it at a phone's text size (license.html's viewBox is 208 high).
 		switch {
 		case hours <= 48 && h.Hour()%6 == 0:
 			text := h.Format("15:04")
 			if h.Hour() == 0 {
 				text = h.Format("2 Jan")
 			}
-			c.Labels = append(c.Labels, chartLabel{X: svgNum(mid), Y: svgNum(chartBottom + 18), Text: text, Anchor: "middle"})
+			c.Labels = append(c.Labels, chartLabel{X: svgNum(mid), Y: svgNum(chartBottom + 28), Text: text, Anchor: "middle"})
 		case hours > 48 && h.Hour() == 0:
-			c.Labels = append(c.Labels, chartLabel{X: svgNum(mid), Y: svgNum(chartBottom + 18), Text: h.Format("2 Jan"), Anchor: "start"})
+			c.Labels = append(c.Labels, chartLabel{X: svgNum(mid), Y: svgNum(chartBottom + 28), Text: h.Format("2 Jan"), Anchor: "start"})
 		}
 	}
 	c.Labels = append(c.Labels, chartLabel{X: svgNum(chartLeft - 6), Y: svgNum(chartTop + 4), Text: compactNumber(c.Peak), Anchor: "end"},
-		chartLabel{X: svgNum(chartLeft - 6), Y: svgNum(chartBottom + 4), Text: "0", Anchor: "end"})
+		chartLabel{X: svgNum(chartLeft - 6), Y: svgNum(chartBottom), Text: "0", Anchor: "end"})
 	to := from.Add(time.Duration(hours) * time.Hour)
 	c.Label = fmt.Sprintf("Hourly usage of %s from %s to %s: %d in total, at most %d in one hour.", dim,
 		from.Format("2 Jan 15:04"), to.Format("2 Jan 15:04 UTC"), c.Total, c.Peak)

@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -148,6 +149,10 @@ func periodLabel(p string) string {
 	return p
 }
 
+// chartPhoneFont is the size of chart text on a phone (30-ledger.css), in
+// the chart's units, the widest it gets.
+const chartPhoneFont = 22.0
+
 // bookingCharts draws one chart per currency (amounts in different
 // currencies are never added or scaled together).
 func bookingCharts(b report.Bookings) []bookingChart {
@@ -177,7 +182,18 @@ func bookingCharts(b report.Bookings) []bookingChart {
 			h, _ := v.Div(peak).Mul(decimal.NewFromFloat(chartBottom - chartTop)).Float64() // drawing only: amounts stay exact
 			return max(h, 1)
 		}
-		every := max(1, (len(totals)+11)/12)
+		// The period labels sit a line below the axis (the "0" of the
+		// amounts sits on it, left of the first bar: the two must not meet
+		// at a phone's text size; bookings.html's viewBox is 208 high).
+		// Label every period whose label fits beside the previous one: a
+		// label is about 0.62 em a character, at the 22 px a phone's
+		// stylesheet gives chart text, with room either side (so a year of
+		// months is labelled quarterly: the table has every month).
+		widest := 0
+		for _, t := range totals {
+			widest = max(widest, len(periodLabel(t.Period)))
+		}
+		every := max(1, int(math.Ceil((float64(widest)*0.62*chartPhoneFont+12)/slot)))
 		for i, t := range totals {
 			x := chartLeft + float64(i)*slot + (slot-width)/2
 			label := periodLabel(t.Period)
@@ -191,11 +207,11 @@ func bookingCharts(b report.Bookings) []bookingChart {
 					Title: label + ": " + money.FormatDecimal(t.Partner, cur) + " through partners"})
 			}
 			if i%every == 0 {
-				c.Labels = append(c.Labels, chartLabel{X: svgNum(x + width/2), Y: svgNum(chartBottom + 18), Text: label, Anchor: "middle"})
+				c.Labels = append(c.Labels, chartLabel{X: svgNum(x + width/2), Y: svgNum(chartBottom + 28), Text: label, Anchor: "middle"})
 			}
 		}
 		c.Labels = append(c.Labels, chartLabel{X: svgNum(chartLeft - 6), Y: svgNum(chartTop + 4), Text: compactAmount(peak), Anchor: "end"},
-			chartLabel{X: svgNum(chartLeft - 6), Y: svgNum(chartBottom + 4), Text: "0", Anchor: "end"})
+			chartLabel{X: svgNum(chartLeft - 6), Y: svgNum(chartBottom), Text: "0", Anchor: "end"})
 		c.Label = fmt.Sprintf("Bookings in %s per %s, direct and through partners, at most %s in one %s. The table below has every amount.",
 			cur, b.Filter.By, money.FormatDecimal(peak, cur), b.Filter.By)
 		out = append(out, c)

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/concordmp/concord/internal/browsertest"
 	"github.com/concordmp/concord/internal/console"
 	"github.com/concordmp/concord/internal/store"
 	"github.com/concordmp/concord/internal/store/storetest"
@@ -22,7 +21,6 @@ import (
 // CONCORD_TEST_REQUIRE_BROWSER=1.
 func TestBrowserMoneyJourneys(t *testing.T) {
 	t.Parallel()
-	br := browsertest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	e := setup(t, storetest.Open(t, store.SQLite))
@@ -33,10 +31,7 @@ func TestBrowserMoneyJourneys(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p, err := br.NewPage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := browser.Page(t)
 	width := 0
 	check := func(what string) {
 		t.Helper()
@@ -106,6 +101,7 @@ func TestBrowserMoneyJourneys(t *testing.T) {
 		}
 		name := filepath.Join(dir, "bookings-2026-10-to-2026-10-prod-o.csv")
 		var csvText []byte
+		var err error
 		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 			if csvText, err = os.ReadFile(name); err == nil && len(csvText) > 0 {
 				break

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/concordmp/concord/internal/audit"
-	"github.com/concordmp/concord/internal/browsertest"
 	"github.com/concordmp/concord/internal/console"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/offer"
@@ -640,17 +639,13 @@ func TestOfferFormsRefuseOtherRoles(t *testing.T) {
 // CONCORD_TEST_REQUIRE_BROWSER=1.
 func TestBrowserOfferForms(t *testing.T) {
 	t.Parallel()
-	br := browsertest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	e := setup(t, storetest.Open(t, store.SQLite))
 	e.data()
 	e.offerProduct()
 
-	p, err := br.NewPage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := browser.Page(t)
 	width := 0
 	check := func(what string) {
 		t.Helper()

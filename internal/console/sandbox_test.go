@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/concordmp/concord/internal/app"
-	"github.com/concordmp/concord/internal/browsertest"
 	"github.com/concordmp/concord/internal/console"
 	"github.com/concordmp/concord/internal/emulator/agreementapi"
 	"github.com/concordmp/concord/internal/emulator/world"
@@ -557,17 +556,13 @@ func TestSandboxIsNotFoundWithoutTheEmulator(t *testing.T) {
 // CONCORD_TEST_REQUIRE_BROWSER=1.
 func TestBrowserSandbox(t *testing.T) {
 	t.Parallel()
-	br := browsertest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	e := sbSetup(t, store.SQLite)
 	direct := e.publish(sbOffer(offer.TypeDirect, sbBuyer, "Initrode 12 months"))
 	partner := e.publish(sbOffer(offer.TypePartner, sbBuyer2, "Initrode via partner"))
 
-	p, err := br.NewPage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := browser.Page(t)
 	width := 0
 	check := func(what string) {
 		t.Helper()

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/concordmp/concord/internal/apikey"
-	"github.com/concordmp/concord/internal/browsertest"
 	"github.com/concordmp/concord/internal/console"
 	"github.com/concordmp/concord/internal/marketplace"
 	"github.com/concordmp/concord/internal/notify"
@@ -632,7 +631,6 @@ func TestSettingsRefusals(t *testing.T) {
 // scroll; and creates an API key through the real form.
 func TestBrowserSettings(t *testing.T) {
 	t.Parallel()
-	br := browsertest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	e := setup(t, storetest.Open(t, store.SQLite))
@@ -644,10 +642,7 @@ func TestBrowserSettings(t *testing.T) {
 	if _, err := e.svc.Webhooks.Ping(ctx, ep.ID); err != nil {
 		t.Fatal(err)
 	}
-	p, err := br.NewPage(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := browser.Page(t)
 	if resp := browserSignIn(t, ctx, p, e.srv.URL+"/console/login", "admin@seller.example"); resp.Status != 200 {
 		t.Fatalf("sign in: %+v", resp)
 	}
