@@ -47,9 +47,11 @@ type Company struct {
 // and the offer form take as much).
 const MaxCompanyLength = 200
 
-// Companies names every buyer: the name set by hand, else the newest
-// offer's buyer company, else the newest registered tenant's company. An
-// account without any is absent.
+// Companies names every buyer: the name set by hand, else the buyer company
+// of the newest offer sent to AWS (of the newest draft when none was: a
+// draft, or an offer AWS refused, is not yet what the buyer agreed to be
+// called, and must not rename a buyer), else the newest registered tenant's
+// company. An account without any is absent.
 func Companies(ctx context.Context, tx *store.Tx) (map[string]Company, error) {
 	type row struct{ account, manual, offer, tenant string }
 	rows, err := store.QueryAll(ctx, tx, func(r store.Scanner) (row, error) {
@@ -59,7 +61,8 @@ func Companies(ctx context.Context, tx *store.Tx) (map[string]Company, error) {
 		x.offer, x.tenant = offer.String, tenant.String
 		return x, err
 	}, `SELECT b.account_id, b.company,
-		(SELECT o.buyer_company FROM offers o WHERE o.buyer_account_id = b.account_id AND o.buyer_company <> '' ORDER BY o.created_at DESC, o.id DESC LIMIT 1),
+		(SELECT o.buyer_company FROM offers o WHERE o.buyer_account_id = b.account_id AND o.buyer_company <> ''
+			ORDER BY CASE WHEN o.state IN ('draft', 'failed') THEN 1 ELSE 0 END, o.created_at DESC, o.id DESC LIMIT 1),
 		(SELECT t.company FROM tenants t WHERE t.account_id = b.account_id AND t.company <> '' ORDER BY t.created_at DESC, t.tenant_id DESC LIMIT 1)
 		FROM buyers b`)
 	if err != nil {

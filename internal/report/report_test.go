@@ -144,6 +144,30 @@ func TestCompanies(t *testing.T) {
 			}
 		})
 
+		t.Run("a newer draft does not rename a buyer an offer was sent to", func(t *testing.T) {
+			exec := func(q string, args ...any) {
+				t.Helper()
+				if err := db.Write(ctx, func(tx *store.Tx) error { _, err := tx.Exec(ctx, q, args...); return err }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			exec(`INSERT INTO offers (id, type, state, product_id, buyer_account_id, buyer_company, form, created_at, updated_at)
+				VALUES ('ofr-draft', 'direct', 'draft', 'prod-a', ?, 'Globex', '{}', 50, 50)`, acme)
+			exec(`INSERT INTO offers (id, type, state, product_id, buyer_account_id, buyer_company, form, created_at, updated_at)
+				VALUES ('ofr-draft-bare', 'direct', 'draft', 'prod-a', ?, 'Bare Draft Ltd', '{}', 50, 50)`, bare)
+			defer exec(`DELETE FROM offers WHERE id IN ('ofr-draft', 'ofr-draft-bare')`)
+			c, err := report.LoadCompanies(ctx, db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c[acme] != (report.Company{Name: "Acme Corp", Source: report.SourceOffer}) {
+				t.Fatalf("a draft renamed the buyer: %+v", c[acme])
+			}
+			if c[bare] != (report.Company{Name: "Bare Draft Ltd", Source: report.SourceOffer}) {
+				t.Fatalf("a buyer with only a draft has no name from it: %+v", c[bare])
+			}
+		})
+
 		t.Run("bad names and unknown buyers change nothing", func(t *testing.T) {
 			for _, c := range []struct{ account, name, code string }{
 				{"000011112222", "Nobody", marketplace.ENotFound},
