@@ -113,6 +113,15 @@ func startSandbox(t *testing.T) *sandbox {
 	if err := os.Symlink(binary, filepath.Join(dir, "concord")); err != nil {
 		t.Fatal(err)
 	}
+	// The documents' commands run where a user runs them, in a checkout:
+	// files shipped under docs/examples/ are there.
+	docs, err := filepath.Abs(filepath.Join(root, "docs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(docs, filepath.Join(dir, "docs")); err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
