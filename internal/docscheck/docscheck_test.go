@@ -63,6 +63,7 @@ func TestDocs(t *testing.T) {
 	type doc struct {
 		name   string
 		blocks []Block
+		starts []Start
 	}
 	var docs []doc
 	for _, path := range documents(t) {
@@ -76,8 +77,13 @@ func TestDocs(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
+		starts, err := Starts(data)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
 		if len(blocks) > 0 {
-			docs = append(docs, doc{name, blocks})
+			docs = append(docs, doc{name, blocks, starts})
 		}
 	}
 	if len(docs) == 0 {
@@ -87,7 +93,7 @@ func TestDocs(t *testing.T) {
 	for _, d := range docs {
 		t.Run(d.name, func(t *testing.T) {
 			t.Parallel()
-			runDocument(t, d.name, d.blocks)
+			runDocument(t, d.name, d.blocks, d.starts)
 		})
 	}
 }
@@ -105,12 +111,25 @@ type sandbox struct {
 	shell  *exec.Cmd
 	stdin  io.WriteCloser
 	status chan string // the shell's status lines
+
+	// moved maps an address the document uses (localhost:8090) to the one
+	// the program started for it listens on; see StartPrefix.
+	moved map[string]string
 }
 
 func startSandbox(t *testing.T) *sandbox {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.Symlink(binary, filepath.Join(dir, "concord")); err != nil {
+		t.Fatal(err)
+	}
+	// The documents' commands run where a user runs them, in a checkout:
+	// files shipped under docs/examples/ are there.
+	docs, err := filepath.Abs(filepath.Join(root, "docs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(docs, filepath.Join(dir, "docs")); err != nil {
 		t.Fatal(err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -195,6 +214,60 @@ func startSandbox(t *testing.T) *sandbox {
 	return s
 }
 
+// start runs a program the document asks for (a Start) in the sandbox's
+// directory on a free port, until the test ends, and waits until it accepts
+// connections; from then on the document's commands reach it at the address
+// they name.
+func (s *sandbox) start(st Start) {
+	t := s.t
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, port, _ := net.SplitHostPort(st.Addr)
+	if s.moved == nil {
+		s.moved = map[string]string{}
+	}
+	s.moved["127.0.0.1:"+port] = addr
+	s.moved["localhost:"+port] = addr
+	logPath := filepath.Join(s.dir, fmt.Sprintf("start-%d.log", st.Line))
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", "-c", "exec "+strings.ReplaceAll(st.Command, st.Addr, addr))
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = s.dir, s.env, f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); f.Close(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-exited:
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("line %d: %s exited before it listened:\n%s", st.Line, st.Command, b)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("line %d: %s did not listen on %s after 30 s", st.Line, st.Command, addr)
+		}
+	}
+}
+
 func (s *sandbox) serveLog() string {
 	b, _ := os.ReadFile(s.log)
 	if len(b) > 3000 {
@@ -208,7 +281,11 @@ const statusPrefix = "__docscheck_status__ "
 // run runs one command in the shell and returns its exit status, standard
 // output and standard error.
 func (s *sandbox) run(command string, timeout time.Duration) (int, string, string, error) {
-	command = strings.NewReplacer("localhost:8080", s.addr, "127.0.0.1:8080", s.addr).Replace(command)
+	in := []string{"localhost:8080", s.addr, "127.0.0.1:8080", s.addr}
+	for doc, real := range s.moved {
+		in = append(in, doc, real)
+	}
+	command = strings.NewReplacer(in...).Replace(command)
 	outFile, errFile := filepath.Join(s.dir, ".docscheck.out"), filepath.Join(s.dir, ".docscheck.err")
 	script := fmt.Sprintf("{\n%s\n} >%q 2>%q </dev/null\necho %s$?\n", command, outFile, errFile, statusPrefix)
 	if _, err := io.WriteString(s.stdin, script); err != nil {
@@ -232,7 +309,13 @@ func (s *sandbox) run(command string, timeout time.Duration) (int, string, strin
 			// What the sandbox prints with its real port, the documents show
 			// with the port a newcomer's concord serve listens on.
 			_, port, _ := net.SplitHostPort(s.addr)
-			fix := strings.NewReplacer("127.0.0.1:"+port, "127.0.0.1:8080", "localhost:"+port, "localhost:8080")
+			out := []string{"127.0.0.1:" + port, "127.0.0.1:8080", "localhost:" + port, "localhost:8080"}
+			for doc, real := range s.moved {
+				if strings.HasPrefix(doc, "127.0.0.1:") {
+					out = append(out, real, doc)
+				}
+			}
+			fix := strings.NewReplacer(out...)
 			return code, fix.Replace(string(stdout)), fix.Replace(string(stderr)), nil
 		case <-timer.C:
 			return 0, "", "", fmt.Errorf("no answer after %s", timeout)
@@ -257,8 +340,11 @@ func readOnly(command string) bool {
 // eventually is how long a read-only command is retried.
 const eventually = 30 * time.Second
 
-func runDocument(t *testing.T, name string, blocks []Block) {
+func runDocument(t *testing.T, name string, blocks []Block, starts []Start) {
 	s := startSandbox(t)
+	for _, st := range starts {
+		s.start(st)
+	}
 	for _, b := range blocks {
 		for _, st := range b.Steps {
 			where := fmt.Sprintf("%s:%d", name, st.Line)

@@ -26,6 +26,10 @@
 //
 //	<!-- not checked: needs a real AWS account -->
 //
+// A document whose examples talk to another program (the standalone
+// emulator) names the command that starts it in a comment, and the check
+// starts it on a free port first; see StartPrefix.
+//
 // Unmarked examples cannot drift silently: Lint refuses a shell block that
 // runs concord (concord, ./concord, go run ./cmd/concord) or curl against
 // localhost or 127.0.0.1 unless it is checked or marked not checked.
@@ -255,4 +259,50 @@ func (l *lexer) line(s string) {
 		}
 		l.inDoc = len(l.heredocs) > 0
 	}
+}
+
+// StartPrefix starts the HTML comment by which a document asks the check to
+// start a program its examples talk to, before its first block and for as
+// long as they run:
+//
+//	<!-- docs-check: start ./concord emulator --addr 127.0.0.1:8090 --snapshot emu.json -->
+//
+// The command must listen on the address given with --addr. The check runs
+// it in the sandbox's directory on a free port instead, waits until it
+// accepts connections, and rewrites the address in the document's commands
+// (and back in their output), as it does for concord serve's localhost:8080.
+// The document shows the same command in a block marked not checked, since a
+// program that runs until it is stopped cannot be a step.
+const StartPrefix = "<!-- docs-check: start "
+
+// Start is a program a document asks the check to start.
+type Start struct {
+	Line    int    // the comment's line (1-based)
+	Command string // the shell command, as the document gives it
+	Addr    string // the HOST:PORT of its --addr flag
+}
+
+var addrFlagRE = regexp.MustCompile(`--?addr[ =](\S+:\d+)`)
+
+// Starts returns the programs a document asks the check to start, in order.
+// A start comment without a closing --> on its line or without --addr
+// HOST:PORT is an error.
+func Starts(doc []byte) ([]Start, error) {
+	var starts []Start
+	for i, line := range strings.Split(strings.ReplaceAll(string(doc), "\r\n", "\n"), "\n") {
+		t := strings.TrimSpace(line)
+		if !strings.HasPrefix(t, StartPrefix) {
+			continue
+		}
+		if !strings.HasSuffix(t, "-->") {
+			return nil, fmt.Errorf("line %d: %s… needs its closing --> on the same line", i+1, StartPrefix)
+		}
+		cmd := strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(t, StartPrefix), "-->"))
+		m := addrFlagRE.FindStringSubmatch(cmd)
+		if m == nil {
+			return nil, fmt.Errorf("line %d: the command to start has no --addr HOST:PORT to listen on: %s", i+1, cmd)
+		}
+		starts = append(starts, Start{Line: i + 1, Command: cmd, Addr: m[1]})
+	}
+	return starts, nil
 }

@@ -175,3 +175,23 @@ func TestLint(t *testing.T) {
 		}
 	}
 }
+
+func TestStarts(t *testing.T) {
+	doc := []byte("text\n<!-- docs-check: start ./concord emulator --addr 127.0.0.1:8090 --snapshot emu.json -->\nmore\n")
+	got, err := Starts(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Line != 2 || got[0].Addr != "127.0.0.1:8090" ||
+		got[0].Command != "./concord emulator --addr 127.0.0.1:8090 --snapshot emu.json" {
+		t.Fatalf("Starts = %+v", got)
+	}
+	for _, bad := range []string{
+		"<!-- docs-check: start ./concord emulator --snapshot emu.json -->\n", // no --addr
+		"<!-- docs-check: start ./concord emulator --addr 127.0.0.1:8090\n",   // not closed
+	} {
+		if _, err := Starts([]byte(bad)); err == nil {
+			t.Errorf("Starts(%q): no error", bad)
+		}
+	}
+}
