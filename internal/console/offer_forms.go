@@ -745,7 +745,7 @@ func (s *Service) newOfferForm(w http.ResponseWriter, r *http.Request) {
 // stored: the clone exists once the form is saved (createOffer), and
 // leaving the page leaves no draft behind.
 func (s *Service) cloneForm(w http.ResponseWriter, r *http.Request, id string) {
-	src, ok := s.cloneSource(w, r, id)
+	src, ok := s.offerByID(w, r, id, "there is no offer to clone: offer not found")
 	if !ok {
 		return
 	}
@@ -763,20 +763,6 @@ func (s *Service) cloneForm(w http.ResponseWriter, r *http.Request, id string) {
 		msg += " Like that offer, it amends agreement " + src.Amends.AgreementID + "."
 	}
 	s.showOfferForm(w, r, http.StatusOK, "Clone: "+offerTitle(src.Offer), f, nil, msg)
-}
-
-// cloneSource reads the offer a clone is made from, answering not found itself.
-func (s *Service) cloneSource(w http.ResponseWriter, r *http.Request, id string) (offer.Detail, bool) {
-	if !safeID(id) {
-		s.fail(w, r, marketplace.Errorf(marketplace.ENotFound, "there is no offer to clone: offer not found"))
-		return offer.Detail{}, false
-	}
-	d, err := s.Offers.Get(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, err)
-		return d, false
-	}
-	return d, true
 }
 
 // forClone sets the form's mode and links for a clone of src.
@@ -814,7 +800,7 @@ func (s *Service) createOffer(w http.ResponseWriter, r *http.Request) {
 	if id := r.PostForm.Get("clone-of"); id != "" {
 		// A clone: stored now, for the first time, with the source's custom
 		// contracts only if the user ticked them.
-		src, ok := s.cloneSource(w, r, id)
+		src, ok := s.offerByID(w, r, id, "there is no offer to clone: offer not found")
 		if !ok {
 			return
 		}
@@ -850,9 +836,13 @@ func (s *Service) createOffer(w http.ResponseWriter, r *http.Request) {
 
 // loadOffer reads the offer of the path, answering not found itself.
 func (s *Service) loadOffer(w http.ResponseWriter, r *http.Request) (offer.Detail, bool) {
-	id := r.PathValue("id")
+	return s.offerByID(w, r, r.PathValue("id"), "offer not found")
+}
+
+// offerByID reads offer id, answering notFound itself when there is none.
+func (s *Service) offerByID(w http.ResponseWriter, r *http.Request, id, notFound string) (offer.Detail, bool) {
 	if !safeID(id) {
-		s.fail(w, r, marketplace.Errorf(marketplace.ENotFound, "offer not found"))
+		s.fail(w, r, marketplace.Errorf(marketplace.ENotFound, "%s", notFound))
 		return offer.Detail{}, false
 	}
 	d, err := s.Offers.Get(r.Context(), id)

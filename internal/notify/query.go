@@ -97,21 +97,20 @@ func scanSummary(r store.Scanner) (NotificationSummary, error) {
 	return n, err
 }
 
-// List returns notifications, newest first.
-func (s *Service) List(ctx context.Context, f Filter) ([]NotificationSummary, error) {
+// check refuses a filter naming an unknown kind or delivery status.
+func (f Filter) check() error {
 	if f.Kind != "" && !KnownKind(f.Kind) {
-		return nil, invalid("unknown kind %q: use one of %s", clip(f.Kind), strings.Join(Kinds, ", "))
+		return invalid("unknown kind %q: use one of %s", clip(f.Kind), strings.Join(Kinds, ", "))
 	}
 	if f.Status != "" && !validStatus(f.Status) {
-		return nil, invalid("status %q is invalid: use pending, sent, failed, skipped or none", clip(f.Status))
+		return invalid("status %q is invalid: use pending, sent, failed, skipped or none", clip(f.Status))
 	}
-	if !marketplace.Storable(f.Cursor) {
-		return nil, invalid("cursor is invalid")
-	}
-	if f.Limit <= 0 {
-		f.Limit = 100
-	}
-	f.Limit = min(f.Limit, 500)
+	return nil
+}
+
+// where is the SQL condition (on notifications n) of f's kind and delivery
+// status, and its arguments.
+func (f Filter) where() ([]string, []any) {
 	var where []string
 	var args []any
 	if f.Kind != "" {
@@ -124,6 +123,22 @@ func (s *Service) List(ctx context.Context, f Filter) ([]NotificationSummary, er
 	default:
 		where, args = append(where, "EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.notification_id = n.id AND d.status = ?)"), append(args, f.Status)
 	}
+	return where, args
+}
+
+// List returns notifications, newest first.
+func (s *Service) List(ctx context.Context, f Filter) ([]NotificationSummary, error) {
+	if err := f.check(); err != nil {
+		return nil, err
+	}
+	if !marketplace.Storable(f.Cursor) {
+		return nil, invalid("cursor is invalid")
+	}
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	f.Limit = min(f.Limit, 500)
+	where, args := f.where()
 	if f.Cursor != "" {
 		where, args = append(where, "n.id < ?"), append(args, f.Cursor)
 	}
@@ -286,11 +301,8 @@ type Sorted struct {
 // skipped and at most limit shown (at most 500).
 func (s *Service) ListSorted(ctx context.Context, f Filter, key string, desc bool, offset, limit int) (Sorted, error) {
 	var out Sorted
-	if f.Kind != "" && !KnownKind(f.Kind) {
-		return out, invalid("unknown kind %q: use one of %s", clip(f.Kind), strings.Join(Kinds, ", "))
-	}
-	if f.Status != "" && !validStatus(f.Status) {
-		return out, invalid("status %q is invalid: use pending, sent, failed, skipped or none", clip(f.Status))
+	if err := f.check(); err != nil {
+		return out, err
 	}
 	expr, ok := sortExprs[key]
 	if !ok {
@@ -300,18 +312,7 @@ func (s *Service) ListSorted(ctx context.Context, f Filter, key string, desc boo
 		limit = 100
 	}
 	offset = max(offset, 0)
-	var where []string
-	var args []any
-	if f.Kind != "" {
-		where, args = append(where, "n.kind = ?"), append(args, f.Kind)
-	}
-	switch f.Status {
-	case "":
-	case StatusNone:
-		where = append(where, "NOT EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.notification_id = n.id)")
-	default:
-		where, args = append(where, "EXISTS (SELECT 1 FROM notification_deliveries d WHERE d.notification_id = n.id AND d.status = ?)"), append(args, f.Status)
-	}
+	where, args := f.where()
 	cond := ""
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
