@@ -74,6 +74,10 @@ func (tx *txn) offer(id string) *world.Offer {
 		t := *o.StartDate
 		c.StartDate = &t
 	}
+	if o.EndDate != nil {
+		t := *o.EndDate
+		c.EndDate = &t
+	}
 	tx.offers[id] = &c
 	return &c
 }
@@ -690,7 +694,7 @@ func applyOfferValidity(tx *txn, id string, raw json.RawMessage) (string, *chang
 	json.Unmarshal(raw, &d)
 	t := d.Terms[0]
 	today := time.Date(tx.now.Year(), tx.now.Month(), tx.now.Day(), 0, 0, 0, 0, time.UTC)
-	o.StartDate = nil
+	o.StartDate, o.EndDate = nil, nil
 	base := today
 	if t.AgreementStartDate != "" {
 		start, _ := parseDate(t.AgreementStartDate)
@@ -711,6 +715,13 @@ func applyOfferValidity(tx *txn, id string, raw json.RawMessage) (string, *chang
 		if days < 1 {
 			return "", fail(CodeIncompatibleTerms, "AgreementEndDate %s is not after the agreement start", t.AgreementEndDate)
 		}
+		// AWS ends the agreement at 23:59:59.999 UTC on the end date, however
+		// late in the day it is accepted (Agreement API reference,
+		// ValidityTerm agreementEndDate: "The agreement ends at 23:59:59.999
+		// UTC on the date provided"): the world keeps the date and ends the
+		// agreement on it (world.AgreementEnd). Duration, the days from the
+		// start, is what a renewal runs.
+		o.EndDate = &end
 		o.Duration = fmt.Sprintf("P%dD", days)
 	}
 	setDetail(o, "UpdateValidityTerms", raw)

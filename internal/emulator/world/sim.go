@@ -356,8 +356,36 @@ func (s *State) Accept(buyer, offerID string, opt AcceptOptions) (*Agreement, er
 		}
 		start = opt.StartDate.UTC()
 	}
+	if err := checkEndDate(o, start); err != nil {
+		return nil, err
+	}
 	a := s.newAgreement(o, buyer, "NEW", "", start, q)
 	return a, s.created(a)
+}
+
+// AgreementEnd is when an agreement made from an offer with the
+// AgreementEndDate day (Offer.EndDate, kept at 00:00 UTC) ends: 23:59:59 UTC
+// on it, whenever the offer is accepted. The offer's Duration still holds the
+// days from the agreement start to it, which a renewal runs and the rate
+// card's selector names; a snapshot from before EndDate has none and keeps
+// its Duration behaviour. AWS: "The agreement ends at
+// 23:59:59.999 UTC on the date provided" (Agreement API reference,
+// ValidityTerm agreementEndDate); the world keeps whole seconds, as a
+// duration's end (the second before the duration is up) does, and a renewal
+// starts the second after.
+func AgreementEnd(day time.Time) time.Time {
+	d := day.UTC()
+	return time.Date(d.Year(), d.Month(), d.Day(), 23, 59, 59, 0, time.UTC)
+}
+
+// checkEndDate refuses an agreement that would start after its offer's
+// AgreementEndDate is over.
+func checkEndDate(o *Offer, start time.Time) error {
+	if o.EndDate != nil && !AgreementEnd(*o.EndDate).After(start) {
+		return Errorf(CodeConflict, "offer %s ends its agreements on %s, which is over by the agreement start %s",
+			o.OfferID, o.EndDate.UTC().Format(time.DateOnly), start.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 func (s *State) newAgreement(o *Offer, buyer, intent, previous string, start time.Time, q map[string]int64) *Agreement {
@@ -368,7 +396,13 @@ func (s *State) newAgreement(o *Offer, buyer, intent, previous string, start tim
 	if prev := s.Agreements[previous]; prev != nil {
 		a.InitialAgreementID = prev.InitialAgreementID
 	}
-	if o.Duration != "" {
+	switch {
+	case o.EndDate != nil && intent != "RENEW":
+		// An offer with an AgreementEndDate ends the agreement on that day,
+		// whenever it was accepted; a renewal runs the offer's Duration.
+		end := AgreementEnd(*o.EndDate)
+		a.EndTime = &end
+	case o.Duration != "":
 		end, _ := AddDuration(start, o.Duration)
 		end = end.Add(-time.Second)
 		a.EndTime = &end
@@ -561,6 +595,11 @@ func (s *State) Amend(agreementID, offerID, intent string, quantities map[string
 	}
 	if err := s.checkQuantities(p, q); err != nil {
 		return nil, err
+	}
+	if offerID != "" {
+		if err := checkEndDate(o, s.now); err != nil {
+			return nil, err
+		}
 	}
 	a := s.newAgreement(o, old.AcceptorAccountID, "REPLACE", old.ID, s.now, q)
 	if offerID == "" && old.EndTime != nil {

@@ -95,6 +95,7 @@ type Offer struct {
 	ExpirationDate        *time.Time       `json:"expirationDate,omitempty"`
 	Duration              string           `json:"duration,omitempty"` // ISO 8601, e.g. P12M
 	StartDate             *time.Time       `json:"startDate,omitempty"`
+	EndDate               *time.Time       `json:"endDate,omitempty"` // AgreementEndDate (the day); see AgreementEnd
 	Quantities            map[string]int64 `json:"quantities,omitempty"`
 	// Prices are the offer's own rate card (dimension → price); nil means the
 	// product's list prices (a public offer).
