@@ -379,7 +379,10 @@ func AgreementEnd(day time.Time) time.Time {
 }
 
 // checkEndDate refuses an agreement that would start after its offer's
-// AgreementEndDate is over.
+// AgreementEndDate is over. No AWS API answers this: a buyer accepts in
+// AWS's console, which the emulator's accept stands in for, and an agreement
+// that ended before it started is not a state AWS documents; the refusal
+// keeps the simulated buyer from making one.
 func checkEndDate(o *Offer, start time.Time) error {
 	if o.EndDate != nil && !AgreementEnd(*o.EndDate).After(start) {
 		return Errorf(CodeConflict, "offer %s ends its agreements on %s, which is over by the agreement start %s",
