@@ -37,6 +37,104 @@ type benchRow struct {
 // HTTP, to tell the HTTP layer's cost from the ingest's.
 func BenchmarkUsageIngestHTTP(b *testing.B) {
 	bu := setup(b, store.SQLite, app.Config{})
+	batch := usageBenchFixture(b, bu)
+
+	// The raw path: a fresh database of the same schema and pragmas.
+	ctx := context.Background()
+	rawStore, err := store.Open(ctx, store.Config{DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := rawStore.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	path := rawStore.Path
+	rawStore.Close()
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer raw.Close()
+	raw.SetMaxOpenConns(1)
+	insertRaw := func(rows []benchRow, received int64) error {
+		tx, err := raw.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		st, err := tx.PrepareContext(ctx, `INSERT INTO usage_records (idempotency_key, license_id, tenant_id, dimension, quantity, ts, hour, late, received_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, r := range rows {
+			if _, err := st.ExecContext(ctx, r.key, r.license, "", r.dimension, r.quantity, store.Millis(r.ts),
+				store.Millis(r.ts.Truncate(time.Hour)), false, received); err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	}
+
+	var httpTime, svcTime, rawTime time.Duration
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		now := bu.app.Emulator.World.Now()
+		rows := batch(now)
+		payload := encodeUsage(rows)
+		b.StartTimer()
+
+		start := time.Now()
+		code, out := bu.do(b, "POST", "/v1/usage", bu.key, payload)
+		httpTime += time.Since(start)
+		if code != 200 {
+			b.Fatalf("POST /v1/usage: %d %.500s", code, out)
+		}
+		var res metering.IngestResult
+		if err := json.Unmarshal(out, &res); err != nil || res.Accepted != benchBatch {
+			b.Fatalf("POST /v1/usage accepted %d of %d (%v): %.1000s", res.Accepted, benchBatch, err, out)
+		}
+
+		// The same work through Service.Ingest directly (no HTTP, no huma), on
+		// other keys, to tell the HTTP layer's share from the ingest's.
+		b.StopTimer()
+		svcRows := batch(now)
+		raws := make([]json.RawMessage, len(svcRows))
+		for i, r := range svcRows {
+			raws[i], _ = json.Marshal(map[string]any{"license": r.license, "dimension": r.dimension, "quantity": r.quantity,
+				"timestamp": r.ts.Format(time.RFC3339Nano), "idempotencyKey": r.key})
+		}
+		b.StartTimer()
+		start = time.Now()
+		sres, err := bu.app.Metering.Ingest(ctx, raws)
+		svcTime += time.Since(start)
+		if err != nil || sres.Accepted != benchBatch {
+			b.Fatalf("Service.Ingest accepted %d of %d: %v", sres.Accepted, benchBatch, err)
+		}
+
+		start = time.Now()
+		if err := insertRaw(rows, store.Millis(now)); err != nil {
+			b.Fatal(err)
+		}
+		rawTime += time.Since(start)
+	}
+	b.StopTimer()
+	n := float64(b.N * benchBatch)
+	httpRate, svcRate, rawRate := n/httpTime.Seconds(), n/svcTime.Seconds(), n/rawTime.Seconds()
+	b.ReportMetric(httpRate, "http_records/s")
+	b.ReportMetric(svcRate, "ingest_records/s")
+	b.ReportMetric(rawRate, "raw_records/s")
+	b.ReportMetric(httpRate/rawRate, "http/raw")
+}
+
+// usageBenchFixture makes the usage benchmarks' product (three usage
+// dimensions) in bu's emulator and in Concord, four buyers with an active
+// license each, and returns batch: benchBatch records with unique
+// idempotency keys in now's hour, spread over the licenses and dimensions.
+func usageBenchFixture(b *testing.B, bu *bundle) (batch func(now time.Time) []benchRow) {
+	b.Helper()
 	dims := []string{"api_calls", "storage_gb", "requests"}
 	err := bu.app.Emulator.World.Do(func(s *world.State) error {
 		var wd []world.Dimension
@@ -85,10 +183,9 @@ func BenchmarkUsageIngestHTTP(b *testing.B) {
 			return strings.Contains(string(out), `"state":"active"`)
 		})
 	}
-
 	rng := rand.New(rand.NewPCG(1, 2))
 	seq := 0
-	batch := func(now time.Time) []benchRow {
+	return func(now time.Time) []benchRow {
 		hour := now.Truncate(time.Hour)
 		span := max(int64(now.Sub(hour)), 1)
 		rows := make([]benchRow, benchBatch)
@@ -99,102 +196,15 @@ func BenchmarkUsageIngestHTTP(b *testing.B) {
 		}
 		return rows
 	}
-	encode := func(rows []benchRow) []byte {
-		recs := make([]map[string]any, len(rows))
-		for i, r := range rows {
-			recs[i] = map[string]any{"license": r.license, "dimension": r.dimension, "quantity": r.quantity,
-				"timestamp": r.ts.Format(time.RFC3339Nano), "idempotencyKey": r.key}
-		}
-		out, _ := json.Marshal(map[string]any{"records": recs})
-		return out
-	}
+}
 
-	// The raw path: a fresh database of the same schema and pragmas.
-	ctx := context.Background()
-	rawStore, err := store.Open(ctx, store.Config{DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
+// encodeUsage is the POST /v1/usage body of rows.
+func encodeUsage(rows []benchRow) []byte {
+	recs := make([]map[string]any, len(rows))
+	for i, r := range rows {
+		recs[i] = map[string]any{"license": r.license, "dimension": r.dimension, "quantity": r.quantity,
+			"timestamp": r.ts.Format(time.RFC3339Nano), "idempotencyKey": r.key}
 	}
-	if err := rawStore.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
-	path := rawStore.Path
-	rawStore.Close()
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer raw.Close()
-	raw.SetMaxOpenConns(1)
-	insertRaw := func(rows []benchRow, received int64) error {
-		tx, err := raw.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		st, err := tx.PrepareContext(ctx, `INSERT INTO usage_records (idempotency_key, license_id, tenant_id, dimension, quantity, ts, hour, late, received_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for _, r := range rows {
-			if _, err := st.ExecContext(ctx, r.key, r.license, "", r.dimension, r.quantity, store.Millis(r.ts),
-				store.Millis(r.ts.Truncate(time.Hour)), false, received); err != nil {
-				return err
-			}
-		}
-		return tx.Commit()
-	}
-
-	var httpTime, svcTime, rawTime time.Duration
-	b.ResetTimer()
-	for range b.N {
-		b.StopTimer()
-		now := bu.app.Emulator.World.Now()
-		rows := batch(now)
-		payload := encode(rows)
-		b.StartTimer()
-
-		start := time.Now()
-		code, out := bu.do(b, "POST", "/v1/usage", bu.key, payload)
-		httpTime += time.Since(start)
-		if code != 200 {
-			b.Fatalf("POST /v1/usage: %d %.500s", code, out)
-		}
-		var res metering.IngestResult
-		if err := json.Unmarshal(out, &res); err != nil || res.Accepted != benchBatch {
-			b.Fatalf("POST /v1/usage accepted %d of %d (%v): %.1000s", res.Accepted, benchBatch, err, out)
-		}
-
-		// The same work through Service.Ingest directly (no HTTP, no huma), on
-		// other keys, to tell the HTTP layer's share from the ingest's.
-		b.StopTimer()
-		svcRows := batch(now)
-		raws := make([]json.RawMessage, len(svcRows))
-		for i, r := range svcRows {
-			raws[i], _ = json.Marshal(map[string]any{"license": r.license, "dimension": r.dimension, "quantity": r.quantity,
-				"timestamp": r.ts.Format(time.RFC3339Nano), "idempotencyKey": r.key})
-		}
-		b.StartTimer()
-		start = time.Now()
-		sres, err := bu.app.Metering.Ingest(ctx, raws)
-		svcTime += time.Since(start)
-		if err != nil || sres.Accepted != benchBatch {
-			b.Fatalf("Service.Ingest accepted %d of %d: %v", sres.Accepted, benchBatch, err)
-		}
-
-		start = time.Now()
-		if err := insertRaw(rows, store.Millis(now)); err != nil {
-			b.Fatal(err)
-		}
-		rawTime += time.Since(start)
-	}
-	b.StopTimer()
-	n := float64(b.N * benchBatch)
-	httpRate, svcRate, rawRate := n/httpTime.Seconds(), n/svcTime.Seconds(), n/rawTime.Seconds()
-	b.ReportMetric(httpRate, "http_records/s")
-	b.ReportMetric(svcRate, "ingest_records/s")
-	b.ReportMetric(rawRate, "raw_records/s")
-	b.ReportMetric(httpRate/rawRate, "http/raw")
+	out, _ := json.Marshal(map[string]any{"records": recs})
+	return out
 }

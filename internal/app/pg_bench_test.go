@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,7 +12,6 @@ import (
 	"time"
 
 	"github.com/concordmp/concord/internal/app"
-	"github.com/concordmp/concord/internal/emulator/world"
 	"github.com/concordmp/concord/internal/inbox/inboxtest"
 	"github.com/concordmp/concord/internal/metering"
 	"github.com/concordmp/concord/internal/store"
@@ -98,64 +95,7 @@ func BenchmarkIngestHTTPPostgres(b *testing.B) {
 // (issue 19's target: >= 0.5). Both run in the same benchmark, batch by batch.
 func BenchmarkUsageIngestPostgres(b *testing.B) {
 	bu := setup(b, store.Postgres, app.Config{})
-	dims := []string{"api_calls", "storage_gb", "requests"}
-	err := bu.app.Emulator.World.Do(func(s *world.State) error {
-		var wd []world.Dimension
-		for _, d := range dims {
-			wd = append(wd, world.Dimension{Key: d, Kind: "usage", Price: "0.01"})
-		}
-		_, err := s.CreateProduct(world.Product{ProductID: "prod-bench", ProductCode: "benchcode", ConcurrentAgreements: true, Dimensions: wd})
-		return err
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var pd []string
-	for _, d := range dims {
-		pd = append(pd, `{"key":"`+d+`","kind":"usage"}`)
-	}
-	body := `{"productCode":"benchcode","type":"saas_usage","concurrentAgreements":true,"dimensions":[` + strings.Join(pd, ",") + `]}`
-	if code, out := bu.do(b, "PUT", "/v1/products/prod-bench", bu.key, []byte(body)); code != 200 {
-		b.Fatalf("configure product: %d %s", code, out)
-	}
-	var licenses []string
-	err = bu.app.Emulator.World.Do(func(s *world.State) error {
-		p := s.Products["prod-bench"]
-		for i := range 4 {
-			buyer := fmt.Sprintf("5555000000%02d", i)
-			if _, err := s.CreateBuyer(buyer); err != nil {
-				return err
-			}
-			a, err := s.Accept(buyer, p.PublicOfferID, world.AcceptOptions{})
-			if err != nil {
-				return err
-			}
-			licenses = append(licenses, a.LicenseArn)
-		}
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, arn := range licenses {
-		eventually(b, "license "+arn+" to be active", func() bool {
-			_, out := bu.do(b, "GET", "/v1/licenses/"+url.PathEscape(arn), bu.key, nil)
-			return strings.Contains(string(out), `"state":"active"`)
-		})
-	}
-	rng := rand.New(rand.NewPCG(1, 2))
-	seq := 0
-	batch := func(now time.Time) []benchRow {
-		hour := now.Truncate(time.Hour)
-		span := max(int64(now.Sub(hour)), 1)
-		rows := make([]benchRow, benchBatch)
-		for i := range rows {
-			seq++
-			rows[i] = benchRow{key: fmt.Sprintf("bench-%08d-%s", seq, "7f3a9c1e"), license: licenses[seq%len(licenses)],
-				dimension: dims[(seq/len(licenses))%len(dims)], quantity: rng.Int64N(1000) + 1, ts: hour.Add(time.Duration(rng.Int64N(span)))}
-		}
-		return rows
-	}
+	batch := usageBenchFixture(b, bu)
 
 	// The raw path: a fresh schema with Concord's tables on the same server.
 	ctx := context.Background()
@@ -189,12 +129,7 @@ func BenchmarkUsageIngestPostgres(b *testing.B) {
 		b.StopTimer()
 		now := bu.app.Emulator.World.Now()
 		rows := batch(now)
-		recs := make([]map[string]any, len(rows))
-		for i, r := range rows {
-			recs[i] = map[string]any{"license": r.license, "dimension": r.dimension, "quantity": r.quantity,
-				"timestamp": r.ts.Format(time.RFC3339Nano), "idempotencyKey": r.key}
-		}
-		payload, _ := json.Marshal(map[string]any{"records": recs})
+		payload := encodeUsage(rows)
 		b.StartTimer()
 
 		start := time.Now()
