@@ -64,18 +64,11 @@ func Memory(ctx context.Context, cfg MemoryConfig) (MemoryResult, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	dbURL, drop, err := freshDatabase(ctx, cfg.Database)
+	dbURL, dataDir, cleanup, err := workspace(ctx, cfg.Database, cfg.DataDir)
 	if err != nil {
 		return MemoryResult{}, err
 	}
-	defer drop()
-	dataDir := cfg.DataDir
-	if dataDir == "" {
-		if dataDir, err = os.MkdirTemp("", "concord-bench-"); err != nil {
-			return MemoryResult{}, err
-		}
-		defer os.RemoveAll(dataDir)
-	}
+	defer cleanup()
 	res := MemoryResult{Dialect: store.SQLite}
 	if dbURL != "" {
 		res.Dialect = store.Postgres

@@ -107,18 +107,11 @@ func Mixed(ctx context.Context, cfg MixedConfig) (MixedResult, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	dbURL, drop, err := freshDatabase(ctx, cfg.Database)
+	dbURL, dataDir, cleanup, err := workspace(ctx, cfg.Database, cfg.DataDir)
 	if err != nil {
 		return MixedResult{}, err
 	}
-	defer drop()
-	dataDir := cfg.DataDir
-	if dataDir == "" {
-		if dataDir, err = os.MkdirTemp("", "concord-bench-"); err != nil {
-			return MixedResult{}, err
-		}
-		defer os.RemoveAll(dataDir)
-	}
+	defer cleanup()
 	secret := randomHex(16)
 	// Concord alone: the AWS endpoint answers nothing, so enrichment and
 	// metering fail fast in the background instead of reaching out.
@@ -377,6 +370,24 @@ func UsageBody(run string, batch, n, licenses int, at time.Time) []byte {
 
 // freshDatabase returns where the run's database is: "" (SQLite), or a
 // PostgreSQL URL whose search_path is a new schema, and how to drop it.
+// workspace is a run's database and data directory: a fresh PostgreSQL
+// database when admin is set (freshDatabase), and dataDir, or a temporary
+// directory when it is empty; cleanup drops and removes what it made.
+func workspace(ctx context.Context, admin, dataDir string) (dbURL, dir string, cleanup func(), err error) {
+	dbURL, drop, err := freshDatabase(ctx, admin)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if dataDir != "" {
+		return dbURL, dataDir, drop, nil
+	}
+	if dir, err = os.MkdirTemp("", "concord-bench-"); err != nil {
+		drop()
+		return "", "", nil, err
+	}
+	return dbURL, dir, func() { os.RemoveAll(dir); drop() }, nil
+}
+
 func freshDatabase(ctx context.Context, admin string) (string, func(), error) {
 	if admin == "" {
 		return "", func() {}, nil
