@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/concordmp/concord/internal/app"
 	"github.com/concordmp/concord/internal/inbox/inboxtest"
-	"github.com/concordmp/concord/internal/metering"
 	"github.com/concordmp/concord/internal/store"
 	"github.com/concordmp/concord/internal/store/storetest"
 )
@@ -132,18 +130,9 @@ func BenchmarkUsageIngestPostgres(b *testing.B) {
 		payload := encodeUsage(rows)
 		b.StartTimer()
 
-		start := time.Now()
-		code, out := bu.do(b, "POST", "/v1/usage", bu.key, payload)
-		httpTime += time.Since(start)
-		if code != 200 {
-			b.Fatalf("POST /v1/usage: %d %.500s", code, out)
-		}
-		var res metering.IngestResult
-		if err := json.Unmarshal(out, &res); err != nil || res.Accepted != benchBatch {
-			b.Fatalf("POST /v1/usage accepted %d of %d (%v): %.1000s", res.Accepted, benchBatch, err, out)
-		}
+		httpTime += postUsage(b, bu, payload)
 
-		start = time.Now()
+		start := time.Now()
 		if err := insertRaw(rows, store.Millis(now)); err != nil {
 			b.Fatal(err)
 		}
