@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -257,16 +258,22 @@ func TestAgreementEndingRenewalAndAdvisories(t *testing.T) {
 			// (180, 120 and 90 days before the end of this 12-month agreement).
 			var end time.Time
 			emu(t, b, func(s *world.State) error { end = *s.Agreements[id].EndTime; return nil })
-			if err := b.app.Emulator.World.Advance(end.Sub(b.app.Emulator.World.Now()) - 65*24*time.Hour); err != nil {
-				t.Fatal(err)
-			}
 			outlookDays := func(days float64) func() bool {
 				return func() bool {
 					o, _ := lifecycleOf(t, b, id)["outlook"].(map[string]any)
 					return o != nil && o["daysBeforeEnd"] == days && o["autoRenewal"] == false
 				}
 			}
-			eventually(t, "AWS's 90-day notice", outlookDays(90))
+			// Months apart, as they come: notices that arrive together are
+			// folded together, and Concord announces the state they leave
+			// (notices are keyed by the state they announce).
+			for _, step := range []struct{ days, left int }{{180, 170}, {120, 110}, {90, 65}} {
+				days := step.days
+				if err := b.app.Emulator.World.Advance(end.Sub(b.app.Emulator.World.Now()) - time.Duration(step.left)*24*time.Hour); err != nil {
+					t.Fatal(err)
+				}
+				eventually(t, fmt.Sprintf("AWS's %d-day notice", days), outlookDays(float64(days)))
+			}
 			// AWS first, then Concord's sweep: one notice per threshold.
 			if _, err := b.app.Notify.Sweep(t.Context()); err != nil {
 				t.Fatal(err)

@@ -371,6 +371,21 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		FulfillmentURL: func() string { return a.PublicURL() + a.Registration.Path },
 		SecureCookies:  cfg.SecureCookies, Sandbox: a.Sandbox()}
 
+	// The doors answer once an event is stored and queued; the folder (run
+	// below) folds it into the ledger moments later (inbox/fold.go).
+	a.Ledger.FoldLater = true
+	a.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "concord_inbox_fold_queue",
+		Help: "Events the doors accepted that the folder has not folded into the ledger yet (-1: the database did not answer).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := a.Ledger.FoldQueue(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
 	var ebHandler, snsHandler http.Handler
 	ebHandler = &inbox.EventBridgeReceiver{Ledger: a.Ledger, Header: cfg.EventBridgeHeader, Secret: cfg.EventBridgeSecret, Logger: logger, Metrics: metrics}
 	verify := snsverify.Options{Now: cfg.Now, TopicAllowed: topicAllowed(cfg.SNSTopics)}
@@ -424,6 +439,7 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	// Each background loop guards its own steps (internal/background): a
 	// panic in one step is logged and the loop goes on.
 	a.bg.Go(func() { a.Runner.Run(runCtx) })
+	a.bg.Go(func() { a.Ledger.RunFolder(runCtx) })
 	if err := a.Entitlements.Start(runCtx); err != nil {
 		logger.Warn("entitlements: could not schedule the refresh sweep", "err", err)
 	}

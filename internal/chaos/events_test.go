@@ -330,9 +330,17 @@ func settle(t *testing.T, s *serve) map[string]string {
 	return last
 }
 
-// quiet reports whether serve has no job running or due within a minute
-// (only the periodic sweeps are further out).
+// quiet reports whether serve has folded every event it accepted and has no
+// job running or due within a minute (only the periodic sweeps are further
+// out).
 func quiet(s *serve) bool {
+	var queued struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	code, raw, err := s.api("GET", "/v1/events?status=queued&limit=1", nil)
+	if err != nil || code != 200 || json.Unmarshal(raw, &queued) != nil || len(queued.Items) > 0 {
+		return false
+	}
 	for _, state := range []string{"running", "available"} {
 		var jobs struct {
 			Items []struct {

@@ -207,7 +207,7 @@ func (s *Server) register(api huma.API) {
 
 	huma.Register(api, get("list-events", "/v1/events", "The inbox: every marketplace event received", "Events"),
 		func(ctx context.Context, in *struct {
-			Status    string `query:"status" enum:"applied,deferred,held,flagged,stored," doc:"applied, deferred (waiting for what it refers to), held (dated more than 5 minutes ahead: applied when its time is near), flagged (unknown type) or stored (informational)."`
+			Status    string `query:"status" enum:"applied,deferred,held,flagged,stored,queued," doc:"applied, deferred (waiting for what it refers to), held (dated more than 5 minutes ahead: applied when its time is near), flagged (unknown type) or stored (informational); queued lists the events stored but not folded into the ledger yet, whatever their status (the folder folds them moments after they arrive)."`
 			Kind      string `query:"kind"`
 			Agreement string `query:"agreement"`
 			PageParams

@@ -37,6 +37,9 @@ const (
 	StatusStored   = "stored"   // informational: kept, no ledger effect
 	StatusFlagged  = "flagged"  // unknown detail-type: kept for an operator
 	StatusHeld     = "held"     // dated too far ahead: kept, applied when its time is near
+	// StatusQueued is an answer, not a stored status: the event is stored
+	// (with one of the statuses above) and queued for the folder (Accept).
+	StatusQueued = "queued"
 )
 
 // Job kinds the ledger enqueues.
@@ -80,8 +83,13 @@ type Ledger struct {
 	Lineage LineageHook
 	// EventHooks run inside the transaction that stores a new event (not a
 	// duplicate), before it is folded: offers learn of Offer Released and
-	// Change Set events, which the ledger itself does not fold.
+	// Change Set events, which the ledger itself does not fold. For an
+	// event a door accepted (Accept), that is the folder's transaction.
 	EventHooks []EventHook
+	// FoldLater makes Accept (the doors) answer once an event is stored
+	// and queued, and leaves its fold to the folder (RunFolder, fold.go);
+	// without it Accept is Ingest.
+	FoldLater bool
 	// Batch, above 1, is Ingest's group commit: events that arrive while
 	// Batchers transactions are in flight wait and then share one
 	// transaction, up to Batch of them, which stores them all and folds each
@@ -92,6 +100,7 @@ type Ledger struct {
 	Batch, Batchers int
 
 	batch batcher
+	fold  folder
 	// LifecycleHooks run inside the transaction that folds an agreement's
 	// lifecycle (cancellation, refund and payment requests, Ending, Renewal
 	// and Advisory events; see lifecycle.go).
@@ -255,9 +264,32 @@ func initialStatus(k marketplace.EventKind) string {
 }
 
 func insertEvent(ctx context.Context, tx *store.Tx, door string, ev marketplace.Event, status, note string, now time.Time) (bool, error) {
+	args, err := eventArgs(door, ev, status, note, now)
+	if err != nil {
+		return false, err
+	}
+	res, err := tx.Exec(ctx, insertEventSQL, args...)
+	if err != nil {
+		return false, fmt.Errorf("insert inbox event: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	return n > 0, nil
+}
+
+// insertEventSQL stores an event unless its id or detail.requestId is
+// stored already (eventArgs are its arguments).
+const insertEventSQL = `INSERT INTO inbox_events (id, request_id, door, source, detail_type, kind, event_time, received_at,
+	agreement_id, previous_agreement_id, license_id, customer_key, fact, body, status, note)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`
+
+// eventArgs are insertEventSQL's arguments for ev.
+func eventArgs(door string, ev marketplace.Event, status, note string, now time.Time) ([]any, error) {
 	fact, err := json.Marshal(ev.Fact)
 	if err != nil {
-		return false, fmt.Errorf("encode fact: %w", err)
+		return nil, fmt.Errorf("encode fact: %w", err)
 	}
 	f := ev.Fact
 	customerKey := ""
@@ -268,20 +300,9 @@ func insertEvent(ctx context.Context, tx *store.Tx, door string, ev marketplace.
 	if f.LicenseArn != "" {
 		licenseID = marketplace.LicenseID(f.LicenseArn)
 	}
-	res, err := tx.Exec(ctx, `INSERT INTO inbox_events (id, request_id, door, source, detail_type, kind, event_time, received_at,
-		agreement_id, previous_agreement_id, license_id, customer_key, fact, body, status, note)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-		ev.ID, store.NullString(ev.RequestID), door, ev.Source, ev.DetailType, string(ev.Kind), store.Millis(ev.Time), store.Millis(now),
+	return []any{ev.ID, store.NullString(ev.RequestID), door, ev.Source, ev.DetailType, string(ev.Kind), store.Millis(ev.Time), store.Millis(now),
 		store.NullString(f.AgreementID), store.NullString(f.PreviousAgreementID), store.NullString(licenseID), store.NullString(customerKey),
-		string(fact), string(ev.Body), status, store.NullString(note))
-	if err != nil {
-		return false, fmt.Errorf("insert inbox event: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, err
-	}
-	return n > 0, nil
+		string(fact), string(ev.Body), status, store.NullString(note)}, nil
 }
 
 // projector re-folds what one transaction touches. Agreements are folded first;

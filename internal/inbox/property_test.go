@@ -46,14 +46,14 @@ func deliver(l *inbox.Ledger, api inbox.AgreementAPI, door string, d delivery) e
 		if err != nil {
 			return err
 		}
-		_, err = l.Ingest(ctx, inbox.DoorSNS, ev)
+		_, err = l.Accept(ctx, inbox.DoorSNS, ev)
 		return err
 	}
 	ev, err := marketplace.ParseEventBridge(d.body)
 	if err != nil {
 		return err
 	}
-	_, err = l.Ingest(ctx, door, ev)
+	_, err = l.Accept(ctx, door, ev)
 	return err
 }
 
@@ -346,7 +346,7 @@ func perturb(t *rapid.T, stream []delivery) []delivery {
 
 func truncate(t *rapid.T, db *store.DB) {
 	err := db.Write(context.Background(), func(tx *store.Tx) error {
-		for _, tbl := range []string{"inbox_events", "agreements", "licenses", "buyers", "products", "subscriptions", "jobs",
+		for _, tbl := range []string{"inbox_events", "inbox_fold_queue", "agreements", "licenses", "buyers", "products", "subscriptions", "jobs",
 			"agreement_lifecycle", "cancellation_requests", "billing_adjustments", "payment_requests"} {
 			if _, err := tx.Exec(context.Background(), "DELETE FROM "+tbl); err != nil {
 				return err
@@ -365,51 +365,72 @@ const concurrentSenders = 4
 func TestPropertyOrderAndDuplicatesConverge(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		other, third := storetest.Open(t, db.Dialect()), storetest.Open(t, db.Dialect())
-		ordered, shuffled, grouped := newLedger(db, t0), newLedger(other, t0), newLedger(third, t0)
+		other, third, fourth := storetest.Open(t, db.Dialect()), storetest.Open(t, db.Dialect()), storetest.Open(t, db.Dialect())
+		ordered, shuffled, grouped, later := newLedger(db, t0), newLedger(other, t0), newLedger(third, t0), newLedger(fourth, t0)
 		// The third ledger takes the shuffled stream from several senders at
 		// once, with group commit (as on PostgreSQL in production): events
 		// folded together, concurrent transactions under key locks.
 		grouped.Batch, grouped.Batchers = inbox.DefaultBatch, inbox.DefaultBatchers
+		// The fourth takes it the same way as concord serve does: the doors
+		// answer once an event is queued, and a folder folds the queue
+		// while the senders go on (FoldLater).
+		later.Batch, later.Batchers = inbox.DefaultBatch, inbox.DefaultBatchers
+		later.FoldLater = true
 		rapid.Check(t, func(rt *rapid.T) {
 			truncate(rt, db)
 			truncate(rt, other)
 			truncate(rt, third)
+			truncate(rt, fourth)
 			stream, story := genStream(rt, t0)
 			perturbed := perturb(rt, stream)
 			// The ledgers have databases of their own: fill them at once.
-			done := make(chan error, 1+concurrentSenders)
+			folding, stop := context.WithCancel(context.Background())
+			folded := make(chan struct{})
+			go func() { later.RunFolder(folding); close(folded) }()
+			done := make(chan error, 1+2*concurrentSenders)
 			go func() { done <- deliverAll(shuffled, story, inbox.DoorSQS, perturbed) }()
 			for w := range concurrentSenders {
-				go func() {
-					var part []delivery
-					for i := w; i < len(perturbed); i += concurrentSenders {
-						part = append(part, perturbed[i])
-					}
-					done <- deliverAll(grouped, story, inbox.DoorHTTP, part)
-				}()
+				var part []delivery
+				for i := w; i < len(perturbed); i += concurrentSenders {
+					part = append(part, perturbed[i])
+				}
+				go func() { done <- deliverAll(grouped, story, inbox.DoorHTTP, part) }()
+				go func() { done <- deliverAll(later, story, inbox.DoorHTTP, part) }()
 			}
 			err := deliverAll(ordered, story, inbox.DoorHTTP, stream)
-			for range 1 + concurrentSenders {
+			for range 1 + 2*concurrentSenders {
 				if e := <-done; err == nil {
 					err = e
 				}
 			}
+			stop()
+			<-folded
 			if err != nil {
 				rt.Fatal(err)
+			}
+			if _, err := later.Settle(context.Background()); err != nil {
+				rt.Fatal(err)
+			}
+			if n, err := later.FoldQueue(context.Background()); err != nil || n != 0 {
+				rt.Fatalf("%d events still queued after Settle (%v)", n, err)
 			}
 			story.check(rt, db, t0, inboxEvents(stream))
 			story.check(rt, other, t0, inboxEvents(stream))
 			story.check(rt, third, t0, inboxEvents(stream))
+			story.check(rt, fourth, t0, inboxEvents(stream))
 			story.checkLifecycle(rt, db)
 			story.checkLifecycle(rt, other)
 			story.checkLifecycle(rt, third)
+			story.checkLifecycle(rt, fourth)
 			want, got := inboxtest.Snapshot(t, db), inboxtest.Snapshot(t, other)
 			if want != got {
 				rt.Fatalf("ledgers differ\nordered:\n%s\nshuffled with duplicates:\n%s", want, got)
 			}
 			if got := inboxtest.Snapshot(t, third); want != got {
 				rt.Fatalf("ledgers differ\nordered:\n%s\nshuffled with duplicates, concurrent senders, group commit:\n%s", want, got)
+			}
+			if got := inboxtest.Snapshot(t, fourth); want != got {
+				rt.Fatalf("ledgers differ\nordered:\n%s\nshuffled with duplicates, concurrent senders, folded later:\n%s", want, got)
 			}
 			var deferred int
 			db.Read(context.Background(), func(tx *store.Tx) error {

@@ -395,12 +395,17 @@ func scanEvent(r interface{ Scan(...any) error }, withBody bool) (StoredEvent, e
 // ListEvents lists inbox events by id.
 func (l *Ledger) ListEvents(ctx context.Context, f EventFilter) ([]StoredEvent, error) {
 	switch f.Status {
-	case "", StatusApplied, StatusDeferred, StatusHeld, StatusFlagged, StatusStored:
+	case "", StatusApplied, StatusDeferred, StatusHeld, StatusFlagged, StatusStored, StatusQueued:
 	default:
-		return nil, marketplace.Errorf(marketplace.EInvalid, "status %q is invalid: use applied, deferred, held, flagged or stored", f.Status)
+		return nil, marketplace.Errorf(marketplace.EInvalid, "status %q is invalid: use applied, deferred, held, flagged, stored or queued", f.Status)
 	}
 	w := &where{}
-	w.add("status = ?", f.Status)
+	if f.Status == StatusQueued {
+		// Stored, their fold still queued (fold.go).
+		w.clauses = append(w.clauses, "id IN (SELECT event_id FROM inbox_fold_queue)")
+	} else {
+		w.add("status = ?", f.Status)
+	}
 	w.add("kind = ?", f.Kind)
 	w.add("agreement_id = ?", f.AgreementID)
 	w.add("id > ?", f.Cursor)

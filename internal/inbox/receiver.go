@@ -28,7 +28,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{Received: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "concord_inbox_events_total",
-		Help: "Marketplace messages received, by door and result (applied, deferred, held, stored, flagged, duplicate, rejected, error).",
+		Help: "Marketplace messages received, by door and result (queued for the folder; applied, deferred: Ingest without it; held, stored, flagged, duplicate, rejected, error).",
 	}, []string{"door", "result"})}
 	reg.MustRegister(m.Received)
 	return m
@@ -82,7 +82,7 @@ func (h *EventBridgeReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) 
 		writeError(w, http.StatusBadRequest, marketplace.ErrorMessage(err))
 		return
 	}
-	res, err := h.Ledger.Ingest(r.Context(), DoorHTTP, ev)
+	res, err := h.Ledger.Accept(r.Context(), DoorHTTP, ev)
 	if err != nil {
 		h.Metrics.count(DoorHTTP, "error")
 		h.Logger.Error("eventbridge: ingest", "event", ev.ID, "err", err)
@@ -197,7 +197,7 @@ func (h *SNSReceiver) Handle(ctx context.Context, body []byte) (Result, int, err
 	if err != nil {
 		return Result{}, http.StatusBadRequest, errors.New(marketplace.ErrorMessage(err))
 	}
-	res, err := h.Ledger.Ingest(ctx, DoorSNS, ev)
+	res, err := h.Ledger.Accept(ctx, DoorSNS, ev)
 	if err != nil {
 		return Result{}, http.StatusInternalServerError, errors.New("the message could not be stored; SNS will retry")
 	}
@@ -207,7 +207,7 @@ func (h *SNSReceiver) Handle(ctx context.Context, body []byte) (Result, int, err
 func (h *SNSReceiver) store(ctx context.Context, m *snsverify.Message, kind marketplace.EventKind, ts time.Time) (Result, int, error) {
 	ev := marketplace.Event{ID: m.MessageID, Source: "aws.sns:" + m.TopicArn, DetailType: "SNS " + m.Type, Kind: kind, Time: ts.UTC(),
 		Body: []byte(m.Message), Fact: marketplace.Fact{EventID: m.MessageID, Kind: kind, Time: ts.UTC()}}
-	res, err := h.Ledger.Ingest(ctx, DoorSNS, ev)
+	res, err := h.Ledger.Accept(ctx, DoorSNS, ev)
 	if err != nil {
 		return Result{}, http.StatusInternalServerError, errors.New("the message could not be stored")
 	}

@@ -152,7 +152,7 @@ func (p *Poller) handle(ctx context.Context, m QueueMessage) bool {
 		p.Logger.Warn("sqs: bad event left for the dead-letter queue", "message", m.ID, "err", err)
 		return false
 	}
-	res, err := p.Ledger.Ingest(ctx, DoorSQS, ev)
+	res, err := p.Ledger.Accept(ctx, DoorSQS, ev)
 	if err != nil {
 		p.Metrics.count(DoorSQS, "error")
 		p.Logger.Error("sqs: ingest", "event", ev.ID, "err", err)

@@ -658,6 +658,33 @@ func (tx *Tx) LockTables(ctx context.Context, tables ...string) error {
 	return nil
 }
 
+// ExecAlone runs one statement as a transaction of its own and says how many
+// rows it changed. On PostgreSQL that is autocommit at the server's default
+// isolation: atomic, durable once it returns, and one round trip where Write
+// takes three (BEGIN, the statement, COMMIT). It is for a caller whose whole
+// write is one statement that is correct at any isolation level (an insert
+// that ignores conflicts, say). On SQLite it is Write running the statement
+// (group commit).
+func (db *DB) ExecAlone(ctx context.Context, query string, args ...any) (int64, error) {
+	if db.dialect != Postgres {
+		var n int64
+		err := db.Write(ctx, func(tx *Tx) error {
+			res, err := tx.Exec(ctx, query, args...)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
+		return n, err
+	}
+	res, err := db.w.ExecContext(ctx, Rebind(query), args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // Read runs fn in a read-only transaction (a consistent snapshot).
 func (db *DB) Read(ctx context.Context, fn func(tx *Tx) error) error {
 	opts := &sql.TxOptions{ReadOnly: true}

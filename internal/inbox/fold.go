@@ -1,0 +1,387 @@
+package inbox
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/concordmp/concord/internal/background"
+	"github.com/concordmp/concord/internal/marketplace"
+	"github.com/concordmp/concord/internal/store"
+)
+
+// Folding later (issue 19).
+//
+// The inbox is the record and the ledger its projection (see the package
+// doc), so a door can answer as soon as an event is in the inbox. Accept
+// stores the event and a row in inbox_fold_queue, in one statement on
+// PostgreSQL and in the shared transaction of the requests that arrive
+// together on SQLite (group commit), and answers "queued". The folder takes
+// up queued events a batch at a time: in one transaction it runs their
+// EventHooks, schedules the release of held ones, folds every agreement,
+// license and subscription they name once, under the keys' locks, and
+// deletes their queue rows. So an acknowledged event is never lost (its
+// queue row stays until a fold of it commits, across crashes and restarts),
+// its hooks run once, and the ledger is the one Ingest would have built: a
+// fold reads all of a key's facts, whichever transaction stored them.
+//
+// What changes is when the ledger shows an event: moments after the door
+// answers, longer under a burst, instead of before. The folder is woken by
+// every Accept and otherwise looks at the queue every FoldPoll, which is how
+// it finds what another replica, or a process that crashed, queued.
+
+// FoldBatch is how many queued events one folder transaction takes.
+const FoldBatch = 100
+
+// FoldWindow is how long the folder, woken by an Accept, waits for the events
+// arriving with it before it takes them up.
+const FoldWindow = 50 * time.Millisecond
+
+// FoldMaxLag bounds how long the folder gives way to the doors (yield).
+const FoldMaxLag = 2 * time.Second
+
+// FoldPoll is how often an idle folder looks at the queue.
+const FoldPoll = time.Second
+
+// foldRetryMax caps the wait before an event whose fold failed is tried again.
+const foldRetryMax = time.Hour
+
+// folder is the folder's wake-up signal.
+type folder struct {
+	once sync.Once
+	wake chan struct{}
+	// accepting counts the Accepts in flight (yield).
+	accepting atomic.Int64
+}
+
+func (f *folder) ch() chan struct{} {
+	f.once.Do(func() { f.wake = make(chan struct{}, 1) })
+	return f.wake
+}
+
+// wakeFolder tells the folder there is work, without waiting.
+func (l *Ledger) wakeFolder() {
+	select {
+	case l.fold.ch() <- struct{}{}:
+	default:
+	}
+}
+
+// Accept is the doors' Ingest. With FoldLater it stores ev and queues it for
+// the folder, committed when it returns without error, and answers status
+// queued for an event the ledger folds (or held, stored, flagged: the
+// status it is stored with), or duplicate; without FoldLater it is Ingest.
+func (l *Ledger) Accept(ctx context.Context, door string, ev marketplace.Event) (Result, error) {
+	if !l.FoldLater {
+		return l.Ingest(ctx, door, ev)
+	}
+	l.fold.accepting.Add(1)
+	defer l.fold.accepting.Add(-1)
+	now := l.Now()
+	status, note := statusAt(ev.Kind, ev.Time, now)
+	args, err := eventArgs(door, ev, status, note, now)
+	if err != nil {
+		return Result{}, fmt.Errorf("accept event %s: %w", ev.ID, err)
+	}
+	var stored bool
+	if l.DB.Dialect() == store.Postgres {
+		// One statement, one round trip: the event and its queue row.
+		var n int64
+		n, err = l.DB.ExecAlone(ctx, `WITH e AS (`+insertEventSQL+` RETURNING id)
+			INSERT INTO inbox_fold_queue (event_id, queued_at) SELECT id, ? FROM e`, append(args, store.Millis(now))...)
+		stored = n > 0
+	} else {
+		err = l.DB.Write(ctx, func(tx *store.Tx) error {
+			res, err := tx.Exec(ctx, insertEventSQL, args...)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if stored = n > 0; err != nil || !stored {
+				return err
+			}
+			_, err = tx.Exec(ctx, `INSERT INTO inbox_fold_queue (event_id, queued_at) VALUES (?, ?)`, ev.ID, store.Millis(now))
+			return err
+		})
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("accept event %s: %w", ev.ID, err)
+	}
+	if !stored {
+		return Result{EventID: ev.ID, Status: "duplicate", Duplicate: true}, nil
+	}
+	l.wakeFolder()
+	if status == StatusDeferred {
+		// Its fold decides: applied, or deferred until what it refers to
+		// arrives.
+		status = StatusQueued
+	}
+	return Result{EventID: ev.ID, Status: status}, nil
+}
+
+// RunFolder takes up queued events until ctx ends. Each pass is guarded: a
+// failing or panicking pass is logged, and its events stay queued.
+func (l *Ledger) RunFolder(ctx context.Context) {
+	wake := l.fold.ch()
+	t := time.NewTicker(FoldPoll)
+	defer t.Stop()
+	for {
+		err := background.Guard(l.Logger, "inbox folder", func() error {
+			_, err := l.Settle(ctx)
+			return err
+		})
+		if err != nil && ctx.Err() == nil && l.Logger != nil {
+			l.Logger.Error("inbox: folding queued events", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+			l.yield(ctx)
+		case <-t.C:
+		}
+	}
+}
+
+// yield is the folder giving way to the doors. It lets the events that
+// arrive together gather for FoldWindow, so one transaction folds them (each
+// agreement and license once), and then, while Accepts are in flight, waits
+// on, up to FoldMaxLag in all: a burst of events is acknowledged at the rate
+// the database stores them, and folded as soon as it ends, or once its first
+// events have waited FoldMaxLag, whichever comes first.
+func (l *Ledger) yield(ctx context.Context) {
+	until := time.Now().Add(FoldMaxLag)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(FoldWindow):
+		}
+		if l.fold.accepting.Load() == 0 || !time.Now().Before(until) {
+			return
+		}
+	}
+}
+
+// Settle takes up queued events, a batch at a time, until none is due, and
+// says how many it took up. Once it returns without error, every event
+// accepted before it was called is in the ledger, except one whose fold
+// failed and waits to be tried again.
+func (l *Ledger) Settle(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		evs, err := l.queued(ctx, FoldBatch)
+		if err != nil || len(evs) == 0 {
+			return total, err
+		}
+		n, err := l.foldQueued(ctx, evs)
+		failed := 0
+		if err != nil {
+			// One of them fails: take them up one at a time, so the
+			// others go on and the failing one waits alone.
+			for _, ev := range evs {
+				m, err := l.foldQueued(ctx, []marketplace.Event{ev})
+				if err != nil {
+					if err := l.postpone(ctx, ev.ID, err); err != nil {
+						return total, err
+					}
+					failed++
+				}
+				n += m
+			}
+		}
+		if n == 0 && failed == 0 {
+			// Another replica's folder holds them: it takes them up.
+			return total, nil
+		}
+		total += n
+	}
+}
+
+// FoldQueue is how many accepted events the folder has not taken up yet.
+func (l *Ledger) FoldQueue(ctx context.Context) (int, error) {
+	var n int
+	err := l.DB.Read(ctx, func(tx *store.Tx) error {
+		return tx.QueryRow(ctx, `SELECT COUNT(*) FROM inbox_fold_queue`).Scan(&n)
+	})
+	return n, err
+}
+
+// queued reads up to limit queued events that are due, oldest first.
+func (l *Ledger) queued(ctx context.Context, limit int) ([]marketplace.Event, error) {
+	var evs []marketplace.Event
+	err := l.DB.Read(ctx, func(tx *store.Tx) error {
+		// The queue's index gives the ids, the inbox's primary key the
+		// events: two plans no table's statistics can spoil.
+		ids, err := store.QueryAll(ctx, tx, store.ScanString, `SELECT event_id FROM inbox_fold_queue
+			WHERE not_before <= ? ORDER BY not_before, queued_at, event_id LIMIT ?`, store.Millis(l.Now()), limit)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		args := make([]any, len(ids))
+		for i, id := range ids {
+			args[i] = id
+		}
+		byID := make(map[string]marketplace.Event, len(ids))
+		rows, err := store.QueryAll(ctx, tx, scanQueued, `SELECT `+queuedColumns+` FROM inbox_events e WHERE e.id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+		if err != nil {
+			return err
+		}
+		for _, ev := range rows {
+			byID[ev.ID] = ev
+		}
+		for _, id := range ids {
+			if ev, ok := byID[id]; ok {
+				evs = append(evs, ev)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the fold queue: %w", err)
+	}
+	return evs, nil
+}
+
+const queuedColumns = `e.id, COALESCE(e.request_id, ''), e.source, e.detail_type, e.kind, e.event_time, e.body, e.fact`
+
+func scanQueued(r store.Scanner) (marketplace.Event, error) {
+	var ev marketplace.Event
+	var kind, body, fact string
+	var at int64
+	if err := r.Scan(&ev.ID, &ev.RequestID, &ev.Source, &ev.DetailType, &kind, &at, &body, &fact); err != nil {
+		return ev, err
+	}
+	ev.Kind, ev.Time, ev.Body = marketplace.EventKind(kind), store.FromMillis(at), []byte(body)
+	if err := json.Unmarshal([]byte(fact), &ev.Fact); err != nil {
+		return ev, fmt.Errorf("decode stored fact of event %s: %w", ev.ID, err)
+	}
+	return ev, nil
+}
+
+// foldQueued takes up evs in one transaction: their hooks, the release of
+// held ones, the folds of what they name, and their queue rows; and says how
+// many it took up. An event another folder took up, or holds, is left out.
+func (l *Ledger) foldQueued(ctx context.Context, evs []marketplace.Event) (claimed int, err error) {
+	var touched []string
+	err = l.DB.Write(ctx, func(tx *store.Tx) error {
+		touched, claimed = nil, 0
+		args := make([]any, len(evs))
+		for i, ev := range evs {
+			args[i] = ev.ID
+		}
+		in := `(?` + strings.Repeat(", ?", len(args)-1) + `)`
+		// Claim the queue rows: on PostgreSQL, rows another replica's
+		// folder holds are skipped (it takes them up), and rows it took up
+		// meanwhile are gone.
+		q := `SELECT event_id FROM inbox_fold_queue WHERE event_id IN ` + in
+		if tx.Dialect() == store.Postgres {
+			q += ` FOR UPDATE SKIP LOCKED`
+		}
+		ids, err := store.QueryAll(ctx, tx, store.ScanString, q, args...)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		claimed = len(ids)
+		mine := make(map[string]bool, len(ids))
+		args = args[:0]
+		for _, id := range ids {
+			mine[id] = true
+			args = append(args, id)
+		}
+		in = `(?` + strings.Repeat(", ?", len(args)-1) + `)`
+		if _, err := tx.Exec(ctx, `DELETE FROM inbox_fold_queue WHERE event_id IN `+in, args...); err != nil {
+			return err
+		}
+		statuses := map[string]string{}
+		rows, err := tx.Query(ctx, `SELECT id, status FROM inbox_events WHERE id IN `+in, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id, st string
+			if err := rows.Scan(&id, &st); err != nil {
+				rows.Close()
+				return err
+			}
+			statuses[id] = st
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		now := l.Now()
+		var facts []marketplace.Fact
+		var keys []string
+		for _, ev := range evs {
+			if !mine[ev.ID] {
+				continue
+			}
+			for _, h := range l.EventHooks {
+				if err := h(ctx, tx, ev, now); err != nil {
+					return fmt.Errorf("event %s: %w", ev.ID, err)
+				}
+			}
+			switch statuses[ev.ID] {
+			case StatusHeld:
+				if err := holdUntil(ctx, tx, now, ev.ID, ev.Time); err != nil {
+					return err
+				}
+			case StatusDeferred, StatusApplied:
+				facts = append(facts, ev.Fact)
+				keys = append(keys, lockKeys(ev.Fact)...)
+			}
+		}
+		if len(facts) == 0 {
+			return nil
+		}
+		if err := tx.Lock(ctx, keys...); err != nil {
+			return err
+		}
+		pr := l.newProjector(tx, now)
+		for _, f := range facts {
+			if err := pr.fold(ctx, f); err != nil {
+				return err
+			}
+		}
+		if err := pr.flush(ctx); err != nil {
+			return err
+		}
+		touched = pr.licenses
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("fold queued events: %w", err)
+	}
+	if l.OnApplied != nil && len(touched) > 0 {
+		l.OnApplied(touched)
+	}
+	return claimed, nil
+}
+
+// postpone records that event id's fold failed with cause and tries it again
+// later, after a wait that doubles with each attempt.
+func (l *Ledger) postpone(ctx context.Context, id string, cause error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if l.Logger != nil {
+		l.Logger.Error("inbox: an accepted event could not be folded; it stays queued and is tried again", "event", id, "err", cause)
+	}
+	now := store.Millis(l.Now())
+	return l.DB.Write(ctx, func(tx *store.Tx) error {
+		var attempts int
+		err := tx.QueryRow(ctx, `SELECT attempts FROM inbox_fold_queue WHERE event_id = ?`, id).Scan(&attempts)
+		if err != nil {
+			return nil // taken up meanwhile
+		}
+		wait := min(time.Second<<min(attempts, 12), foldRetryMax)
+		_, err = tx.Exec(ctx, `UPDATE inbox_fold_queue SET attempts = attempts + 1, not_before = ?, last_error = ? WHERE event_id = ?`,
+			now+wait.Milliseconds(), cause.Error(), id)
+		return err
+	})
+}
