@@ -34,8 +34,21 @@ import (
 // every Accept and otherwise looks at the queue every FoldPoll, which is how
 // it finds what another replica, or a process that crashed, queued.
 
-// FoldBatch is how many queued events one folder transaction takes.
-const FoldBatch = 100
+// FoldBatch is how many queued events one folder transaction takes on
+// PostgreSQL; on SQLite, whose one writer the doors wait for meanwhile,
+// FoldBatchSQLite.
+const (
+	FoldBatch       = 100
+	FoldBatchSQLite = 20
+)
+
+// foldBatch is FoldBatch for l's database.
+func (l *Ledger) foldBatch() int {
+	if l.DB.Dialect() == store.SQLite {
+		return FoldBatchSQLite
+	}
+	return FoldBatch
+}
 
 // FoldWindow is how long the folder, woken by an Accept, waits for the events
 // arriving with it before it takes them up.
@@ -123,15 +136,33 @@ func (l *Ledger) Accept(ctx context.Context, door string, ev marketplace.Event) 
 	return Result{EventID: ev.ID, Status: status}, nil
 }
 
-// RunFolder takes up queued events until ctx ends. Each pass is guarded: a
-// failing or panicking pass is logged, and its events stay queued.
+// RunFolder takes up queued events until ctx ends, with FoldWorkers
+// workers on PostgreSQL (a fold waits mostly on round trips, and workers
+// claim different events) and one on SQLite (one writer). Each pass is
+// guarded: a failing or panicking pass is logged, and its events stay
+// queued.
 func (l *Ledger) RunFolder(ctx context.Context) {
+	workers := 1
+	if l.DB.Dialect() == store.Postgres {
+		workers = FoldWorkers
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() { l.foldWorker(ctx) })
+	}
+	wg.Wait()
+}
+
+// FoldWorkers is how many folder workers run on PostgreSQL.
+const FoldWorkers = 2
+
+func (l *Ledger) foldWorker(ctx context.Context) {
 	wake := l.fold.ch()
 	t := time.NewTicker(FoldPoll)
 	defer t.Stop()
 	for {
 		err := background.Guard(l.Logger, "inbox folder", func() error {
-			_, err := l.Settle(ctx)
+			_, err := l.drain(ctx, false)
 			return err
 		})
 		if err != nil && ctx.Err() == nil && l.Logger != nil {
@@ -170,35 +201,57 @@ func (l *Ledger) yield(ctx context.Context) {
 // Settle takes up queued events, a batch at a time, until none is due, and
 // says how many it took up. Once it returns without error, every event
 // accepted before it was called is in the ledger, except one whose fold
-// failed and waits to be tried again.
+// failed and waits to be tried again. Events another folder is taking up
+// meanwhile are waited for.
 func (l *Ledger) Settle(ctx context.Context) (int, error) {
+	return l.drain(ctx, true)
+}
+
+// drain is Settle; a folder worker does not wait for the others (wait).
+func (l *Ledger) drain(ctx context.Context, wait bool) (int, error) {
 	total := 0
 	for {
-		evs, err := l.queued(ctx, FoldBatch)
-		if err != nil || len(evs) == 0 {
-			return total, err
-		}
-		n, err := l.foldQueued(ctx, evs)
-		failed := 0
+		ids, err := l.foldQueued(ctx, l.foldBatch(), "")
 		if err != nil {
+			if len(ids) == 0 {
+				return total, err
+			}
 			// One of them fails: take them up one at a time, so the
 			// others go on and the failing one waits alone.
-			for _, ev := range evs {
-				m, err := l.foldQueued(ctx, []marketplace.Event{ev})
+			for _, id := range ids {
+				one, err := l.foldQueued(ctx, 1, id)
 				if err != nil {
-					if err := l.postpone(ctx, ev.ID, err); err != nil {
+					if err := l.postpone(ctx, id, err); err != nil {
 						return total, err
 					}
-					failed++
+					continue
 				}
-				n += m
+				total += len(one)
 			}
+			continue
 		}
-		if n == 0 && failed == 0 {
-			// Another replica's folder holds them: it takes them up.
-			return total, nil
+		if len(ids) == 0 {
+			if !wait {
+				return total, nil
+			}
+			// None free: are others taking some up?
+			var due int
+			if err := l.DB.Read(ctx, func(tx *store.Tx) error {
+				return tx.QueryRow(ctx, `SELECT COUNT(*) FROM inbox_fold_queue WHERE not_before <= ?`, store.Millis(l.Now())).Scan(&due)
+			}); err != nil || due == 0 {
+				return total, err
+			}
+			select {
+			case <-ctx.Done():
+				return total, ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
 		}
-		total += n
+		total += len(ids)
+		if len(ids) == l.foldBatch() {
+			l.wakeFolder() // more to do: another worker may help
+		}
 	}
 }
 
@@ -211,122 +264,83 @@ func (l *Ledger) FoldQueue(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// queued reads up to limit queued events that are due, oldest first.
-func (l *Ledger) queued(ctx context.Context, limit int) ([]marketplace.Event, error) {
-	var evs []marketplace.Event
-	err := l.DB.Read(ctx, func(tx *store.Tx) error {
-		// The queue's index gives the ids, the inbox's primary key the
-		// events: two plans no table's statistics can spoil.
-		ids, err := store.QueryAll(ctx, tx, store.ScanString, `SELECT event_id FROM inbox_fold_queue
-			WHERE not_before <= ? ORDER BY not_before, queued_at, event_id LIMIT ?`, store.Millis(l.Now()), limit)
-		if err != nil || len(ids) == 0 {
-			return err
-		}
-		args := make([]any, len(ids))
-		for i, id := range ids {
-			args[i] = id
-		}
-		byID := make(map[string]marketplace.Event, len(ids))
-		rows, err := store.QueryAll(ctx, tx, scanQueued, `SELECT `+queuedColumns+` FROM inbox_events e WHERE e.id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
-		if err != nil {
-			return err
-		}
-		for _, ev := range rows {
-			byID[ev.ID] = ev
-		}
-		for _, id := range ids {
-			if ev, ok := byID[id]; ok {
-				evs = append(evs, ev)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read the fold queue: %w", err)
-	}
-	return evs, nil
+// queuedEvent is a queued event as stored, and its inbox status.
+type queuedEvent struct {
+	marketplace.Event
+	status string
 }
 
-const queuedColumns = `e.id, COALESCE(e.request_id, ''), e.source, e.detail_type, e.kind, e.event_time, e.body, e.fact`
-
-func scanQueued(r store.Scanner) (marketplace.Event, error) {
-	var ev marketplace.Event
+func scanQueued(r store.Scanner) (queuedEvent, error) {
+	var q queuedEvent
 	var kind, body, fact string
 	var at int64
-	if err := r.Scan(&ev.ID, &ev.RequestID, &ev.Source, &ev.DetailType, &kind, &at, &body, &fact); err != nil {
-		return ev, err
+	if err := r.Scan(&q.ID, &q.RequestID, &q.Source, &q.DetailType, &kind, &at, &body, &fact, &q.status); err != nil {
+		return q, err
 	}
-	ev.Kind, ev.Time, ev.Body = marketplace.EventKind(kind), store.FromMillis(at), []byte(body)
-	if err := json.Unmarshal([]byte(fact), &ev.Fact); err != nil {
-		return ev, fmt.Errorf("decode stored fact of event %s: %w", ev.ID, err)
+	q.Kind, q.Time, q.Body = marketplace.EventKind(kind), store.FromMillis(at), []byte(body)
+	if err := json.Unmarshal([]byte(fact), &q.Fact); err != nil {
+		return q, fmt.Errorf("decode stored fact of event %s: %w", q.ID, err)
 	}
-	return ev, nil
+	return q, nil
 }
 
-// foldQueued takes up evs in one transaction: their hooks, the release of
-// held ones, the folds of what they name, and their queue rows; and says how
-// many it took up. An event another folder took up, or holds, is left out.
-func (l *Ledger) foldQueued(ctx context.Context, evs []marketplace.Event) (claimed int, err error) {
+// foldQueued takes up to limit due queued events (or only event only) in one
+// transaction: it claims their queue rows, runs their hooks, schedules the
+// release of held ones, folds what they name, and deletes the rows. It
+// returns the ids it claimed, also when the transaction failed. On
+// PostgreSQL, rows another folder holds are skipped.
+func (l *Ledger) foldQueued(ctx context.Context, limit int, only string) (ids []string, err error) {
 	var touched []string
 	err = l.DB.Write(ctx, func(tx *store.Tx) error {
-		touched, claimed = nil, 0
-		args := make([]any, len(evs))
-		for i, ev := range evs {
-			args[i] = ev.ID
+		touched, ids = nil, nil
+		now := l.Now()
+		q := `SELECT event_id FROM inbox_fold_queue WHERE not_before <= ?`
+		args := []any{store.Millis(now)}
+		if only != "" {
+			q += ` AND event_id = ?`
+			args = append(args, only)
 		}
-		in := `(?` + strings.Repeat(", ?", len(args)-1) + `)`
-		// Claim the queue rows: on PostgreSQL, rows another replica's
-		// folder holds are skipped (it takes them up), and rows it took up
-		// meanwhile are gone.
-		q := `SELECT event_id FROM inbox_fold_queue WHERE event_id IN ` + in
+		q += ` ORDER BY not_before, queued_at, event_id LIMIT ?`
+		args = append(args, limit)
 		if tx.Dialect() == store.Postgres {
 			q += ` FOR UPDATE SKIP LOCKED`
 		}
-		ids, err := store.QueryAll(ctx, tx, store.ScanString, q, args...)
-		if err != nil || len(ids) == 0 {
+		var err error
+		if ids, err = store.QueryAll(ctx, tx, store.ScanString, q, args...); err != nil || len(ids) == 0 {
 			return err
 		}
-		claimed = len(ids)
-		mine := make(map[string]bool, len(ids))
-		args = args[:0]
-		for _, id := range ids {
-			mine[id] = true
-			args = append(args, id)
+		args = make([]any, len(ids))
+		for i, id := range ids {
+			args[i] = id
 		}
-		in = `(?` + strings.Repeat(", ?", len(args)-1) + `)`
+		in := `(?` + strings.Repeat(", ?", len(ids)-1) + `)`
 		if _, err := tx.Exec(ctx, `DELETE FROM inbox_fold_queue WHERE event_id IN `+in, args...); err != nil {
 			return err
 		}
-		statuses := map[string]string{}
-		rows, err := tx.Query(ctx, `SELECT id, status FROM inbox_events WHERE id IN `+in, args...)
+		// The queue's index gave the ids, the inbox's primary key gives
+		// the events.
+		evs, err := store.QueryAll(ctx, tx, scanQueued, `SELECT id, COALESCE(request_id, ''), source, detail_type, kind, event_time, body, fact, status
+			FROM inbox_events WHERE id IN `+in, args...)
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var id, st string
-			if err := rows.Scan(&id, &st); err != nil {
-				rows.Close()
-				return err
-			}
-			statuses[id] = st
+		byID := make(map[string]queuedEvent, len(evs))
+		for _, ev := range evs {
+			byID[ev.ID] = ev
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		now := l.Now()
 		var facts []marketplace.Fact
 		var keys []string
-		for _, ev := range evs {
-			if !mine[ev.ID] {
-				continue
+		for _, id := range ids { // in queue order
+			ev, ok := byID[id]
+			if !ok {
+				continue // not in the inbox (deleted by hand): nothing to do
 			}
 			for _, h := range l.EventHooks {
-				if err := h(ctx, tx, ev, now); err != nil {
+				if err := h(ctx, tx, ev.Event, now); err != nil {
 					return fmt.Errorf("event %s: %w", ev.ID, err)
 				}
 			}
-			switch statuses[ev.ID] {
+			switch ev.status {
 			case StatusHeld:
 				if err := holdUntil(ctx, tx, now, ev.ID, ev.Time); err != nil {
 					return err
@@ -355,12 +369,12 @@ func (l *Ledger) foldQueued(ctx context.Context, evs []marketplace.Event) (claim
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("fold queued events: %w", err)
+		return ids, fmt.Errorf("fold queued events: %w", err)
 	}
 	if l.OnApplied != nil && len(touched) > 0 {
 		l.OnApplied(touched)
 	}
-	return claimed, nil
+	return ids, nil
 }
 
 // postpone records that event id's fold failed with cause and tries it again
