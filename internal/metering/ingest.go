@@ -815,9 +815,15 @@ const insertUsageSQL = `INSERT INTO usage_records (idempotency_key, license_id, 
 // insertUsage inserts rows, skipping idempotency keys already stored, and
 // returns the keys it inserted. SQLite (in process) runs one prepared
 // statement per row, which it does faster than it parses a statement of many
-// rows; PostgreSQL gets statements of 500 rows, one round trip each.
+// rows; PostgreSQL gets one statement for the whole batch, its columns as
+// arrays (unnest): one round trip, nine parameters instead of nine a row,
+// which PostgreSQL binds and plans much faster than a VALUES list of
+// hundreds of rows.
 func insertUsage(ctx context.Context, tx *store.Tx, rows []usageRow, now int64) (map[string]bool, error) {
 	inserted := make(map[string]bool, len(rows))
+	if len(rows) == 0 {
+		return inserted, nil
+	}
 	if tx.Dialect() == store.SQLite {
 		stmt, err := tx.Prepare(ctx, insertUsageSQL+`(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`)
 		if err != nil {
@@ -835,28 +841,21 @@ func insertUsage(ctx context.Context, tx *store.Tx, rows []usageRow, now int64) 
 		}
 		return inserted, nil
 	}
-	const chunk = 500
-	var sb strings.Builder
-	for start := 0; start < len(rows); start += chunk {
-		part := rows[start:min(start+chunk, len(rows))]
-		sb.Reset()
-		sb.WriteString(insertUsageSQL)
-		args := make([]any, 0, len(part)*9)
-		for i, r := range part {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, r.key, r.license, r.tenant, r.dimension, r.quantity, r.ts, r.hour, r.late, now)
-		}
-		sb.WriteString(` ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key`)
-		keys, err := store.QueryAll(ctx, tx, store.ScanString, sb.String(), args...)
-		if err != nil {
-			return nil, fmt.Errorf("insert usage: %w", err)
-		}
-		for _, k := range keys {
-			inserted[k] = true
-		}
+	keys, licenses, tenants, dims := make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows)), make([]string, len(rows))
+	quantities, tss, hours, lates := make([]int64, len(rows)), make([]int64, len(rows)), make([]int64, len(rows)), make([]bool, len(rows))
+	for i, r := range rows {
+		keys[i], licenses[i], tenants[i], dims[i] = r.key, r.license, r.tenant, r.dimension
+		quantities[i], tss[i], hours[i], lates[i] = r.quantity, r.ts, r.hour, r.late
+	}
+	stored, err := store.QueryAll(ctx, tx, store.ScanString, `INSERT INTO usage_records (idempotency_key, license_id, tenant_id, dimension, quantity, ts, hour, late, received_at)
+		SELECT k, l, t, d, q, ts, h, late, ? FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::bigint[], ?::boolean[]) AS u (k, l, t, d, q, ts, h, late)
+		ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key`,
+		now, keys, licenses, tenants, dims, quantities, tss, hours, lates)
+	if err != nil {
+		return nil, fmt.Errorf("insert usage: %w", err)
+	}
+	for _, k := range stored {
+		inserted[k] = true
 	}
 	return inserted, nil
 }
