@@ -100,6 +100,14 @@ type Parsed struct {
 // missing value) gets its own error; only a body that is not JSON, or not of
 // that shape, is an error as a whole.
 func ParseBatch(body []byte) ([]Parsed, error) {
+	if out, ok := parseBatchFast(body); ok {
+		return out, nil
+	}
+	return decodeBatch(body)
+}
+
+// decodeBatch is ParseBatch with encoding/json, for every body.
+func decodeBatch(body []byte) ([]Parsed, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	bad := func(format string, args ...any) error {
