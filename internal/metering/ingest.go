@@ -812,7 +812,7 @@ func (s *Service) preload(ctx context.Context, tx *store.Tx, targets map[string]
 			ids = append(ids, lid)
 		}
 	}
-	if len(ids) < 2 {
+	if len(ids) == 0 {
 		return nil
 	}
 	slices.Sort(ids) // rows are locked in one order
