@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -286,6 +287,52 @@ func TestIngestCountsAndReasons(t *testing.T) {
 			if w, ok := want[k]; !ok || r.Ingested != w[0] || r.UsageRecords != w[1] || r.Status != "open" || r.Late != 0 || r.Submitted != 0 {
 				t.Errorf("report row %s: %+v, want quantity/records %v, open", k, r, w)
 			}
+		}
+	})
+}
+
+// TestIngestConcurrentSameKeys sends the same keys at once on four licenses
+// (other buckets, so the batches do not take turns): each key is counted
+// once, every other sender hears it is a duplicate, and the buckets hold
+// exactly the accepted usage.
+func TestIngestConcurrentSameKeys(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		lics := []string{e.license("l-a"), e.license("l-b"), e.license("l-c"), e.license("l-d")}
+		const size = 200
+		for round := range 3 {
+			res := make([]metering.IngestResult, len(lics))
+			var wg sync.WaitGroup
+			for w, l := range lics {
+				wg.Go(func() {
+					recs := make([]json.RawMessage, size)
+					for i := range recs {
+						recs[i] = rec(l, "api_calls", 1, t0.Add(-time.Duration(i)*time.Second), fmt.Sprintf("r%d-k%d", round, i))
+					}
+					r, err := e.svc.Ingest(context.Background(), recs)
+					if err != nil {
+						t.Errorf("license %d: %v", w, err)
+					}
+					res[w] = r
+				})
+			}
+			wg.Wait()
+			accepted, dups := 0, 0
+			for _, r := range res {
+				accepted += r.Accepted
+				dups += r.Duplicates
+			}
+			if accepted != size || dups != size*(len(lics)-1) {
+				t.Fatalf("round %d: %d accepted, %d duplicates: %+v", round, accepted, dups, res)
+			}
+		}
+		var q, n int64
+		for _, r := range e.report("") {
+			q, n = q+r.Ingested, n+r.UsageRecords
+		}
+		if q != 3*size || n != 3*size || e.count("usage_records") != 3*size {
+			t.Fatalf("buckets hold %d in %d records, %d records stored; want %d", q, n, e.count("usage_records"), 3*size)
 		}
 	})
 }
