@@ -58,7 +58,8 @@ fuzz: ## fuzz every parser of outside input for 30 s each
 	for p in agreementapi metering entitlement catalog; do go test -run '^$$' -fuzz FuzzServeHTTP -fuzztime 30s ./internal/emulator/$$p || exit 1; done
 	go test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/emulator/smithyio
 	go test -run '^$$' -fuzz FuzzParseUsage -fuzztime 30s ./internal/metering
-	go test -run '^$$' -fuzz FuzzParseBatch -fuzztime 30s ./internal/metering
+	go test -run '^$$' -fuzz '^FuzzParseBatch$$' -fuzztime 30s ./internal/metering
+	go test -run '^$$' -fuzz '^FuzzParseBatchFast$$' -fuzztime 30s ./internal/metering
 	go test -run '^$$' -fuzz FuzzNotificationRoute -fuzztime 30s ./internal/notify
 	go test -run '^$$' -fuzz FuzzDocumentUpload -fuzztime 30s ./internal/offer
 	go test -run '^$$' -fuzz FuzzArtifactExportParams -fuzztime 30s ./internal/artifact
