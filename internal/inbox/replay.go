@@ -363,14 +363,16 @@ func (p *projector) scanFacts(ctx context.Context, query string, add func(key st
 		return fmt.Errorf("preload facts: %w", err)
 	}
 	defer rows.Close()
+	// The fact is decoded before the next row: one buffer holds each in turn.
+	var s sql.RawBytes
 	for rows.Next() {
-		var key, s string
+		var key string
 		var r inboxRow
 		if err := rows.Scan(&key, &r.id, &r.kind, &r.agreementID, &r.status, &s); err != nil {
 			return err
 		}
 		var f marketplace.Fact
-		if err := json.Unmarshal([]byte(s), &f); err != nil {
+		if err := json.Unmarshal(s, &f); err != nil {
 			return fmt.Errorf("decode stored fact: %w", err)
 		}
 		if marketplace.IsLedgerKind(f.Kind) || marketplace.IsSubscriptionKind(f.Kind) {
