@@ -606,7 +606,7 @@ func (p *projector) agreement(ctx context.Context, id string) error {
 			}
 		}
 	}
-	stored, existed, err := loadAgreementRow(ctx, p.tx, id)
+	stored, existed, err := p.storedAgreement(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -129,6 +129,28 @@ type Fact struct {
 	Lifecycle *LifecycleFact `json:"lifecycle,omitempty"`
 }
 
+// decodeEnvelope decodes body, which must be one JSON value and nothing else
+// but whitespace. Almost every body is: json.Unmarshal decodes it as a
+// Decoder would, without copying it into the Decoder's buffer. Any other
+// body goes the Decoder's way, which tells trailing data from invalid JSON.
+func decodeEnvelope(body []byte) (ebEnvelope, error) {
+	var env ebEnvelope
+	if json.Unmarshal(body, &env) == nil {
+		return env, nil
+	}
+	env = ebEnvelope{}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&env); err != nil {
+		return env, Errorf(EInvalid, "event is not valid JSON: %v", err)
+	}
+	// Decoder.More reports false for a stray '}' or ']', so check the rest of the
+	// body directly: only JSON whitespace may follow the object.
+	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return env, Errorf(EInvalid, "event has trailing data after the JSON object")
+	}
+	return env, nil
+}
+
 // ebEnvelope is the standard EventBridge envelope.
 type ebEnvelope struct {
 	Version    string          `json:"version"`
@@ -188,15 +210,9 @@ func ParseEventBridge(body []byte) (Event, error) {
 	if !utf8.Valid(body) {
 		return Event{}, Errorf(EInvalid, "event is not valid UTF-8")
 	}
-	var env ebEnvelope
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&env); err != nil {
-		return Event{}, Errorf(EInvalid, "event is not valid JSON: %v", err)
-	}
-	// Decoder.More reports false for a stray '}' or ']', so check the rest of the
-	// body directly: only JSON whitespace may follow the object.
-	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
-		return Event{}, Errorf(EInvalid, "event has trailing data after the JSON object")
+	env, err := decodeEnvelope(body)
+	if err != nil {
+		return Event{}, err
 	}
 	switch {
 	case env.ID == "":
