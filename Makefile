@@ -42,7 +42,7 @@ bench-memory: ## peak memory of concord serve with 100,000 licenses and 1,000,00
 	/tmp/concord-bench bench memory --licenses 100000 --usage-rows 1000000 --records 10000 --clients 16 --flood 20s
 
 fuzz: ## fuzz every parser of outside input for 30 s each
-	for f in FuzzParseEventBridge FuzzParseSNSAction FuzzLicenseID FuzzRegistrationCheck; do go test -run '^$$' -fuzz $$f -fuzztime 30s ./internal/marketplace || exit 1; done
+	for f in FuzzParseEventBridge FuzzParseSNSAction FuzzLicenseID FuzzRegistrationCheck FuzzDecodeEnvelope; do go test -run '^$$' -fuzz $$f -fuzztime 30s ./internal/marketplace || exit 1; done
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/snsverify
 	go test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./internal/snsverify
 	go test -run '^$$' -fuzz FuzzRebind -fuzztime 30s ./internal/store
@@ -61,6 +61,7 @@ fuzz: ## fuzz every parser of outside input for 30 s each
 	go test -run '^$$' -fuzz '^FuzzParseBatch$$' -fuzztime 30s ./internal/metering
 	go test -run '^$$' -fuzz '^FuzzParseBatchFast$$' -fuzztime 30s ./internal/metering
 	go test -run '^$$' -fuzz FuzzNotificationRoute -fuzztime 30s ./internal/notify
+	go test -run '^$$' -fuzz FuzzTidyHTML -fuzztime 30s ./internal/notify
 	go test -run '^$$' -fuzz FuzzDocumentUpload -fuzztime 30s ./internal/offer
 	go test -run '^$$' -fuzz FuzzArtifactExportParams -fuzztime 30s ./internal/artifact
 	go test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/docscheck
