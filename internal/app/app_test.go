@@ -97,9 +97,15 @@ func (b *bundle) send(t testing.TB, event []byte) inbox.Result {
 // post posts event to the EventBridge door and answers with its result.
 func (b *bundle) post(t testing.TB, event []byte) inbox.Result {
 	t.Helper()
+	return b.postWith(t, http.DefaultClient, event)
+}
+
+// postWith is post through client.
+func (b *bundle) postWith(t testing.TB, client *http.Client, event []byte) inbox.Result {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, b.app.URL()+"/events/eventbridge", bytes.NewReader(event))
 	req.Header.Set(inbox.DefaultSecretHeader, secret)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

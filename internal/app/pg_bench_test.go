@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -76,7 +77,11 @@ func BenchmarkIngestHTTPPostgres(b *testing.B) {
 			b.Error(err)
 		}
 	})
-	httpTime := parallel(len(events), func(i int) { bd.post(b, events[i]) })
+	// Keep-alive connections, one per sender, as the raw side's pool has
+	// (http.DefaultClient keeps two idle: the others would reconnect for
+	// every event).
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchClients}}
+	httpTime := parallel(len(events), func(i int) { bd.postWith(b, client, events[i]) })
 	b.StopTimer()
 	settleTime := settle(b, bd)
 	n := float64(len(events))
