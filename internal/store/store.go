@@ -99,8 +99,12 @@ func (db *DB) notify(topic string) {
 	}
 }
 
-// pgConns is the size of a PostgreSQL pool.
-const pgConns = 16
+// pgConns is the size of the PostgreSQL pool writes use, pgReadConns that
+// of the pool of reads.
+const (
+	pgConns     = 16
+	pgReadConns = 8
+)
 
 // Open opens the database described by cfg. It does not migrate; see Migrate.
 func Open(ctx context.Context, cfg Config) (*DB, error) {
@@ -115,9 +119,20 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		pool.SetMaxOpenConns(pgConns)
 		pool.SetMaxIdleConns(pgConns)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
-		db := &DB{dialect: Postgres, w: pool, r: pool, lockSlots: make(chan struct{}, pgConns/2)}
-		if err := db.Ping(ctx); err != nil {
+		// Reads (entitlement checks, the API's lists) get a pool of their
+		// own, as on SQLite: a write waiting for its turn never holds up a
+		// read.
+		reads, err := sql.Open("pgx", cfg.URL)
+		if err != nil {
 			pool.Close()
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		reads.SetMaxOpenConns(pgReadConns)
+		reads.SetMaxIdleConns(pgReadConns)
+		reads.SetConnMaxIdleTime(5 * time.Minute)
+		db := &DB{dialect: Postgres, w: pool, r: reads, lockSlots: make(chan struct{}, pgConns/2)}
+		if err := db.Ping(ctx); err != nil {
+			db.Close()
 			return nil, fmt.Errorf("connect to postgres: %w", err)
 		}
 		return db, nil
