@@ -164,23 +164,10 @@ func (l *Ledger) ingestMany(ctx context.Context, group []*pending) ([]string, er
 		if len(facts) == 0 {
 			return nil
 		}
-		var keys []string
-		for _, f := range facts {
-			keys = append(keys, lockKeys(f)...)
-		}
-		if err := tx.Lock(ctx, keys...); err != nil {
+		var err error
+		if touched, err = l.foldFacts(ctx, tx, now, facts); err != nil {
 			return err
 		}
-		pr := l.newProjector(tx, now)
-		for _, f := range facts {
-			if err := pr.fold(ctx, f); err != nil {
-				return err
-			}
-		}
-		if err := pr.flush(ctx); err != nil {
-			return err
-		}
-		touched = pr.licenses
 		args := make([]any, len(ids))
 		for i, id := range ids {
 			args[i] = id
@@ -211,6 +198,29 @@ func (l *Ledger) ingestMany(ctx context.Context, group []*pending) ([]string, er
 		return nil
 	})
 	return touched, err
+}
+
+// foldFacts folds, in tx, the agreements, licenses and subscriptions facts
+// name, each once, under their keys' locks taken together in one order, and
+// returns the licenses whose state it recomputed.
+func (l *Ledger) foldFacts(ctx context.Context, tx *store.Tx, now time.Time, facts []marketplace.Fact) ([]string, error) {
+	var keys []string
+	for _, f := range facts {
+		keys = append(keys, lockKeys(f)...)
+	}
+	if err := tx.Lock(ctx, keys...); err != nil {
+		return nil, err
+	}
+	pr := l.newProjector(tx, now)
+	for _, f := range facts {
+		if err := pr.fold(ctx, f); err != nil {
+			return nil, err
+		}
+	}
+	if err := pr.flush(ctx); err != nil {
+		return nil, err
+	}
+	return pr.licenses, nil
 }
 
 // Queued is how many events wait for a group transaction (for tests and

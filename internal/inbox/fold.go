@@ -329,7 +329,6 @@ func (l *Ledger) foldQueued(ctx context.Context, limit int, only string) (ids []
 			byID[ev.ID] = ev
 		}
 		var facts []marketplace.Fact
-		var keys []string
 		for _, id := range ids { // in queue order
 			ev, ok := byID[id]
 			if !ok {
@@ -347,26 +346,13 @@ func (l *Ledger) foldQueued(ctx context.Context, limit int, only string) (ids []
 				}
 			case StatusDeferred, StatusApplied:
 				facts = append(facts, ev.Fact)
-				keys = append(keys, lockKeys(ev.Fact)...)
 			}
 		}
 		if len(facts) == 0 {
 			return nil
 		}
-		if err := tx.Lock(ctx, keys...); err != nil {
-			return err
-		}
-		pr := l.newProjector(tx, now)
-		for _, f := range facts {
-			if err := pr.fold(ctx, f); err != nil {
-				return err
-			}
-		}
-		if err := pr.flush(ctx); err != nil {
-			return err
-		}
-		touched = pr.licenses
-		return nil
+		touched, err = l.foldFacts(ctx, tx, now, facts)
+		return err
 	})
 	if err != nil {
 		return ids, fmt.Errorf("fold queued events: %w", err)

@@ -1,25 +1,9 @@
 package marketplace
 
 import (
-	"bytes"
-	"encoding/json"
 	"reflect"
 	"testing"
 )
-
-// decodeEnvelopeByDecoder is how ParseEventBridge decoded the envelope before
-// decodeEnvelope tried json.Unmarshal first.
-func decodeEnvelopeByDecoder(body []byte) (ebEnvelope, error) {
-	var env ebEnvelope
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&env); err != nil {
-		return env, Errorf(EInvalid, "event is not valid JSON: %v", err)
-	}
-	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
-		return env, Errorf(EInvalid, "event has trailing data after the JSON object")
-	}
-	return env, nil
-}
 
 // FuzzDecodeEnvelope: decodeEnvelope gives what the Decoder alone gave, the
 // same envelope or the same error.

@@ -138,7 +138,13 @@ func decodeEnvelope(body []byte) (ebEnvelope, error) {
 	if json.Unmarshal(body, &env) == nil {
 		return env, nil
 	}
-	env = ebEnvelope{}
+	return decodeEnvelopeByDecoder(body)
+}
+
+// decodeEnvelopeByDecoder decodes with a json.Decoder, whose errors say what
+// is wrong with a body json.Unmarshal refused.
+func decodeEnvelopeByDecoder(body []byte) (ebEnvelope, error) {
+	var env ebEnvelope
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&env); err != nil {
 		return env, Errorf(EInvalid, "event is not valid JSON: %v", err)
