@@ -172,9 +172,9 @@ func (l *Ledger) foldWorker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-wake:
-			l.yield(ctx)
 		case <-t.C:
 		}
+		l.yield(ctx)
 	}
 }
 
