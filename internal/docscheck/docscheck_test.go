@@ -372,7 +372,7 @@ func runDocument(t *testing.T, name string, blocks []Block, starts []Start) {
 					break
 				}
 				if !readOnly(st.Command) || time.Now().After(deadline) {
-					t.Fatalf("%s: the command prints something else than the document shows:\n%s\n--- the document, +++ the command (after placeholders):\n%s\nwhat it printed:\n%s\nstderr:\n%s", where, indent(st.Command), diff, indent(stdout), indent(stderr))
+					t.Fatalf("%s: the command prints something else than the document shows:\n%s\n--- the document, +++ the command (after placeholders):\n%s\nwhat it printed:\n%s\nstderr:\n%s\nconcord serve's log:\n%s", where, indent(st.Command), diff, indent(stdout), indent(stderr), s.serveLog())
 				}
 				time.Sleep(300 * time.Millisecond)
 			}
