@@ -96,25 +96,21 @@ func (l *Ledger) Accept(ctx context.Context, door string, ev marketplace.Event) 
 	defer l.fold.accepting.Add(-1)
 	now := l.Now()
 	status, note := statusAt(ev.Kind, ev.Time, now)
-	args, err := eventArgs(door, ev, status, note, now)
-	if err != nil {
-		return Result{}, fmt.Errorf("accept event %s: %w", ev.ID, err)
-	}
 	var stored bool
+	var err error
 	if l.DB.Dialect() == store.Postgres {
 		// One statement, one round trip: the event and its queue row.
-		var n int64
-		n, err = l.DB.ExecAlone(ctx, `WITH e AS (`+insertEventSQL+` RETURNING id)
+		var args []any
+		if args, err = eventArgs(door, ev, status, note, now); err == nil {
+			var n int64
+			n, err = l.DB.ExecAlone(ctx, `WITH e AS (`+insertEventSQL+` RETURNING id)
 			INSERT INTO inbox_fold_queue (event_id, queued_at) SELECT id, ? FROM e`, append(args, store.Millis(now))...)
-		stored = n > 0
+			stored = n > 0
+		}
 	} else {
 		err = l.DB.Write(ctx, func(tx *store.Tx) error {
-			res, err := tx.Exec(ctx, insertEventSQL, args...)
-			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
-			if stored = n > 0; err != nil || !stored {
+			var err error
+			if stored, err = insertEvent(ctx, tx, door, ev, status, note, now); err != nil || !stored {
 				return err
 			}
 			_, err = tx.Exec(ctx, `INSERT INTO inbox_fold_queue (event_id, queued_at) VALUES (?, ?)`, ev.ID, store.Millis(now))
