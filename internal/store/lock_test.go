@@ -26,39 +26,14 @@ func TestLock(t *testing.T) {
 		t.Run("locked read-modify-writes lose no update", func(t *testing.T) {
 			// Without the lock, READ COMMITTED transactions that read the
 			// counter together both write the same next value.
-			const workers, each = 6, 15
-			var wg sync.WaitGroup
-			for range workers {
-				wg.Go(func() {
-					for range each {
-						err := db.WriteCommitted(ctx, func(tx *store.Tx) error {
-							if err := tx.Lock(ctx, "counter"); err != nil {
-								return err
-							}
-							var n int64
-							if err := tx.QueryRow(ctx, `SELECT updated_at FROM buyers WHERE account_id = 'counter'`).Scan(&n); err != nil {
-								return err
-							}
-							time.Sleep(time.Millisecond) // widen the window
-							_, err := tx.Exec(ctx, `UPDATE buyers SET updated_at = ? WHERE account_id = 'counter'`, n+1)
-							return err
-						})
-						if err != nil {
-							t.Error(err)
-						}
+			increments(t, db, "counter", 6, 15, func(fn func(tx *store.Tx) error) error {
+				return db.WriteCommitted(ctx, func(tx *store.Tx) error {
+					if err := tx.Lock(ctx, "counter"); err != nil {
+						return err
 					}
+					return fn(tx)
 				})
-			}
-			wg.Wait()
-			var n int64
-			if err := db.Read(ctx, func(tx *store.Tx) error {
-				return tx.QueryRow(ctx, `SELECT updated_at FROM buyers WHERE account_id = 'counter'`).Scan(&n)
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if n != workers*each {
-				t.Fatalf("counter = %d after %d locked increments", n, workers*each)
-			}
+			})
 		})
 
 		t.Run("a busy key taken later runs the transaction again with it taken first", func(t *testing.T) {
@@ -139,36 +114,12 @@ func TestWriteLocked(t *testing.T) {
 		}
 		const workers, each = 6, 10
 		var attempts atomic.Int64
-		var wg sync.WaitGroup
-		for range workers {
-			wg.Go(func() {
-				for range each {
-					err := db.WriteLocked(ctx, []string{"bucket-b", "bucket-a"}, func(tx *store.Tx) error {
-						attempts.Add(1)
-						var n int64
-						if err := tx.QueryRow(ctx, `SELECT updated_at FROM buyers WHERE account_id = 'locked-counter'`).Scan(&n); err != nil {
-							return err
-						}
-						time.Sleep(time.Millisecond) // widen the window
-						_, err := tx.Exec(ctx, `UPDATE buyers SET updated_at = ? WHERE account_id = 'locked-counter'`, n+1)
-						return err
-					})
-					if err != nil {
-						t.Error(err)
-					}
-				}
+		increments(t, db, "locked-counter", workers, each, func(fn func(tx *store.Tx) error) error {
+			return db.WriteLocked(ctx, []string{"bucket-b", "bucket-a"}, func(tx *store.Tx) error {
+				attempts.Add(1)
+				return fn(tx)
 			})
-		}
-		wg.Wait()
-		var n int64
-		if err := db.Read(ctx, func(tx *store.Tx) error {
-			return tx.QueryRow(ctx, `SELECT updated_at FROM buyers WHERE account_id = 'locked-counter'`).Scan(&n)
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if n != workers*each {
-			t.Fatalf("counter = %d after %d locked increments", n, workers*each)
-		}
+		})
 		if a := attempts.Load(); a != workers*each {
 			t.Errorf("%d attempts for %d increments: writers of one key failed each other and ran again", a, workers*each)
 		}
@@ -187,4 +138,41 @@ func TestWriteLocked(t *testing.T) {
 			}
 		}
 	})
+}
+
+// increments has workers each run each read-modify-write increments of the
+// buyer row account's updated_at through write, and fails t unless the
+// counter ends at workers*each: no increment lost.
+func increments(t *testing.T, db *store.DB, account string, workers, each int, write func(fn func(tx *store.Tx) error) error) {
+	t.Helper()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				err := write(func(tx *store.Tx) error {
+					var n int64
+					if err := tx.QueryRow(ctx, `SELECT updated_at FROM buyers WHERE account_id = ?`, account).Scan(&n); err != nil {
+						return err
+					}
+					time.Sleep(time.Millisecond) // widen the window
+					_, err := tx.Exec(ctx, `UPDATE buyers SET updated_at = ? WHERE account_id = ?`, n+1, account)
+					return err
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var n int64
+	if err := db.Read(ctx, func(tx *store.Tx) error {
+		return tx.QueryRow(ctx, `SELECT updated_at FROM buyers WHERE account_id = ?`, account).Scan(&n)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(workers*each) {
+		t.Fatalf("counter = %d after %d locked increments", n, workers*each)
+	}
 }
